@@ -1,0 +1,190 @@
+"""Settings: one frozen object loaded from a TOML file plus STRATUSLAB_* environment variables.
+
+Sections are frozen dataclasses; `[section] key = value` in TOML, and the environment variable
+`STRATUSLAB_<SECTION>_<KEY>` (dots in nested section names become underscores) overrides it.
+Values are validated at start-up and the offending key is named in the error.  Only `bootstrap`
+and `__main__` import this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stratuslab.core.entities import DEFAULT_INSTANCE_TYPE, DEFAULT_INSTANCE_TYPES
+from stratuslab.core.errors import InvalidInput
+
+
+class SettingsError(InvalidInput):
+    pass
+
+
+def default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local/share")
+    return os.path.join(base, "stratuslab")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def parse_duration(text: str | int | float, *, key: str = "duration") -> float:
+    """'15m', '48h', '2d', '30s' or a number of seconds -> seconds."""
+    if isinstance(text, int | float):
+        return float(text)
+    m = _DURATION.match(text)
+    if not m:
+        raise SettingsError(f"setting {key}: {text!r} is not a duration", hint="write e.g. 15m, 48h or 2d")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    listen: str = "127.0.0.1:8080"
+    data_dir: str = field(default_factory=default_data_dir)
+    database_url: str = ""  # empty: sqlite in data_dir
+    admin_password: str = ""  # empty: generate and print once
+    job_workers: int = 4
+    log_level: str = "info"
+    node_name: str = "localhost"
+
+
+@dataclass(frozen=True)
+class HypervisorSettings:
+    driver: str = "qemu"
+    simulated_boot_delay: float = 0.0
+    simulated_fail: str = ""  # action names, comma separated, that the simulated driver fails
+    shutdown_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class InstanceTypeSettings:
+    default: str = DEFAULT_INSTANCE_TYPE
+    #: name -> [cpu, ram MiB, swap MiB]; overrides or adds to StratusLab's defaults
+    types: Mapping[str, list[int]] = field(
+        default_factory=lambda: {t.name: [t.cpu, t.ram_mib, t.swap_mib] for t in DEFAULT_INSTANCE_TYPES}
+    )
+
+
+@dataclass(frozen=True)
+class QuarantineSettings:
+    period: str = "48h"
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    hypervisor: HypervisorSettings = field(default_factory=HypervisorSettings)
+    instance_types: InstanceTypeSettings = field(default_factory=InstanceTypeSettings)
+    quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.server.data_dir)
+
+    @property
+    def database_url(self) -> str:
+        return self.server.database_url or f"sqlite:///{self.data_dir / 'stratuslab.db'}"
+
+
+def _coerce(value: Any, typ: Any, key: str) -> Any:
+    origin = typing.get_origin(typ)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise SettingsError(f"setting {key}: {value!r} is not a boolean", hint="use true or false")
+    if typ in (int, float):
+        try:
+            return typ(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"setting {key}: {value!r} is not a number") from None
+    if typ is str:
+        if not isinstance(value, str | int | float):
+            raise SettingsError(f"setting {key}: expected a string, got {type(value).__name__}")
+        return str(value)
+    if origin in (list, tuple) or typ in (list, tuple):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise SettingsError(f"setting {key}: expected a list")
+        return tuple(value) if origin is tuple else list(value)
+    if origin in (Mapping, dict) or typ is dict:
+        if not isinstance(value, Mapping):
+            raise SettingsError(f"setting {key}: expected a table")
+        return dict(value)
+    if origin in (typing.Union, types.UnionType):
+        return value
+    return value
+
+
+def _build(cls: type[Any], table: Mapping[str, Any], env: Mapping[str, str], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(table) - known
+    if unknown:
+        name = sorted(unknown)[0]
+        raise SettingsError(
+            f"setting {prefix}{name} is unknown",
+            hint=f"known keys of [{prefix.rstrip('.') or 'top'}]: {', '.join(sorted(known))}",
+        )
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        typ = hints[f.name]
+        env_name = "STRATUSLAB_" + key.upper().replace(".", "_")
+        if dataclasses.is_dataclass(typ):
+            sub = table.get(f.name, {})
+            if not isinstance(sub, Mapping):
+                raise SettingsError(f"setting {key} must be a table [{key}]")
+            kwargs[f.name] = _build(typ, sub, env, f"{key}.")  # type: ignore[arg-type]
+        elif env_name in env:
+            kwargs[f.name] = _coerce(env[env_name], typ, key)
+        elif f.name in table:
+            kwargs[f.name] = _coerce(table[f.name], typ, key)
+    return cls(**kwargs)
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Read TOML `path` (optional), apply the environment, then `overrides` (command-line flags)."""
+    table: dict[str, Any] = {}
+    if path:
+        try:
+            table = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise SettingsError(f"settings file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
+    for section, values in (overrides or {}).items():
+        table.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    settings: Settings = _build(Settings, table, os.environ if env is None else env, "")
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if s.server.job_workers < 1:
+        raise SettingsError("setting server.job_workers must be at least 1")
+    parse_duration(s.quarantine.period, key="quarantine.period")
+    for name, values in s.instance_types.types.items():
+        if len(values) not in (2, 3) or any(not isinstance(v, int) or v < 0 for v in values):
+            raise SettingsError(
+                f"setting instance_types.types.{name}: expected [cpu, ram_mib, swap_mib]"
+            )
+    if s.instance_types.default not in s.instance_types.types:
+        raise SettingsError(
+            f"setting instance_types.default: {s.instance_types.default!r} is not a defined type"
+        )
