@@ -1,0 +1,195 @@
+"""What the XML-RPC adapter needs from the services: the `XmlRpcBackend` Protocol.
+
+The adapter parses the wire (template text, filter flags, action names) and renders OpenNebula
+XML; the backend does everything else (auth, permissions, state machine, persistence).  It gets
+core entities and the small request/record dataclasses below, and returns core entities (Vm,
+User, Group, Image) or records for domains core does not model yet (hosts, networks, VM
+templates, ACL rules, datastores).  Every method may raise a CloudError; the adapter turns it
+into ``[False, message, code]``.  Imports only core; never drivers, persistence or settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from stratuslab.core.auth import Credentials
+from stratuslab.core.entities import Group, Image, Principal, User, Vm
+from stratuslab.core.states import VmAction, VmState
+
+
+@dataclass(frozen=True, slots=True)
+class DiskRequest:
+    image_id: int | None = None
+    image: str | None = None  # image name (DISK=[IMAGE="..."])
+    source: str | None = None  # path, URL or marketplace id (StratusLab client: DISK/SOURCE)
+    target: str | None = None
+    attrs: Mapping[str, str] = field(default_factory=dict)  # everything else, as given
+
+
+@dataclass(frozen=True, slots=True)
+class NicRequest:
+    network_id: int | None = None
+    network: str | None = None
+    ip: str | None = None
+    mac: str | None = None
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class VmRequest:
+    """A VM template, parsed: what `one.vm.allocate` / `one.template.instantiate` ask for."""
+
+    name: str | None
+    cpu: float | None
+    vcpu: int | None
+    memory_mib: int | None
+    instance_type: str | None
+    disks: tuple[DiskRequest, ...]
+    nics: tuple[NicRequest, ...]
+    context: Mapping[str, str]
+    inbound_ports: tuple[int, ...]
+    #: the full template text as rendered back (kept as the VM's TEMPLATE)
+    template_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class VmQuery:
+    """`one.vmpool.info` arguments, decoded."""
+
+    owner: str  # "mine" (-3), "group" (-4), "all" (-2), "mine+group" (-1), "user" (>= 0)
+    user_id: int | None = None  # set when owner == "user"
+    states: tuple[VmState, ...] | None = None  # None: any state
+    offset: int = 0
+    limit: int | None = None  # None: no limit
+    #: OpenNebula's id range form (start, end): ids from lo to hi inclusive, hi None = no end
+    id_range: tuple[int, int | None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostRecord:
+    id: int
+    name: str
+    state: int = 2  # OpenNebula HOST_STATES: 2 MONITORED, 3 ERROR, 4 DISABLED, 8 OFFLINE
+    im_mad: str = "stratuslab"
+    vm_mad: str = "qemu"
+    cluster_id: int = -1
+    cluster: str = ""
+    total_cpu: int = 0  # percent (100 per core)
+    total_mem_kib: int = 0
+    used_cpu: int = 0
+    used_mem_kib: int = 0
+    running_vms: int = 0
+    vm_ids: tuple[int, ...] = ()
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRecord:
+    id: int
+    name: str
+    owner: str
+    group: str
+    bridge: str = ""
+    vlan_id: str = ""
+    address_ranges: tuple[Mapping[str, Any], ...] = ()  # AR dicts: TYPE, IP, MAC, SIZE, ...
+    used_leases: int = 0
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> NetworkRecord:
+        """Accept a simple dict until the network domain has entities."""
+        return cls(
+            id=int(data["id"]),
+            name=str(data["name"]),
+            owner=str(data.get("owner", "oneadmin")),
+            group=str(data.get("group", "oneadmin")),
+            bridge=str(data.get("bridge", "")),
+            vlan_id=str(data.get("vlan_id", "")),
+            address_ranges=tuple(data.get("address_ranges", ())),
+            used_leases=int(data.get("used_leases", 0)),
+            attrs={str(k): str(v) for k, v in dict(data.get("attrs", {})).items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRecord:
+    id: int
+    name: str
+    owner: str
+    group: str
+    body: str  # OpenNebula template text
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AclRecord:
+    id: int
+    user: int  # OpenNebula's 64-bit ACL masks
+    resource: int
+    rights: int
+    zone: int = 0
+    text: str = ""  # e.g. "#5 VM+IMAGE/* USE+MANAGE *"
+
+
+@dataclass(frozen=True, slots=True)
+class DatastoreRecord:
+    id: int
+    name: str
+    ds_mad: str = "fs"
+    tm_mad: str = "qcow2"
+    base_path: str = ""
+    type: int = 0  # 0 IMAGE, 1 SYSTEM, 2 FILE
+    total_mb: int = 0
+    free_mb: int = 0
+    used_mb: int = 0
+    image_ids: tuple[int, ...] = ()
+
+
+class XmlRpcBackend(Protocol):
+    """The services, as the XML-RPC adapter uses them.  ids are our ids (OpenNebula ids)."""
+
+    def authenticate(self, credentials: Credentials) -> Principal: ...
+
+    # names -> numeric ids for UID/GID columns (-1 when unknown)
+    def user_id(self, name: str) -> int: ...
+    def group_id(self, name: str) -> int: ...
+
+    # VMs
+    def vm_allocate(self, principal: Principal, request: VmRequest, *, hold: bool) -> int: ...
+    def vm_get(self, principal: Principal, vm_id: int) -> Vm: ...
+    def vm_list(self, principal: Principal, query: VmQuery) -> Sequence[Vm]: ...
+    def vm_action(self, principal: Principal, vm_id: int, action: VmAction) -> None: ...
+    def vm_rename(self, principal: Principal, vm_id: int, name: str) -> None: ...
+
+    # images
+    def image_get(self, principal: Principal, image_id: int) -> Image: ...
+    def image_list(self, principal: Principal) -> Sequence[Image]: ...
+
+    # users and groups
+    def user_get(self, principal: Principal, user_id: int) -> User: ...  # -1: the caller
+    def user_list(self, principal: Principal) -> Sequence[User]: ...
+    def user_allocate(
+        self, principal: Principal, name: str, password: str, *, driver: str, groups: Sequence[int]
+    ) -> int: ...
+    def user_passwd(self, principal: Principal, user_id: int, password: str) -> None: ...
+    def user_chgrp(self, principal: Principal, user_id: int, group_id: int) -> None: ...
+    def user_delete(self, principal: Principal, user_id: int) -> None: ...
+    def group_get(self, principal: Principal, group_id: int) -> Group: ...
+    def group_list(self, principal: Principal) -> Sequence[Group]: ...
+    def group_allocate(self, principal: Principal, name: str) -> int: ...
+    def group_delete(self, principal: Principal, group_id: int) -> None: ...
+
+    # hosts, networks, VM templates, ACLs, datastores
+    def host_list(self, principal: Principal) -> Sequence[HostRecord]: ...
+    def network_list(self, principal: Principal) -> Sequence[NetworkRecord]: ...
+    def template_allocate(self, principal: Principal, name: str, body: str) -> int: ...
+    def template_get(self, principal: Principal, template_id: int) -> TemplateRecord: ...
+    def template_list(self, principal: Principal) -> Sequence[TemplateRecord]: ...
+    def template_delete(self, principal: Principal, template_id: int) -> None: ...
+    def acl_list(self, principal: Principal) -> Sequence[AclRecord]: ...
+    def acl_add(self, principal: Principal, user: int, resource: int, rights: int) -> int: ...
+    def acl_delete(self, principal: Principal, rule_id: int) -> None: ...
+    def datastore_list(self, principal: Principal) -> Sequence[DatastoreRecord]: ...

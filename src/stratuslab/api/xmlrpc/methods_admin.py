@@ -1,0 +1,186 @@
+"""XML-RPC methods for users, groups, images, hosts, networks, ACLs and datastores.
+
+Each handler decodes arguments, calls the backend and renders the answer; no business logic.
+Imports only core and this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+
+from stratuslab.api.xmlrpc import render_pools as r
+from stratuslab.api.xmlrpc.dispatch import Ctx, Method, Param
+from stratuslab.core.entities import Group, User
+from stratuslab.core.errors import InvalidInput, NotFound
+
+T = TypeVar("T")
+
+
+def _find(items: Sequence[T], wanted: int, key: Callable[[T], int | None], what: str) -> T:
+    for item in items:
+        if key(item) == wanted:
+            return item
+    raise NotFound(what, wanted, listing=f"one.{what}pool.info")
+
+
+def _members(users: Sequence[User], group: Group) -> list[int]:
+    return [u.id for u in users if u.id is not None and group.name in u.groups]
+
+
+# ---- users and groups -------------------------------------------------------------------
+
+
+def user_allocate(ctx: Ctx, name: str, password: str, driver: str, groups: list[int]) -> int:
+    if not all(isinstance(g, int) and not isinstance(g, bool) for g in groups):
+        raise InvalidInput(f"group ids {groups!r} must be integers")
+    return ctx.backend.user_allocate(
+        ctx.principal, name, password, driver=driver or "core", groups=groups
+    )
+
+
+def user_info(ctx: Ctx, user_id: int) -> str:
+    return r.user_xml(ctx.backend.user_get(ctx.principal, user_id), ctx.backend)
+
+
+def userpool_info(ctx: Ctx) -> str:
+    return r.user_pool_xml(ctx.backend.user_list(ctx.principal), ctx.backend)
+
+
+def user_passwd(ctx: Ctx, user_id: int, password: str) -> int:
+    ctx.backend.user_passwd(ctx.principal, user_id, password)
+    return user_id
+
+
+def user_chgrp(ctx: Ctx, user_id: int, group_id: int) -> int:
+    ctx.backend.user_chgrp(ctx.principal, user_id, group_id)
+    return user_id
+
+
+def user_delete(ctx: Ctx, user_id: int) -> int:
+    ctx.backend.user_delete(ctx.principal, user_id)
+    return user_id
+
+
+def group_allocate(ctx: Ctx, name: str) -> int:
+    return ctx.backend.group_allocate(ctx.principal, name)
+
+
+def group_info(ctx: Ctx, group_id: int) -> str:
+    group = ctx.backend.group_get(ctx.principal, group_id)
+    return r.group_xml(group, _members(ctx.backend.user_list(ctx.principal), group))
+
+
+def grouppool_info(ctx: Ctx) -> str:
+    users = ctx.backend.user_list(ctx.principal)
+    groups = ctx.backend.group_list(ctx.principal)
+    return r.group_pool_xml((g, _members(users, g)) for g in groups)
+
+
+def group_delete(ctx: Ctx, group_id: int) -> int:
+    ctx.backend.group_delete(ctx.principal, group_id)
+    return group_id
+
+
+# ---- images, hosts, networks, datastores ----------------------------------------------
+
+
+def image_info(ctx: Ctx, image_id: int) -> str:
+    return r.image_xml(ctx.backend.image_get(ctx.principal, image_id), ctx.backend)
+
+
+def imagepool_info(ctx: Ctx, filter_flag: int, start: int, end: int) -> str:
+    return r.image_pool_xml(ctx.backend.image_list(ctx.principal), ctx.backend)
+
+
+def host_info(ctx: Ctx, host_id: int) -> str:
+    return r.host_xml(_find(ctx.backend.host_list(ctx.principal), host_id, lambda h: h.id, "host"))
+
+
+def hostpool_info(ctx: Ctx) -> str:
+    return r.host_pool_xml(ctx.backend.host_list(ctx.principal))
+
+
+def vn_info(ctx: Ctx, net_id: int) -> str:
+    nets = ctx.backend.network_list(ctx.principal)
+    return r.vnet_xml(_find(nets, net_id, lambda n: n.id, "vn"), ctx.backend)
+
+
+def vnpool_info(ctx: Ctx, filter_flag: int, start: int, end: int) -> str:
+    return r.vnet_pool_xml(ctx.backend.network_list(ctx.principal), ctx.backend)
+
+
+def datastorepool_info(ctx: Ctx) -> str:
+    return r.datastore_pool_xml(ctx.backend.datastore_list(ctx.principal))
+
+
+def datastore_info(ctx: Ctx, ds_id: int) -> str:
+    stores = ctx.backend.datastore_list(ctx.principal)
+    return r.datastore_xml(_find(stores, ds_id, lambda d: d.id, "datastore"))
+
+
+# ---- ACLs -------------------------------------------------------------------------------
+
+
+def _hex(value: object, what: str) -> int:
+    """ACL masks come as hex strings ("0x100000000", pyone) or, from some clients, integers."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value), 16)
+    except ValueError:
+        raise InvalidInput(f"ACL {what} {value!r} is not a hexadecimal mask") from None
+
+
+def acl_addrule(ctx: Ctx, user: object, resource: object, rights: object, zone: object) -> int:
+    masks = _hex(user, "user"), _hex(resource, "resource"), _hex(rights, "rights")
+    return ctx.backend.acl_add(ctx.principal, *masks)
+
+
+def acl_delrule(ctx: Ctx, rule_id: int) -> int:
+    ctx.backend.acl_delete(ctx.principal, rule_id)
+    return rule_id
+
+
+def acl_info(ctx: Ctx) -> str:
+    return r.acl_pool_xml(ctx.backend.acl_list(ctx.principal))
+
+
+_I, _S, _X = int, str, object  # object: any XML-RPC value, checked by the handler
+_ID = (Param("id", _I),)
+_POOL = (Param("filter", _I, -2), Param("start", _I, -1), Param("end", _I, -1))
+
+METHODS: Mapping[str, Method] = {
+    "one.user.allocate": Method(
+        user_allocate,
+        (
+            Param("name", _S),
+            Param("password", _S),
+            Param("driver", _S, "core"),
+            Param("groups", list, []),
+        ),
+    ),  # fmt: skip
+    "one.user.info": Method(user_info, (Param("id", _I, -1),)),
+    "one.userpool.info": Method(userpool_info),
+    "one.user.passwd": Method(user_passwd, (Param("id", _I), Param("password", _S))),
+    "one.user.chgrp": Method(user_chgrp, (Param("id", _I), Param("group", _I))),
+    "one.user.delete": Method(user_delete, _ID),
+    "one.group.allocate": Method(group_allocate, (Param("name", _S),)),
+    "one.group.info": Method(group_info, _ID),
+    "one.group.delete": Method(group_delete, _ID),
+    "one.grouppool.info": Method(grouppool_info),
+    "one.image.info": Method(image_info, _ID),
+    "one.imagepool.info": Method(imagepool_info, _POOL),
+    "one.host.info": Method(host_info, _ID),
+    "one.hostpool.info": Method(hostpool_info),
+    "one.vn.info": Method(vn_info, _ID),
+    "one.vnpool.info": Method(vnpool_info, _POOL),
+    "one.datastore.info": Method(datastore_info, _ID),
+    "one.datastorepool.info": Method(datastorepool_info),
+    "one.acl.addrule": Method(
+        acl_addrule,
+        (Param("user", _X), Param("resource", _X), Param("rights", _X), Param("zone", _X, "0")),
+    ),
+    "one.acl.delrule": Method(acl_delrule, _ID),
+    "one.acl.info": Method(acl_info),
+}

@@ -1,0 +1,130 @@
+"""XML-RPC methods for the system, VMs and VM templates (`one.system.*`, `one.vm.*`,
+`one.vmpool.*`, `one.template.*`, `one.templatepool.*`).
+
+Each handler decodes arguments, calls one backend method and renders the answer; no business
+logic.  Imports only core and this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from stratuslab.api.xmlrpc import requests, template
+from stratuslab.api.xmlrpc.codes import ACTION_NAMES, action_for
+from stratuslab.api.xmlrpc.dispatch import Ctx, Method, Param
+from stratuslab.api.xmlrpc.render_pools import vmtemplate_pool_xml, vmtemplate_xml
+from stratuslab.api.xmlrpc.render_vm import vm_pool_xml, vm_xml
+from stratuslab.core.entities import Image
+from stratuslab.core.errors import CloudError, ErrorKind, InvalidInput
+from stratuslab.core.states import USER_ACTIONS
+
+
+def system_version(ctx: Ctx) -> str:
+    return ctx.version
+
+
+def system_config(ctx: Ctx) -> str:
+    return (
+        "<OPENNEBULA_CONFIGURATION><VERSION>"
+        + ctx.version
+        + "</VERSION></OPENNEBULA_CONFIGURATION>"
+    )
+
+
+def _image_or_none(ctx: Ctx, image_id: int) -> Image | None:
+    try:
+        return ctx.backend.image_get(ctx.principal, image_id)
+    except CloudError as exc:
+        if exc.kind in (ErrorKind.NOT_FOUND, ErrorKind.FORBIDDEN):
+            return None
+        raise
+
+
+def vm_allocate(ctx: Ctx, text: str, hold: bool) -> int:
+    request = requests.vm_request(template.parse(text))
+    return ctx.backend.vm_allocate(ctx.principal, request, hold=hold)
+
+
+def vm_info(ctx: Ctx, vm_id: int) -> str:
+    vm = ctx.backend.vm_get(ctx.principal, vm_id)
+    return vm_xml(vm, ctx.backend, _image_or_none(ctx, vm.image_id))
+
+
+def vm_action(ctx: Ctx, name: str, vm_id: int) -> int:
+    action = action_for(name)
+    if action is None or action not in USER_ACTIONS:
+        raise InvalidInput(
+            f"VM action {name!r} is not supported",
+            hint="use one of: " + ", ".join(sorted(ACTION_NAMES)),
+        )
+    ctx.backend.vm_action(ctx.principal, vm_id, action)
+    return vm_id
+
+
+def vm_rename(ctx: Ctx, vm_id: int, name: str) -> int:
+    ctx.backend.vm_rename(ctx.principal, vm_id, name)
+    return vm_id
+
+
+def vmpool_info(ctx: Ctx, filter_flag: int, start: int, end: int, state: int) -> str:
+    query = requests.vm_query(filter_flag, start, end, state)
+    vms = ctx.backend.vm_list(ctx.principal, query)
+    images: Mapping[int, Image] = {}
+    if vms:
+        images = {i.id: i for i in ctx.backend.image_list(ctx.principal) if i.id is not None}
+    return vm_pool_xml(vms, ctx.backend, images)
+
+
+def template_allocate(ctx: Ctx, text: str) -> int:
+    tpl = template.parse(text)
+    name = tpl.get("NAME")
+    if not name:
+        raise InvalidInput("the VM template has no NAME", hint='add NAME="my-template"')
+    return ctx.backend.template_allocate(ctx.principal, name, template.render(tpl))
+
+
+def template_info(ctx: Ctx, template_id: int) -> str:
+    return vmtemplate_xml(ctx.backend.template_get(ctx.principal, template_id), ctx.backend)
+
+
+def template_instantiate(ctx: Ctx, template_id: int, name: str, hold: bool, extra: str) -> int:
+    record = ctx.backend.template_get(ctx.principal, template_id)
+    tpl = template.parse(record.body)
+    if extra.strip():
+        tpl = tpl.merged(template.parse(extra))
+    if name:
+        tpl = tpl.merged(template.Template([("NAME", name)]))
+    tpl.items.append(("TEMPLATE_ID", str(template_id)))
+    return ctx.backend.vm_allocate(ctx.principal, requests.vm_request(tpl), hold=hold)
+
+
+def template_delete(ctx: Ctx, template_id: int) -> int:
+    ctx.backend.template_delete(ctx.principal, template_id)
+    return template_id
+
+
+def templatepool_info(ctx: Ctx, filter_flag: int, start: int, end: int) -> str:
+    return vmtemplate_pool_xml(ctx.backend.template_list(ctx.principal), ctx.backend)
+
+
+_I, _S, _B = int, str, bool
+_POOL = (Param("filter", _I, -2), Param("start", _I, -1), Param("end", _I, -1))
+
+METHODS: Mapping[str, Method] = {
+    "one.system.version": Method(system_version),
+    "one.system.config": Method(system_config),
+    "one.vm.allocate": Method(vm_allocate, (Param("template", _S), Param("hold", _B, False))),
+    "one.vm.info": Method(vm_info, (Param("id", _I),)),
+    "one.vm.action": Method(vm_action, (Param("action", _S), Param("id", _I))),
+    "one.vm.rename": Method(vm_rename, (Param("id", _I), Param("name", _S))),
+    "one.vmpool.info": Method(vmpool_info, (*_POOL, Param("state", _I, -1))),
+    "one.vmpool.infoextended": Method(vmpool_info, (*_POOL, Param("state", _I, -1))),
+    "one.template.allocate": Method(template_allocate, (Param("template", _S),)),
+    "one.template.info": Method(template_info, (Param("id", _I),)),
+    "one.template.instantiate": Method(
+        template_instantiate,
+        (Param("id", _I), Param("name", _S, ""), Param("hold", _B, False), Param("extra", _S, "")),
+    ),
+    "one.template.delete": Method(template_delete, (Param("id", _I),)),
+    "one.templatepool.info": Method(templatepool_info, _POOL),
+}

@@ -1,0 +1,75 @@
+"""The HTTP side of the XML-RPC adapter: a FastAPI router answering POSTs with XML-RPC.
+
+`create_router(backend, version=...)` serves `/RPC2` and the classic StratusLab paths
+`/pswd/xmlrpc` and `/cert/xmlrpc`.  Credentials offered over HTTP (Basic, TLS client chain from
+the ASGI "tls" extension) take precedence over the XML-RPC session string, as StratusLab's
+one-proxy did.  Imports only core, this package, FastAPI and the standard library.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ssl
+from collections.abc import Mapping, Sequence
+
+from fastapi import APIRouter, Request, Response
+
+from stratuslab.api.xmlrpc.backend import XmlRpcBackend
+from stratuslab.api.xmlrpc.dispatch import Dispatcher, Method
+from stratuslab.api.xmlrpc.methods_admin import METHODS as ADMIN_METHODS
+from stratuslab.api.xmlrpc.methods_vm import METHODS as VM_METHODS
+from stratuslab.core.auth import Credentials
+
+PATHS = ("/RPC2", "/pswd/xmlrpc", "/cert/xmlrpc")
+MAX_BODY = 16 * 1024 * 1024
+DEFAULT_VERSION = "3.2.0"  # the OpenNebula line StratusLab shipped
+
+
+def all_methods() -> Mapping[str, Method]:
+    return {**VM_METHODS, **ADMIN_METHODS}
+
+
+def _basic(header: str | None) -> tuple[str | None, str | None]:
+    if not header or not header.lower().startswith("basic "):
+        return None, None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None, None
+    user, sep, password = decoded.partition(":")  # passwords may contain ':'
+    return (user, password) if sep else (None, None)
+
+
+def _cert_chain(request: Request) -> tuple[bytes, ...]:
+    tls = request.scope.get("extensions", {}).get("tls", {})
+    chain: Sequence[str] = tls.get("client_cert_chain", ()) if isinstance(tls, dict) else ()
+    return tuple(ssl.PEM_cert_to_DER_cert(pem) for pem in chain)
+
+
+def request_credentials(request: Request) -> Credentials:
+    user, password = _basic(request.headers.get("authorization"))
+    return Credentials(
+        source=request.client.host if request.client else "unknown",
+        username=user,
+        password=password,
+        cert_chain=_cert_chain(request),
+    )
+
+
+def create_router(
+    backend: XmlRpcBackend, *, version: str = DEFAULT_VERSION, paths: Sequence[str] = PATHS
+) -> APIRouter:
+    dispatcher = Dispatcher(backend, all_methods(), version=version)
+    router = APIRouter(tags=["xmlrpc"])
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return Response("request too large", status_code=413, media_type="text/plain")
+        answer = dispatcher.handle(body, request_credentials(request))
+        return Response(answer, media_type="text/xml")
+
+    for path in paths:
+        router.add_api_route(path, endpoint, methods=["POST"], include_in_schema=False)
+    return router
