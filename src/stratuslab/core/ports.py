@@ -6,6 +6,7 @@ image store.  Only the standard library.
 
 from __future__ import annotations
 
+import builtins
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +80,7 @@ class JobRepo(Protocol):
         ...
 
     def update(self, job: Job) -> None: ...
+    def heartbeat(self, runner: str, job_ids: builtins.list[int], now: datetime) -> None: ...
     def active_for_vm(self, vm_id: int) -> Job | None: ...
 
 
@@ -120,7 +122,7 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, readonly: bool = False) -> UnitOfWork: ...
 
 
 class PasswordHasher(Protocol):

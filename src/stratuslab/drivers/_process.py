@@ -36,7 +36,7 @@ def run(
     """Run `argv`; raise DriverError naming the command and quoting its stderr on failure."""
     argv = tuple(str(a) for a in argv)
     try:
-        proc = subprocess.run(  # noqa: S603 - argv list, no shell
+        proc = subprocess.run(
             argv,
             input=input_text,
             capture_output=True,
@@ -71,10 +71,10 @@ def spawn(
     new_session: bool = True,
 ) -> subprocess.Popen[bytes]:
     """Start a long-running process (QEMU, dnsmasq, tgtd) detached from our process group."""
-    out = open(stdout_path, "ab") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
-    err = open(stderr_path, "ab") if stderr_path else subprocess.DEVNULL  # noqa: SIM115
+    out = open(stdout_path, "ab") if stdout_path else subprocess.DEVNULL
+    err = open(stderr_path, "ab") if stderr_path else subprocess.DEVNULL
     try:
-        return subprocess.Popen(  # noqa: S603 - argv list, no shell
+        return subprocess.Popen(
             [str(a) for a in argv],
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -90,4 +90,4 @@ def spawn(
     finally:
         for f in (out, err):
             if hasattr(f, "close"):
-                f.close()  # type: ignore[union-attr]
+                f.close()

@@ -25,7 +25,7 @@ from stratuslab.core.hypervisor import (
 
 class Hypervisor(ABC):
     name: ClassVar[str]
-    capabilities: ClassVar[HypervisorCaps]  # type: ignore[misc]
+    capabilities: ClassVar[HypervisorCaps]
 
     def __init__(self) -> None:
         self._sink: EventSink | None = None

@@ -1,0 +1,51 @@
+"""The one place where CloudError kinds become HTTP statuses and the JSON error shape."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from stratuslab.core.errors import CloudError, ErrorKind
+
+STATUS = {
+    ErrorKind.INVALID: 400,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.STATE: 409,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.QUOTA: 403,
+    ErrorKind.AUTHENTICATION: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.DRIVER: 502,
+    ErrorKind.INTERNAL: 500,
+    ErrorKind.UNAVAILABLE: 503,
+}
+
+
+def error_body(kind: str, message: str, hint: str = "") -> dict[str, dict[str, str]]:
+    return {"error": {"kind": kind, "message": message, "hint": hint}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CloudError)
+    async def _cloud(request: Request, exc: CloudError) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Basic realm="stratuslab"'} if exc.kind is ErrorKind.AUTHENTICATION else None
+        return JSONResponse(error_body(exc.kind, exc.message, exc.hint), STATUS[exc.kind], headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+        return JSONResponse(
+            error_body("invalid", "invalid request: " + "; ".join(parts),
+                       "see the API description at /api/v1/openapi.json"),
+            400,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = "not_found" if exc.status_code == 404 else "invalid"
+        return JSONResponse(error_body(kind, f"{request.url.path}: {exc.detail}"), exc.status_code)

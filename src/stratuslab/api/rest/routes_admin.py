@@ -1,0 +1,122 @@
+"""/api/v1 images, instance types, users, groups, tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter
+
+from stratuslab.api.rest.app import Caller, Ctx
+from stratuslab.api.rest.schemas import (
+    BuildImageBody,
+    CreateGroupBody,
+    CreateUserBody,
+    PasswordBody,
+    RegisterImageBody,
+    TokenBody,
+    image_out,
+    user_out,
+)
+from stratuslab.core.errors import InvalidInput
+
+router = APIRouter()
+
+
+@router.get("/images", tags=["images"])
+def list_images(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    return [image_out(i) for i in ctx.images.list(caller)]
+
+
+@router.post("/images", status_code=201, tags=["images"])
+def register_image(body: RegisterImageBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    image = ctx.images.register(
+        caller, body.name, body.source, sha1=body.sha1, kernel=body.kernel, initrd=body.initrd,
+        cmdline=body.cmdline, public=body.public,
+    )
+    return image_out(image)
+
+
+@router.post("/images/build", status_code=201, tags=["images"])
+def build_image(body: BuildImageBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    builder = ctx.extras.get("image_builder")
+    if builder is None:
+        raise InvalidInput("this server has no image builder configured")
+    return image_out(builder.build(caller, body.recipe, name=body.name))
+
+
+@router.get("/images/{image_id}", tags=["images"])
+def show_image(image_id: int, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    return image_out(ctx.images.get(caller, image_id))
+
+
+@router.delete("/images/{image_id}", status_code=204, tags=["images"])
+def delete_image(image_id: int, ctx: Ctx, caller: Caller) -> None:
+    ctx.images.delete(caller, image_id)
+
+
+@router.get("/instance-types", tags=["vms"])
+def instance_types(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    default = ctx.instance_types.default
+    return [
+        {"name": t.name, "cpu": t.cpu, "ram_mib": t.ram_mib, "swap_mib": t.swap_mib,
+         "default": t.name == default}
+        for t in ctx.instance_types.types.values()
+    ]
+
+
+@router.get("/users", tags=["users"])
+def list_users(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    return [user_out(u) for u in ctx.identity.list_users(caller)]
+
+
+@router.post("/users", status_code=201, tags=["users"])
+def create_user(body: CreateUserBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    user = ctx.identity.create_user(
+        caller, body.name, body.password, groups=body.groups or None, admin=body.admin, dn=body.dn
+    )
+    return user_out(user)
+
+
+@router.get("/users/{name}", tags=["users"])
+def show_user(name: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    return user_out(ctx.identity.get_user(caller, name))
+
+
+@router.put("/users/{name}/password", status_code=204, tags=["users"])
+def set_password(name: str, body: PasswordBody, ctx: Ctx, caller: Caller) -> None:
+    ctx.identity.set_password(caller, name, body.password)
+
+
+@router.delete("/users/{name}", status_code=204, tags=["users"])
+def delete_user(name: str, ctx: Ctx, caller: Caller) -> None:
+    ctx.identity.delete_user(caller, name)
+
+
+@router.get("/groups", tags=["users"])
+def list_groups(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    return [{"id": g.id, "name": g.name} for g in ctx.identity.list_groups(caller)]
+
+
+@router.post("/groups", status_code=201, tags=["users"])
+def create_group(body: CreateGroupBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    g = ctx.identity.create_group(caller, body.name)
+    return {"id": g.id, "name": g.name}
+
+
+@router.delete("/groups/{name}", status_code=204, tags=["users"])
+def delete_group(name: str, ctx: Ctx, caller: Caller) -> None:
+    ctx.identity.delete_group(caller, name)
+
+
+@router.post("/tokens", status_code=201, tags=["users"])
+def issue_token(body: TokenBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    ttl = timedelta(hours=body.ttl_hours) if body.ttl_hours else None
+    token, expires = ctx.identity.issue_token(caller, ttl)
+    return {"token": token, "expires_at": expires, "user": caller.user}
+
+
+@router.get("/whoami", tags=["users"])
+def whoami(caller: Caller) -> dict[str, Any]:
+    return {"user": caller.user, "groups": list(caller.groups), "roles": sorted(caller.roles),
+            "method": caller.method}

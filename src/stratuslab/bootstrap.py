@@ -1,0 +1,154 @@
+"""Composition root: Settings -> engine, drivers, services, apps.  The only module that wires
+concrete things together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from stratuslab import __version__
+from stratuslab.api.rest import RestContext, create_app
+from stratuslab.core.auth import Credentials
+from stratuslab.core.entities import InstanceType, Principal
+from stratuslab.core.errors import AuthenticationFailed
+from stratuslab.core.node import Node
+from stratuslab.drivers.hypervisor import load as load_hypervisor
+from stratuslab.drivers.storage.imagestore import FileImageStore
+from stratuslab.drivers.storage.simulated import SimulatedInstanceStorage
+from stratuslab.persistence import db
+from stratuslab.persistence.uow import SqlUnitOfWorkFactory
+from stratuslab.services.common import SystemClock
+from stratuslab.services.compute import ComputeService, InstanceTypes
+from stratuslab.services.identity import (
+    Argon2Hasher,
+    IdentityService,
+    PasswordDbAuthenticator,
+    TokenAuthenticator,
+)
+from stratuslab.services.images import ImageService
+from stratuslab.services.jobs import JobRunner
+from stratuslab.services.lifecycle import LifecycleExecutor
+from stratuslab.services.reconciler import Reconciler
+from stratuslab.settings import Settings
+
+log = logging.getLogger("stratuslab.server")
+
+
+@dataclass
+class Cloud:
+    settings: Settings
+    engine: Engine
+    identity: IdentityService
+    images: ImageService
+    compute: ComputeService
+    runner: JobRunner
+    reconciler: Reconciler
+    nodes: dict[str, Node]
+    app: FastAPI
+    closers: list[Any] = field(default_factory=list)
+
+    def start(self) -> None:
+        for node in self.nodes.values():
+            node.hypervisor.set_event_sink(self.reconciler.observe)
+        self.runner.start()
+        self.reconciler.start()
+
+    def stop(self) -> None:
+        self.reconciler.stop()
+        self.runner.stop()
+        for node in self.nodes.values():
+            node.hypervisor.set_event_sink(None)
+            close = getattr(node.hypervisor, "close", None)
+            if close:
+                close()
+        for closer in reversed(self.closers):
+            closer()
+        self.engine.dispose()
+
+
+def instance_types(settings: Settings) -> InstanceTypes:
+    types = {
+        name: InstanceType(name, v[0], v[1], v[2] if len(v) > 2 else 0)
+        for name, v in settings.instance_types.types.items()
+    }
+    return InstanceTypes(types, settings.instance_types.default)
+
+
+def make_node(settings: Settings) -> Node:
+    data = settings.data_dir
+    hv = settings.hypervisor
+    cls = load_hypervisor(hv.driver)
+    name = settings.server.node_name
+    if hv.driver == "simulated":
+        fail = {a.strip(): f"simulated {a.strip()} failure (setting hypervisor.simulated_fail)"
+                for a in hv.simulated_fail.split(",") if a.strip()}
+        hypervisor = cls(data / "simulated", host=name, boot_delay=hv.simulated_boot_delay,  # type: ignore[call-arg]
+                         fail=fail)
+        storage: Any = SimulatedInstanceStorage(data / "instances", data / "quarantine")
+    else:
+        hypervisor = cls(data / "run", host=name)  # type: ignore[call-arg]
+        storage = SimulatedInstanceStorage(data / "instances", data / "quarantine")
+    return Node(name, hypervisor, storage)
+
+
+def open_database(settings: Settings, *, create_if_empty: bool) -> Engine:
+    engine = db.make_engine(settings.database_url)
+    if create_if_empty and db.current_revision(engine) is None:
+        log.info("new database: creating the schema")
+        db.upgrade(engine)
+    db.require_current_schema(engine)
+    return engine
+
+
+def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    engine = open_database(settings, create_if_empty=create_db)
+    uow = SqlUnitOfWorkFactory(engine)
+    clock = SystemClock()
+    identity = IdentityService(uow, Argon2Hasher(), clock)
+    images = ImageService(uow, FileImageStore(data / "images"), clock)
+    node = make_node(settings)
+    nodes = {node.name: node}
+    types = instance_types(settings)
+    executor = LifecycleExecutor(uow, clock, nodes, shutdown_timeout=settings.hypervisor.shutdown_timeout)
+    runner = JobRunner(uow, clock, {}, default=executor.execute, workers=settings.server.job_workers,
+                       name=settings.server.node_name)
+    compute = ComputeService(uow, clock, types, nodes=nodes, wake=runner.wake)
+    reconciler = Reconciler(uow, clock, nodes)
+    chain = [TokenAuthenticator(identity), PasswordDbAuthenticator(identity)]
+
+    def authenticate(creds: Credentials) -> Principal:
+        for link in chain:
+            principal = link.authenticate(creds)
+            if principal is not None:
+                return principal
+        raise AuthenticationFailed("no credentials given",
+                                   hint="pass -u USER -p PASSWORD, or a bearer token")
+
+    ctx = RestContext(compute=compute, images=images, identity=identity,
+                      authenticate=authenticate, instance_types=types, version=__version__)
+    app = create_app(ctx)
+    cloud = Cloud(settings, engine, identity, images, compute, runner, reconciler, nodes, app)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> Iterator[None]:  # type: ignore[misc]
+        cloud.start()
+        try:
+            yield
+        finally:
+            cloud.stop()
+
+    app.router.lifespan_context = lifespan
+    return cloud
+
+
+def admin_password_file(settings: Settings) -> Path:
+    return settings.data_dir / "admin-password"

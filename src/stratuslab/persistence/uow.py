@@ -1,0 +1,61 @@
+"""The SQLAlchemy unit of work: one connection, one transaction, the repositories over it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+from stratuslab.persistence import repos
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+        self._engine = engine
+        self._readonly = readonly
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Self:
+        self._conn = self._engine.connect()
+        # SQLite: writers take the write lock up front (BEGIN IMMEDIATE) so two read-then-write
+        # transactions never deadlock on the lock upgrade; readers stay concurrent (WAL).
+        self._conn.info["stratuslab_readonly"] = self._readonly
+        self._conn.begin()
+        c = self._conn
+        self.users = repos.UserRepo(c)
+        self.groups = repos.GroupRepo(c)
+        self.images = repos.ImageRepo(c)
+        self.vms = repos.VmRepo(c)
+        self.jobs = repos.JobRepo(c)
+        self.events = repos.EventRepo(c)
+        self.tokens = repos.TokenRepo(c)
+        self.idempotency = repos.IdempotencyRepo(c)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            if self._conn.in_transaction():
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    def commit(self) -> None:
+        assert self._conn is not None
+        self._conn.commit()
+        self._conn.begin()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, readonly=readonly)

@@ -1,0 +1,242 @@
+"""Compute use cases: run instances, list and show them, accept lifecycle actions.
+
+Each accepted request records the desired state and a job in one transaction and returns at once;
+the job runner (services.jobs) carries the job out through the lifecycle executor.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from stratuslab.core.commands import RunInstance
+from stratuslab.core.entities import InstanceType, Job, Principal, Vm, VmEvent
+from stratuslab.core.errors import InvalidInput, InvalidState, NotFound
+from stratuslab.core.hypervisor import VmHandle
+from stratuslab.core.node import Node
+from stratuslab.core.ports import Clock, Page, UnitOfWork, UnitOfWorkFactory, VmFilter
+from stratuslab.core.states import (
+    TRANSITIONAL,
+    USER_ACTIONS,
+    VmAction,
+    VmState,
+    allowed_from,
+    next_state,
+)
+from stratuslab.services.common import record
+
+HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+CONTEXT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+LISTING = "stratus describe-instance"
+MAX_COUNT = 100
+MAX_CPU = 128
+MAX_RAM_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InstanceTypes:
+    types: Mapping[str, InstanceType]
+    default: str
+
+    def get(self, name: str | None) -> InstanceType:
+        key = name or self.default
+        if key not in self.types:
+            raise InvalidInput(
+                f"instance type {key!r} does not exist",
+                hint=f"choose one of {', '.join(self.types)} (stratus list-types)",
+            )
+        return self.types[key]
+
+
+class ComputeService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        types: InstanceTypes,
+        *,
+        nodes: Mapping[str, Node] | None = None,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.types = types
+        self.nodes = nodes or {}
+        self.wake = wake  # tells the job runner new work is queued
+
+    # -- create -----------------------------------------------------------------------------
+    def run(self, principal: Principal, cmd: RunInstance) -> list[tuple[Vm, Job]]:
+        itype = self._validate(cmd)
+        with self.uow() as uow:
+            if cmd.idempotency_key:
+                previous = uow.idempotency.get(principal.user, cmd.idempotency_key)
+                if previous is not None:
+                    return self._replay(uow, previous)
+            image = uow.images.get(cmd.image_id)
+            if image is None or image.state != "ready" or not (
+                principal.is_admin or image.public or image.owner == principal.user
+            ):
+                raise NotFound("image", cmd.image_id, "stratus image list")
+            made = [self._create_one(uow, principal, cmd, itype, i) for i in range(cmd.count)]
+            if cmd.idempotency_key:
+                uow.idempotency.put(
+                    principal.user, cmd.idempotency_key,
+                    {"vms": [vm.id for vm, _ in made], "jobs": [j.id for _, j in made]},
+                    self.clock.now(),
+                )
+            uow.commit()
+        self.wake()
+        return made
+
+    def _validate(self, cmd: RunInstance) -> InstanceType:
+        itype = self.types.get(cmd.instance_type)
+        if not 1 <= cmd.count <= MAX_COUNT:
+            raise InvalidInput(f"instance count {cmd.count} is out of range (1-{MAX_COUNT})")
+        if cmd.cpu is not None and not 1 <= cmd.cpu <= MAX_CPU:
+            raise InvalidInput(f"--cpu {cmd.cpu} is out of range (1-{MAX_CPU})")
+        if cmd.ram_mib is not None and not 64 <= cmd.ram_mib <= MAX_RAM_MIB:
+            raise InvalidInput(f"--ram {cmd.ram_mib} MiB is out of range (64-{MAX_RAM_MIB})")
+        if cmd.swap_mib is not None and not 0 <= cmd.swap_mib <= MAX_RAM_MIB:
+            raise InvalidInput(f"--swap {cmd.swap_mib} MiB is out of range (0-{MAX_RAM_MIB})")
+        if cmd.name is not None and not HOSTNAME_RE.match(cmd.name):
+            raise InvalidInput(
+                f"VM name {cmd.name!r} is not a valid host name",
+                hint="use letters, digits and '-', at most 63 characters",
+            )
+        for gb in cmd.volatile_gb:
+            if not 1 <= gb <= 1024:
+                raise InvalidInput(f"volatile disk of {gb} GB is out of range (1-1024 GB)")
+        for key in cmd.context:
+            if not CONTEXT_KEY_RE.match(key):
+                raise InvalidInput(f"context key {key!r} is not valid", hint="use [A-Za-z_][A-Za-z0-9_]*")
+        if cmd.context_method not in ("cloud-init", "one"):
+            raise InvalidInput(
+                f"context method {cmd.context_method!r} is unknown", hint="use cloud-init or one"
+            )
+        return itype
+
+    def _create_one(
+        self, uow: UnitOfWork, principal: Principal, cmd: RunInstance, itype: InstanceType, i: int
+    ) -> tuple[Vm, Job]:
+        now = self.clock.now()
+        state = VmState.HOLD if cmd.hold else VmState.PENDING
+        vm = Vm(
+            None, "", principal.user, principal.groups[0] if principal.groups else "users",
+            state.value, cmd.image_id, itype.name,
+            cmd.cpu or itype.cpu, cmd.ram_mib or itype.ram_mib,
+            itype.swap_mib if cmd.swap_mib is None else cmd.swap_mib,
+            spec={
+                "context_method": cmd.context_method, "context": dict(cmd.context),
+                "ssh_keys": list(cmd.ssh_keys), "user_data": cmd.user_data,
+                "volatile_gb": list(cmd.volatile_gb), "extra": dict(cmd.extra),
+            },
+            created_at=now, updated_at=now,
+        )
+        uow.vms.add(vm)
+        assert vm.id is not None
+        base = cmd.name or "vm"
+        vm.name = base if (cmd.name and cmd.count == 1) else f"{base}-{vm.id}"
+        uow.vms.update(vm)
+        record(uow, vm.id, now, "request", principal.user, f"run-instance from image {cmd.image_id}")
+        job = Job(None, VmAction.DEPLOY.value, principal.user, vm_id=vm.id,
+                  state="done" if cmd.hold else "queued", created_at=now, updated_at=now)
+        uow.jobs.add(job)
+        return vm, job
+
+    def _replay(self, uow: UnitOfWork, previous: dict[str, list[int]]) -> list[tuple[Vm, Job]]:
+        out = []
+        for vm_id, job_id in zip(previous["vms"], previous["jobs"], strict=True):
+            vm, job = uow.vms.get(vm_id), uow.jobs.get(job_id)
+            assert vm is not None and job is not None
+            out.append((vm, job))
+        return out
+
+    # -- read -------------------------------------------------------------------------------
+    def get(self, principal: Principal, vm_id: int) -> Vm:
+        with self.uow(readonly=True) as uow:
+            vm = uow.vms.get(vm_id)
+        if vm is None or not (principal.is_admin or vm.owner == principal.user):
+            raise NotFound("VM", vm_id, LISTING)
+        return vm
+
+    def list(
+        self, principal: Principal, *, owner: str | None = None, states: tuple[str, ...] = (),
+        include_done: bool = False, page: Page = Page(),
+    ) -> tuple[builtins.list[Vm], int]:
+        for s in states:
+            if s not in VmState.__members__.values():
+                raise InvalidInput(f"state filter {s!r} is not a VM state",
+                                   hint=f"use one of {', '.join(VmState)}")
+        if not principal.is_admin:
+            owner = principal.user
+        flt = VmFilter(owner=owner, states=states, include_done=include_done)
+        with self.uow(readonly=True) as uow:
+            return uow.vms.list(flt, page), uow.vms.count(flt)
+
+    def console(self, principal: Principal, vm_id: int) -> bytes:
+        """The VM's serial console log, as the node keeps it."""
+        vm = self.get(principal, vm_id)
+        handle = vm.spec.get("handle")
+        if not handle or vm.host is None or vm.host not in self.nodes:
+            raise InvalidState(what="VM", name=str(vm_id), state=vm.state, action="show the console",
+                               allowed="a VM that has booted at least once")
+        return self.nodes[vm.host].hypervisor.console_log(
+            VmHandle(vm_id, handle["host"], handle.get("data", {}))
+        )
+
+    def events(self, principal: Principal, vm_id: int) -> builtins.list[VmEvent]:
+        self.get(principal, vm_id)
+        with self.uow(readonly=True) as uow:
+            return uow.events.for_vm(vm_id)
+
+    # -- act --------------------------------------------------------------------------------
+    def act(self, principal: Principal, vm_id: int, action: VmAction | str) -> Job:
+        try:
+            action = VmAction(action)
+        except ValueError:
+            raise InvalidInput(
+                f"action {action!r} is unknown",
+                hint=f"use one of {', '.join(a.value for a in sorted(USER_ACTIONS))}",
+            ) from None
+        if action not in USER_ACTIONS:
+            raise InvalidInput(f"action {action} is reserved to the scheduler")
+        vm = self.get(principal, vm_id)
+        with self.uow() as uow:
+            current = uow.vms.get(vm_id)
+            assert current is not None
+            target = next_state(current.vm_state, action)
+            if target is None:
+                raise InvalidState(
+                    what="VM", name=f"{vm_id} ({vm.name})", state=current.state, action=action.value,
+                    allowed=", ".join(allowed_from(action)) or "nowhere",
+                )
+            now = self.clock.now()
+            if not uow.vms.cas_state(vm_id, current.state, target.value, last_action=action.value,
+                                     error=None, updated_at=now):
+                raise InvalidState(what="VM", name=str(vm_id), state="changing",
+                                   action=action.value, allowed="a stable state; retry shortly")
+            record(uow, vm_id, now, "request", principal.user,
+                   f"{action.value}: {current.state} -> {target.value}", host=current.host)
+            needs_job = target in TRANSITIONAL or target is VmState.PENDING
+            action_kind = VmAction.DEPLOY.value if target is VmState.PENDING else action.value
+            job = Job(None, action_kind, principal.user, vm_id=vm_id, target_state=target.value,
+                      state="queued" if needs_job else "done", created_at=now, updated_at=now)
+            uow.jobs.add(job)
+            uow.commit()
+        if needs_job:
+            self.wake()
+        return job
+
+    def job(self, principal: Principal, job_id: int) -> Job:
+        with self.uow(readonly=True) as uow:
+            job = uow.jobs.get(job_id)
+        if job is None or not (principal.is_admin or job.owner == principal.user):
+            raise NotFound("job", job_id, "stratus job list")
+        return job
+
+    def jobs(self, principal: Principal, *, vm_id: int | None = None, page: Page = Page()) -> builtins.list[Job]:
+        with self.uow(readonly=True) as uow:
+            return uow.jobs.list(None if principal.is_admin else principal.user, vm_id, page)

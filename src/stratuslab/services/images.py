@@ -1,0 +1,91 @@
+"""Images: register from a local file or URL with a checksum, list, show, delete."""
+
+from __future__ import annotations
+
+import re
+
+from stratuslab.core.entities import Image, ImageState, Principal
+from stratuslab.core.errors import Conflict, InvalidInput, NotFound
+from stratuslab.core.ports import Clock, ImageStorePort, Page, UnitOfWorkFactory, VmFilter
+from stratuslab.core.states import TERMINAL
+
+SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
+LISTING = "stratus image list"
+
+
+class ImageService:
+    def __init__(self, uow: UnitOfWorkFactory, store: ImageStorePort, clock: Clock) -> None:
+        self.uow = uow
+        self.store = store
+        self.clock = clock
+
+    def register(
+        self,
+        principal: Principal,
+        name: str,
+        source: str,
+        *,
+        sha1: str | None = None,
+        kernel: str | None = None,
+        initrd: str | None = None,
+        cmdline: str | None = None,
+        public: bool = False,
+    ) -> Image:
+        if not name or len(name) > 128:
+            raise InvalidInput("an image name must have 1 to 128 characters")
+        if sha1 is not None and not SHA1_RE.match(sha1):
+            raise InvalidInput(f"image {name}: --sha1 {sha1!r} is not 40 hex digits")
+        stored = self.store.import_image(source, expected_sha1=sha1, name=name)
+        boot = {}
+        for label, path in (("kernel", kernel), ("initrd", initrd)):
+            if path:
+                boot[label] = self.store.import_image(path, expected_sha1=None, name=f"{name} {label}").path
+        image = Image(
+            None, name, principal.user, principal.groups[0] if principal.groups else "users",
+            stored.path, stored.format, stored.size_bytes, stored.sha1, public=public,
+            source=source, kernel=boot.get("kernel"), initrd=boot.get("initrd"), cmdline=cmdline,
+            created_at=self.clock.now(),
+        )
+        with self.uow() as uow:
+            uow.images.add(image)
+            uow.commit()
+        return image
+
+    def add_built(self, image: Image) -> Image:
+        with self.uow() as uow:
+            uow.images.add(image)
+            uow.commit()
+        return image
+
+    def list(self, principal: Principal) -> list[Image]:
+        with self.uow(readonly=True) as uow:
+            return uow.images.list(None if principal.is_admin else principal.user)
+
+    def get(self, principal: Principal, image_id: int) -> Image:
+        with self.uow(readonly=True) as uow:
+            image = uow.images.get(image_id)
+        if (
+            image is None
+            or image.state == ImageState.DELETED
+            or not (principal.is_admin or image.public or image.owner == principal.user)
+        ):
+            raise NotFound("image", image_id, LISTING)
+        return image
+
+    def delete(self, principal: Principal, image_id: int) -> None:
+        image = self.get(principal, image_id)
+        if image.owner != principal.user and not principal.is_admin:
+            raise NotFound("image", image_id, LISTING)
+        with self.uow() as uow:
+            users = [
+                vm.id for vm in uow.vms.list(VmFilter(include_done=False), Page(0, 10_000))
+                if vm.image_id == image_id and vm.state not in TERMINAL
+            ]
+            if users:
+                raise Conflict(
+                    f"image {image_id} is used by VM {', '.join(map(str, users[:10]))}",
+                    hint="kill those VMs first: stratus kill-instance ID",
+                )
+            image.state = ImageState.DELETED.value
+            uow.images.update(image)
+            uow.commit()

@@ -1,0 +1,132 @@
+"""The job runner: worker threads that claim persisted jobs and carry them out.
+
+Jobs are claimed with a compare-and-swap (SKIP LOCKED on PostgreSQL), kept alive by heartbeats,
+and reclaimed by any runner when their heartbeat goes stale — which is how a job interrupted by
+a server crash resumes after the restart.  Handlers are idempotent, so running a step twice is
+harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+from stratuslab.core.entities import Job, JobState
+from stratuslab.core.errors import CloudError
+from stratuslab.core.ports import Clock, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Job], None]
+
+
+class JobRunner:
+    HEARTBEAT = 2.0
+    STALE_AFTER = timedelta(seconds=10)
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        handlers: Mapping[str, Handler],
+        *,
+        default: Handler | None = None,
+        workers: int = 4,
+        name: str = "runner",
+    ) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.handlers = dict(handlers)
+        self.default = default
+        self.workers = workers
+        self.runner_id = f"{name}-{uuid.uuid4().hex[:8]}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._active: set[int] = set()
+        self._lock = threading.Lock()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stop.clear()
+        for i in range(self.workers):
+            th = threading.Thread(target=self._loop, name=f"job-worker-{i}", daemon=True)
+            th.start()
+            self._threads.append(th)
+        hb = threading.Thread(target=self._heartbeats, name="job-heartbeat", daemon=True)
+        hb.start()
+        self._threads.append(hb)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for th in self._threads:
+            th.join(timeout)
+        self._threads.clear()
+
+    def run_once(self) -> bool:
+        """Claim and run one job; False when none was ready.  (Also used by tests.)"""
+        now = self.clock.now()
+        with self.uow() as uow:
+            job = uow.jobs.claim_next(self.runner_id, now, now - self.STALE_AFTER)
+            uow.commit()
+        if job is None:
+            return False
+        with self._lock:
+            self._active.add(job.id or 0)
+        try:
+            self._execute(job)
+        finally:
+            with self._lock:
+                self._active.discard(job.id or 0)
+        return True
+
+    def _execute(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind, self.default)
+        error = None
+        try:
+            if handler is None:
+                raise CloudError(f"no handler for job kind {job.kind}")
+            handler(job)
+        except CloudError as exc:
+            error = exc.full_message
+        except Exception as exc:
+            log.exception("job %s (%s) crashed", job.id, job.kind)
+            error = f"internal error: {type(exc).__name__}: {exc}"
+        with self.uow() as uow:
+            current = uow.jobs.get(job.id or 0)
+            if current is None or current.runner != self.runner_id:
+                return  # another runner took it over; its outcome wins
+            current.state = (JobState.FAILED if error else JobState.DONE).value
+            current.error = error
+            current.updated_at = self.clock.now()
+            uow.jobs.update(current)
+            uow.commit()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.run_once():
+                    continue
+            except Exception:
+                log.exception("job runner loop error")
+            self._wake.wait(0.5)
+            self._wake.clear()
+
+    def _heartbeats(self) -> None:
+        while not self._stop.wait(self.HEARTBEAT):
+            with self._lock:
+                active = list(self._active)
+            if not active:
+                continue
+            try:
+                with self.uow() as uow:
+                    uow.jobs.heartbeat(self.runner_id, active, self.clock.now())
+                    uow.commit()
+            except Exception:
+                log.exception("job heartbeat failed")
