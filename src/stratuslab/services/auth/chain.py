@@ -1,0 +1,113 @@
+"""The authenticator chain in front of every API, and the audit trail of its decisions.
+
+Links are asked in order; the first Principal wins; a link that raises AuthenticationFailed
+ends the walk (the credentials were of its kind and wrong).  Every success and failure is
+reported to the audit sink with method, identity and source address.  Imports `cryptography`
+(to name certificate holders in the audit line) and core only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from stratuslab.core.auth import Authenticator, Credentials
+from stratuslab.core.entities import Principal
+from stratuslab.core.errors import AuthenticationFailed, CloudError, Unavailable
+from stratuslab.services.auth.x509.dn import slash_dn
+
+AUDIT_LOGGER = "stratuslab.audit"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthEvent:
+    success: bool
+    method: str  # the link that decided, or "none"
+    identity: str  # user name or certificate subject as presented
+    source: str
+    user: str | None = None  # the cloud user it resolved to
+    reason: str = ""
+
+    def line(self) -> str:
+        outcome = "success" if self.success else "failure"
+        text = (f"auth {outcome} method={self.method} identity={self.identity!r} "
+                f"source={self.source}")
+        if self.user:
+            text += f" user={self.user}"
+        if self.reason:
+            text += f" reason={self.reason!r}"
+        return text
+
+
+AuditSink = Callable[[AuthEvent], None]
+
+
+def logging_audit(logger: logging.Logger | None = None) -> AuditSink:
+    """An audit sink writing one line per event to `stratuslab.audit` (or `logger`)."""
+    target = logger or logging.getLogger(AUDIT_LOGGER)
+
+    def sink(event: AuthEvent) -> None:
+        target.log(logging.INFO if event.success else logging.WARNING, event.line())
+
+    return sink
+
+
+def presented_identity(credentials: Credentials) -> str:
+    if credentials.username:
+        return credentials.username
+    if credentials.cert_chain:
+        try:
+            return slash_dn(x509.load_der_x509_certificate(credentials.cert_chain[0]).subject)
+        except ValueError:
+            return "<unreadable certificate>"
+    if credentials.token:
+        return "<token>"
+    return "<anonymous>"
+
+
+class AuthenticatorChain:
+    """Tries `links` in order; returns the Principal or raises AuthenticationFailed."""
+
+    def __init__(self, links: Sequence[Authenticator], audit: AuditSink | None = None):
+        self.links = tuple(links)
+        self.audit = audit or logging_audit()
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(link.method for link in self.links)
+
+    def authenticate(self, credentials: Credentials) -> Principal:
+        identity = presented_identity(credentials)
+        unavailable: Unavailable | None = None
+        for link in self.links:
+            try:
+                principal = link.authenticate(credentials)
+            except AuthenticationFailed as exc:
+                self._record(False, link.method, identity, credentials, reason=exc.message)
+                raise
+            except Unavailable as exc:  # e.g. LDAP down: let the other links try
+                self._record(False, link.method, identity, credentials, reason=exc.message)
+                unavailable = unavailable or exc
+                continue
+            except CloudError as exc:
+                self._record(False, link.method, identity, credentials, reason=exc.message)
+                raise AuthenticationFailed(exc.message, hint=exc.hint) from exc
+            if principal is not None:
+                self._record(True, principal.method or link.method, identity, credentials,
+                             user=principal.user)
+                return principal
+        if unavailable is not None:
+            raise unavailable
+        reason = "no credentials" if identity == "<anonymous>" else "no method accepted them"
+        self._record(False, "none", identity, credentials, reason=reason)
+        raise AuthenticationFailed(
+            f"authentication failed for {identity}: {reason}",
+            hint=f"this cloud accepts: {', '.join(self.methods) or 'nothing configured'}",
+        )
+
+    def _record(self, success: bool, method: str, identity: str, credentials: Credentials, *,
+                user: str | None = None, reason: str = "") -> None:
+        self.audit(AuthEvent(success, method, identity, credentials.source, user, reason))
