@@ -203,6 +203,14 @@ class VolumeAttached(Conflict):
         super().__init__(uuid=uuid, vm_id=vm_id)
 
 
+class VolumeHasChildren(Conflict):
+    template = "volume {uuid} has {count} copy-on-write children ({first}...)"
+    hint_template = "delete them first: stratus delete-volume {first}"
+
+    def __init__(self, uuid: str, children: list[str]) -> None:
+        super().__init__(uuid=uuid, count=len(children), first=children[0])
+
+
 class VolumeStateError(InvalidState):
     def __init__(self, uuid: str, state: str, action: str, allowed: str, hint: str) -> None:
         super().__init__(
@@ -328,6 +336,10 @@ class VolumeRepo(Protocol):
     def attachments(self, volume_uuid: str) -> builtins.list[Attachment]: ...
 
     def attachments_of_vm(self, vm_id: int) -> builtins.list[Attachment]: ...
+
+    def children(self, uuid: str) -> builtins.list[Volume]:
+        """Volumes not deleted whose parent is `volume:<uuid>` (they need its blocks)."""
+        ...
 
     def of_vm(self, vm_id: int) -> builtins.list[Volume]:
         """Root and volatile volumes that belong to VM `vm_id`."""

@@ -22,6 +22,7 @@ from stratuslab.core.volumes import (
     SubjectKind,
     UpdateVolume,
     VolumeAttached,
+    VolumeHasChildren,
     VolumeKind,
     VolumeState,
 )
@@ -327,3 +328,14 @@ def test_root_volume_from_image_is_quarantined_and_volatile_deleted_when_vm_ends
     kept = svc.get(ALICE, data.uuid)
     assert kept.state == VolumeState.READY and kept.attached_to == () and kept.owner == "alice"
     svc.release_vm(9)  # idempotent
+
+
+def test_volume_with_cow_children_cannot_be_deleted_before_them(svc: VolumeService) -> None:
+    parent = svc.create(ALICE, CreateVolume(size_gb=1))
+    child = svc.create(ALICE, CreateVolume(size_gb=1, parent_volume=parent.uuid))
+    with pytest.raises(
+        VolumeHasChildren, match=f"delete them first: stratus delete-volume {child.uuid}"
+    ):
+        svc.delete(ALICE, parent.uuid)
+    svc.delete(ALICE, child.uuid)
+    svc.delete(ALICE, parent.uuid)

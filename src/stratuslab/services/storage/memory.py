@@ -135,6 +135,14 @@ class InMemoryVolumeRepo:
         with self._lock:
             return [a for (_, vm), a in sorted(self._attachments.items()) if vm == vm_id]
 
+    def children(self, uuid: str) -> builtins.list[Volume]:
+        with self._lock:
+            return [
+                self._view(r)
+                for r in self._rows.values()
+                if r.volume.parent == f"volume:{uuid}" and r.volume.state != VolumeState.DELETED
+            ]
+
     def of_vm(self, vm_id: int) -> builtins.list[Volume]:
         with self._lock:
             return [

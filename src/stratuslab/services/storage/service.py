@@ -26,6 +26,7 @@ from stratuslab.core.volumes import (
     UpdateVolume,
     Volume,
     VolumeBackendPort,
+    VolumeHasChildren,
     VolumeKind,
     VolumeRepo,
     VolumeState,
@@ -194,6 +195,9 @@ class VolumeService:
         with self._uow() as uow:
             vol = rules.changeable(principal, uow.volumes.get(uuid), uuid, "delete")
             rules.check_deletable(vol)
+            children = uow.volumes.children(uuid)
+            if children:
+                raise VolumeHasChildren(uuid, sorted(c.uuid for c in children))
             if not uow.volumes.cas_state(
                 uuid, vol.state, VolumeState.DELETING, require_detached=True
             ):
