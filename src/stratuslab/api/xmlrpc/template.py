@@ -199,6 +199,16 @@ class _Reader:
             f"unclosed '\"' opened at line {line}, column {column} for {name}", len(self.text)
         )
 
+    def _unclosed(self, name: str, opened: int) -> TemplateSyntaxError:
+        """Something other than ',' or ']' inside a vector; on a later line it is unclosed."""
+        if "\n" in self.text[opened : self.pos]:
+            line, column = self.where(opened)
+            return self.fail(
+                f"unclosed '[' opened at line {line}, column {column} for {name} "
+                f"(found {self.describe()} where ',' or ']' was expected)"
+            )
+        return self.fail(f"expected ',' or ']' in {name}, found {self.describe()}")
+
     def vector(self, name: str) -> Vector:
         opened = self.pos
         self.pos += 1
@@ -213,7 +223,7 @@ class _Reader:
                 return out
             if out:
                 if self.peek() != ",":
-                    raise self.fail(f"expected ',' or ']' in {name}, found {self.describe()}")
+                    raise self._unclosed(name, opened)
                 self.pos += 1
                 self.skip(newlines=True)
                 if self.peek() in ("]", ""):  # a trailing comma is tolerated
