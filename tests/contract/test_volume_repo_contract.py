@@ -1,0 +1,172 @@
+"""The contract of VolumeRepo / StorageQuotaRepo (core/volumes.py), run against every
+implementation: today the in-memory fake; the SQLAlchemy one joins by adding a factory to
+`IMPLEMENTATIONS` (a callable returning a fresh unit-of-work factory on an empty database).
+
+Every check that matters for safety is a race: threads released together through a barrier,
+each in its own unit of work, and exactly one may win.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from stratuslab.core.volumes import (
+    Attachment,
+    QuotaSubject,
+    StorageQuota,
+    StorageUsage,
+    SubjectKind,
+    UsageDelta,
+    Volume,
+    VolumeState,
+)
+from stratuslab.services.storage.memory import InMemoryStorageUnitOfWork
+
+UowFactory = Callable[[], Any]  # () -> a unit of work with .volumes, .storage_quotas, commit()
+
+IMPLEMENTATIONS: dict[str, Callable[[], UowFactory]] = {
+    "memory": lambda: InMemoryStorageUnitOfWork(),
+}
+U1 = "3f2a0c1e-0000-4000-8000-000000000001"
+ALICE = QuotaSubject(SubjectKind.USER, "alice")
+
+
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def uow(request: pytest.FixtureRequest) -> UowFactory:
+    return IMPLEMENTATIONS[request.param]()
+
+
+def add_ready(uow: UowFactory, uuid: str = U1, **kw: Any) -> None:
+    with uow() as u:
+        u.volumes.add(Volume(uuid=uuid, owner="alice", group="physics", size_gb=1, pool="p", **kw))
+        assert u.volumes.cas_state(uuid, VolumeState.CREATING, VolumeState.READY)
+        u.commit()
+
+
+def race(n: int, fn: Callable[[int], bool]) -> list[bool]:
+    barrier = threading.Barrier(n)
+    results = [False] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = fn(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_concurrent_exclusive_attaches_exactly_one_wins(uow: UowFactory) -> None:
+    add_ready(uow)
+
+    def attach(i: int) -> bool:
+        with uow() as u:
+            refusal = u.volumes.try_attach(Attachment(U1, 100 + i), exclusive=True)
+            u.commit()
+            return refusal is None
+
+    assert sum(race(6, attach)) == 1
+    with uow() as u:
+        (att,) = u.volumes.attachments(U1)
+        refusal = u.volumes.try_attach(Attachment(U1, 999), exclusive=True)
+        assert refusal is not None and refusal.holder == att.vm_id
+        assert u.volumes.get(U1).attached_to == (att.vm_id,)
+
+
+def test_same_vm_attaching_again_changes_nothing(uow: UowFactory) -> None:
+    add_ready(uow)
+    with uow() as u:
+        assert u.volumes.try_attach(Attachment(U1, 7), exclusive=True) is None
+        assert u.volumes.try_attach(Attachment(U1, 7), exclusive=True) is None
+        u.volumes.set_device(U1, 7, "vdb")
+        assert u.volumes.attachments(U1) == [Attachment(U1, 7, device="vdb")]
+        u.commit()
+
+
+def test_shared_attachments_coexist_but_exclude_a_writer(uow: UowFactory) -> None:
+    add_ready(uow, readonly=True)
+    with uow() as u:
+        assert u.volumes.try_attach(Attachment(U1, 1, readonly=True), exclusive=False) is None
+        assert u.volumes.try_attach(Attachment(U1, 2, readonly=True), exclusive=False) is None
+        refusal = u.volumes.try_attach(Attachment(U1, 3), exclusive=True)
+        assert refusal is not None and refusal.holder in (1, 2)
+        assert [a.vm_id for a in u.volumes.attachments_of_vm(2)] == [2]
+        assert u.volumes.detach(U1, 1) and not u.volumes.detach(U1, 1)
+        assert u.volumes.get(U1).attached_to == (2,)
+        u.commit()
+
+
+def test_attach_to_a_volume_not_ready_is_refused_with_its_state(uow: UowFactory) -> None:
+    with uow() as u:
+        u.volumes.add(Volume(uuid=U1, owner="a", group="g", size_gb=1, pool="p"))
+        refusal = u.volumes.try_attach(Attachment(U1, 1), exclusive=True)
+        assert refusal is not None and refusal.state == VolumeState.CREATING
+        assert refusal.holder is None
+        u.commit()
+
+
+def test_delete_guard_and_attach_race_exactly_one_wins(uow: UowFactory) -> None:
+    for n in range(10):
+        uuid = f"3f2a0c1e-0000-4000-8000-{n:012d}"
+        add_ready(uow, uuid)
+
+        def act(i: int, uuid: str = uuid) -> bool:
+            with uow() as u:
+                if i == 0:
+                    ok = u.volumes.try_attach(Attachment(uuid, 5), exclusive=True) is None
+                else:
+                    ok = u.volumes.cas_state(
+                        uuid, VolumeState.READY, VolumeState.DELETING, require_detached=True
+                    )
+                u.commit()
+                return ok
+
+        assert sum(race(2, act)) == 1
+
+
+def test_deleted_volumes_disappear_from_get_and_list(uow: UowFactory) -> None:
+    add_ready(uow)
+    with uow() as u:
+        assert u.volumes.cas_state(U1, VolumeState.READY, VolumeState.DELETING)
+        assert u.volumes.cas_state(U1, VolumeState.DELETING, VolumeState.DELETED)
+        assert u.volumes.get(U1) is None and u.volumes.list() == []
+        u.commit()
+
+
+def test_list_shows_own_and_public_volumes(uow: UowFactory) -> None:
+    with uow() as u:
+        u.volumes.add(Volume(uuid=U1, owner="alice", group="g", size_gb=1, pool="p"))
+        other = U1[:-1] + "2"
+        u.volumes.add(
+            Volume(uuid=other, owner="bob", group="g", size_gb=1, pool="p", visibility="public")
+        )
+        assert {v.uuid for v in u.volumes.list(owner="alice")} == {U1, other}
+        assert {v.uuid for v in u.volumes.list(owner="alice", include_public=False)} == {U1}
+        assert {v.uuid for v in u.volumes.list()} == {U1, other}
+        u.commit()
+
+
+def test_quota_charges_are_conditional_and_never_exceed_the_limit(uow: UowFactory) -> None:
+    quota = StorageQuota(max_gb=10)
+
+    def charge(i: int) -> bool:
+        with uow() as u:
+            ok = bool(u.storage_quotas.try_charge(ALICE, UsageDelta(1, 3), quota))
+            u.commit()
+            return ok
+
+    assert sum(race(6, charge)) == 3
+    with uow() as u:
+        assert u.storage_quotas.usage(ALICE) == StorageUsage(3, 9)
+        u.storage_quotas.release(ALICE, UsageDelta(5, 50))
+        assert u.storage_quotas.usage(ALICE) == StorageUsage(0, 0)
+        u.storage_quotas.set_limit(ALICE, StorageQuota(max_volumes=2))
+        assert u.storage_quotas.limit(ALICE) == StorageQuota(max_volumes=2)
+        u.commit()
