@@ -339,3 +339,27 @@ def test_volume_with_cow_children_cannot_be_deleted_before_them(svc: VolumeServi
         svc.delete(ALICE, parent.uuid)
     svc.delete(ALICE, child.uuid)
     svc.delete(ALICE, parent.uuid)
+
+
+def test_quarantined_root_is_purged_after_the_retention_only(
+    svc: VolumeService, backend: RecordingBackend, uow: InMemoryStorageUnitOfWork
+) -> None:
+    root = svc.create(ALICE, CreateVolume(size_gb=2, kind=VolumeKind.ROOT, vm_id=4))
+    svc.release_vm(4)
+    quarantined_at = svc.get(ALICE, root.uuid).quarantined_at
+    assert quarantined_at is not None
+    assert svc.purge_quarantine(datetime(2026, 11, 21, tzinfo=UTC)) == []
+    (purged,) = svc.purge_quarantine(quarantined_at)
+    assert purged.uuid == root.uuid and ("delete", root.uuid) in backend.calls
+    assert uow.storage_quotas.usage(ALICE_Q) == StorageUsage(0, 0)
+
+
+def test_reexport_after_a_storage_restart_exports_attached_volumes_only(
+    svc: VolumeService, backend: RecordingBackend
+) -> None:
+    attached = svc.create(ALICE, CreateVolume(size_gb=1))
+    svc.create(ALICE, CreateVolume(size_gb=1))
+    svc.attach(ALICE, attached.uuid, 3)
+    backend.exported.clear()
+    assert svc.reexport_attached() == 1
+    assert backend.exported == {attached.uuid}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol, Self
 
 from stratuslab.core.entities import Principal
@@ -304,6 +305,36 @@ class VolumeService:
                 vol.state = VolumeState.QUARANTINED.value
             uow.commit()
         return vol
+
+    def purge_quarantine(self, before: datetime) -> list[Volume]:
+        """Delete quarantined volumes put there before `before` (the retention has passed)."""
+        with self._uow() as uow:
+            due = [
+                v
+                for v in uow.volumes.list()
+                if v.state == VolumeState.QUARANTINED
+                and v.quarantined_at is not None
+                and v.quarantined_at <= before
+            ]
+        purged = []
+        for vol in due:
+            with self._uow() as uow:
+                won = uow.volumes.cas_state(
+                    vol.uuid, VolumeState.QUARANTINED, VolumeState.DELETING, require_detached=True
+                )
+                uow.commit()
+            if won:
+                purged.append(self._destroy(vol))
+        return purged
+
+    def reexport_attached(self) -> int:
+        """Export again every attached volume (after a storage node or tgtd restart the
+        targets are gone while the records say attached).  Returns how many were exported."""
+        with self._uow() as uow:
+            attached = [v for v in uow.volumes.list() if v.attached_to]
+        for vol in attached:
+            self._backend(vol.pool).export(vol.uuid)
+        return len(attached)
 
     def _backend(self, pool: str) -> VolumeBackendPort:
         try:
