@@ -106,10 +106,15 @@ def create_app(service: MarketplaceService, *, max_body: int = DEFAULT_MAX_BODY)
 
     @app.exception_handler(CloudError)
     async def _cloud_error(request: Request, exc: CloudError) -> Response:
-        status = 413 if isinstance(exc, BodyTooLarge) else _STATUS.get(exc.kind, 500)
+        status = _STATUS.get(exc.kind, 500)
+        headers = {}
+        if isinstance(exc, BodyTooLarge):
+            # close instead of draining the rest of a huge upload
+            status, headers = 413, {"Connection": "close"}
         if _wants(request) == "json":
-            return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=status)
-        return PlainTextResponse(exc.full_message, status_code=status)
+            return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=status,
+                                headers=headers)
+        return PlainTextResponse(exc.full_message, status_code=status, headers=headers)
 
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
