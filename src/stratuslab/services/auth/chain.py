@@ -18,6 +18,7 @@ from stratuslab.core.auth import Authenticator, Credentials
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import AuthenticationFailed, CloudError, Unavailable
 from stratuslab.services.auth.x509.dn import slash_dn
+from stratuslab.services.auth.x509.proxy import proxy_info
 
 AUDIT_LOGGER = "stratuslab.audit"
 
@@ -59,9 +60,11 @@ def presented_identity(credentials: Credentials) -> str:
     if credentials.username:
         return credentials.username
     if credentials.cert_chain:
-        try:
-            return slash_dn(x509.load_der_x509_certificate(credentials.cert_chain[0]).subject)
-        except ValueError:
+        try:  # name the end-entity, not the proxy: that is who the audit trail is about
+            certs = [x509.load_der_x509_certificate(der) for der in credentials.cert_chain]
+            eec = next((c for c in certs if proxy_info(c) is None), certs[0])
+            return slash_dn(eec.subject)
+        except (ValueError, CloudError):
             return "<unreadable certificate>"
     if credentials.token:
         return "<token>"
