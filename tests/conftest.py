@@ -1,0 +1,46 @@
+"""Shared fixtures: settings for a throw-away cloud, and a built (not served) cloud."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stratuslab.bootstrap import Cloud, build_cloud
+from stratuslab.core.entities import Principal
+from stratuslab.settings import Settings, load_settings
+
+
+def make_settings(data_dir: Path, **sections: dict[str, Any]) -> Settings:
+    overrides: dict[str, dict[str, Any]] = {"server": {"data_dir": str(data_dir)},
+                                            "hypervisor": {"driver": "simulated"}}
+    for name, values in sections.items():
+        overrides.setdefault(name, {}).update(values)
+    url = os.environ.get("STRATUSLAB_TEST_DATABASE_URL")
+    if url:
+        overrides["server"]["database_url"] = url
+    return load_settings(None, env={}, overrides=overrides)
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[Cloud]:
+    """A simulated all-in-one cloud whose job runner the test drives by hand (run_once)."""
+    c = build_cloud(make_settings(tmp_path))
+    c.identity.ensure_admin("adminpw")
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def admin(cloud: Cloud) -> Principal:
+    return cloud.identity.check_password("admin", "adminpw")
+
+
+def drain(cloud: Cloud, limit: int = 100) -> None:
+    """Run queued jobs until none is left."""
+    for _ in range(limit):
+        if not cloud.runner.run_once():
+            return
