@@ -7,10 +7,20 @@
 #   mode=netcfg             : network-config v2 -> "<id> <field> <value>" records where field is
 #                             mac | addr | gw4 | gw6 | dns | dhcp4
 function trim(v) { sub(/^[ \t]+/, "", v); sub(/[ \t\r]+$/, "", v); return v }
-function unq(v) {
+function unq(v,    out, i, n, c) {
     v = trim(v)
-    if (v ~ /^".*"$/ || v ~ /^'.*'$/) v = substr(v, 2, length(v) - 2)
-    return v
+    if (v ~ /^'.*'$/) { v = substr(v, 2, length(v) - 2); gsub(/''/, "'", v); return v }
+    if (v !~ /^".*"$/) return v
+    v = substr(v, 2, length(v) - 2); out = ""; n = length(v)
+    for (i = 1; i <= n; i++) {
+        c = substr(v, i, 1)
+        if (c == "\\" && i < n) {
+            i++; c = substr(v, i, 1)
+            if (c == "n") c = "\n"; else if (c == "t") c = "\t"
+        }
+        out = out c
+    }
+    return out
 }
 { text = text $0 "\n" }
 END {
@@ -73,7 +83,7 @@ function yaml(s,    lines, nl, li, line, ind, body, key, val, d, inds, keys, bas
         if (body !~ /^["']?[A-Za-z0-9_.\/-]+["']?:([ \t]|$)/) continue
         key = unq(substr(body, 1, index(body, ":") - 1))
         val = trim(substr(body, index(body, ":") + 1))
-        sub(/[ \t]+#.*$/, "", val)
+        if (val !~ /^["']/) sub(/[ \t]+#.*$/, "", val)
         while (d > 0 && inds[d] >= ind) d--
         d++; inds[d] = ind; keys[d] = key
         if (val != "") record(keys, d, key, val)

@@ -119,7 +119,7 @@ printf '127.0.0.1 localhost\n127.0.1.1 %s\n::1 localhost\n' "$name" > /etc/hosts
 if [ -s "$RUN/keys" ]; then
     mkdir -p /root/.ssh
     chmod 700 /root/.ssh
-    grep -v '^[[:space:]]*$' "$RUN/keys" > /root/.ssh/authorized_keys
+    awk 'NF && !seen[$0]++' "$RUN/keys" > /root/.ssh/authorized_keys
     chmod 600 /root/.ssh/authorized_keys
 fi
 
