@@ -11,7 +11,6 @@ import argparse
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -87,7 +86,9 @@ def load_config(path: str | None, **overrides: Any) -> MarketplaceConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="stratus-marketplace", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="stratus-marketplace", description="StratusLab Marketplace: signed image metadata registry"
+    )
     parser.add_argument("--config", help="TOML settings file ([marketplace], [policy])")
     parser.add_argument("--data-dir", help="directory of the marketplace database")
     parser.add_argument("--listen", help="host:port to listen on (default 127.0.0.1:9204)")
@@ -98,7 +99,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         app = make_app(config)
     except InvalidInput as exc:
         parser.exit(2, f"Error: {exc.full_message}\n")
-    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
     host, _, port = config.listen.rpartition(":")
     import uvicorn  # only when serving
 

@@ -224,7 +224,7 @@ def _search(ctx: click.Context, marketplace: str | None, params: dict[str, Any])
 
 
 @click.command("list-images")
-@click.option("--status", type=click.Choice(["valid", "expired", "deprecated", "all"]), default="valid")
+@click.option("--status", type=click.Choice(["valid", "expired", "deprecated", "latest", "all"]), default="valid")
 @click.option("--limit", type=int, default=100)
 @click.option("--offset", type=int, default=0)
 @_marketplace_option
@@ -241,7 +241,7 @@ def list_images(ctx: click.Context, status: str, limit: int, offset: int, market
 @click.option("--email", "-e", "endorser", help="endorser email")
 @click.option("--tag")
 @click.option("--description", "-d", "text", help="free text (title, description, os, tags)")
-@click.option("--status", type=click.Choice(["valid", "expired", "deprecated", "all"]), default="valid")
+@click.option("--status", type=click.Choice(["valid", "expired", "deprecated", "latest", "all"]), default="valid")
 @click.option("--limit", type=int, default=100)
 @_marketplace_option
 @click.pass_context
@@ -260,7 +260,7 @@ def search_image(ctx: click.Context, os_: str | None, arch: str | None, kind: st
 def show_image(ctx: click.Context, identifier: str, marketplace: str | None) -> None:
     """Show the entries of one image (all statuses, latest per endorser)."""
     resp = _request("GET", f"{marketplace_url(ctx, marketplace)}/metadata/{identifier}",
-                    params={"status": "all"}, headers={"Accept": "application/json"})
+                    params={"status": "latest"}, headers={"Accept": "application/json"})
     click.echo(json.dumps(resp.json()["entries"], indent=2))
 
 

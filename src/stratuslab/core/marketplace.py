@@ -184,6 +184,7 @@ class EntryStatus(StrEnum):
     VALID = "valid"  # latest per (id, endorser), not expired, not deprecated
     EXPIRED = "expired"  # latest, expired, not deprecated
     DEPRECATED = "deprecated"  # latest, deprecated
+    LATEST = "latest"  # latest per (id, endorser), whatever its state (what a cloud judges)
     ALL = "all"  # every entry, history included
 
 

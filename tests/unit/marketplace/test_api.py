@@ -199,3 +199,35 @@ def test_html_view_uses_relative_links(loaded: tuple[TestClient, dict[str, str]]
     assert 'href="/' not in page
     entry = client.get(f"/metadata/{ids['debian']}", params={"format": "html"}).text
     assert "Tiny Debian" in entry and 'href="../metadata/' in entry
+
+
+def test_mounted_under_marketplace_locations_and_links_follow_the_mount(
+    tmp_path: Path, trust: TrustStore, alice: Identity
+) -> None:
+    from fastapi import FastAPI
+
+    outer = FastAPI()
+    engine = open_database(sqlite_url(tmp_path))
+    service = MarketplaceService(SqlMarketplaceRepository(engine), trust, clock=lambda: NOW)
+    outer.mount("/marketplace", create_app(service))
+    with TestClient(outer) as c:
+        resp = c.post("/marketplace/metadata", content=signed(alice), headers=XML)
+        assert resp.status_code == 201
+        assert "/marketplace/metadata/" in resp.headers["Location"]
+        assert c.get(resp.headers["Location"]).status_code == 200
+        home = c.get("/marketplace", follow_redirects=False)
+        assert home.status_code == 307 and home.headers["location"].endswith("/marketplace/")
+        assert 'action="metadata"' in c.get("/marketplace/").text
+
+
+def test_bootstrap_config_reads_marketplace_and_policy_sections(tmp_path: Path) -> None:
+    from stratuslab.bootstrap_marketplace import MarketplaceConfig
+
+    config = MarketplaceConfig.from_toml({
+        "marketplace": {"ca_dir": str(tmp_path), "max_body": 1000},
+        "policy": {"endorsers_whitelist": ["A@x.org"], "images_blacklist": "id1, id2"},
+    }, data_dir=str(tmp_path))
+    lists = config.policy_lists()
+    assert lists.endorsers_whitelist == frozenset({"a@x.org"})
+    assert lists.images_blacklist == frozenset({"id1", "id2"})
+    assert config.max_body == 1000 and config.data_dir == str(tmp_path)

@@ -17,8 +17,10 @@ from click.testing import CliRunner
 
 from stratuslab.api.marketplace import create_app
 from stratuslab.cli.marketplace import COMMANDS
+from stratuslab.core.marketplace import PolicyRefused
+from stratuslab.drivers.storage.marketfetch import MetadataClient
 from stratuslab.persistence.marketplace import SqlMarketplaceRepository, open_database, sqlite_url
-from stratuslab.services.marketplace import MarketplaceService, TrustStore
+from stratuslab.services.marketplace import ImageGate, MarketplaceService, TrustPolicy, TrustStore
 
 from .pki import Identity
 
@@ -57,7 +59,8 @@ def run(stratus: click.Group, *args: str) -> tuple[int, str]:
 
 
 def test_build_sign_validate_upload_deprecate_flow(
-    stratus: click.Group, marketplace: str, tmp_path: Path, ca: Identity, alice: Identity
+    stratus: click.Group, marketplace: str, tmp_path: Path, ca: Identity, alice: Identity,
+    trust: TrustStore,
 ) -> None:
     image = tmp_path / "tiny.img.gz"
     image.write_bytes(b"\x1f\x8b fake gz bytes for the metadata only")
@@ -91,6 +94,9 @@ def test_build_sign_validate_upload_deprecate_flow(
     assert code == 0 and ident in out
     code, out = run(stratus, "policy-image", ident, "--marketplace", marketplace)
     assert code == 0 and "allowed" in out
+    gate = ImageGate(trust, TrustPolicy())
+    entry, verdict = gate.admit(ident, MetadataClient(marketplace).documents(ident))
+    assert verdict.allowed and entry.tags == ("tiny",)
 
     time.sleep(1.1)  # the deprecation must carry a later creation second than the entry
     code, out = run(stratus, "deprecate-metadata", ident, "--email", "alice@example.org",
@@ -103,6 +109,8 @@ def test_build_sign_validate_upload_deprecate_flow(
     assert ident in out
     code, out = run(stratus, "policy-image", ident, "--marketplace", marketplace)
     assert code == 1 and "deprecated: broken" in out and "Error: " in out
+    with pytest.raises(PolicyRefused, match="deprecated: broken"):
+        gate.admit(ident, MetadataClient(marketplace).documents(ident))
 
 
 def test_invalid_file_is_reported_as_error(stratus: click.Group, tmp_path: Path) -> None:

@@ -227,10 +227,14 @@ class MetadataClient:
         self.transport = transport
 
     def documents(self, identifier: str) -> list[bytes]:
-        """Signed originals of the currently valid entries of `identifier` (empty if none)."""
+        """Signed originals of the latest entry of each endorser of `identifier` (empty if none).
+
+        Expired and deprecated ones are included so that the site policy can say why it refuses.
+        """
         try:
             with httpx.Client(base_url=self.endpoint, timeout=self.timeout, transport=self.transport) as c:
-                resp = c.get(f"metadata/{identifier}", headers={"Accept": "application/json"})
+                resp = c.get(f"metadata/{identifier}", params={"status": "latest"},
+                             headers={"Accept": "application/json"})
                 if resp.status_code == 404:
                     return []
                 resp.raise_for_status()

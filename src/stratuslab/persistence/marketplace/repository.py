@@ -155,6 +155,8 @@ class SqlMarketplaceRepository:
             where += [c.latest.is_(True), c.deprecated.is_(False), c.valid_until <= now]
         elif query.status is EntryStatus.DEPRECATED:
             where += [c.latest.is_(True), c.deprecated.is_(True)]
+        elif query.status is EntryStatus.LATEST:
+            where.append(c.latest.is_(True))
         exact = ((c.identifier, query.identifier), (c.email, query.email), (c.os, query.os),
                  (c.arch, query.arch), (c.kind, query.kind))
         where += [col == value for col, value in exact if value]

@@ -130,7 +130,9 @@ def _children(desc: etree._Element, ns: str, name: str) -> list[etree._Element]:
 
 
 def _text(el: etree._Element) -> str:
-    return (el.text or "").strip()
+    # Comments are outside a URI="" signature reference: read the text around them, never only
+    # the part before one (the comment-injection trick against SAML parsers).
+    return "".join(el.itertext()).strip()
 
 
 def _one(desc: etree._Element, ns: str, name: str, *, required: bool = False) -> str:

@@ -103,8 +103,8 @@ class MarketplaceService:
 
     def explain(self, identifier: str) -> list[Verdict]:
         """The site policy's verdict on every latest entry of an image (expired ones included)."""
-        page = self.search(EntryQuery(status=EntryStatus.ALL, identifier=identifier, limit=1000))
-        latest = [s.entry for s in page.entries if s.latest]
+        page = self.search(EntryQuery(status=EntryStatus.LATEST, identifier=identifier, limit=1000))
+        latest = [s.entry for s in page.entries]
         if not latest:
             raise EntryNotFound(identifier)
         return [self.policy.explain(e, self.clock()) for e in latest]
