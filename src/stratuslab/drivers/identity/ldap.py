@@ -60,6 +60,7 @@ class LdapDirectory:
                                hint="set [auth.ldap] user_dn_template")
         self.config = config
         self.server = Server(config.url, connect_timeout=config.timeout)
+        self._receive_timeout = max(1, int(config.timeout))  # ldap3 packs it as an int
 
     # connections ---------------------------------------------------------------------------
     @contextmanager
@@ -67,7 +68,7 @@ class LdapDirectory:
         """A connection bound as the service account (anonymous when none is configured)."""
         try:
             conn = Connection(self.server, self.config.bind_dn, self.config.bind_password,
-                              receive_timeout=self.config.timeout, raise_exceptions=False)
+                              receive_timeout=self._receive_timeout, raise_exceptions=False)
             if not conn.bind():
                 raise Unavailable(f"LDAP {self.config.url} refused the service bind "
                                   f"as {self.config.bind_dn}: {conn.result.get('description')}",
@@ -129,7 +130,7 @@ class LdapDirectory:
                 return False
             dn = person.dn
         try:
-            conn = Connection(self.server, dn, password, receive_timeout=self.config.timeout,
+            conn = Connection(self.server, dn, password, receive_timeout=self._receive_timeout,
                               raise_exceptions=False)
             ok = bool(conn.bind())
             conn.unbind()

@@ -22,7 +22,7 @@ from stratuslab.core.errors import AuthenticationFailed
 from stratuslab.services.auth.common import Clock, UserResolver, resolve, utcnow
 from stratuslab.services.auth.x509.dn import normalise_dn, to_rfc4514
 from stratuslab.services.auth.x509.proxy import VerifiedChain, verify_chain
-from stratuslab.services.auth.x509.trust import TrustStore
+from stratuslab.services.auth.x509.trust import TrustStore, load_client_cert
 from stratuslab.services.auth.x509.voms import OID_VOMS_AC, FqanMap, VomsVerifier
 
 ROLE_NAMES = frozenset(r.value for r in Role)
@@ -95,10 +95,10 @@ class FirstMapper:
 
 def parse_chain(credentials: Credentials) -> list[x509.Certificate]:
     try:
-        return [x509.load_der_x509_certificate(der) for der in credentials.cert_chain]
+        return [load_client_cert(item) for item in credentials.cert_chain]
     except ValueError as exc:
         raise AuthenticationFailed("the client certificate cannot be read",
-                                   hint="send a DER/PEM X.509 certificate") from exc
+                                   hint="send an X.509 certificate (DER or PEM)") from exc
 
 
 def carries_voms(chain: Sequence[x509.Certificate]) -> bool:

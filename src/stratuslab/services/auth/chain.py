@@ -12,13 +12,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from cryptography import x509
-
 from stratuslab.core.auth import Authenticator, Credentials
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import AuthenticationFailed, CloudError, Unavailable
 from stratuslab.services.auth.x509.dn import slash_dn
 from stratuslab.services.auth.x509.proxy import proxy_info
+from stratuslab.services.auth.x509.trust import load_client_cert
 
 AUDIT_LOGGER = "stratuslab.audit"
 
@@ -61,7 +60,7 @@ def presented_identity(credentials: Credentials) -> str:
         return credentials.username
     if credentials.cert_chain:
         try:  # name the end-entity, not the proxy: that is who the audit trail is about
-            certs = [x509.load_der_x509_certificate(der) for der in credentials.cert_chain]
+            certs = [load_client_cert(item) for item in credentials.cert_chain]
             eec = next((c for c in certs if proxy_info(c) is None), certs[0])
             return slash_dn(eec.subject)
         except (ValueError, CloudError):

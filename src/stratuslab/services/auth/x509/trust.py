@@ -40,6 +40,14 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
     return [x509.load_der_x509_certificate(data)]
 
 
+def load_client_cert(item: bytes | str) -> x509.Certificate:
+    """One certificate of a client chain, DER or PEM (the ASGI TLS extension carries PEM)."""
+    data = item.encode() if isinstance(item, str) else item
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
+
+
 def _load_crl(data: bytes) -> x509.CertificateRevocationList:
     if b"-----BEGIN" in data:
         return x509.load_pem_x509_crl(data)

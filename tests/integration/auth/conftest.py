@@ -1,0 +1,191 @@
+"""Fixtures for auth integration tests: a real slapd on 127.0.0.1, a test PKI on disk
+(CA directory in the grid hashed layout, user/host/VOMS certificates, vomsdir), and an SMTP
+sink (aiosmtpd).  Everything runs on loopback and is torn down at the end of the session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from ldap3 import Connection, Server
+
+from stratuslab.drivers import _process
+from stratuslab.drivers.identity.ldap import LdapConfig
+from stratuslab.services.auth.x509 import issue
+
+SUFFIX = "o=cloud"
+ROOT_DN, ROOT_PW = "cn=admin,o=cloud", "secret"
+ALICE_DN = "/DC=eu/DC=stratuslab/O=Test/CN=Alice Example"
+VO = "vo.stratuslab.eu"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+SLAPD_CONF = """include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/nis.schema
+pidfile  {d}/slapd.pid
+argsfile {d}/slapd.args
+modulepath /usr/lib/ldap
+moduleload back_mdb
+database mdb
+maxsize 10485760
+suffix "{suffix}"
+rootdn "{rootdn}"
+rootpw {rootpw}
+directory {d}/db
+index objectClass eq
+index uid eq
+access to attrs=userPassword by self write by anonymous auth by * none
+access to * by * read
+"""
+
+
+@dataclass
+class Slapd:
+    url: str
+    port: int
+
+    def config(self, **overrides: str | None) -> LdapConfig:
+        values: dict[str, str | None] = {
+            "user_dn_template": "uid={user},ou=users,o=cloud",
+            "search_base": "ou=users,o=cloud", "group_base": "ou=groups,o=cloud",
+            "bind_dn": ROOT_DN, "bind_password": ROOT_PW,
+        }
+        values.update(overrides)
+        return LdapConfig(self.url, timeout=3.0, **values)  # type: ignore[arg-type]
+
+    def admin(self) -> Connection:
+        return Connection(Server(self.url), ROOT_DN, ROOT_PW, auto_bind=True)
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
+    if not shutil.which("slapd") and not os.path.exists("/usr/sbin/slapd"):
+        pytest.skip("slapd is not installed (run scripts/setup.sh)")
+    d = tmp_path_factory.mktemp("slapd")
+    (d / "db").mkdir()
+    (d / "slapd.conf").write_text(SLAPD_CONF.format(d=d, suffix=SUFFIX, rootdn=ROOT_DN,
+                                                    rootpw=ROOT_PW))
+    _process.run(["/usr/sbin/slaptest", "-f", str(d / "slapd.conf"), "-u"], timeout=30)
+    port = free_port()
+    proc = _process.spawn(["/usr/sbin/slapd", "-d", "0", "-f", str(d / "slapd.conf"),
+                           "-h", f"ldap://127.0.0.1:{port}/"], stderr_path=str(d / "slapd.log"))
+    try:
+        wait_port(port)
+        server = Slapd(f"ldap://127.0.0.1:{port}", port)
+        _seed(server)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except Exception:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _seed(server: Slapd) -> None:
+    from ldap3 import HASHED_SALTED_SHA
+    from ldap3.utils.hashed import hashed
+
+    conn = server.admin()
+    conn.add(SUFFIX, ["organization"], {"o": "cloud"})
+    conn.add("ou=users,o=cloud", ["organizationalUnit"], {"ou": "users"})
+    conn.add("ou=groups,o=cloud", ["organizationalUnit"], {"ou": "groups"})
+    conn.add("uid=alice,ou=users,o=cloud", ["inetOrgPerson"], {
+        "uid": "alice", "cn": "Alice Example", "sn": "Example", "givenName": "Alice",
+        "mail": "alice@example.org", "userPassword": hashed(HASHED_SALTED_SHA, "Alice-pw1"),
+        "seeAlso": "CN=Alice Example,O=Test,DC=stratuslab,DC=eu"})
+    conn.add("cn=cloud-access,ou=groups,o=cloud", ["groupOfUniqueNames"], {
+        "cn": "cloud-access", "uniqueMember": "uid=alice,ou=users,o=cloud"})
+    conn.add("cn=physics,ou=groups,o=cloud", ["groupOfUniqueNames"], {
+        "cn": "physics", "uniqueMember": "uid=alice,ou=users,o=cloud"})
+    assert conn.result["result"] == 0, conn.result
+    conn.unbind()
+
+
+@dataclass
+class DiskPki:
+    root: Path
+    now: datetime
+    ca: issue.Issued
+    alice: issue.Issued
+    server: issue.Issued
+    voms: issue.Issued
+    rogue_voms: issue.Issued
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def ca_dir(self) -> Path:
+        return self.root / "certificates"
+
+    @property
+    def vomsdir(self) -> Path:
+        return self.root / "vomsdir"
+
+    def env(self) -> dict[str, str]:
+        return {"X509_CERT_DIR": str(self.ca_dir), "X509_VOMS_DIR": str(self.vomsdir),
+                "X509_USER_CERT": str(self.files["alice_cert"]),
+                "X509_USER_KEY": str(self.files["alice_key"])}
+
+
+def _write_pair(root: Path, name: str, issued: issue.Issued, files: dict[str, Path]) -> None:
+    cert, key = root / f"{name}cert.pem", root / f"{name}key.pem"
+    cert.write_bytes(issued.cert_pem())
+    key.write_bytes(issued.key_pem())
+    key.chmod(0o400)  # globus refuses looser key modes
+    files[f"{name}_cert"], files[f"{name}_key"] = cert, key
+
+
+@pytest.fixture(scope="session")
+def disk_pki(tmp_path_factory: pytest.TempPathFactory) -> DiskPki:
+    root = tmp_path_factory.mktemp("pki")
+    now = datetime.now(UTC)
+    ca = issue.make_ca("/DC=eu/DC=stratuslab/CN=Test CA", now)
+    rogue = issue.make_ca("/DC=org/DC=rogue/CN=Rogue CA", now)
+    voms_dn = "/DC=eu/DC=stratuslab/CN=voms.example.org"
+    pki = DiskPki(root, now, ca, issue.issue_cert(ca, ALICE_DN, now),
+                  issue.issue_cert(ca, "/DC=eu/DC=stratuslab/CN=localhost", now, server=True,
+                                   hosts=["127.0.0.1", "localhost"]),
+                  issue.issue_cert(ca, voms_dn, now, server=True),
+                  issue.issue_cert(rogue, voms_dn, now, server=True))
+    for name in ("alice", "server", "voms", "rogue_voms"):
+        _write_pair(root, name, getattr(pki, name), pki.files)
+    pki.ca_dir.mkdir()
+    ca_pem = root / "ca.pem"
+    ca_pem.write_bytes(ca.cert_pem())
+    subject_hash = _process.run(["openssl", "x509", "-in", str(ca_pem), "-noout", "-hash"],
+                                timeout=10).stdout.strip()
+    (pki.ca_dir / f"{subject_hash}.0").write_bytes(ca.cert_pem())
+    (pki.ca_dir / f"{subject_hash}.signing_policy").write_text(
+        "access_id_CA X509 '/DC=eu/DC=stratuslab/CN=Test CA'\npos_rights globus CA:sign\n"
+        "cond_subjects globus '\"/DC=eu/DC=stratuslab/*\"'\n")
+    (pki.vomsdir / VO).mkdir(parents=True)
+    (pki.vomsdir / VO / "voms.example.org.lsc").write_text(f"{voms_dn}\n"
+                                                           "/DC=eu/DC=stratuslab/CN=Test CA\n")
+    pki.files["ca"] = ca_pem
+    return pki
