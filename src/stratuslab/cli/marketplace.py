@@ -1,16 +1,17 @@
 """Marketplace commands of the `stratus` CLI (also usable as classic `stratus-*` scripts).
 
 build/sign/validate run locally through the marketplace services; the others talk to a
-marketplace over HTTP with httpx (default `<endpoint>/marketplace`, `--marketplace URL` or
-STRATUS_MARKETPLACE).  Errors print `Error: …` and exit non-zero.  Imports core and services only;
-never drivers, persistence or settings.  `COMMANDS` lists the commands for the main group.
+marketplace over HTTP with httpx: `--marketplace URL`, else STRATUSLAB_MARKETPLACE_ENDPOINT or
+`marketplace_endpoint` of the user config, else `<endpoint>/marketplace`.  Errors print
+`Error: …` and exit non-zero.  Imports core, services and cli.config only; never drivers,
+persistence or settings.  `COMMANDS` lists the commands for the main group.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 import click
 import httpx
 
+from stratuslab.cli.config import load as load_config
 from stratuslab.core.errors import CloudError
 from stratuslab.services.marketplace import build, rdf, xmldsig
 from stratuslab.services.marketplace.trust import SigningCredentials, TrustStore
@@ -35,23 +37,20 @@ def _fail(exc: CloudError) -> click.ClickException:
 
 
 def marketplace_url(ctx: click.Context, option: str | None) -> str:
+    """--marketplace, else `marketplace_endpoint` of the user config, else <endpoint>/marketplace."""
     if option:
         return option.rstrip("/")
     obj = ctx.find_root().obj
-    endpoint = None
-    if isinstance(obj, Mapping):
-        endpoint = obj.get("marketplace") or obj.get("endpoint")
-    elif obj is not None:
-        endpoint = getattr(obj, "marketplace", None) or getattr(obj, "endpoint", None)
-    if isinstance(endpoint, str) and endpoint.rstrip("/").endswith("/marketplace"):
-        return endpoint.rstrip("/")
-    base = endpoint or os.environ.get("STRATUS_ENDPOINT") or DEFAULT_ENDPOINT
-    return str(base).rstrip("/") + "/marketplace"
+    config = getattr(obj, "config", None) or load_config({})
+    explicit = config.get("marketplace_endpoint")
+    if explicit:
+        return str(explicit).rstrip("/")
+    return str(config.get("endpoint") or DEFAULT_ENDPOINT).rstrip("/") + "/marketplace"
 
 
 def _marketplace_option(f: F) -> F:
     return click.option(
-        "--marketplace", "marketplace", envvar="STRATUS_MARKETPLACE",
+        "--marketplace", "marketplace", envvar="STRATUSLAB_MARKETPLACE_ENDPOINT",
         help="marketplace URL (default: <endpoint>/marketplace)",
     )(f)
 

@@ -64,8 +64,8 @@ def test_tampered_upload_is_refused_and_not_stored(client: TestClient, alice: Id
 
 
 def test_older_upload_than_latest_is_refused(client: TestClient, alice: Identity) -> None:
-    newer = signed(alice, when=NOW + timedelta(hours=1))
-    older = signed(alice, when=NOW)
+    newer = signed(alice, when=NOW)
+    older = signed(alice, when=NOW - timedelta(hours=1))
     assert client.post("/metadata", content=newer, headers=XML).status_code == 201
     resp = client.post("/metadata", content=older, headers=XML)
     assert resp.status_code == 409
@@ -231,3 +231,8 @@ def test_bootstrap_config_reads_marketplace_and_policy_sections(tmp_path: Path) 
     assert lists.endorsers_whitelist == frozenset({"a@x.org"})
     assert lists.images_blacklist == frozenset({"id1", "id2"})
     assert config.max_body == 1000 and config.data_dir == str(tmp_path)
+
+
+def test_endorsement_dated_in_the_future_is_refused(client: TestClient, alice: Identity) -> None:
+    resp = client.post("/metadata", content=signed(alice, when=NOW + timedelta(days=30)), headers=XML)
+    assert resp.status_code == 400 and "is in the future" in resp.text

@@ -147,3 +147,18 @@ def test_two_gigabyte_body_is_refused_after_the_limit(marketplace: str) -> None:
     listing = httpx.get(f"{marketplace}/metadata", params={"status": "all"},
                         headers={"Accept": "application/json"}).json()
     assert all(e["email"] == "alice@example.org" for e in listing["entries"])
+
+
+def test_default_marketplace_is_under_the_cloud_endpoint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from stratuslab.cli.marketplace import marketplace_url
+
+    monkeypatch.setenv("STRATUSLAB_CONFIG", str(tmp_path / "none.cfg"))
+    monkeypatch.setenv("STRATUSLAB_ENDPOINT", "http://cloud.example:8080/")
+    monkeypatch.delenv("STRATUSLAB_MARKETPLACE_ENDPOINT", raising=False)
+    ctx = click.Context(click.Command("x"))
+    assert marketplace_url(ctx, None) == "http://cloud.example:8080/marketplace"
+    monkeypatch.setenv("STRATUSLAB_MARKETPLACE_ENDPOINT", "https://mp.example/marketplace/")
+    assert marketplace_url(ctx, None) == "https://mp.example/marketplace"
+    assert marketplace_url(ctx, "http://x/") == "http://x"

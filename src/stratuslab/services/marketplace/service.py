@@ -11,7 +11,7 @@ sibling service modules only; never drivers, persistence or api.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from stratuslab.core.marketplace import (
     EndorserSummary,
@@ -24,6 +24,7 @@ from stratuslab.core.marketplace import (
     MetadataEntry,
     StoredEntry,
     Verdict,
+    format_date,
     parse_date,
 )
 from stratuslab.services.marketplace.policy import TrustPolicy
@@ -31,6 +32,7 @@ from stratuslab.services.marketplace.trust import TrustStore
 from stratuslab.services.marketplace.xmldsig import VerifiedEntry, verify_document
 
 Clock = Callable[[], datetime]
+CLOCK_SKEW = timedelta(minutes=10)
 
 
 def utcnow() -> datetime:
@@ -55,7 +57,15 @@ class MarketplaceService:
 
     def validate(self, raw: bytes) -> VerifiedEntry:
         """Signature, chain, endorser and format checks; raises InvalidMetadata (HTTP 400)."""
-        return verify_document(raw, self.trust, now=self.clock(), require_email=self.require_email)
+        now = self.clock()
+        verified = verify_document(raw, self.trust, now=now, require_email=self.require_email)
+        if verified.entry.created > now + CLOCK_SKEW:
+            # a far-future date would make every later upload "older than the latest"
+            raise InvalidMetadata(
+                f"endorsement date {format_date(verified.entry.created)} is in the future",
+                hint="check the signing machine's clock and sign again",
+            )
+        return verified
 
     def upload(self, raw: bytes) -> StoredEntry:
         verified = self.validate(raw)
