@@ -189,3 +189,65 @@ def disk_pki(tmp_path_factory: pytest.TempPathFactory) -> DiskPki:
                                                            "/DC=eu/DC=stratuslab/CN=Test CA\n")
     pki.files["ca"] = ca_pem
     return pki
+
+
+def _python_proxy_file(pki: DiskPki, path: Path, *, legacy: bool = False,
+                       ac: bytes | None = None) -> Path:
+    """What grid-proxy-init / voms-proxy-fake write: proxy cert, proxy key, then the EEC."""
+    extensions = [issue.voms_extension(ac)] if ac else []
+    proxy = issue.make_proxy(pki.alice, pki.now, legacy=legacy, extensions=extensions)
+    path.write_bytes(proxy.cert_pem() + proxy.key_pem() + pki.alice.cert_pem())
+    path.chmod(0o600)
+    return path
+
+
+def _fake_voms(pki: DiskPki, out: Path, host: str, *extra: str) -> Path:
+    """voms-proxy-fake when installed, else the same AC built in Python."""
+    hostcert, hostkey = pki.files[f"{host}_cert"], pki.files[f"{host}_key"]
+    if shutil.which("voms-proxy-fake"):
+        _process.run(["voms-proxy-fake", "-cert", pki.files["alice_cert"],
+                      "-key", pki.files["alice_key"], "-hostcert", hostcert, "-hostkey", hostkey,
+                      "-voms", VO, "-uri", "voms.example.org:15000",
+                      "-fqan", f"/{VO}/Role=NULL/Capability=NULL",
+                      "-fqan", f"/{VO}/cloud/Role=admin/Capability=NULL",
+                      "-rfc", "-hours", "12", *extra, "-out", out],
+                     env=pki.env(), timeout=60)
+        return out
+    from datetime import timedelta
+
+    start = pki.now - timedelta(hours=3) if extra else pki.now - timedelta(minutes=5)
+    spec = issue.AcSpec(VO, "voms.example.org", [f"/{VO}/Role=NULL/Capability=NULL",
+                                                 f"/{VO}/cloud/Role=admin/Capability=NULL"],
+                        start, start + timedelta(hours=1 if extra else 12))
+    server = pki.voms if host == "voms" else pki.rogue_voms
+    return _python_proxy_file(pki, out, ac=issue.make_voms_ac(server, pki.alice.cert, spec))
+
+
+@dataclass
+class ProxyFiles:
+    made_by: str  # "grid tools" or "python"
+    rfc: Path
+    legacy: Path
+    voms: Path
+    voms_expired: Path
+    voms_untrusted: Path
+
+
+@pytest.fixture(scope="session")
+def proxy_files(disk_pki: DiskPki) -> ProxyFiles:
+    root = disk_pki.root
+    if shutil.which("grid-proxy-init"):
+        for flag, name in (("-rfc", "rfc"), ("-old", "legacy")):
+            _process.run(["grid-proxy-init", flag, "-q", "-hours", "12",
+                          "-out", root / f"proxy_{name}.pem"], env=disk_pki.env(), timeout=60)
+    else:
+        _python_proxy_file(disk_pki, root / "proxy_rfc.pem")
+        _python_proxy_file(disk_pki, root / "proxy_legacy.pem", legacy=True)
+    tools = shutil.which("grid-proxy-init") and shutil.which("voms-proxy-fake")
+    return ProxyFiles(
+        "grid tools" if tools else "python", root / "proxy_rfc.pem", root / "proxy_legacy.pem",
+        _fake_voms(disk_pki, root / "proxy_voms.pem", "voms"),
+        _fake_voms(disk_pki, root / "proxy_voms_old.pem", "voms", "-vomslife", "1",
+                   "-pastac", "3:00"),
+        _fake_voms(disk_pki, root / "proxy_voms_rogue.pem", "rogue_voms"),
+    )
