@@ -21,6 +21,8 @@ from stratuslab.core.errors import AuthenticationFailed
 from stratuslab.core.node import Node
 from stratuslab.drivers.hypervisor import load as load_hypervisor
 from stratuslab.drivers.storage.imagestore import FileImageStore
+from stratuslab.drivers.storage.instance import FileInstanceStorage
+from stratuslab.drivers.storage.tinyimage import TinyImageBuilder
 from stratuslab.drivers.storage.simulated import SimulatedInstanceStorage
 from stratuslab.persistence import db
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
@@ -35,8 +37,9 @@ from stratuslab.services.identity import (
 from stratuslab.services.images import ImageService
 from stratuslab.services.jobs import JobRunner
 from stratuslab.services.lifecycle import LifecycleExecutor
+from stratuslab.services.quarantine import QuarantineService
 from stratuslab.services.reconciler import Reconciler
-from stratuslab.settings import Settings
+from stratuslab.settings import Settings, parse_duration
 
 log = logging.getLogger("stratuslab.server")
 
@@ -50,6 +53,7 @@ class Cloud:
     compute: ComputeService
     runner: JobRunner
     reconciler: Reconciler
+    quarantine: QuarantineService
     nodes: dict[str, Node]
     app: FastAPI
     closers: list[Any] = field(default_factory=list)
@@ -59,8 +63,10 @@ class Cloud:
             node.hypervisor.set_event_sink(self.reconciler.observe)
         self.runner.start()
         self.reconciler.start()
+        self.quarantine.start()
 
     def stop(self) -> None:
+        self.quarantine.stop()
         self.reconciler.stop()
         self.runner.stop()
         for node in self.nodes.values():
@@ -93,8 +99,10 @@ def make_node(settings: Settings) -> Node:
                          fail=fail)
         storage: Any = SimulatedInstanceStorage(data / "instances", data / "quarantine")
     else:
-        hypervisor = cls(data / "run", host=name)  # type: ignore[call-arg]
-        storage = SimulatedInstanceStorage(data / "instances", data / "quarantine")
+        q = settings.qemu
+        hypervisor = cls(data / "run", host=name, accel=q.accel, machine=q.machine,  # type: ignore[call-arg]
+                         qemu_binary=q.binary)
+        storage = FileInstanceStorage(str(data / "instances"), str(data / "quarantine"))
     return Node(name, hypervisor, storage)
 
 
@@ -114,7 +122,8 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     uow = SqlUnitOfWorkFactory(engine)
     clock = SystemClock()
     identity = IdentityService(uow, Argon2Hasher(), clock)
-    images = ImageService(uow, FileImageStore(data / "images"), clock)
+    builder = TinyImageBuilder(settings.images.build_cache or str(data / "build-cache"))
+    images = ImageService(uow, FileImageStore(data / "images"), clock, builder=builder)
     node = make_node(settings)
     nodes = {node.name: node}
     types = instance_types(settings)
@@ -123,6 +132,10 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
                        name=settings.server.node_name)
     compute = ComputeService(uow, clock, types, nodes=nodes, wake=runner.wake)
     reconciler = Reconciler(uow, clock, nodes)
+    quarantine = QuarantineService(
+        nodes, period_s=parse_duration(settings.quarantine.period),
+        interval_s=parse_duration(settings.quarantine.purge_interval),
+    )
     chain = [TokenAuthenticator(identity), PasswordDbAuthenticator(identity)]
 
     def authenticate(creds: Credentials) -> Principal:
@@ -134,9 +147,11 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
                                    hint="pass -u USER -p PASSWORD, or a bearer token")
 
     ctx = RestContext(compute=compute, images=images, identity=identity,
-                      authenticate=authenticate, instance_types=types, version=__version__)
+                      authenticate=authenticate, instance_types=types, quarantine=quarantine,
+                      version=__version__)
     app = create_app(ctx)
-    cloud = Cloud(settings, engine, identity, images, compute, runner, reconciler, nodes, app)
+    cloud = Cloud(settings, engine, identity, images, compute, runner, reconciler, quarantine,
+                  nodes, app)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Iterator[None]:  # type: ignore[misc]

@@ -76,6 +76,19 @@ class InstanceTypeSettings:
 @dataclass(frozen=True)
 class QuarantineSettings:
     period: str = "48h"
+    purge_interval: str = "5m"
+
+
+@dataclass(frozen=True)
+class QemuSettings:
+    accel: str = "auto"  # auto | kvm | tcg
+    machine: str = "pc"  # pc (PCI hot-plug) | q35 | microvm
+    binary: str = "qemu-system-x86_64"
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    build_cache: str = ""  # empty: DATA_DIR/build-cache
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,8 @@ class Settings:
     hypervisor: HypervisorSettings = field(default_factory=HypervisorSettings)
     instance_types: InstanceTypeSettings = field(default_factory=InstanceTypeSettings)
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+    qemu: QemuSettings = field(default_factory=QemuSettings)
+    images: ImageSettings = field(default_factory=ImageSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -179,6 +194,13 @@ def _validate(s: Settings) -> None:
     if s.server.job_workers < 1:
         raise SettingsError("setting server.job_workers must be at least 1")
     parse_duration(s.quarantine.period, key="quarantine.period")
+    parse_duration(s.quarantine.purge_interval, key="quarantine.purge_interval")
+    if s.qemu.accel not in ("auto", "kvm", "tcg"):
+        raise SettingsError(f"setting qemu.accel: {s.qemu.accel!r} is not auto, kvm or tcg")
+    if s.hypervisor.driver not in ("qemu", "simulated", "libvirt"):
+        raise SettingsError(
+            f"setting hypervisor.driver: {s.hypervisor.driver!r} is unknown", hint="use qemu or simulated"
+        )
     for name, values in s.instance_types.types.items():
         if len(values) not in (2, 3) or any(not isinstance(v, int) or v < 0 for v in values):
             raise SettingsError(

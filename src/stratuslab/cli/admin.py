@@ -179,4 +179,37 @@ def token(ctx: click.Context, ttl_hours: float | None) -> None:
     click.echo(_api(ctx).post("/api/v1/tokens", json={"ttl_hours": ttl_hours})["token"])
 
 
-COMMANDS: list[click.Command] = [user, group, image, job, token]
+@click.group("quarantine")
+def quarantine() -> None:
+    """Finished VMs' disks, context and console kept for forensic analysis (admin)."""
+
+
+QUARANTINE_COLUMNS = [("id", "id"), ("owner", "owner"), ("host", "host"),
+                      ("quarantined at", "quarantined_at"), ("expires at", "expires_at")]
+
+
+@quarantine.command("list")
+@json_option
+@click.pass_context
+def quarantine_list(ctx: click.Context, as_json: bool) -> None:
+    _show(_api(ctx).get("/api/v1/quarantine"), QUARANTINE_COLUMNS, as_json)
+
+
+@quarantine.command("show")
+@click.argument("vm_id", type=int)
+@click.pass_context
+def quarantine_show(ctx: click.Context, vm_id: int) -> None:
+    print_json(_api(ctx).get(f"/api/v1/quarantine/{vm_id}"))
+
+
+@quarantine.command("purge")
+@click.argument("vm_id", type=int, required=False)
+@click.pass_context
+def quarantine_purge(ctx: click.Context, vm_id: int | None) -> None:
+    """Purge VM_ID now, or every entry past its retention period."""
+    path = f"/api/v1/quarantine/{vm_id}" if vm_id is not None else "/api/v1/quarantine"
+    purged = _api(ctx).delete(path)["purged"]
+    click.echo(f"purged: {' '.join(map(str, purged)) or 'nothing'}")
+
+
+COMMANDS: list[click.Command] = [user, group, image, job, token, quarantine]

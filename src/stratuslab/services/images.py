@@ -6,6 +6,7 @@ import re
 
 from stratuslab.core.entities import Image, ImageState, Principal
 from stratuslab.core.errors import Conflict, InvalidInput, NotFound
+from stratuslab.core.imagebuild import ImageBuilderPort, ProgressFn
 from stratuslab.core.ports import Clock, ImageStorePort, Page, UnitOfWorkFactory, VmFilter
 from stratuslab.core.states import TERMINAL
 
@@ -14,10 +15,30 @@ LISTING = "stratus image list"
 
 
 class ImageService:
-    def __init__(self, uow: UnitOfWorkFactory, store: ImageStorePort, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, store: ImageStorePort, clock: Clock, *,
+        builder: ImageBuilderPort | None = None,
+    ) -> None:
         self.uow = uow
         self.store = store
         self.clock = clock
+        self.builder = builder
+
+    def build(
+        self, principal: Principal, recipe: str, *, name: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Image:
+        """Build the image a recipe describes (cached by the builder) and register it once."""
+        if self.builder is None:
+            raise InvalidInput("this server has no image builder", hint="check the server settings")
+        built = self.builder.build(recipe, progress=progress)
+        name = name or recipe
+        with self.uow(readonly=True) as uow:
+            for image in uow.images.list(principal.user):
+                if image.sha1 == built.sha1 and image.owner == principal.user and image.name == name:
+                    return image  # the same build, registered before
+        return self.register(principal, name, built.path, sha1=built.sha1, kernel=built.kernel,
+                             initrd=built.initrd, cmdline=built.cmdline, public=True)
 
     def register(
         self,
@@ -46,12 +67,6 @@ class ImageService:
             source=source, kernel=boot.get("kernel"), initrd=boot.get("initrd"), cmdline=cmdline,
             created_at=self.clock.now(),
         )
-        with self.uow() as uow:
-            uow.images.add(image)
-            uow.commit()
-        return image
-
-    def add_built(self, image: Image) -> Image:
         with self.uow() as uow:
             uow.images.add(image)
             uow.commit()

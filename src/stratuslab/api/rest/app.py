@@ -47,7 +47,7 @@ def credentials_from(request: Request) -> Credentials:
 
 
 def create_app(ctx: RestContext) -> FastAPI:
-    from stratuslab.api.rest import routes_admin, routes_vms
+    from stratuslab.api.rest import routes_admin, routes_quarantine, routes_vms
 
     app = FastAPI(
         title="StratusLab", version=ctx.version,
@@ -57,6 +57,7 @@ def create_app(ctx: RestContext) -> FastAPI:
     errors.install(app)
     app.include_router(routes_vms.router, prefix="/api/v1")
     app.include_router(routes_admin.router, prefix="/api/v1")
+    app.include_router(routes_quarantine.router, prefix="/api/v1")
     return app
 
 

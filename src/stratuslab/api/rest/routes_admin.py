@@ -18,7 +18,6 @@ from stratuslab.api.rest.schemas import (
     image_out,
     user_out,
 )
-from stratuslab.core.errors import InvalidInput
 
 router = APIRouter()
 
@@ -39,10 +38,7 @@ def register_image(body: RegisterImageBody, ctx: Ctx, caller: Caller) -> dict[st
 
 @router.post("/images/build", status_code=201, tags=["images"])
 def build_image(body: BuildImageBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    builder = ctx.extras.get("image_builder")
-    if builder is None:
-        raise InvalidInput("this server has no image builder configured")
-    return image_out(builder.build(caller, body.recipe, name=body.name))
+    return image_out(ctx.images.build(caller, body.recipe, name=body.name))
 
 
 @router.get("/images/{image_id}", tags=["images"])
