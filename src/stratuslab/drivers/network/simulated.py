@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from typing import ClassVar
 
-from stratuslab.core.errors import Conflict, DriverError
+from stratuslab.core.errors import Conflict, DriverError, InvalidInput
 from stratuslab.core.hypervisor import NicSpec
 from stratuslab.core.network import (
     Lease,
@@ -67,6 +67,7 @@ class SimulatedNetworkDriver(NetworkDriver):
     ) -> NicSpec:
         self._maybe_fail("plug_nic")
         self.ensure_segment(network)
+        _check_resolved(rules)
         tap = f"sl{vm_id}n{nic_index}"
         nic = NicSpec(mac=lease.mac, tap=tap, netns=None, ip=lease.ip, ipv6=lease.ipv6)
         with self._lock:
@@ -84,6 +85,7 @@ class SimulatedNetworkDriver(NetworkDriver):
 
     def apply_rules(self, nic: NicSpec, rules: Sequence[Rule]) -> None:
         self._maybe_fail("apply_rules")
+        _check_resolved(rules)
         if nic.tap not in self.nics:
             raise DriverError(f"NIC {nic.tap} is not plugged on this node")
         with self._lock:
@@ -101,3 +103,12 @@ class SimulatedNetworkDriver(NetworkDriver):
         with self._lock:
             taps = tuple(sorted(t for t, (net, _) in self.nics.items() if net == network.name))
             return SegmentStatus(network.name, network.name in self.segments, taps)
+
+
+def _check_resolved(rules: Sequence[Rule]) -> None:
+    for rule in rules:
+        if rule.remote_group is not None:
+            raise InvalidInput(
+                f"rule with remote group {rule.remote_group} reached the driver unresolved",
+                hint="resolve groups with services.network.rules_for_nic first",
+            )
