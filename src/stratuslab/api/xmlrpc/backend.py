@@ -69,6 +69,55 @@ class VmQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class AddressRange:
+    """An OpenNebula address range (AR=[TYPE, IP, MAC, SIZE, ...]); ar_id set when it exists."""
+
+    type: str = "IP4"  # IP4 | IP6 | IP4_6 | ETHER
+    ip: str | None = None
+    mac: str | None = None
+    size: int = 1
+    ar_id: int | None = None
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkAllocate:
+    """`one.vn.allocate`: 4.4+ AR vectors, or 3.x RANGED/FIXED networks turned into ranges."""
+
+    name: str
+    bridge: str | None
+    vlan_id: str | None
+    ranges: tuple[AddressRange, ...]
+    attrs: Mapping[str, str]
+    template_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """`one.vn.reserve`: take `size` addresses into a new (or the given) reservation network."""
+
+    size: int
+    name: str | None = None
+    ar_id: int | None = None
+    ip: str | None = None
+    network_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageAllocate:
+    name: str
+    path: str | None  # where to copy the image from (local path or URL)
+    source: str | None  # an already-placed image (OpenNebula SOURCE)
+    type: str  # OS | CDROM | DATABLOCK
+    persistent: bool
+    format: str | None
+    size_mib: int | None
+    description: str | None
+    datastore_id: int
+    template_text: str
+
+
+@dataclass(frozen=True, slots=True)
 class HostRecord:
     id: int
     name: str
@@ -148,8 +197,16 @@ class DatastoreRecord:
     image_ids: tuple[int, ...] = ()
 
 
+#: a VM's USER_TEMPLATE as (name, value) pairs, vectors as mappings, in the client's order
+UserTemplate = tuple[tuple[str, str | Mapping[str, str]], ...]
+
+
 class XmlRpcBackend(Protocol):
-    """The services, as the XML-RPC adapter uses them.  ids are our ids (OpenNebula ids)."""
+    """The services, as the XML-RPC adapter uses them.  ids are our ids (OpenNebula ids).
+
+    A method the services cannot do yet may raise NotImplementedError: the caller then gets
+    ``[False, "... not supported by this cloud yet", 0x800]``.
+    """
 
     def authenticate(self, credentials: Credentials) -> Principal: ...
 
@@ -163,10 +220,27 @@ class XmlRpcBackend(Protocol):
     def vm_list(self, principal: Principal, query: VmQuery) -> Sequence[Vm]: ...
     def vm_action(self, principal: Principal, vm_id: int, action: VmAction) -> None: ...
     def vm_rename(self, principal: Principal, vm_id: int, name: str) -> None: ...
+    def vm_update(
+        self, principal: Principal, vm_id: int, user_template: UserTemplate, *, merge: bool
+    ) -> None: ...
+    def vm_attach_disk(self, principal: Principal, vm_id: int, disk: DiskRequest) -> None: ...
+    def vm_detach_disk(self, principal: Principal, vm_id: int, disk_id: int) -> None: ...
+    def vm_attach_nic(self, principal: Principal, vm_id: int, nic: NicRequest) -> None: ...
+    def vm_detach_nic(self, principal: Principal, vm_id: int, nic_id: int) -> None: ...
+    def vm_deploy(self, principal: Principal, vm_id: int, host_id: int) -> None: ...
+    def vm_migrate(self, principal: Principal, vm_id: int, host_id: int, *, live: bool) -> None: ...
+    def vm_chown(self, principal: Principal, vm_id: int, user_id: int, group_id: int) -> None: ...
 
     # images
     def image_get(self, principal: Principal, image_id: int) -> Image: ...
     def image_list(self, principal: Principal) -> Sequence[Image]: ...
+    def image_allocate(self, principal: Principal, request: ImageAllocate) -> int: ...
+    def image_delete(self, principal: Principal, image_id: int) -> None: ...
+    def image_enable(self, principal: Principal, image_id: int, *, enabled: bool) -> None: ...
+    def image_persistent(
+        self, principal: Principal, image_id: int, *, persistent: bool
+    ) -> None: ...
+    def image_chtype(self, principal: Principal, image_id: int, image_type: str) -> None: ...
 
     # users and groups
     def user_get(self, principal: Principal, user_id: int) -> User: ...  # -1: the caller
@@ -184,7 +258,26 @@ class XmlRpcBackend(Protocol):
 
     # hosts, networks, VM templates, ACLs, datastores
     def host_list(self, principal: Principal) -> Sequence[HostRecord]: ...
+    def host_allocate(
+        self, principal: Principal, name: str, *, im_mad: str, vm_mad: str
+    ) -> int: ...
+    def host_enable(self, principal: Principal, host_id: int, *, enabled: bool) -> None: ...
+    def host_delete(self, principal: Principal, host_id: int) -> None: ...
+
+    # networks (3.x leases and 4.4+ address ranges)
     def network_list(self, principal: Principal) -> Sequence[NetworkRecord]: ...
+    def network_allocate(self, principal: Principal, request: NetworkAllocate) -> int: ...
+    def network_delete(self, principal: Principal, net_id: int) -> None: ...
+    def network_add_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None: ...
+    def network_update_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None: ...
+    def network_rm_range(self, principal: Principal, net_id: int, ar_id: int) -> None: ...
+    def network_hold(self, principal: Principal, net_id: int, address: str) -> None: ...
+    def network_release(self, principal: Principal, net_id: int, address: str) -> None: ...
+    def network_remove_lease(self, principal: Principal, net_id: int, address: str) -> None: ...
+    def network_reserve(
+        self, principal: Principal, net_id: int, reservation: Reservation
+    ) -> int: ...
+
     def template_allocate(self, principal: Principal, name: str, body: str) -> int: ...
     def template_get(self, principal: Principal, template_id: int) -> TemplateRecord: ...
     def template_list(self, principal: Principal) -> Sequence[TemplateRecord]: ...

@@ -129,6 +129,8 @@ class Dispatcher:
             return success(method.handler(ctx, *args))
         except CloudError as exc:
             return error_response(name, exc)
+        except NotImplementedError:
+            return fault(f"[{name}] not supported by this cloud yet", OneError.ACTION)
         except Exception:
             log.exception("XML-RPC %s failed", name)
             return fault(

@@ -1,4 +1,4 @@
-"""XML-RPC methods for users, groups, images, hosts, networks, ACLs and datastores.
+"""XML-RPC methods for users, groups, images, hosts, ACLs and datastores.
 
 Each handler decodes arguments, calls the backend and renders the answer; no business logic.
 Imports only core and this package.
@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from stratuslab.api.xmlrpc import render_pools as r
+from stratuslab.api.xmlrpc import requests, template
 from stratuslab.api.xmlrpc.dispatch import Ctx, Method, Param
 from stratuslab.core.entities import Group, User
 from stratuslab.core.errors import InvalidInput, NotFound
@@ -93,21 +94,51 @@ def imagepool_info(ctx: Ctx, filter_flag: int, start: int, end: int) -> str:
     return r.image_pool_xml(ctx.backend.image_list(ctx.principal), ctx.backend)
 
 
+def image_allocate(ctx: Ctx, text: str, datastore_id: int) -> int:
+    request = requests.image_allocate(template.parse(text), datastore_id)
+    return ctx.backend.image_allocate(ctx.principal, request)
+
+
+def image_delete(ctx: Ctx, image_id: int) -> int:
+    ctx.backend.image_delete(ctx.principal, image_id)
+    return image_id
+
+
+def image_enable(ctx: Ctx, image_id: int, enabled: bool) -> int:
+    ctx.backend.image_enable(ctx.principal, image_id, enabled=enabled)
+    return image_id
+
+
+def image_persistent(ctx: Ctx, image_id: int, persistent: bool) -> int:
+    ctx.backend.image_persistent(ctx.principal, image_id, persistent=persistent)
+    return image_id
+
+
+def image_chtype(ctx: Ctx, image_id: int, image_type: str) -> int:
+    ctx.backend.image_chtype(ctx.principal, image_id, image_type.upper())
+    return image_id
+
+
+def host_allocate(ctx: Ctx, name: str, im_mad: str, vm_mad: str) -> int:
+    return ctx.backend.host_allocate(ctx.principal, name, im_mad=im_mad, vm_mad=vm_mad)
+
+
+def host_enable(ctx: Ctx, host_id: int, enabled: bool) -> int:
+    ctx.backend.host_enable(ctx.principal, host_id, enabled=enabled)
+    return host_id
+
+
+def host_delete(ctx: Ctx, host_id: int) -> int:
+    ctx.backend.host_delete(ctx.principal, host_id)
+    return host_id
+
+
 def host_info(ctx: Ctx, host_id: int) -> str:
     return r.host_xml(_find(ctx.backend.host_list(ctx.principal), host_id, lambda h: h.id, "host"))
 
 
 def hostpool_info(ctx: Ctx) -> str:
     return r.host_pool_xml(ctx.backend.host_list(ctx.principal))
-
-
-def vn_info(ctx: Ctx, net_id: int) -> str:
-    nets = ctx.backend.network_list(ctx.principal)
-    return r.vnet_xml(_find(nets, net_id, lambda n: n.id, "vn"), ctx.backend)
-
-
-def vnpool_info(ctx: Ctx, filter_flag: int, start: int, end: int) -> str:
-    return r.vnet_pool_xml(ctx.backend.network_list(ctx.principal), ctx.backend)
 
 
 def datastorepool_info(ctx: Ctx) -> str:
@@ -171,10 +202,21 @@ METHODS: Mapping[str, Method] = {
     "one.grouppool.info": Method(grouppool_info),
     "one.image.info": Method(image_info, _ID),
     "one.imagepool.info": Method(imagepool_info, _POOL),
+    "one.image.allocate": Method(
+        image_allocate, (Param("template", _S), Param("datastore", _I, 1))
+    ),
+    "one.image.delete": Method(image_delete, _ID),
+    "one.image.enable": Method(image_enable, (Param("id", _I), Param("enable", bool))),
+    "one.image.persistent": Method(image_persistent, (Param("id", _I), Param("persistent", bool))),
+    "one.image.chtype": Method(image_chtype, (Param("id", _I), Param("type", _S))),
+    "one.host.allocate": Method(
+        host_allocate,
+        (Param("name", _S), Param("im_mad", _S, "stratuslab"), Param("vm_mad", _S, "qemu")),
+    ),
+    "one.host.enable": Method(host_enable, (Param("id", _I), Param("enable", bool))),
+    "one.host.delete": Method(host_delete, _ID),
     "one.host.info": Method(host_info, _ID),
     "one.hostpool.info": Method(hostpool_info),
-    "one.vn.info": Method(vn_info, _ID),
-    "one.vnpool.info": Method(vnpool_info, _POOL),
     "one.datastore.info": Method(datastore_info, _ID),
     "one.datastorepool.info": Method(datastorepool_info),
     "one.acl.addrule": Method(

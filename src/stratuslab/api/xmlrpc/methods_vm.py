@@ -66,6 +66,49 @@ def vm_rename(ctx: Ctx, vm_id: int, name: str) -> int:
     return vm_id
 
 
+def vm_update(ctx: Ctx, vm_id: int, text: str, merge: int) -> int:
+    items = tuple(template.parse(text).items) if text.strip() else ()
+    ctx.backend.vm_update(ctx.principal, vm_id, items, merge=merge == 1)
+    return vm_id
+
+
+def vm_attach(ctx: Ctx, vm_id: int, text: str) -> int:
+    disk = requests.disk(requests.one_vector(template.parse(text), "DISK"))
+    ctx.backend.vm_attach_disk(ctx.principal, vm_id, disk)
+    return vm_id
+
+
+def vm_detach(ctx: Ctx, vm_id: int, disk_id: int) -> int:
+    ctx.backend.vm_detach_disk(ctx.principal, vm_id, disk_id)
+    return vm_id
+
+
+def vm_attachnic(ctx: Ctx, vm_id: int, text: str) -> int:
+    nic = requests.nic(requests.one_vector(template.parse(text), "NIC"))
+    ctx.backend.vm_attach_nic(ctx.principal, vm_id, nic)
+    return vm_id
+
+
+def vm_detachnic(ctx: Ctx, vm_id: int, nic_id: int) -> int:
+    ctx.backend.vm_detach_nic(ctx.principal, vm_id, nic_id)
+    return vm_id
+
+
+def vm_deploy(ctx: Ctx, vm_id: int, host_id: int) -> int:
+    ctx.backend.vm_deploy(ctx.principal, vm_id, host_id)
+    return vm_id
+
+
+def vm_migrate(ctx: Ctx, vm_id: int, host_id: int, live: bool) -> int:
+    ctx.backend.vm_migrate(ctx.principal, vm_id, host_id, live=live)
+    return vm_id
+
+
+def vm_chown(ctx: Ctx, vm_id: int, user_id: int, group_id: int) -> int:
+    ctx.backend.vm_chown(ctx.principal, vm_id, user_id, group_id)
+    return vm_id
+
+
 def vmpool_info(ctx: Ctx, filter_flag: int, start: int, end: int, state: int) -> str:
     query = requests.vm_query(filter_flag, start, end, state)
     vms = ctx.backend.vm_list(ctx.principal, query)
@@ -117,6 +160,20 @@ METHODS: Mapping[str, Method] = {
     "one.vm.info": Method(vm_info, (Param("id", _I),)),
     "one.vm.action": Method(vm_action, (Param("action", _S), Param("id", _I))),
     "one.vm.rename": Method(vm_rename, (Param("id", _I), Param("name", _S))),
+    "one.vm.update": Method(
+        vm_update, (Param("id", _I), Param("template", _S), Param("merge", _I, 0))
+    ),
+    "one.vm.attach": Method(vm_attach, (Param("id", _I), Param("template", _S))),
+    "one.vm.detach": Method(vm_detach, (Param("id", _I), Param("disk_id", _I))),
+    "one.vm.attachnic": Method(vm_attachnic, (Param("id", _I), Param("template", _S))),
+    "one.vm.detachnic": Method(vm_detachnic, (Param("id", _I), Param("nic_id", _I))),
+    "one.vm.deploy": Method(vm_deploy, (Param("id", _I), Param("host", _I))),
+    "one.vm.migrate": Method(
+        vm_migrate, (Param("id", _I), Param("host", _I), Param("live", _B, False))
+    ),
+    "one.vm.chown": Method(
+        vm_chown, (Param("id", _I), Param("user", _I, -1), Param("group", _I, -1))
+    ),
     "one.vmpool.info": Method(vmpool_info, (*_POOL, Param("state", _I, -1))),
     "one.vmpool.infoextended": Method(vmpool_info, (*_POOL, Param("state", _I, -1))),
     "one.template.allocate": Method(template_allocate, (Param("template", _S),)),

@@ -7,7 +7,16 @@ filter flag / range / state arguments.  Imports only core and this package.
 
 from __future__ import annotations
 
-from stratuslab.api.xmlrpc.backend import DiskRequest, NicRequest, VmQuery, VmRequest
+from stratuslab.api.xmlrpc.backend import (
+    AddressRange,
+    DiskRequest,
+    ImageAllocate,
+    NetworkAllocate,
+    NicRequest,
+    Reservation,
+    VmQuery,
+    VmRequest,
+)
 from stratuslab.api.xmlrpc.codes import states_for_filter
 from stratuslab.api.xmlrpc.template import Template, Vector, render
 from stratuslab.core.errors import InvalidInput
@@ -41,7 +50,7 @@ def _optional_int(vector: Vector, key: str, what: str) -> int | None:
         raise InvalidInput(f"{what} {key}={raw!r} is not an integer id") from None
 
 
-def _disk(vector: Vector) -> DiskRequest:
+def disk(vector: Vector) -> DiskRequest:
     known = {"IMAGE_ID", "IMAGE", "SOURCE", "TARGET"}
     return DiskRequest(
         image_id=_optional_int(vector, "IMAGE_ID", "DISK"),
@@ -52,7 +61,7 @@ def _disk(vector: Vector) -> DiskRequest:
     )
 
 
-def _nic(vector: Vector) -> NicRequest:
+def nic(vector: Vector) -> NicRequest:
     known = {"NETWORK_ID", "NETWORK", "IP", "MAC"}
     return NicRequest(
         network_id=_optional_int(vector, "NETWORK_ID", "NIC"),
@@ -76,7 +85,7 @@ def _ports(raw: str | None) -> tuple[int, ...]:
 
 
 def vm_request(tpl: Template) -> VmRequest:
-    disks = tuple(_disk(v) for v in tpl.vectors("DISK"))
+    disks = tuple(disk(v) for v in tpl.vectors("DISK"))
     if not disks:
         raise InvalidInput(
             "the VM template has no DISK",
@@ -95,7 +104,7 @@ def vm_request(tpl: Template) -> VmRequest:
         memory_mib=int(memory) if memory is not None else None,
         instance_type=tpl.get("INSTANCE_TYPE"),
         disks=disks,
-        nics=tuple(_nic(v) for v in tpl.vectors("NIC")),
+        nics=tuple(nic(v) for v in tpl.vectors("NIC")),
         context=context,
         inbound_ports=_ports(tpl.get("INBOUND_PORTS")),
         template_text=render(tpl),
@@ -120,4 +129,105 @@ def vm_query(filter_flag: int, start: int, end: int, state: int = -1) -> VmQuery
     id_range = None if (start, end) == (-1, -1) else (max(start, 0), None if end == -1 else end)
     return VmQuery(
         owner, user_id=filter_flag if owner == "user" else None, states=states, id_range=id_range
+    )
+
+
+def one_vector(tpl: Template, name: str) -> Vector:
+    """The single NAME=[...] vector of an attach/add_ar/hold argument."""
+    vectors = tpl.vectors(name)
+    if len(vectors) != 1:
+        raise InvalidInput(f"expected exactly one {name}=[...] vector, found {len(vectors)}")
+    return vectors[0]
+
+
+def _size(raw: str | None, what: str) -> int:
+    try:
+        size = int(raw or "1")
+    except ValueError:
+        raise InvalidInput(f"{what} SIZE={raw!r} is not an integer") from None
+    if size < 1:
+        raise InvalidInput(f"{what} SIZE={size} must be at least 1")
+    return size
+
+
+def address_range(vector: Vector) -> AddressRange:
+    known = {"TYPE", "IP", "MAC", "SIZE", "AR_ID"}
+    return AddressRange(
+        type=vector.get("TYPE", "IP4").upper(),
+        ip=vector.get("IP"),
+        mac=vector.get("MAC"),
+        size=_size(vector.get("SIZE"), "AR"),
+        ar_id=_optional_int(vector, "AR_ID", "AR"),
+        attrs={k: v for k, v in vector.items() if k not in known},
+    )
+
+
+def _legacy_ranges(tpl: Template) -> list[AddressRange]:
+    """OpenNebula 3.x networks: TYPE=RANGED (NETWORK_ADDRESS/SIZE or IP_START/IP_END) or
+    TYPE=FIXED with LEASES=[IP=..., MAC=...] vectors."""
+    if tpl.value("TYPE", "").upper() == "FIXED":
+        return [AddressRange(ip=v.get("IP"), mac=v.get("MAC")) for v in tpl.vectors("LEASES")]
+    address = tpl.get("NETWORK_ADDRESS") or tpl.get("IP_START")
+    if not address:
+        return []
+    size = tpl.value("NETWORK_SIZE", "254")
+    sizes = {"A": "16777214", "B": "65534", "C": "254"}  # 3.x class names
+    return [AddressRange(ip=address.split("/")[0], size=_size(sizes.get(size, size), "network"))]
+
+
+def network_allocate(tpl: Template) -> NetworkAllocate:
+    name = tpl.get("NAME")
+    if not name:
+        raise InvalidInput("the network template has no NAME", hint='add NAME="private"')
+    ranges = [address_range(v) for v in tpl.vectors("AR")] or _legacy_ranges(tpl)
+    return NetworkAllocate(
+        name=name,
+        bridge=tpl.get("BRIDGE"),
+        vlan_id=tpl.get("VLAN_ID"),
+        ranges=tuple(ranges),
+        attrs={k: v for k, v in tpl.items if isinstance(v, str) and k not in ("NAME",)},
+        template_text=render(tpl),
+    )
+
+
+def lease_address(tpl: Template) -> str:
+    """LEASES=[IP="..."] (or MAC) of hold/release/addleases/rmleases."""
+    lease = one_vector(tpl, "LEASES")
+    address = lease.get("IP") or lease.get("MAC")
+    if not address:
+        raise InvalidInput('LEASES=[...] needs an IP (or MAC), e.g. LEASES=[IP="10.0.0.5"]')
+    return address
+
+
+def reservation(tpl: Template) -> Reservation:
+    network_id = tpl.get("NETWORK_ID")
+    ar_id = tpl.get("AR_ID")
+    return Reservation(
+        size=_size(tpl.get("SIZE"), "reservation"),
+        name=tpl.get("NAME"),
+        ar_id=int(ar_id) if ar_id and ar_id.isdigit() else None,
+        ip=tpl.get("IP"),
+        network_id=int(network_id) if network_id and network_id.isdigit() else None,
+    )
+
+
+def image_allocate(tpl: Template, datastore_id: int) -> ImageAllocate:
+    name = tpl.get("NAME")
+    if not name:
+        raise InvalidInput("the image template has no NAME", hint='add NAME="my-image"')
+    path, source = tpl.get("PATH"), tpl.get("SOURCE")
+    if not path and not source and tpl.value("TYPE", "OS").upper() != "DATABLOCK":
+        raise InvalidInput(f"image {name} has neither PATH nor SOURCE", hint='add PATH="/..."')
+    size = _number(tpl, "SIZE", int)
+    return ImageAllocate(
+        name=name,
+        path=path,
+        source=source,
+        type=tpl.value("TYPE", "OS").upper(),
+        persistent=tpl.value("PERSISTENT", "NO").upper() in ("YES", "TRUE", "1"),
+        format=tpl.get("FORMAT") or tpl.get("DRIVER"),
+        size_mib=int(size) if size is not None else None,
+        description=tpl.get("DESCRIPTION"),
+        datastore_id=datastore_id,
+        template_text=render(tpl),
     )

@@ -54,6 +54,11 @@ class Template:
                 return value
         return default
 
+    def value(self, name: str, default: str = "") -> str:
+        """Like `get`, with a string default."""
+        found = self.get(name)
+        return default if found is None else found
+
     def vector(self, name: str) -> Vector | None:
         vectors = self.vectors(name)
         return vectors[0] if vectors else None

@@ -17,10 +17,17 @@ from fastapi.testclient import TestClient
 from stratuslab.api.xmlrpc import create_router
 from stratuslab.api.xmlrpc.backend import (
     AclRecord,
+    AddressRange,
     DatastoreRecord,
+    DiskRequest,
     HostRecord,
+    ImageAllocate,
+    NetworkAllocate,
     NetworkRecord,
+    NicRequest,
+    Reservation,
     TemplateRecord,
+    UserTemplate,
     VmQuery,
     VmRequest,
 )
@@ -49,6 +56,11 @@ class FakeBackend:
         self.vms: dict[int, Vm] = {}
         self.templates: dict[int, TemplateRecord] = {}
         self.acls = {0: AclRecord(0, 0x100000001, 0x2000000000, 0x1, 0, "@1 VM/* USE *")}
+        self.networks = {0: NetworkRecord.from_mapping({
+            "id": 0, "name": "public", "owner": "oneadmin", "group": "oneadmin",
+            "bridge": "br-public",
+            "address_ranges": [{"type": "IP4", "ip": "10.1.0.2", "size": 200}],
+        })}  # fmt: skip
 
     # ---- identity --------------------------------------------------------------------
     def authenticate(self, credentials: Credentials) -> Principal:
@@ -174,10 +186,109 @@ class FakeBackend:
         return [HostRecord(0, "node-1", total_cpu=200, total_mem_kib=4 << 20, vm_ids=(0,))]
 
     def network_list(self, principal: Principal) -> Sequence[NetworkRecord]:
-        return [NetworkRecord.from_mapping({
-            "id": 0, "name": "public", "bridge": "br-public",
-            "address_ranges": [{"type": "IP4", "ip": "10.1.0.2", "size": 200}],
-        })]  # fmt: skip
+        return list(self.networks.values())
+
+    def _net(self, net_id: int) -> NetworkRecord:
+        if net_id not in self.networks:
+            raise NotFound("virtual network", net_id, listing="one.vnpool.info")
+        return self.networks[net_id]
+
+    def network_allocate(self, principal: Principal, request: NetworkAllocate) -> int:
+        self.calls.append(("network_allocate", request))
+        net_id = max(self.networks) + 1
+        ranges = tuple({"type": r.type, "ip": r.ip, "size": r.size} for r in request.ranges)
+        self.networks[net_id] = NetworkRecord(net_id, request.name, principal.user,
+                                              principal.groups[0], request.bridge or "",
+                                              address_ranges=ranges)  # fmt: skip
+        return net_id
+
+    def network_delete(self, principal: Principal, net_id: int) -> None:
+        del self.networks[self._net(net_id).id]
+
+    def network_add_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None:
+        self.calls.append(("network_add_range", net_id, ar))
+        net = self._net(net_id)
+        ranges = (*net.address_ranges, {"type": ar.type, "ip": ar.ip, "size": ar.size})
+        self.networks[net_id] = replace(net, address_ranges=ranges)
+
+    def network_update_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None:
+        self.calls.append(("network_update_range", net_id, ar))
+
+    def network_rm_range(self, principal: Principal, net_id: int, ar_id: int) -> None:
+        net = self._net(net_id)
+        ranges = tuple(r for i, r in enumerate(net.address_ranges) if i != ar_id)
+        self.networks[net_id] = replace(net, address_ranges=ranges)
+
+    def network_hold(self, principal: Principal, net_id: int, address: str) -> None:
+        self._net(net_id)
+        self.calls.append(("network_hold", net_id, address))
+
+    def network_release(self, principal: Principal, net_id: int, address: str) -> None:
+        self.calls.append(("network_release", net_id, address))
+
+    def network_remove_lease(self, principal: Principal, net_id: int, address: str) -> None:
+        self.calls.append(("network_remove_lease", net_id, address))
+
+    def network_reserve(self, principal: Principal, net_id: int, reservation: Reservation) -> int:
+        self.calls.append(("network_reserve", net_id, reservation))
+        parent = self._net(net_id)
+        new_id = max(self.networks) + 1
+        self.networks[new_id] = replace(parent, id=new_id, name=reservation.name or "reservation",
+                                        used_leases=0)  # fmt: skip
+        return new_id
+
+    # ---- VM devices, images, hosts (recorded only) ---------------------------------------
+    def vm_update(self, principal: Principal, vm_id: int, user_template: UserTemplate, *,
+                  merge: bool) -> None:  # fmt: skip
+        self.calls.append(("vm_update", vm_id, user_template, merge))
+
+    def vm_attach_disk(self, principal: Principal, vm_id: int, disk: DiskRequest) -> None:
+        self.calls.append(("vm_attach_disk", vm_id, disk))
+
+    def vm_detach_disk(self, principal: Principal, vm_id: int, disk_id: int) -> None:
+        self.calls.append(("vm_detach_disk", vm_id, disk_id))
+
+    def vm_attach_nic(self, principal: Principal, vm_id: int, nic: NicRequest) -> None:
+        self._net(nic.network_id if nic.network_id is not None else -1)
+        self.calls.append(("vm_attach_nic", vm_id, nic))
+
+    def vm_detach_nic(self, principal: Principal, vm_id: int, nic_id: int) -> None:
+        self.calls.append(("vm_detach_nic", vm_id, nic_id))
+
+    def vm_deploy(self, principal: Principal, vm_id: int, host_id: int) -> None:
+        self.calls.append(("vm_deploy", vm_id, host_id))
+
+    def vm_migrate(self, principal: Principal, vm_id: int, host_id: int, *, live: bool) -> None:
+        raise NotImplementedError  # what a service that cannot migrate yet does
+
+    def vm_chown(self, principal: Principal, vm_id: int, user_id: int, group_id: int) -> None:
+        self.calls.append(("vm_chown", vm_id, user_id, group_id))
+
+    def image_allocate(self, principal: Principal, request: ImageAllocate) -> int:
+        self.calls.append(("image_allocate", request))
+        return 4
+
+    def image_delete(self, principal: Principal, image_id: int) -> None:
+        self.calls.append(("image_delete", image_id))
+
+    def image_enable(self, principal: Principal, image_id: int, *, enabled: bool) -> None:
+        self.calls.append(("image_enable", image_id, enabled))
+
+    def image_persistent(self, principal: Principal, image_id: int, *, persistent: bool) -> None:
+        self.calls.append(("image_persistent", image_id, persistent))
+
+    def image_chtype(self, principal: Principal, image_id: int, image_type: str) -> None:
+        self.calls.append(("image_chtype", image_id, image_type))
+
+    def host_allocate(self, principal: Principal, name: str, *, im_mad: str, vm_mad: str) -> int:
+        self.calls.append(("host_allocate", name, im_mad, vm_mad))
+        return 1
+
+    def host_enable(self, principal: Principal, host_id: int, *, enabled: bool) -> None:
+        self.calls.append(("host_enable", host_id, enabled))
+
+    def host_delete(self, principal: Principal, host_id: int) -> None:
+        self.calls.append(("host_delete", host_id))
 
     def template_allocate(self, principal: Principal, name: str, body: str) -> int:
         template_id = max(self.templates, default=-1) + 1
