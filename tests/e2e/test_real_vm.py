@@ -1,0 +1,123 @@
+"""Issue 3 end to end: a real QEMU guest (TCG) through the server and the CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Server, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+CACHE = os.environ.get("STRATUSLAB_TEST_CACHE", "/var/tmp/stratuslab-test-cache")
+
+
+@pytest.fixture(scope="module")
+def qemu_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("realvm")
+    cfg = base / "cfg.toml"
+    cfg.write_text(f'[images]\nbuild_cache = "{CACHE}/images"\n[qemu]\naccel = "tcg"\n'
+                   '[hypervisor]\nshutdown_timeout = 10\n')
+    srv = Server(base / "data", free_port(), args=["--config", str(cfg)])
+    srv.start()
+    yield srv
+    for vm in srv.cli_json("describe-instance", check=False) if srv.proc else []:
+        srv.cli("kill-instance", str(vm["id"]), check=False)
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def tiny(qemu_server: Server) -> str:
+    first = qemu_server.cli("image", "build", "tiny").stdout.strip()
+    again = qemu_server.cli("image", "build", "tiny").stdout.strip()
+    assert first.isdigit() and first == again  # a cached build is registered once
+    return first
+
+
+def wait_console(srv: Server, vm_id: int, pattern: str, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = srv.cli("console", str(vm_id), check=False).stdout
+        if re.search(pattern, text, re.M):
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"console of VM {vm_id} never matched {pattern!r}:\n{text[-2000:]}")
+
+
+def wait_state(srv: Server, vm_id: int, state: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    vm: dict = {}
+    while time.monotonic() < deadline:
+        [vm] = srv.cli_json("describe-instance", str(vm_id))
+        if vm["state"] == state:
+            return vm
+        time.sleep(0.3)
+    raise AssertionError(f"VM {vm_id} stayed {vm.get('state')}, expected {state}")
+
+
+def test_guest_boots_contextualized_survives_restart_suspends_and_is_quarantined(
+    qemu_server: Server, tiny: str, tmp_path: Path
+) -> None:
+    srv = qemu_server
+    hostile = "x'; touch /tmp/pwned-by-context; echo '$(reboot)`id`"
+    [vm] = srv.cli_json("run-instance", tiny, "--vm-name", "alpha", "-t", "t1.micro",
+                        "--ram", "128", "--context", f"HOSTILE={hostile}")
+    vm_id = vm["id"]
+    assert vm["state"] == "running"
+    console = wait_console(srv, vm_id, r"^stratuslab-ready hostname=alpha\b")
+    assert "pwned" not in console
+
+    # the server is killed while the VM runs: after the restart the VM is found, not duplicated
+    srv.kill()
+    srv.start()
+    time.sleep(2)
+    vms = srv.cli_json("describe-instance")
+    assert [(v["id"], v["state"]) for v in vms] == [(vm_id, "running")]
+
+    # suspend / resume through memory saved to a file
+    srv.cli("suspend-instance", str(vm_id))
+    wait_state(srv, vm_id, "suspended")
+    srv.cli("resume-instance", str(vm_id))
+    wait_state(srv, vm_id, "running")
+
+    srv.cli("kill-instance", str(vm_id))
+    wait_state(srv, vm_id, "done")
+    quarantined = {q["id"]: q for q in srv.cli_json("quarantine", "list")}
+    assert vm_id in quarantined and {"owner", "quarantined_at", "expires_at"} <= quarantined[vm_id].keys()
+    shown = srv.cli("quarantine", "show", str(vm_id)).stdout
+    assert "console.log" in shown and "root.qcow2" in shown
+    events = srv.cli("describe-instance", "-v", str(vm_id)).stdout
+    assert "kill: running -> epilog" in events and "epilog -> done" in events
+
+
+def test_qemu_start_failure_reaches_the_user_and_cleans_up(
+    qemu_server: Server, tiny: str, tmp_path: Path
+) -> None:
+    srv = qemu_server
+    corrupt = tmp_path / "corrupt.qcow2"
+    corrupt.write_bytes(b"QFI\xfb" + os.urandom(4096))
+    image = srv.cli("image", "register", "corrupt", str(corrupt)).stdout.strip()
+    res = srv.cli("run-instance", image, "--json", check=False)
+    assert res.returncode != 0
+    assert "failed" in res.stderr
+    [vm] = [v for v in srv.cli_json("describe-instance", "--all") if v["image_id"] == int(image)]
+    assert vm["state"] == "failed" and vm["error"]
+    assert "qcow2" in vm["error"].lower() or "qemu" in vm["error"].lower()
+    assert not (srv.data_dir / "instances" / str(vm["id"])).exists()
+
+
+def test_bad_vm_input_is_refused(qemu_server: Server, tiny: str) -> None:
+    for args, message in [
+        (["--volatile-disk", "0"], "volatile disk of 0 GB"),
+        (["--volatile-disk", "1000000"], "volatile disk of 1000000 GB"),
+    ]:
+        res = qemu_server.cli("run-instance", tiny, *args, check=False)
+        assert res.returncode != 0 and message in res.stderr
+    res = qemu_server.cli("image", "register", "nope", "/nonexistent/disk.qcow2", check=False)
+    assert "image file /nonexistent/disk.qcow2 does not exist" in res.stderr
