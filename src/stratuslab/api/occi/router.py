@@ -66,6 +66,8 @@ class _Occi:
             response = wire.error_response(exc.status, exc.message)
         except CloudError as exc:
             response = wire.cloud_error_response(exc)
+        except NotImplementedError:
+            response = wire.error_response(501, "not supported by this cloud yet")
         except Exception:
             log.exception("OCCI %s %s failed", request.method, request.url.path)
             response = wire.error_response(500, "internal error; the server log has the details")

@@ -51,6 +51,8 @@ class VmRequest:
     nics: tuple[NicRequest, ...]
     context: Mapping[str, str]
     inbound_ports: tuple[int, ...]
+    #: from a DISK=[TYPE=swap, SIZE=...] (StratusLab clients send one); that disk stays in disks
+    swap_mib: int | None
     #: the full template text as rendered back (kept as the VM's TEMPLATE)
     template_text: str
 

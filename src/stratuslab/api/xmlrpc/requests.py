@@ -84,6 +84,14 @@ def _ports(raw: str | None) -> tuple[int, ...]:
     return tuple(ports)
 
 
+def _swap(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit():
+        raise InvalidInput(f"swap DISK SIZE={raw!r} is not a size in MiB")
+    return int(raw)
+
+
 def vm_request(tpl: Template) -> VmRequest:
     disks = tuple(disk(v) for v in tpl.vectors("DISK"))
     if not disks:
@@ -94,6 +102,8 @@ def vm_request(tpl: Template) -> VmRequest:
     cpu = _number(tpl, "CPU", float)
     vcpu = _number(tpl, "VCPU", int)
     memory = _number(tpl, "MEMORY", int)
+    swap = next((d.attrs.get("SIZE") for d in disks if d.attrs.get("TYPE", "").lower() == "swap"),
+                None)  # fmt: skip
     context: dict[str, str] = {}
     for vector in tpl.vectors("CONTEXT"):
         context.update(vector)
@@ -107,6 +117,7 @@ def vm_request(tpl: Template) -> VmRequest:
         nics=tuple(nic(v) for v in tpl.vectors("NIC")),
         context=context,
         inbound_ports=_ports(tpl.get("INBOUND_PORTS")),
+        swap_mib=_swap(swap),
         template_text=render(tpl),
     )
 

@@ -123,7 +123,9 @@ def render(template: Template) -> str:
 
 _NAME_START = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _NAME_CHARS = _NAME_START | set("0123456789-.")
-_BARE_STOP = set(' \t\r\n,[]="#')
+#: a bare value ends at a blank, ',', a bracket, a quote or a comment ('=' and ':' are allowed:
+#: StratusLab clients send SOURCE=pdisk:host:port:uuid and URLs with queries unquoted)
+_BARE_STOP = set(' \t\r\n,[]"#')
 
 
 class _Reader:

@@ -321,3 +321,14 @@ def test_unknown_things_are_404(occi: TestClient) -> None:
     assert occi.get("/occi/compute/abc").status_code == 404
     assert occi.get("/occi/widgets/").status_code == 404
     assert occi.get("/occi/link/compute/").status_code == 404
+
+
+def test_backend_not_implemented_is_501(occi: TestClient, occi_backend: Any) -> None:
+    def not_yet(*args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    occi_backend.network_action = not_yet
+    up = 'Category: up; scheme="http://schemas.ogf.org/occi/infrastructure/network/action#"; ' \
+         'class="action"'  # fmt: skip
+    response = occi.post("/occi/network/1?action=up", content=up, headers=TEXT)
+    assert response.status_code == 501 and response.headers["Server"].endswith("OCCI/1.2")

@@ -186,3 +186,63 @@ def test_pyone_reads_every_pool(one: Any) -> None:
     assert one.datastorepool.info().DATASTORE[0].NAME == "default"
     with pytest.raises(pyone.OneNoExistsException):
         one.host.info(9)
+
+
+# A template in the shape stratus-run-instance writes (share/vm/schema.one): lower-case vector
+# keys, unquoted values with ':' and '/', blank lines, a swap disk and a trailing comma inside
+# CONTEXT where the client's extra-context lines go.
+CLASSIC_TEMPLATE = """# ---- a StratusLab VM ----
+
+CPU    = 1
+VCPU    = 1
+MEMORY = 1536
+RANK = "- RUNNING_VMS"
+
+NAME = "classic"
+
+DISK = [
+source   = "https://marketplace.stratuslab.eu/marketplace/metadata/BN1EEkPiBx87_uLj2-sdybSI-Xb",
+target   = "vda",
+save     = no,
+readonly = "no",
+driver = "qcow2"
+]
+DISK = [
+type     = swap,
+size     = 1536,
+target   = "vdb",
+readonly = "no"
+]
+DISK=[
+  SOURCE=pdisk:cloud.example.org:8445:6c4d1d2e-3b7a-4bd5-9a77-0f1f0e7b3a11,
+  TARGET=vdc,
+  TYPE=block ]
+NIC = [ NETWORK = "public" ]
+
+CONTEXT = [
+public_key = "ssh-rsa AAAA alice@example.org",
+CONTEXT_METHOD = "cloud-init",
+target = "hdd"
+]
+
+INBOUND_PORTS = "22,80"
+"""
+
+
+def test_classic_stratuslab_template_is_understood(rpc: Any, backend: Any) -> None:
+    calls = []
+    backend.vm_allocate = lambda principal, request, hold: calls.append(request) or 11
+    assert rpc.one.vm.allocate("alice:s3cr:t", CLASSIC_TEMPLATE) == [True, 11, 0]
+    (request,) = calls
+    assert (request.name, request.cpu, request.vcpu, request.memory_mib) == ("classic", 1, 1, 1536)
+    assert request.disks[0].source.endswith("/metadata/BN1EEkPiBx87_uLj2-sdybSI-Xb")
+    assert request.disks[0].image_id is None and request.disks[0].attrs["DRIVER"] == "qcow2"
+    assert request.swap_mib == 1536
+    assert (
+        request.disks[2].source
+        == "pdisk:cloud.example.org:8445:6c4d1d2e-3b7a-4bd5-9a77-0f1f0e7b3a11"
+    )
+    assert request.nics[0].network == "public"
+    assert request.context["PUBLIC_KEY"] == "ssh-rsa AAAA alice@example.org"
+    assert request.inbound_ports == (22, 80)
+    assert 'RANK="- RUNNING_VMS"' in request.template_text
