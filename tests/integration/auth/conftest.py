@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from ldap3 import Connection, Server
 
 from stratuslab.drivers import _process
@@ -188,6 +189,11 @@ def disk_pki(tmp_path_factory: pytest.TempPathFactory) -> DiskPki:
     (pki.vomsdir / VO / "voms.example.org.lsc").write_text(f"{voms_dn}\n"
                                                            "/DC=eu/DC=stratuslab/CN=Test CA\n")
     pki.files["ca"] = ca_pem
+    # Carol's certificate is revoked by a CRL in the hashed layout (<hash>.r0)
+    carol = issue.issue_cert(ca, "/DC=eu/DC=stratuslab/O=Test/CN=Carol Revoked", now)
+    _write_pair(root, "carol", carol, pki.files)
+    crl = issue.make_crl(ca, [carol.cert], now)
+    (pki.ca_dir / f"{subject_hash}.r0").write_bytes(crl.public_bytes(Encoding.PEM))
     return pki
 
 

@@ -114,6 +114,13 @@ def test_self_signed_client_certificate_gets_401_not_a_tls_alert(disk_pki, serve
     assert not audit[-1].success and "self-signed" in audit[-1].reason
 
 
+def test_revoked_certificate_gets_401_from_the_ca_dir_crl(disk_pki, server) -> None:
+    url, audit = server
+    answer = get(disk_pki, url, disk_pki.files["carol_cert"], disk_pki.files["carol_key"])
+    assert answer.status_code == 401 and "has been revoked" in answer.text
+    assert not audit[-1].success and audit[-1].identity.endswith("CN=Carol Revoked")
+
+
 def test_expired_voms_ac_over_tls_gets_401(disk_pki, server, proxy_files) -> None:
     url, audit = server
     answer = get(disk_pki, url, proxy_files.voms_expired)

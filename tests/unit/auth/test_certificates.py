@@ -134,3 +134,13 @@ def test_valid_but_unmapped_certificate_fails(pki, tmp_path, users, audit) -> No
 def test_password_credentials_are_left_to_other_links(pki, tmp_path, gridmap, users) -> None:
     link = X509Authenticator(CaDirectory(pki.write_ca_dir(tmp_path / "c")), gridmap, users)
     assert link.authenticate(Credentials(username="alice", password="x")) is None
+
+
+def test_original_login_cert_properties_maps_the_dn_to_itself(tmp_path) -> None:
+    path = tmp_path / "login-cert.properties"
+    path.write_text('"CN=Alice Example,O=Test,DC=stratuslab,DC=eu" cloud-access\n'
+                    '# comment\n"/O=Grid/CN=host/vm1.example.org" vmhost\n')
+    mapper = GridmapFile(path)
+    assert mapper.user_for_dn(ALICE_DN) == ALICE_DN
+    assert mapper.user_for_dn("/O=Grid/CN=host/vm1.example.org") == "vmhost"
+    assert mapper.user_for_dn("/O=Other/CN=x") is None
