@@ -121,3 +121,22 @@ def test_bad_vm_input_is_refused(qemu_server: Server, tiny: str) -> None:
         assert res.returncode != 0 and message in res.stderr
     res = qemu_server.cli("image", "register", "nope", "/nonexistent/disk.qcow2", check=False)
     assert "image file /nonexistent/disk.qcow2 does not exist" in res.stderr
+
+
+def test_guest_initiated_poweroff_is_detected_and_start_boots_again(
+    qemu_server: Server, tiny: str
+) -> None:
+    from stratuslab.drivers.hypervisor.guestagent import run_in_guest
+
+    srv = qemu_server
+    [vm] = srv.cli_json("run-instance", tiny, "--vm-name", "beta", "--ram", "128")
+    wait_console(srv, vm["id"], r"^stratuslab-ready hostname=beta\b")
+    agent = str(srv.data_dir / "instances" / str(vm["id"]) / "agent.sock")
+    rc, out = run_in_guest(agent, "hostname", timeout=30)
+    assert (rc, out.strip()) == (0, "beta")
+    run_in_guest(agent, "(sleep 1; poweroff -f) >/dev/null 2>&1 &", timeout=30)
+    off = wait_state(srv, vm["id"], "poweroff", timeout=30)
+    assert off["error"] is None
+    events = srv.cli("describe-instance", "-v", str(vm["id"])).stdout
+    assert "running -> poweroff" in events
+    srv.cli("kill-instance", str(vm["id"]))
