@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.e2e.conftest import Server, free_port  # noqa: E402
+from tests.e2e.conftest import Server, free_port
 
 
 def pct(values: list[float], p: float) -> float:

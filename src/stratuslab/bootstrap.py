@@ -22,8 +22,8 @@ from stratuslab.core.node import Node
 from stratuslab.drivers.hypervisor import load as load_hypervisor
 from stratuslab.drivers.storage.imagestore import FileImageStore
 from stratuslab.drivers.storage.instance import FileInstanceStorage
-from stratuslab.drivers.storage.tinyimage import TinyImageBuilder
 from stratuslab.drivers.storage.simulated import SimulatedInstanceStorage
+from stratuslab.drivers.storage.tinyimage import TinyImageBuilder
 from stratuslab.persistence import db
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
 from stratuslab.services.common import SystemClock

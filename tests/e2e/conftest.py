@@ -39,7 +39,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> None:
-        log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
+        log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")
         env = {**os.environ, "STRATUSLAB_ADMIN_PASSWORD": "adminpw", **self.env}
         self.proc = subprocess.Popen(
             [str(BIN / "stratus-server"), "--all-in-one", "--data-dir", str(self.data_dir),

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from tests.e2e.conftest import BIN, Server
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.e2e.conftest import Server, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

@@ -6,13 +6,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from tests.conftest import drain, make_settings
 
 from stratuslab.bootstrap import Cloud, build_cloud
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import InvalidInput, InvalidState, NotFound
 from stratuslab.services.jobs import JobRunner
-from tests.conftest import drain, make_settings
 
 
 def image(cloud: Cloud, who: Principal, tmp_path: Path) -> int:

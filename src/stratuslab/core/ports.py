@@ -7,7 +7,6 @@ image store.  Only the standard library.
 from __future__ import annotations
 
 import builtins
-
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType

@@ -7,7 +7,6 @@ the job runner (services.jobs) carries the job out through the lifecycle executo
 from __future__ import annotations
 
 import builtins
-
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
