@@ -146,3 +146,39 @@ def test_unplug_removes_the_nic_its_rules_and_its_dhcp_entry(node, netkit):
     assert not any(h.startswith(lease.mac) for h in node.driver.dhcp_hosts(node.network))
     ruleset = netkit.run(node.dp.name, "nft", "list", "table", "bridge", "stratuslab").stdout
     assert f"from_{nic.tap}" not in ruleset
+
+
+def test_private_network_accepts_no_routed_connection_but_its_guests_reach_out(node, netkit):
+    private = {"subnet": "10.254.3.0/24", "ranges": ["10.254.3.10-10.254.3.20"],
+               "gateway": "10.254.3.1", "address_class": "private"}  # fmt: skip
+    pool = SegmentPool.parse("vxlan", "100-200")
+    network = create_network(node.repo, network_from_table("private", private, pool=pool), pool)
+    lease = Ipam().acquire(node.repo, "private", vm_id=4, owner="alice")
+    nic = node.driver.plug_nic(4, 0, network, lease, default_rules())
+    ep = netkit.netns("vm4")
+    netkit.attach(f"{nic.tap}p", from_ns=node.dp.name, ns=ep)
+    assert netkit.dhcp(ep) == lease.ip
+    assert netkit.ping(ep, node.leases[1].ip), "a private guest may open connections"
+    assert not netkit.ping(node.eps[1], lease.ip, tries=2), "nothing may reach a private guest"
+    assert not netkit.ping(node.host, lease.ip, tries=1)
+    node.driver.unplug_nic(4, 0, network, lease)
+    node.driver.remove_segment(network)
+
+
+def test_all_in_one_data_plane_is_created_and_removed_completely(netkit, tmp_path):
+    host = netkit.netns("aio")
+    name = f"{host}-dp"
+    netkit.made.append(name)
+    driver = BridgeDriver.all_in_one(str(tmp_path), name, host_netns=host)
+    pool = SegmentPool.parse("vxlan", "100-200")
+    network = create_network(
+        InMemoryNetworkRepo(), network_from_table("public", TABLE, pool=pool), pool
+    )
+    driver.ensure_segment(network)
+    assert links.exists(driver.uplink.host_if, netns=host)
+    routes = netkit.run(host, "ip", "route").stdout
+    assert "10.254.1.0/24 via 169.254.77.2" in routes
+    driver.shutdown()
+    assert name not in netkit.run(host, "ip", "netns", "list").stdout
+    assert not links.exists(driver.uplink.host_if, netns=host)
+    assert "10.254.1.0/24" not in netkit.run(host, "ip", "route").stdout

@@ -87,6 +87,23 @@ class BridgeDriver(NetworkDriver):
         self._dnsmasq: dict[str, Dnsmasq] = {}
         self._lock = threading.RLock()
         self._table_ready = False
+        self._private: set[str] = set()  # bridges of private networks (no routing into them)
+
+    @classmethod
+    def all_in_one(
+        cls, state_dir: str, netns: str, *, host_netns: str | None = None, lease_time: str = "1h"
+    ) -> BridgeDriver:
+        """Create the data-plane namespace `netns` with its veth uplink to the host and return a
+        driver working inside it; `shutdown()` removes it all again."""
+        uplink = DataPlaneNamespace(netns, host_netns=host_netns)
+        uplink.create()
+        return cls(BridgeConfig(state_dir, netns=netns, lease_time=lease_time), uplink=uplink)
+
+    def shutdown(self) -> None:
+        """Stop dnsmasq and remove the data-plane namespace (all-in-one server exit)."""
+        self.close()
+        if self.uplink is not None:
+            self.uplink.destroy()
 
     @property
     def netns(self) -> str | None:
@@ -102,6 +119,7 @@ class BridgeDriver(NetworkDriver):
             self._ensure_carrier(network, br)
             if self.config.dhcp and network.gateway:
                 self._ensure_gateway(network, br)
+                self._set_private(br, network.address_class is AddressClass.PRIVATE)
             if self.uplink is not None:
                 self.uplink.route(network)
 
@@ -141,6 +159,15 @@ class BridgeDriver(NetworkDriver):
             self._dnsmasq[network.name] = dns
         dns.start(self.config.lease_time)
 
+    def _set_private(self, bridge: str, private: bool) -> None:
+        before = set(self._private)
+        if private:
+            self._private.add(bridge)
+        else:
+            self._private.discard(bridge)
+        if self._private != before:
+            firewall.apply(firewall.routing_script(sorted(self._private)), netns=self.netns)
+
     def remove_segment(self, network: Network) -> None:
         with self._lock:
             br = bridge_name(network)
@@ -157,6 +184,8 @@ class BridgeDriver(NetworkDriver):
                 self.uplink.unroute(network)
             links.delete(carrier_name(network), netns=self.netns)
             links.delete(br, netns=self.netns)
+            if br in self._private:
+                self._set_private(br, False)
 
     def segment_status(self, network: Network) -> SegmentStatus:
         br = bridge_name(network)

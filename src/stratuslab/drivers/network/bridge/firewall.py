@@ -206,6 +206,31 @@ def _check_name(tap: str) -> None:
         raise InvalidInput(f"interface name {tap!r} is not valid for a firewall chain")
 
 
+ROUTE_TABLE = "stratuslab-route"
+
+
+def routing_script(private_bridges: Sequence[str]) -> str:
+    """Routed (not bridged) traffic between this node's networks: nothing may start a connection
+    into a `private` network's bridge; its guests' own connections get their replies (this is
+    the inet family, where conntrack exists)."""
+    for name in private_bridges:
+        _check_name(name)
+    t = f"inet {ROUTE_TABLE}"
+    lines = [
+        f"add table {t}",
+        f"add set {t} private {{ type ifname; }}",
+        f"add chain {t} forward {{ type filter hook forward priority 0; policy accept; }}",
+        f"flush chain {t} forward",
+        f"flush set {t} private",
+        f"add rule {t} forward oifname @private ct state established,related accept",
+        f"add rule {t} forward oifname @private counter drop",
+    ]
+    if private_bridges:
+        names = ", ".join(f'"{n}"' for n in sorted(private_bridges))
+        lines.append(f"add element {t} private {{ {names} }}")
+    return "\n".join(lines) + "\n"
+
+
 def apply(script: str, *, netns: str | None, timeout: float = 15.0) -> None:
     """Load `script` atomically (all or nothing) with `nft -f -`."""
     argv = ["nft", "-f", "-"]
