@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from stratuslab.api.xmlrpc import requests, template
+from stratuslab.api.xmlrpc import xmlout as x
 from stratuslab.api.xmlrpc.codes import ACTION_NAMES, action_for
 from stratuslab.api.xmlrpc.dispatch import Ctx, Method, Param
 from stratuslab.api.xmlrpc.render_pools import vmtemplate_pool_xml, vmtemplate_xml
@@ -24,10 +25,18 @@ def system_version(ctx: Ctx) -> str:
 
 
 def system_config(ctx: Ctx) -> str:
-    return (
-        "<OPENNEBULA_CONFIGURATION><VERSION>"
-        + ctx.version
-        + "</VERSION></OPENNEBULA_CONFIGURATION>"
+    """The few oned.conf facts clients look at (the version itself is one.system.version)."""
+    return x.node(
+        "OPENNEBULA_CONFIGURATION",
+        x.leaves(
+            [
+                ("DEFAULT_DEVICE_PREFIX", "vd"),
+                ("DEFAULT_UMASK", "177"),
+                ("MAC_PREFIX", "02:00"),
+                ("NETWORK_SIZE", 254),
+                ("PORT", 2633),
+            ]
+        ),
     )
 
 

@@ -246,3 +246,8 @@ def test_classic_stratuslab_template_is_understood(rpc: Any, backend: Any) -> No
     assert request.context["PUBLIC_KEY"] == "ssh-rsa AAAA alice@example.org"
     assert request.inbound_ports == (22, 80)
     assert 'RANK="- RUNNING_VMS"' in request.template_text
+
+
+def test_pyone_reads_the_system_config(one: Any) -> None:
+    config = one.system.config()
+    assert type(config).__name__ == "OPENNEBULA_CONFIGURATIONSub" and config.PORT == 2633
