@@ -58,8 +58,10 @@ def compute_action(term: str, attributes: Mapping[str, Any]) -> VmAction:
     action = COMPUTE_ACTIONS.get((term, str(method) if method is not None else None))
     if action is None:
         supported = sorted({t for t, _ in COMPUTE_ACTIONS})
-        raise bad(f"compute action {term!r} (method {method!r}) is not supported; "
-                  f"use one of: {', '.join(supported)}")  # fmt: skip
+        raise bad(
+            f"compute action {term!r} (method {method!r}) is not supported; "
+            f"use one of: {', '.join(supported)}"
+        )
     return action
 
 
@@ -81,8 +83,11 @@ def template_mixins(images: Iterable[Image], types: Iterable[InstanceType]) -> l
         if image.marketplace_id:
             out.append(m.os_tpl_mixin(image.marketplace_id, f"{image.name} (marketplace)"))
     for itype in types:
-        out.append(m.resource_tpl_mixin(resource_tpl_term(itype), itype.name, itype.cpu,
-                                        round(itype.ram_mib / 1024, 3)))  # fmt: skip
+        out.append(
+            m.resource_tpl_mixin(
+                resource_tpl_term(itype), itype.name, itype.cpu, round(itype.ram_mib / 1024, 3)
+            )
+        )
     return out
 
 
@@ -114,16 +119,23 @@ def compute_request(
     if len(os_terms) != 1:
         raise bad("a compute needs exactly one os_tpl mixin (the image); list them with GET /-/")
     res_terms = _terms(entity.mixins, m.RESOURCE_TPL_SCHEME)
-    itype = next((t.name for t in types if res_terms and resource_tpl_term(t) == res_terms[0]),
-                 None)  # fmt: skip
+    itype = next(
+        (t.name for t in types if res_terms and resource_tpl_term(t) == res_terms[0]), None
+    )
     attrs = entity.attributes
     memory = attrs.get("occi.compute.memory")
     cores = attrs.get("occi.compute.cores")
     key = attrs.get("occi.credentials.ssh.publickey")
-    networks = [_int_id(link.target, "/network") for link in entity.links
-                if link.kind == m.NETWORKINTERFACE.type_id]  # fmt: skip
-    storage = [(_int_id(link.target, "/storage"), link.attributes.get("occi.storagelink.deviceid"))
-               for link in entity.links if link.kind == m.STORAGELINK.type_id]  # fmt: skip
+    networks = [
+        _int_id(link.target, "/network")
+        for link in entity.links
+        if link.kind == m.NETWORKINTERFACE.type_id
+    ]
+    storage = [
+        (_int_id(link.target, "/storage"), link.attributes.get("occi.storagelink.deviceid"))
+        for link in entity.links
+        if link.kind == m.STORAGELINK.type_id
+    ]
     return ComputeRequest(
         image_id=_image_for(os_terms[0], images),
         instance_type=itype,
@@ -206,42 +218,75 @@ def compute_entity(vm: Vm, images: Sequence[Image], links: Sequence[LinkRecord])
     image = next((i for i in images if i.id == vm.image_id), None)
     if image is not None:
         mixins.insert(0, m.OS_TPL_SCHEME + os_tpl_term(image))
-    actions = [a.type_id for a in m.COMPUTE_ACTIONS
-               if any(next_state(state, act) for (term, _), act in COMPUTE_ACTIONS.items()
-                      if term == a.term)]  # fmt: skip
+    actions = [
+        a.type_id
+        for a in m.COMPUTE_ACTIONS
+        if any(
+            next_state(state, act) for (term, _), act in COMPUTE_ACTIONS.items() if term == a.term
+        )
+    ]
     location = f"/compute/{vm.id}"
     return m.Entity(
-        kind=m.COMPUTE.type_id, mixins=mixins, attributes=attrs, id=str(vm.id),
-        location=location, links=[link_entity(r) for r in links], actions=actions,
-    )  # fmt: skip
+        kind=m.COMPUTE.type_id,
+        mixins=mixins,
+        attributes=attrs,
+        id=str(vm.id),
+        location=location,
+        links=[link_entity(r) for r in links],
+        actions=actions,
+    )
 
 
 def network_entity(net: NetworkRecord) -> m.Entity:
-    attrs: dict[str, Any] = {"occi.core.id": str(net.id), "occi.core.title": net.title,
-                             "occi.network.state": net.state}  # fmt: skip
-    for key, value in (("vlan", net.vlan), ("label", net.label), ("address", net.address),
-                       ("gateway", net.gateway), ("allocation", net.allocation)):  # fmt: skip
+    attrs: dict[str, Any] = {
+        "occi.core.id": str(net.id),
+        "occi.core.title": net.title,
+        "occi.network.state": net.state,
+    }
+    for key, value in (
+        ("vlan", net.vlan),
+        ("label", net.label),
+        ("address", net.address),
+        ("gateway", net.gateway),
+        ("allocation", net.allocation),
+    ):
         if value is not None:
             attrs[f"occi.network.{key}"] = value
-    actions = [a.type_id for a in m.NETWORK_ACTIONS
-               if (a.term == "up") == (net.state != "active")]  # fmt: skip
-    return m.Entity(kind=m.NETWORK.type_id, mixins=[m.IPNETWORK.type_id], attributes=attrs,
-                    id=str(net.id), location=f"/network/{net.id}", actions=actions)  # fmt: skip
+    actions = [a.type_id for a in m.NETWORK_ACTIONS if (a.term == "up") == (net.state != "active")]
+    return m.Entity(
+        kind=m.NETWORK.type_id,
+        mixins=[m.IPNETWORK.type_id],
+        attributes=attrs,
+        id=str(net.id),
+        location=f"/network/{net.id}",
+        actions=actions,
+    )
 
 
 def storage_entity(vol: StorageRecord) -> m.Entity:
-    attrs: dict[str, Any] = {"occi.core.id": str(vol.id), "occi.core.title": vol.title,
-                             "occi.storage.size": vol.size_gib, "occi.storage.state": vol.state}  # fmt: skip
+    attrs: dict[str, Any] = {
+        "occi.core.id": str(vol.id),
+        "occi.core.title": vol.title,
+        "occi.storage.size": vol.size_gib,
+        "occi.storage.state": vol.state,
+    }
     if vol.message:
         attrs["occi.storage.state.message"] = vol.message
-    actions = [a.type_id for a in m.STORAGE_ACTIONS
-               if (a.term == "online") == (vol.state != "online")]  # fmt: skip
-    return m.Entity(kind=m.STORAGE.type_id, attributes=attrs, id=str(vol.id),
-                    location=f"/storage/{vol.id}", actions=actions)  # fmt: skip
+    actions = [
+        a.type_id for a in m.STORAGE_ACTIONS if (a.term == "online") == (vol.state != "online")
+    ]
+    return m.Entity(
+        kind=m.STORAGE.type_id,
+        attributes=attrs,
+        id=str(vol.id),
+        location=f"/storage/{vol.id}",
+        actions=actions,
+    )
 
 
 def link_as_entity(rec: LinkRecord) -> m.Entity:
     link = link_entity(rec)
     attrs = {"occi.core.source": link.source, "occi.core.target": link.target, **link.attributes}
-    return m.Entity(kind=link.kind, mixins=link.mixins, attributes=attrs, id=rec.id,
-                    location=link.location)  # fmt: skip
+    return m.Entity(
+        kind=link.kind, mixins=link.mixins, attributes=attrs, id=rec.id, location=link.location
+    )

@@ -83,8 +83,9 @@ def parse_entity(data: dict[str, Any], registry: Registry) -> Entity:
     if isinstance(source, dict) and "target" in data:  # a link posted on its own
         entity.attributes["occi.core.source"] = source.get("location")
         target = data["target"]
-        entity.attributes["occi.core.target"] = target.get("location") if isinstance(
-            target, dict) else target  # fmt: skip
+        entity.attributes["occi.core.target"] = (
+            target.get("location") if isinstance(target, dict) else target
+        )
     return entity
 
 

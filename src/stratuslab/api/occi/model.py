@@ -112,15 +112,32 @@ def _method(pattern: str, default: str) -> Attribute:
 
 COMPUTE_ACTIONS = (
     _action(COMPUTE_ACTION, "start", "Start the compute resource"),
-    _action(COMPUTE_ACTION, "stop", "Stop the compute resource",
-            _method("graceful|acpioff|poweroff", "graceful")),
-    _action(COMPUTE_ACTION, "restart", "Restart the compute resource",
-            _method("graceful|warm|cold", "graceful")),
-    _action(COMPUTE_ACTION, "suspend", "Suspend the compute resource",
-            _method("hibernate|suspend", "suspend")),
-    _action(COMPUTE_ACTION, "save", "Save the compute resource",
-            _method("hot|deferred", "hot"), Attribute("name")),
-)  # fmt: skip
+    _action(
+        COMPUTE_ACTION,
+        "stop",
+        "Stop the compute resource",
+        _method("graceful|acpioff|poweroff", "graceful"),
+    ),
+    _action(
+        COMPUTE_ACTION,
+        "restart",
+        "Restart the compute resource",
+        _method("graceful|warm|cold", "graceful"),
+    ),
+    _action(
+        COMPUTE_ACTION,
+        "suspend",
+        "Suspend the compute resource",
+        _method("hibernate|suspend", "suspend"),
+    ),
+    _action(
+        COMPUTE_ACTION,
+        "save",
+        "Save the compute resource",
+        _method("hot|deferred", "hot"),
+        Attribute("name"),
+    ),
+)
 NETWORK_ACTIONS = (
     _action(NETWORK_ACTION, "up", "Activate the network"),
     _action(NETWORK_ACTION, "down", "Deactivate the network"),
@@ -136,12 +153,23 @@ def _ids(categories: Iterable[Category]) -> tuple[str, ...]:
 
 
 ENTITY = Category(CORE, "entity", "kind", "Entity", _ENTITY, location="/entity/")
-RESOURCE = Category(CORE, "resource", "kind", "Resource", _ENTITY + _RESOURCE,
-                    parent=ENTITY.type_id, location="/resource/")  # fmt: skip
-LINK = Category(CORE, "link", "kind", "Link", _ENTITY + _LINK, parent=ENTITY.type_id,
-                location="/link/")  # fmt: skip
+RESOURCE = Category(
+    CORE,
+    "resource",
+    "kind",
+    "Resource",
+    _ENTITY + _RESOURCE,
+    parent=ENTITY.type_id,
+    location="/resource/",
+)
+LINK = Category(
+    CORE, "link", "kind", "Link", _ENTITY + _LINK, parent=ENTITY.type_id, location="/link/"
+)
 COMPUTE = Category(
-    INFRA, "compute", "kind", "Compute Resource",
+    INFRA,
+    "compute",
+    "kind",
+    "Compute Resource",
     _attrs(
         ("occi.compute.architecture", "enum", True, False, None, "x86|x64"),
         ("occi.compute.cores", "number"),
@@ -149,72 +177,113 @@ COMPUTE = Category(
         ("occi.compute.share", "number"),
         ("occi.compute.speed", "number"),
         ("occi.compute.memory", "number"),
-        ("occi.compute.state", "enum", False, False, "inactive",
-         "active|inactive|suspended|error"),
+        ("occi.compute.state", "enum", False, False, "inactive", "active|inactive|suspended|error"),
         ("occi.compute.state.message", "string", False),
     ),
-    parent=RESOURCE.type_id, actions=_ids(COMPUTE_ACTIONS), location="/compute/",
-)  # fmt: skip
+    parent=RESOURCE.type_id,
+    actions=_ids(COMPUTE_ACTIONS),
+    location="/compute/",
+)
 NETWORK = Category(
-    INFRA, "network", "kind", "Network Resource",
+    INFRA,
+    "network",
+    "kind",
+    "Network Resource",
     _attrs(
         ("occi.network.vlan", "number"),
         ("occi.network.label", "string"),
         ("occi.network.state", "enum", False, False, "inactive", "active|inactive|error"),
         ("occi.network.state.message", "string", False),
     ),
-    parent=RESOURCE.type_id, actions=_ids(NETWORK_ACTIONS), location="/network/",
-)  # fmt: skip
+    parent=RESOURCE.type_id,
+    actions=_ids(NETWORK_ACTIONS),
+    location="/network/",
+)
 STORAGE = Category(
-    INFRA, "storage", "kind", "Storage Resource",
+    INFRA,
+    "storage",
+    "kind",
+    "Storage Resource",
     _attrs(
         ("occi.storage.size", "number", True, True),
         ("occi.storage.state", "enum", False, False, "offline", "online|offline|error"),
         ("occi.storage.state.message", "string", False),
     ),
-    parent=RESOURCE.type_id, actions=_ids(STORAGE_ACTIONS), location="/storage/",
-)  # fmt: skip
+    parent=RESOURCE.type_id,
+    actions=_ids(STORAGE_ACTIONS),
+    location="/storage/",
+)
 NETWORKINTERFACE = Category(
-    INFRA, "networkinterface", "kind", "Network interface link",
+    INFRA,
+    "networkinterface",
+    "kind",
+    "Network interface link",
     _attrs(
         ("occi.networkinterface.interface", "string", False),
         ("occi.networkinterface.mac", "string"),
         ("occi.networkinterface.state", "enum", False, False, "inactive", "active|inactive|error"),
     ),
-    parent=LINK.type_id, location="/link/networkinterface/",
-)  # fmt: skip
+    parent=LINK.type_id,
+    location="/link/networkinterface/",
+)
 STORAGELINK = Category(
-    INFRA, "storagelink", "kind", "Storage link",
+    INFRA,
+    "storagelink",
+    "kind",
+    "Storage link",
     _attrs(
         ("occi.storagelink.deviceid", "string"),
         ("occi.storagelink.mountpoint", "string"),
         ("occi.storagelink.state", "enum", False, False, "inactive", "active|inactive|error"),
     ),
-    parent=LINK.type_id, location="/link/storagelink/",
-)  # fmt: skip
+    parent=LINK.type_id,
+    location="/link/storagelink/",
+)
 
 IPNETWORK = Category(
-    NETWORK_MIXIN, "ipnetwork", "mixin", "IP network",
-    _attrs(("occi.network.address", "string"), ("occi.network.gateway", "string"),
-           ("occi.network.allocation", "enum", True, False, None, "dynamic|static")),
+    NETWORK_MIXIN,
+    "ipnetwork",
+    "mixin",
+    "IP network",
+    _attrs(
+        ("occi.network.address", "string"),
+        ("occi.network.gateway", "string"),
+        ("occi.network.allocation", "enum", True, False, None, "dynamic|static"),
+    ),
     applies=(NETWORK.type_id,),
-)  # fmt: skip
+)
 IPNETWORKINTERFACE = Category(
-    NETIF_MIXIN, "ipnetworkinterface", "mixin", "IP network interface",
-    _attrs(("occi.networkinterface.address", "string"),
-           ("occi.networkinterface.gateway", "string"),
-           ("occi.networkinterface.allocation", "enum", True, False, None, "dynamic|static")),
+    NETIF_MIXIN,
+    "ipnetworkinterface",
+    "mixin",
+    "IP network interface",
+    _attrs(
+        ("occi.networkinterface.address", "string"),
+        ("occi.networkinterface.gateway", "string"),
+        ("occi.networkinterface.allocation", "enum", True, False, None, "dynamic|static"),
+    ),
     applies=(NETWORKINTERFACE.type_id,),
-)  # fmt: skip
+)
 OS_TPL = Category(INFRA, "os_tpl", "mixin", "OS template", applies=(COMPUTE.type_id,))
-RESOURCE_TPL = Category(INFRA, "resource_tpl", "mixin", "Resource template",
-                        applies=(COMPUTE.type_id,))  # fmt: skip
-SSH_KEY = Category(CREDENTIALS, "ssh_key", "mixin", "SSH credentials",
-                   _attrs(("occi.credentials.ssh.publickey", "string", True, True)),
-                   applies=(COMPUTE.type_id,))  # fmt: skip
-USER_DATA = Category(COMPUTE_MIXIN, "user_data", "mixin", "Contextualization user data",
-                     _attrs(("occi.compute.userdata", "string", True, True)),
-                     applies=(COMPUTE.type_id,))  # fmt: skip
+RESOURCE_TPL = Category(
+    INFRA, "resource_tpl", "mixin", "Resource template", applies=(COMPUTE.type_id,)
+)
+SSH_KEY = Category(
+    CREDENTIALS,
+    "ssh_key",
+    "mixin",
+    "SSH credentials",
+    _attrs(("occi.credentials.ssh.publickey", "string", True, True)),
+    applies=(COMPUTE.type_id,),
+)
+USER_DATA = Category(
+    COMPUTE_MIXIN,
+    "user_data",
+    "mixin",
+    "Contextualization user data",
+    _attrs(("occi.compute.userdata", "string", True, True)),
+    applies=(COMPUTE.type_id,),
+)
 
 KINDS = (ENTITY, RESOURCE, LINK, COMPUTE, NETWORK, STORAGE, NETWORKINTERFACE, STORAGELINK)
 MIXINS = (IPNETWORK, IPNETWORKINTERFACE, OS_TPL, RESOURCE_TPL, SSH_KEY, USER_DATA)
@@ -222,8 +291,15 @@ ACTIONS = COMPUTE_ACTIONS + NETWORK_ACTIONS + STORAGE_ACTIONS
 
 
 def os_tpl_mixin(term: str, title: str) -> Category:
-    return Category(OS_TPL_SCHEME, term, "mixin", title, parent=OS_TPL.type_id,
-                    applies=(COMPUTE.type_id,), location=f"/os_tpl/{term}/")  # fmt: skip
+    return Category(
+        OS_TPL_SCHEME,
+        term,
+        "mixin",
+        title,
+        parent=OS_TPL.type_id,
+        applies=(COMPUTE.type_id,),
+        location=f"/os_tpl/{term}/",
+    )
 
 
 def resource_tpl_mixin(term: str, title: str, cores: int, memory_gib: float) -> Category:
@@ -231,8 +307,16 @@ def resource_tpl_mixin(term: str, title: str, cores: int, memory_gib: float) -> 
         Attribute("occi.compute.cores", "number", False, False, cores),
         Attribute("occi.compute.memory", "number", False, False, memory_gib),
     )
-    return Category(RESOURCE_TPL_SCHEME, term, "mixin", title, attrs, parent=RESOURCE_TPL.type_id,
-                    applies=(COMPUTE.type_id,), location=f"/resource_tpl/{term}/")  # fmt: skip
+    return Category(
+        RESOURCE_TPL_SCHEME,
+        term,
+        "mixin",
+        title,
+        attrs,
+        parent=RESOURCE_TPL.type_id,
+        applies=(COMPUTE.type_id,),
+        location=f"/resource_tpl/{term}/",
+    )
 
 
 class Registry:

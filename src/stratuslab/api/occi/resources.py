@@ -53,8 +53,10 @@ def list_kind(call: Call, collection: str) -> list[m.Entity]:
     b, p = call.backend, call.principal
     if collection == "compute":
         links = b.link_list(p)
-        return [convert.compute_entity(vm, call.images, [r for r in links if r.compute_id == vm.id])
-                for vm in b.compute_list(p)]  # fmt: skip
+        return [
+            convert.compute_entity(vm, call.images, [r for r in links if r.compute_id == vm.id])
+            for vm in b.compute_list(p)
+        ]
     if collection == "network":
         return [convert.network_entity(n) for n in b.network_list(p)]
     if collection == "storage":
@@ -140,8 +142,14 @@ _ACTIONS: Mapping[str, Callable[[Call, int, str, Mapping[str, Any]], None]] = {
 }
 
 
-def act(call: Call, collection: str, ident: str, term: str, body_action: m.Category,
-        attributes: Mapping[str, Any]) -> None:  # fmt: skip
+def act(
+    call: Call,
+    collection: str,
+    ident: str,
+    term: str,
+    body_action: m.Category,
+    attributes: Mapping[str, Any],
+) -> None:
     kind = call.registry.by_location(f"/{collection}/")
     if kind is None or collection not in _ACTIONS:
         raise OcciError(404, f"/{collection}/{ident} has no actions")

@@ -111,8 +111,11 @@ class _Occi:
                 if media == "application/occi+json":
                     created = ops.get_one(call, *_split(location))
                 return wire.created_response(location, base, media, created)
-            raise OcciError(405, f"{request.method} on /{name}/ is not supported; act on one "
-                                 "resource: POST /{kind}/{id}?action=...")  # fmt: skip
+            raise OcciError(
+                405,
+                f"{request.method} on /{name}/ is not supported; act on one "
+                "resource: POST /{kind}/{id}?action=...",
+            )
 
         return await self.run(request, work)
 
@@ -130,8 +133,11 @@ class _Occi:
                 action, attributes = wire.parse_action(body, call.registry)
                 ops.act(call, name, ident, request.query_params["action"], action, attributes)
                 return Response("OK\n", media_type="text/plain")
-            raise OcciError(405, f"{request.method} on /{name}/{ident} is not supported yet; "
-                                 "create with POST on the collection")  # fmt: skip
+            raise OcciError(
+                405,
+                f"{request.method} on /{name}/{ident} is not supported yet; "
+                "create with POST on the collection",
+            )
 
         return await self.run(request, work)
 

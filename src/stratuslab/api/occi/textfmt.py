@@ -25,8 +25,12 @@ from stratuslab.api.occi.model import Category, Entity, Link, Registry
 
 Header = tuple[str, str]
 _TERM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_NAMES = {"category": "Category", "link": "Link", "x-occi-attribute": "X-OCCI-Attribute",
-          "x-occi-location": "X-OCCI-Location"}  # fmt: skip
+_NAMES = {
+    "category": "Category",
+    "link": "Link",
+    "x-occi-attribute": "X-OCCI-Attribute",
+    "x-occi-location": "X-OCCI-Location",
+}
 
 
 class OcciError(Exception):

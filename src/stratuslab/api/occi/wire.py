@@ -46,8 +46,11 @@ def check_version(request: Request) -> None:
     agent = request.headers.get("user-agent", "")
     match = re.search(r"OCCI/(\d+)\.(\d+)", agent)
     if match and (int(match.group(1)), int(match.group(2))) > OCCI_VERSION:
-        raise OcciError(501, f"OCCI/{match.group(1)}.{match.group(2)} is not implemented; "
-                             "this server speaks OCCI/1.2")  # fmt: skip
+        raise OcciError(
+            501,
+            f"OCCI/{match.group(1)}.{match.group(2)} is not implemented; "
+            "this server speaks OCCI/1.2",
+        )
 
 
 def _media(value: str | None) -> str:
@@ -67,8 +70,11 @@ def accepted(request: Request) -> str:
             return media
         if media in ("*/*", "text/*"):
             return "text/plain"
-    raise OcciError(406, f"none of {header!r} is offered; use text/plain, text/occi, "
-                         "text/uri-list or application/occi+json")  # fmt: skip
+    raise OcciError(
+        406,
+        f"none of {header!r} is offered; use text/plain, text/occi, "
+        "text/uri-list or application/occi+json",
+    )
 
 
 @dataclass(frozen=True, slots=True)

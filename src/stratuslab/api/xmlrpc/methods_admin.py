@@ -190,7 +190,7 @@ METHODS: Mapping[str, Method] = {
             Param("driver", _S, "core"),
             Param("groups", list, []),
         ),
-    ),  # fmt: skip
+    ),
     "one.user.info": Method(user_info, (Param("id", _I, -1),)),
     "one.userpool.info": Method(userpool_info),
     "one.user.passwd": Method(user_passwd, (Param("id", _I), Param("password", _S))),

@@ -102,8 +102,9 @@ def vm_request(tpl: Template) -> VmRequest:
     cpu = _number(tpl, "CPU", float)
     vcpu = _number(tpl, "VCPU", int)
     memory = _number(tpl, "MEMORY", int)
-    swap = next((d.attrs.get("SIZE") for d in disks if d.attrs.get("TYPE", "").lower() == "swap"),
-                None)  # fmt: skip
+    swap = next(
+        (d.attrs.get("SIZE") for d in disks if d.attrs.get("TYPE", "").lower() == "swap"), None
+    )
     context: dict[str, str] = {}
     for vector in tpl.vectors("CONTEXT"):
         context.update(vector)

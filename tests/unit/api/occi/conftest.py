@@ -26,17 +26,35 @@ from stratuslab.core.errors import AuthenticationFailed, InvalidState, NotFound
 from stratuslab.core.states import VmAction, VmState, allowed_from, next_state, step_done
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-_TRANSIENT = (VmState.SHUTDOWN, VmState.POWEROFF_PENDING, VmState.EPILOG, VmState.BOOT,
-              VmState.SAVE, VmState.RESTORE, VmState.REBOOT, VmState.PROLOG)  # fmt: skip
+_TRANSIENT = (
+    VmState.SHUTDOWN,
+    VmState.POWEROFF_PENDING,
+    VmState.EPILOG,
+    VmState.BOOT,
+    VmState.SAVE,
+    VmState.RESTORE,
+    VmState.REBOOT,
+    VmState.PROLOG,
+)
 
 
 class FakeOcciBackend:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
         self.images = [
-            Image(3, "ttylinux", "alice", "users", "/img/3.qcow2", "qcow2", 1 << 20, "a" * 40,
-                  marketplace_id="BN1EEkPiBx87_uLj2-sdybSI-Xb", created_at=NOW),
-        ]  # fmt: skip
+            Image(
+                3,
+                "ttylinux",
+                "alice",
+                "users",
+                "/img/3.qcow2",
+                "qcow2",
+                1 << 20,
+                "a" * 40,
+                marketplace_id="BN1EEkPiBx87_uLj2-sdybSI-Xb",
+                created_at=NOW,
+            ),
+        ]
         self.vms: dict[int, Vm] = {}
         self.networks = {1: NetworkRecord(1, "public", address="10.1.0.0/24", gateway="10.1.0.1")}
         self.storage: dict[int, StorageRecord] = {}
@@ -58,18 +76,33 @@ class FakeOcciBackend:
         for net in request.network_ids:
             self.network_get(principal, net)
         vm_id = max(self.vms, default=-1) + 1
-        itype = next(t for t in DEFAULT_INSTANCE_TYPES
-                     if t.name == (request.instance_type or "m1.small"))  # fmt: skip
-        self.vms[vm_id] = Vm(vm_id, request.name or f"vm-{vm_id}", "alice", "users", "running",
-                             request.image_id, itype.name, request.cores or itype.cpu,
-                             request.memory_mib or itype.ram_mib, host="node-1",
-                             created_at=NOW)  # fmt: skip
+        itype = next(
+            t for t in DEFAULT_INSTANCE_TYPES if t.name == (request.instance_type or "m1.small")
+        )
+        self.vms[vm_id] = Vm(
+            vm_id,
+            request.name or f"vm-{vm_id}",
+            "alice",
+            "users",
+            "running",
+            request.image_id,
+            itype.name,
+            request.cores or itype.cpu,
+            request.memory_mib or itype.ram_mib,
+            host="node-1",
+            created_at=NOW,
+        )
         for index, net in enumerate(request.network_ids):
             self.links[f"{vm_id}-nic{index}"] = LinkRecord(
-                f"{vm_id}-nic{index}", "networkinterface", vm_id, net,
-                {"occi.networkinterface.interface": f"eth{index}",
-                 "occi.networkinterface.address": "10.1.0.7"},
-            )  # fmt: skip
+                f"{vm_id}-nic{index}",
+                "networkinterface",
+                vm_id,
+                net,
+                {
+                    "occi.networkinterface.interface": f"eth{index}",
+                    "occi.networkinterface.address": "10.1.0.7",
+                },
+            )
         return vm_id
 
     def compute_get(self, principal: Principal, vm_id: int) -> Vm:
@@ -85,8 +118,13 @@ class FakeOcciBackend:
         vm = self.compute_get(principal, vm_id)
         new = next_state(vm.vm_state, action)
         if new is None:
-            raise InvalidState(what="VM", name=vm_id, state=vm.state, action=action.value,
-                               allowed=", ".join(allowed_from(action)))  # fmt: skip
+            raise InvalidState(
+                what="VM",
+                name=vm_id,
+                state=vm.state,
+                action=action.value,
+                allowed=", ".join(allowed_from(action)),
+            )
         while new in _TRANSIENT:
             new = step_done(new, action)
         self.vms[vm_id] = replace(vm, state=new.value)
@@ -99,9 +137,16 @@ class FakeOcciBackend:
     def network_create(self, principal: Principal, request: NetworkRequest) -> int:
         self.calls.append(("network_create", request))
         net_id = max(self.networks) + 1
-        self.networks[net_id] = NetworkRecord(net_id, request.title or "net", "inactive",
-                                              request.vlan, request.label, request.address,
-                                              request.gateway, request.allocation)  # fmt: skip
+        self.networks[net_id] = NetworkRecord(
+            net_id,
+            request.title or "net",
+            "inactive",
+            request.vlan,
+            request.label,
+            request.address,
+            request.gateway,
+            request.allocation,
+        )
         return net_id
 
     def network_get(self, principal: Principal, net_id: int) -> NetworkRecord:
@@ -140,8 +185,14 @@ class FakeOcciBackend:
     def storage_delete(self, principal: Principal, storage_id: int) -> None:
         del self.storage[self.storage_get(principal, storage_id).id]
 
-    def link_create(self, principal: Principal, kind: str, compute_id: int, target_id: int,
-                    attributes: Mapping[str, Any]) -> str:  # fmt: skip
+    def link_create(
+        self,
+        principal: Principal,
+        kind: str,
+        compute_id: int,
+        target_id: int,
+        attributes: Mapping[str, Any],
+    ) -> str:
         self.calls.append(("link_create", kind, compute_id, target_id, dict(attributes)))
         self.compute_get(principal, compute_id)
         if kind == "storagelink":

@@ -73,8 +73,10 @@ def test_query_interface_filters_by_category_header(occi: TestClient) -> None:
 
 
 def test_user_mixins_are_refused(occi: TestClient) -> None:
-    body = 'Category: my_stuff; scheme="http://example.com/occi/my_stuff#"; class="mixin"; ' \
-           'location="/my_stuff/"'  # fmt: skip
+    body = (
+        'Category: my_stuff; scheme="http://example.com/occi/my_stuff#"; class="mixin"; '
+        'location="/my_stuff/"'
+    )
     assert occi.post("/occi/-/", content=body, headers=TEXT).status_code == 403
 
 
@@ -86,9 +88,13 @@ def test_create_compute_in_text_plain(occi: TestClient, occi_backend: Any) -> No
     assert response.status_code == 201
     assert response.headers["Location"] == "http://testserver/occi/compute/0"
     assert response.text == "X-OCCI-Location: http://testserver/occi/compute/0\n"
-    (_, request), = occi_backend.calls  # fmt: skip
+    ((_, request),) = occi_backend.calls
     assert (request.image_id, request.instance_type, request.cores, request.memory_mib) == (
-        3, "m1.small", 2, 2048)  # fmt: skip
+        3,
+        "m1.small",
+        2,
+        2048,
+    )
     assert request.name == "web server" and request.network_ids == (1,)
     assert request.ssh_keys == ("ssh-rsa AAAA alice@example.org",)
 
@@ -96,12 +102,15 @@ def test_create_compute_in_text_plain(occi: TestClient, occi_backend: Any) -> No
 def test_create_compute_in_text_occi_headers_with_marketplace_id(
     occi: TestClient, occi_backend: Any
 ) -> None:
-    headers = {"Content-Type": "text/occi", "Accept": "text/occi",
-               "Category": f'{COMPUTE_KIND}, BN1EEkPiBx87_uLj2-sdybSI-Xb; '
-                           'scheme="http://stratuslab.eu/occi/os_tpl#"; class="mixin", '
-                           'user_data; scheme="http://schemas.ogf.org/occi/infrastructure/'
-                           'compute#"; class="mixin"',
-               "X-OCCI-Attribute": 'occi.core.title="tiny", occi.compute.userdata="I2Nsb3VkLWNvbmZpZw=="'}  # fmt: skip
+    headers = {
+        "Content-Type": "text/occi",
+        "Accept": "text/occi",
+        "Category": f"{COMPUTE_KIND}, BN1EEkPiBx87_uLj2-sdybSI-Xb; "
+        'scheme="http://stratuslab.eu/occi/os_tpl#"; class="mixin", '
+        'user_data; scheme="http://schemas.ogf.org/occi/infrastructure/'
+        'compute#"; class="mixin"',
+        "X-OCCI-Attribute": 'occi.core.title="tiny", occi.compute.userdata="I2Nsb3VkLWNvbmZpZw=="',
+    }
     response = occi.post("/occi/compute/", headers=headers)
     assert response.status_code == 201
     assert response.headers["X-OCCI-Location"] == "http://testserver/occi/compute/0"
@@ -112,21 +121,28 @@ def test_create_compute_in_text_occi_headers_with_marketplace_id(
 def test_create_compute_in_json(occi: TestClient, occi_backend: Any) -> None:
     body = {
         "kind": f"{INFRA}compute",
-        "mixins": ["http://stratuslab.eu/occi/os_tpl#img-3",
-                   "http://stratuslab.eu/occi/resource_tpl#c1-medium"],
+        "mixins": [
+            "http://stratuslab.eu/occi/os_tpl#img-3",
+            "http://stratuslab.eu/occi/resource_tpl#c1-medium",
+        ],
         "attributes": {"occi.compute.speed": 2, "occi.compute.memory": 4},
         "title": "Compute resource",
-    }  # fmt: skip
-    response = occi.post("/occi/compute/", json=body,
-                         headers={"Content-Type": "application/occi+json",
-                                  "Accept": "application/occi+json"})  # fmt: skip
+    }
+    response = occi.post(
+        "/occi/compute/",
+        json=body,
+        headers={"Content-Type": "application/occi+json", "Accept": "application/occi+json"},
+    )
     assert response.status_code == 201
     created = response.json()
     assert created["kind"] == f"{INFRA}compute" and created["location"] == "/compute/0"
     assert created["attributes"]["occi.compute.state"] == "active"
     request = occi_backend.calls[-1][1]
     assert (request.instance_type, request.memory_mib, request.name) == (
-        "c1.medium", 4096, "Compute resource")  # fmt: skip
+        "c1.medium",
+        4096,
+        "Compute resource",
+    )
 
 
 def test_read_compute_in_every_rendering(occi: TestClient) -> None:
@@ -134,7 +150,8 @@ def test_read_compute_in_every_rendering(occi: TestClient) -> None:
     text = occi.get(location, headers={"Accept": "text/plain"}).text.splitlines()
     assert text[0] == f"Category: {COMPUTE_KIND}"
     assert f'Link: </network/1>; rel="{INFRA}network"; self="/link/networkinterface/0-nic0"' in (
-        "\n".join(text))  # fmt: skip
+        "\n".join(text)
+    )
     assert f'Link: </compute/0?action=stop>; rel="{ACTION}stop"' in text
     assert 'X-OCCI-Attribute: occi.core.title="web server"' in text
     assert "X-OCCI-Attribute: occi.compute.cores=2" in text
@@ -163,16 +180,19 @@ def test_filter_collection_by_mixin_and_attribute(occi: TestClient) -> None:
     tpl = 'c1-medium; scheme="http://stratuslab.eu/occi/resource_tpl#"; class="mixin"'
     empty = occi.get("/occi/compute/", headers={"Accept": "text/uri-list", "Category": tpl})
     assert empty.text == ""
-    found = occi.get("/occi/compute/", headers={"Accept": "text/uri-list",
-                                                "X-OCCI-Attribute": "occi.compute.cores=2"})  # fmt: skip
+    found = occi.get(
+        "/occi/compute/",
+        headers={"Accept": "text/uri-list", "X-OCCI-Attribute": "occi.compute.cores=2"},
+    )
     assert found.text.strip().endswith("/compute/0")
     assert occi.get("/occi/os_tpl/img-3/", headers={"Accept": "text/uri-list"}).text.strip()
 
 
 def test_stop_and_start_actions_in_text_and_json(occi: TestClient, occi_backend: Any) -> None:
     location = _create_compute(occi)
-    body = (f'Category: stop; scheme="{ACTION}"; class="action"\n'
-            'X-OCCI-Attribute: method="graceful"\n')  # fmt: skip
+    body = (
+        f'Category: stop; scheme="{ACTION}"; class="action"\nX-OCCI-Attribute: method="graceful"\n'
+    )
     response = occi.post(f"{location}?action=stop", content=body, headers=TEXT)
     assert response.status_code == 200, response.text
     assert occi_backend.calls[-1] == ("compute_action", 0, VmAction.POWEROFF)
@@ -180,8 +200,11 @@ def test_stop_and_start_actions_in_text_and_json(occi: TestClient, occi_backend:
     assert state["attributes"]["occi.compute.state"] == "inactive"
     assert f"{ACTION}start" in state["actions"] and f"{ACTION}stop" not in state["actions"]
     invocation = {"action": f"{ACTION}start", "attributes": {}}
-    response = occi.post(f"{location}?action=start", content=json.dumps(invocation),
-                         headers={"Content-Type": "application/occi+json"})  # fmt: skip
+    response = occi.post(
+        f"{location}?action=start",
+        content=json.dumps(invocation),
+        headers={"Content-Type": "application/occi+json"},
+    )
     assert response.status_code == 200
     assert occi_backend.vms[0].state == "running"
 
@@ -211,18 +234,22 @@ def test_delete_compute(occi: TestClient, occi_backend: Any) -> None:
 
 
 def test_network_life_cycle_in_text(occi: TestClient, occi_backend: Any) -> None:
-    body = (f'Category: network; scheme="{INFRA}"; class="kind"\n'
-            'Category: ipnetwork; scheme="http://schemas.ogf.org/occi/infrastructure/network#"; '
-            'class="mixin"\n'
-            'X-OCCI-Attribute: occi.core.title="private"\n'
-            "X-OCCI-Attribute: occi.network.vlan=12\n"
-            'X-OCCI-Attribute: occi.network.address="192.168.0.0/24"\n')  # fmt: skip
+    body = (
+        f'Category: network; scheme="{INFRA}"; class="kind"\n'
+        'Category: ipnetwork; scheme="http://schemas.ogf.org/occi/infrastructure/network#"; '
+        'class="mixin"\n'
+        'X-OCCI-Attribute: occi.core.title="private"\n'
+        "X-OCCI-Attribute: occi.network.vlan=12\n"
+        'X-OCCI-Attribute: occi.network.address="192.168.0.0/24"\n'
+    )
     response = occi.post("/occi/network/", content=body, headers=TEXT)
     assert response.status_code == 201
     request = occi_backend.calls[-1][1]
     assert (request.title, request.vlan, request.address) == ("private", 12, "192.168.0.0/24")
-    up = 'Category: up; scheme="http://schemas.ogf.org/occi/infrastructure/network/action#"; ' \
-         'class="action"'  # fmt: skip
+    up = (
+        'Category: up; scheme="http://schemas.ogf.org/occi/infrastructure/network/action#"; '
+        'class="action"'
+    )
     assert occi.post("/occi/network/2?action=up", content=up, headers=TEXT).status_code == 200
     text = occi.get("/occi/network/2", headers={"Accept": "text/plain"}).text
     assert 'X-OCCI-Attribute: occi.network.state="active"' in text
@@ -231,8 +258,11 @@ def test_network_life_cycle_in_text(occi: TestClient, occi_backend: Any) -> None
 
 def test_storage_and_storagelink_in_json(occi: TestClient, occi_backend: Any) -> None:
     json_headers = {"Content-Type": "application/occi+json", "Accept": "application/occi+json"}
-    vol = occi.post("/occi/storage/", headers=json_headers, json={
-        "kind": f"{INFRA}storage", "attributes": {"occi.storage.size": 10}, "title": "data"})  # fmt: skip
+    vol = occi.post(
+        "/occi/storage/",
+        headers=json_headers,
+        json={"kind": f"{INFRA}storage", "attributes": {"occi.storage.size": 10}, "title": "data"},
+    )
     assert vol.status_code == 201 and vol.json()["attributes"]["occi.storage.size"] == 10
     compute = _create_compute(occi)
     link = {
@@ -243,22 +273,31 @@ def test_storage_and_storagelink_in_json(occi: TestClient, occi_backend: Any) ->
     }
     response = occi.post("/occi/link/storagelink/", headers=json_headers, json=link)
     assert response.status_code == 201, response.text
-    assert occi_backend.calls[-1] == ("link_create", "storagelink", 0, 1,
-                                      {"occi.storagelink.deviceid": "ide:0:1"})  # fmt: skip
+    assert occi_backend.calls[-1] == (
+        "link_create",
+        "storagelink",
+        0,
+        1,
+        {"occi.storagelink.deviceid": "ide:0:1"},
+    )
     links = occi.get("/occi/link/storagelink/", headers={"Accept": "application/occi+json"})
     assert links.json()["links"][0]["target"]["location"] == "/storage/1"
     assert occi.delete("/occi/link/storagelink/0-storagelink-1").status_code == 200
     offline = {"action": "http://schemas.ogf.org/occi/infrastructure/storage/action#offline"}
-    assert occi.post("/occi/storage/1?action=offline", headers=json_headers,
-                     json=offline).status_code == 200  # fmt: skip
+    assert (
+        occi.post("/occi/storage/1?action=offline", headers=json_headers, json=offline).status_code
+        == 200
+    )
     assert occi_backend.storage[1].state == "offline"
 
 
 def test_networkinterface_link_in_text(occi: TestClient, occi_backend: Any) -> None:
     compute = _create_compute(occi)
-    body = (f'Category: networkinterface; scheme="{INFRA}"; class="kind"\n'
-            f'X-OCCI-Attribute: occi.core.source="{compute}"\n'
-            'X-OCCI-Attribute: occi.core.target="/occi/network/1"\n')  # fmt: skip
+    body = (
+        f'Category: networkinterface; scheme="{INFRA}"; class="kind"\n'
+        f'X-OCCI-Attribute: occi.core.source="{compute}"\n'
+        'X-OCCI-Attribute: occi.core.target="/occi/network/1"\n'
+    )
     response = occi.post("/occi/link/networkinterface/", content=body, headers=TEXT)
     assert response.status_code == 201
     assert occi_backend.calls[-1][:4] == ("link_create", "networkinterface", 0, 1)
@@ -277,8 +316,11 @@ def test_unknown_scheme_is_400_and_creates_nothing(occi: TestClient, occi_backen
 def test_json_body_without_kind_is_400_and_creates_nothing(
     occi: TestClient, occi_backend: Any
 ) -> None:
-    response = occi.post("/occi/compute/", json={"mixins": [], "attributes": {}},
-                         headers={"Content-Type": "application/occi+json"})  # fmt: skip
+    response = occi.post(
+        "/occi/compute/",
+        json={"mixins": [], "attributes": {}},
+        headers={"Content-Type": "application/occi+json"},
+    )
     assert response.status_code == 400 and 'no "kind"' in response.text
     assert occi_backend.calls == []
 
@@ -292,10 +334,13 @@ def test_json_body_without_kind_is_400_and_creates_nothing(
         (f"Category: {COMPUTE_KIND}\nX-OCCI-Attribute: occi.compute.cores=two\n", "neither"),
         (f"Category: {COMPUTE_KIND}\nFrobnicate: yes\n", "unexpected line"),
         (f"Category: {COMPUTE_KIND}\n", "exactly one os_tpl"),
-        (f"Category: {COMPUTE_KIND}\nCategory: {OS_TPL}\nX-OCCI-Attribute: occi.compute.state="
-         '"active"\n', "immutable"),
+        (
+            f"Category: {COMPUTE_KIND}\nCategory: {OS_TPL}\nX-OCCI-Attribute: occi.compute.state="
+            '"active"\n',
+            "immutable",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_text_requests_are_400(occi: TestClient, body: str, problem: str) -> None:
     response = occi.post("/occi/compute/", content=body, headers=TEXT)
     assert response.status_code == 400 and problem in response.text
@@ -328,7 +373,9 @@ def test_backend_not_implemented_is_501(occi: TestClient, occi_backend: Any) -> 
         raise NotImplementedError
 
     occi_backend.network_action = not_yet
-    up = 'Category: up; scheme="http://schemas.ogf.org/occi/infrastructure/network/action#"; ' \
-         'class="action"'  # fmt: skip
+    up = (
+        'Category: up; scheme="http://schemas.ogf.org/occi/infrastructure/network/action#"; '
+        'class="action"'
+    )
     response = occi.post("/occi/network/1?action=up", content=up, headers=TEXT)
     assert response.status_code == 501 and response.headers["Server"].endswith("OCCI/1.2")

@@ -50,17 +50,34 @@ class FakeBackend:
             5: User(5, "alice", "s3cr:t", ["users"], created_at=NOW),
         }
         self.images = {
-            3: Image(3, "ttylinux", "alice", "users", "/var/lib/stratuslab/images/3.qcow2",
-                     "qcow2", 40 << 20, "a" * 40, public=True, created_at=NOW),
-        }  # fmt: skip
+            3: Image(
+                3,
+                "ttylinux",
+                "alice",
+                "users",
+                "/var/lib/stratuslab/images/3.qcow2",
+                "qcow2",
+                40 << 20,
+                "a" * 40,
+                public=True,
+                created_at=NOW,
+            ),
+        }
         self.vms: dict[int, Vm] = {}
         self.templates: dict[int, TemplateRecord] = {}
         self.acls = {0: AclRecord(0, 0x100000001, 0x2000000000, 0x1, 0, "@1 VM/* USE *")}
-        self.networks = {0: NetworkRecord.from_mapping({
-            "id": 0, "name": "public", "owner": "oneadmin", "group": "oneadmin",
-            "bridge": "br-public",
-            "address_ranges": [{"type": "IP4", "ip": "10.1.0.2", "size": 200}],
-        })}  # fmt: skip
+        self.networks = {
+            0: NetworkRecord.from_mapping(
+                {
+                    "id": 0,
+                    "name": "public",
+                    "owner": "oneadmin",
+                    "group": "oneadmin",
+                    "bridge": "br-public",
+                    "address_ranges": [{"type": "IP4", "ip": "10.1.0.2", "size": 200}],
+                }
+            )
+        }
 
     # ---- identity --------------------------------------------------------------------
     def authenticate(self, credentials: Credentials) -> Principal:
@@ -88,18 +105,27 @@ class FakeBackend:
                 raise NotFound("network", nic.network or nic.network_id, "one.vnpool.info")
         vm_id = max(self.vms, default=-1) + 1
         self.vms[vm_id] = Vm(
-            vm_id, request.name or f"one-{vm_id}", principal.user, principal.groups[0],
-            (VmState.HOLD if hold else VmState.PENDING).value, image_id,
-            request.instance_type or "m1.small", request.vcpu or 1, request.memory_mib or 512,
-            spec={"context": dict(request.context)}, created_at=NOW, updated_at=NOW,
-        )  # fmt: skip
+            vm_id,
+            request.name or f"one-{vm_id}",
+            principal.user,
+            principal.groups[0],
+            (VmState.HOLD if hold else VmState.PENDING).value,
+            image_id,
+            request.instance_type or "m1.small",
+            request.vcpu or 1,
+            request.memory_mib or 512,
+            spec={"context": dict(request.context)},
+            created_at=NOW,
+            updated_at=NOW,
+        )
         return vm_id
 
     def boot(self, vm_id: int) -> None:
         """Test helper: what the job runner would do to a pending VM."""
         vm = self.vms[vm_id]
-        self.vms[vm_id] = replace(vm, state="running", host="node-1", ip="10.1.0.7",
-                                  mac="02:00:0a:01:00:07")  # fmt: skip
+        self.vms[vm_id] = replace(
+            vm, state="running", host="node-1", ip="10.1.0.7", mac="02:00:0a:01:00:07"
+        )
 
     def vm_get(self, principal: Principal, vm_id: int) -> Vm:
         if vm_id not in self.vms:
@@ -118,10 +144,22 @@ class FakeBackend:
         vm = self.vm_get(principal, vm_id)
         new = next_state(vm.vm_state, action)
         if new is None:
-            raise InvalidState(what="VM", name=vm_id, state=vm.state, action=action.value,
-                               allowed=", ".join(allowed_from(action)))  # fmt: skip
-        while new in (VmState.SHUTDOWN, VmState.POWEROFF_PENDING, VmState.EPILOG, VmState.BOOT,
-                      VmState.SAVE, VmState.RESTORE, VmState.REBOOT):  # fmt: skip
+            raise InvalidState(
+                what="VM",
+                name=vm_id,
+                state=vm.state,
+                action=action.value,
+                allowed=", ".join(allowed_from(action)),
+            )
+        while new in (
+            VmState.SHUTDOWN,
+            VmState.POWEROFF_PENDING,
+            VmState.EPILOG,
+            VmState.BOOT,
+            VmState.SAVE,
+            VmState.RESTORE,
+            VmState.REBOOT,
+        ):
             new = step_done(new, action)  # the fake runs jobs instantly
         self.vms[vm_id] = replace(vm, state=new.value, last_action=action.value)
 
@@ -146,8 +184,9 @@ class FakeBackend:
     def user_list(self, principal: Principal) -> Sequence[User]:
         return list(self.users.values())
 
-    def user_allocate(self, principal: Principal, name: str, password: str, *, driver: str,
-                      groups: Sequence[int]) -> int:  # fmt: skip
+    def user_allocate(
+        self, principal: Principal, name: str, password: str, *, driver: str, groups: Sequence[int]
+    ) -> int:
         self.calls.append(("user_allocate", name, password, driver, list(groups)))
         user_id = max(self.users) + 1
         names = [self.groups[g].name for g in groups] or ["users"]
@@ -197,9 +236,14 @@ class FakeBackend:
         self.calls.append(("network_allocate", request))
         net_id = max(self.networks) + 1
         ranges = tuple({"type": r.type, "ip": r.ip, "size": r.size} for r in request.ranges)
-        self.networks[net_id] = NetworkRecord(net_id, request.name, principal.user,
-                                              principal.groups[0], request.bridge or "",
-                                              address_ranges=ranges)  # fmt: skip
+        self.networks[net_id] = NetworkRecord(
+            net_id,
+            request.name,
+            principal.user,
+            principal.groups[0],
+            request.bridge or "",
+            address_ranges=ranges,
+        )
         return net_id
 
     def network_delete(self, principal: Principal, net_id: int) -> None:
@@ -233,13 +277,15 @@ class FakeBackend:
         self.calls.append(("network_reserve", net_id, reservation))
         parent = self._net(net_id)
         new_id = max(self.networks) + 1
-        self.networks[new_id] = replace(parent, id=new_id, name=reservation.name or "reservation",
-                                        used_leases=0)  # fmt: skip
+        self.networks[new_id] = replace(
+            parent, id=new_id, name=reservation.name or "reservation", used_leases=0
+        )
         return new_id
 
     # ---- VM devices, images, hosts (recorded only) ---------------------------------------
-    def vm_update(self, principal: Principal, vm_id: int, user_template: UserTemplate, *,
-                  merge: bool) -> None:  # fmt: skip
+    def vm_update(
+        self, principal: Principal, vm_id: int, user_template: UserTemplate, *, merge: bool
+    ) -> None:
         self.calls.append(("vm_update", vm_id, user_template, merge))
 
     def vm_attach_disk(self, principal: Principal, vm_id: int, disk: DiskRequest) -> None:
@@ -321,8 +367,9 @@ class FakeBackend:
         del self.acls[rule_id]
 
     def datastore_list(self, principal: Principal) -> Sequence[DatastoreRecord]:
-        return [DatastoreRecord(1, "default", total_mb=1000, free_mb=900, used_mb=100,
-                                image_ids=(3,))]  # fmt: skip
+        return [
+            DatastoreRecord(1, "default", total_mb=1000, free_mb=900, used_mb=100, image_ids=(3,))
+        ]
 
 
 class ClientTransport(xmlrpc.client.Transport):

@@ -19,9 +19,23 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # the FakeBackend's clock
 
 
 def _vm(**changes: object) -> Vm:
-    vm = Vm(7, "web", "alice", "users", "running", 3, "m1.small", 1, 1536, host="node-1",
-            ip="10.1.0.7", mac="02:00:0a:01:00:07", spec={"context": {"SSH_KEY": "k]]>v"}},
-            created_at=NOW, updated_at=NOW)  # fmt: skip
+    vm = Vm(
+        7,
+        "web",
+        "alice",
+        "users",
+        "running",
+        3,
+        "m1.small",
+        1,
+        1536,
+        host="node-1",
+        ip="10.1.0.7",
+        mac="02:00:0a:01:00:07",
+        spec={"context": {"SSH_KEY": "k]]>v"}},
+        created_at=NOW,
+        updated_at=NOW,
+    )
     return replace(vm, **changes)  # type: ignore[arg-type]
 
 
@@ -54,17 +68,42 @@ def test_vm_xml_element_order_follows_vm_xsd(backend: Any) -> None:
     fake = backend
     root = ET.fromstring(vm_xml(_vm(), fake, fake.images[3]))
     order = [child.tag for child in root]
-    assert order == ["ID", "UID", "GID", "UNAME", "GNAME", "NAME", "PERMISSIONS", "LAST_POLL",
-                     "STATE", "LCM_STATE", "PREV_STATE", "PREV_LCM_STATE", "RESCHED", "STIME",
-                     "ETIME", "DEPLOY_ID", "MONITORING", "SCHED_ACTIONS", "TEMPLATE",
-                     "USER_TEMPLATE", "HISTORY_RECORDS"]  # fmt: skip
+    assert order == [
+        "ID",
+        "UID",
+        "GID",
+        "UNAME",
+        "GNAME",
+        "NAME",
+        "PERMISSIONS",
+        "LAST_POLL",
+        "STATE",
+        "LCM_STATE",
+        "PREV_STATE",
+        "PREV_LCM_STATE",
+        "RESCHED",
+        "STIME",
+        "ETIME",
+        "DEPLOY_ID",
+        "MONITORING",
+        "SCHED_ACTIONS",
+        "TEMPLATE",
+        "USER_TEMPLATE",
+        "HISTORY_RECORDS",
+    ]
 
 
 def test_the_stratuslab_client_paths_are_present(backend: Any) -> None:
     fake = backend
     root = ET.fromstring(vm_xml(_vm(), fake, fake.images[3]))
-    for path in ("STATE", "LCM_STATE", "TEMPLATE/NIC/IP", "TEMPLATE/DISK/SOURCE",
-                 "HISTORY_RECORDS/HISTORY/HOSTNAME", "UNAME"):  # fmt: skip
+    for path in (
+        "STATE",
+        "LCM_STATE",
+        "TEMPLATE/NIC/IP",
+        "TEMPLATE/DISK/SOURCE",
+        "HISTORY_RECORDS/HISTORY/HOSTNAME",
+        "UNAME",
+    ):
         assert root.findtext(path), path
 
 
@@ -87,7 +126,12 @@ def test_user_and_user_pool_parse(backend: Any) -> None:
     fake = backend
     user = bindings.parseString(r.user_xml(fake.users[5], fake).encode())
     assert (user.ID, user.GID, user.NAME, user.GNAME, user.AUTH_DRIVER) == (
-        5, 1, "alice", "users", "core")  # fmt: skip
+        5,
+        1,
+        "alice",
+        "users",
+        "core",
+    )
     assert user.GROUPS.ID == [1] and user.ENABLED == 1 and user.PASSWORD == "*"
     pool = bindings.parseString(r.user_pool_xml(fake.users.values(), fake).encode())
     assert [u.NAME for u in pool.USER] == ["oneadmin", "alice"]
@@ -105,7 +149,12 @@ def test_image_and_image_pool_parse(backend: Any) -> None:
     fake = backend
     image = bindings.parseString(r.image_xml(fake.images[3], fake, [7]).encode())
     assert (image.ID, image.NAME, image.UNAME, image.STATE, image.SIZE) == (
-        3, "ttylinux", "alice", 1, 40)  # fmt: skip
+        3,
+        "ttylinux",
+        "alice",
+        1,
+        40,
+    )
     assert image.SOURCE.endswith("3.qcow2") and image.VMS.ID == [7] and image.RUNNING_VMS == 1
     assert image.PERMISSIONS.OTHER_U == 1  # public
     pool = bindings.parseString(r.image_pool_xml(fake.images.values(), fake).encode())
@@ -114,8 +163,14 @@ def test_image_and_image_pool_parse(backend: Any) -> None:
 
 def test_vnet_from_a_plain_dict_parses_with_address_ranges(backend: Any) -> None:
     fake = backend
-    net = {"id": 2, "name": "private", "owner": "alice", "group": "users", "bridge": "br2",
-           "address_ranges": [{"type": "IP4", "ip": "192.168.0.2", "size": 10}]}  # fmt: skip
+    net = {
+        "id": 2,
+        "name": "private",
+        "owner": "alice",
+        "group": "users",
+        "bridge": "br2",
+        "address_ranges": [{"type": "IP4", "ip": "192.168.0.2", "size": 10}],
+    }
     vnet = bindings.parseString(r.vnet_xml(net, fake).encode())
     assert (vnet.ID, vnet.NAME, vnet.UID, vnet.BRIDGE) == (2, "private", 5, "br2")
     assert vnet.AR_POOL.AR[0].IP == "192.168.0.2" and vnet.AR_POOL.AR[0].SIZE == 10
@@ -145,7 +200,11 @@ def test_acl_pool_renders_masks_in_hex(backend: Any) -> None:
     pool = bindings.parseString(r.acl_pool_xml(fake.acls.values()).encode())
     acl = pool.ACL[0]
     assert (acl.USER, acl.RESOURCE, acl.RIGHTS, acl.STRING) == (
-        "100000001", "2000000000", "1", "@1 VM/* USE *")  # fmt: skip
+        "100000001",
+        "2000000000",
+        "1",
+        "@1 VM/* USE *",
+    )
 
 
 def test_datastore_pool_parses() -> None:

@@ -108,8 +108,11 @@ def test_classic_pswd_path_takes_basic_credentials_split_at_first_colon(
 ) -> None:
     basic = base64.b64encode(b"alice:s3cr:t").decode()
     body = xmlrpc.client.dumps(("alice:s3cr:t", -3, -1, -1, -1), "one.vmpool.info").encode()
-    response = client.post("/pswd/xmlrpc", content=body, headers={"Authorization": f"Basic {basic}",
-                           "User-Agent": "xmlrpclib.py/1.0.1"})  # fmt: skip
+    response = client.post(
+        "/pswd/xmlrpc",
+        content=body,
+        headers={"Authorization": f"Basic {basic}", "User-Agent": "xmlrpclib.py/1.0.1"},
+    )
     assert xmlrpc.client.loads(response.content)[0][0][0] is True
     credentials = backend.calls[0][1]
     assert (credentials.username, credentials.password) == ("alice", "s3cr:t")

@@ -29,12 +29,14 @@ def test_vn_allocate_accepts_address_ranges_and_3x_ranged_networks(rpc: Any, bac
     )
     request = backend.calls[-1][1]
     assert ok and request.name == "private" and request.ranges[0].size == 50
-    rpc.one.vn.allocate(SESSION, 'NAME="old"\nTYPE="RANGED"\nNETWORK_ADDRESS="10.9.0.0"\n'
-                                 'NETWORK_SIZE="C"')  # fmt: skip
+    rpc.one.vn.allocate(
+        SESSION, 'NAME="old"\nTYPE="RANGED"\nNETWORK_ADDRESS="10.9.0.0"\nNETWORK_SIZE="C"'
+    )
     request = backend.calls[-1][1]
     assert (request.ranges[0].ip, request.ranges[0].size) == ("10.9.0.0", 254)
-    rpc.one.vn.allocate(SESSION, 'NAME="fixed"\nTYPE="FIXED"\nLEASES=[IP="10.8.0.1"]\n'
-                                 'LEASES=[IP="10.8.0.2"]')  # fmt: skip
+    rpc.one.vn.allocate(
+        SESSION, 'NAME="fixed"\nTYPE="FIXED"\nLEASES=[IP="10.8.0.1"]\nLEASES=[IP="10.8.0.2"]'
+    )
     assert [r.ip for r in backend.calls[-1][1].ranges] == ["10.8.0.1", "10.8.0.2"]
 
 

@@ -47,8 +47,10 @@ def test_pyone_flat_dict_rendering_parses() -> None:
 
 
 def test_xml_template_as_pyone_sends_nested_dicts() -> None:
-    tpl = parse("<TEMPLATE><DESCRIPTION><![CDATA[x & y]]></DESCRIPTION>"
-                "<CONTEXT><A>1</A></CONTEXT></TEMPLATE>")  # fmt: skip
+    tpl = parse(
+        "<TEMPLATE><DESCRIPTION><![CDATA[x & y]]></DESCRIPTION>"
+        "<CONTEXT><A>1</A></CONTEXT></TEMPLATE>"
+    )
     assert tpl.get("DESCRIPTION") == "x & y"
     assert tpl.vector("CONTEXT") == {"A": "1"}
 
