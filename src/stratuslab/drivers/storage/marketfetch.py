@@ -17,12 +17,14 @@ import fcntl
 import hashlib
 import lzma
 import os
+import queue
+import threading
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 import httpx
@@ -84,14 +86,27 @@ def _decompressor(compression: str) -> _Decompressor:
 
 
 class _Digests:
+    """Size and checksums of the stream, each hash in its own thread (hashlib drops the GIL), so
+    hashing overlaps the download and uses every core."""
+
     def __init__(self, entry: MetadataEntry) -> None:
         self.entry = entry
         self.size = 0
-        self.hashers = {}
+        self.expected: dict[str, str] = {}
+        self.hashers: dict[str, Any] = {}
         for c in entry.checksums:
             name = _HASHES.get(c.algorithm.upper().replace("-", ""))
             if name:
-                self.hashers[c.algorithm] = (hashlib.new(name), c.value.lower())
+                self.hashers[c.algorithm] = hashlib.new(name)
+                self.expected[c.algorithm] = c.value.lower()
+        self.queues: list[queue.Queue[bytes | None]] = []
+        self.threads: list[threading.Thread] = []
+        for h in self.hashers.values():
+            q: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+            t = threading.Thread(target=_hash_worker, args=(h, q), daemon=True)
+            t.start()
+            self.queues.append(q)
+            self.threads.append(t)
 
     def update(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -99,19 +114,35 @@ class _Digests:
             raise DriverError(
                 f"download is larger than the {self.entry.bytes} bytes the metadata announces"
             )
-        for h, _ in self.hashers.values():
-            h.update(chunk)
+        for q in self.queues:
+            q.put(chunk)
+
+    def close(self) -> None:
+        if not self.threads:
+            return
+        for q in self.queues:
+            q.put(None)
+        for t in self.threads:
+            t.join()
+        self.threads = []
 
     def check(self) -> None:
+        self.close()
         if self.size != self.entry.bytes:
             raise DriverError(
                 f"downloaded image size {self.size} doesn't match the metadata ({self.entry.bytes})"
             )
-        for alg, (h, expected) in self.hashers.items():
-            if h.hexdigest() != expected:
+        for alg, h in self.hashers.items():
+            if h.hexdigest() != self.expected[alg]:
                 raise DriverError(
-                    f"invalid image checksum: {alg} is {h.hexdigest()}, the metadata says {expected}"
+                    f"invalid image checksum: {alg} is {h.hexdigest()}, the metadata says "
+                    f"{self.expected[alg]}"
                 )
+
+
+def _hash_worker(hasher: Any, chunks: queue.Queue[bytes | None]) -> None:
+    while (chunk := chunks.get()) is not None:
+        hasher.update(chunk)
 
 
 class MarketplaceFetcher:
@@ -185,6 +216,7 @@ class MarketplaceFetcher:
         except (OSError, zlib.error, lzma.LZMAError, EOFError) as exc:
             raise DriverError(f"cannot store or decompress the download ({exc})") from exc
         finally:
+            digests.close()
             part.unlink(missing_ok=True)
 
     def _chunks(self, location: str) -> Iterator[bytes]:

@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, and_, func, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from stratuslab.core.marketplace import (
@@ -31,7 +31,7 @@ from stratuslab.core.marketplace import (
     format_date,
     parse_date,
 )
-from stratuslab.persistence.marketplace.tables import endorsers, entries, tags
+from stratuslab.persistence.marketplace.tables import documents, endorsers, entries, tags
 
 
 def entry_to_json(entry: MetadataEntry) -> str:
@@ -77,10 +77,12 @@ class SqlMarketplaceRepository:
                 if latest is not None:
                     self._check_newer(entry, created, latest.created)
                     conn.execute(update(entries).where(entries.c.id == latest.id).values(latest=False))
-                row_id = conn.execute(insert(entries).values(**self._row(stored, created))).inserted_primary_key
-                assert row_id is not None
+                key = conn.execute(insert(entries).values(**self._row(stored, created))).inserted_primary_key
+                assert key is not None
+                conn.execute(insert(documents).values(
+                    entry_id=key[0], summary=entry_to_json(entry), raw=stored.raw))
                 if entry.tags:
-                    conn.execute(insert(tags), [{"entry_id": row_id[0], "tag": t} for t in set(entry.tags)])
+                    conn.execute(insert(tags), [{"entry_id": key[0], "tag": t} for t in set(entry.tags)])
                 self._touch_endorser(conn, entry, created)
         except IntegrityError as exc:
             raise DuplicateEntry(identifier=entry.identifier, email=entry.email, created=created) from exc
@@ -105,7 +107,7 @@ class SqlMarketplaceRepository:
             "os": e.os, "os_version": e.os_version, "arch": e.arch, "kind": e.kind,
             "sha1": e.sha1, "bytes": e.bytes, "title": e.title,
             "location": e.locations[0] if e.locations else "",
-            "search_text": _search_text(e), "summary": entry_to_json(e), "raw": stored.raw,
+            "search_text": _search_text(e),
             "uploaded": format_date(stored.uploaded or e.created),
         }
 
@@ -126,21 +128,24 @@ class SqlMarketplaceRepository:
 
     def get(self, identifier: str, email: str, created: datetime) -> StoredEntry | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(entries).where(
+            row = conn.execute(_FULL.where(
                 entries.c.identifier == identifier, entries.c.email == email,
                 entries.c.created == format_date(created))).first()
         return _stored(row) if row is not None else None
 
     def search(self, query: EntryQuery, now: datetime) -> EntryPage:
         where = self._where(query, format_date(now))
-        stmt: Select[Any] = select(entries).where(*where)
+        page_ids = (
+            select(entries.c.id).where(*where)
+            .order_by(entries.c.created.desc(), entries.c.id.desc())
+            .offset(query.offset).limit(query.limit)
+        )
         counter = select(func.count()).select_from(entries).where(*where)
-        stmt = stmt.order_by(entries.c.created.desc(), entries.c.id.desc())
-        stmt = stmt.offset(query.offset).limit(query.limit)
         with self.engine.connect() as conn:
-            rows = conn.execute(stmt).all()
+            ids = list(conn.execute(page_ids).scalars())
+            rows = {r.id: r for r in conn.execute(_FULL.where(entries.c.id.in_(ids)))} if ids else {}
             total = conn.execute(counter).scalar_one()
-        return EntryPage(tuple(_stored(r) for r in rows), int(total), query.offset, query.limit)
+        return EntryPage(tuple(_stored(rows[i]) for i in ids), int(total), query.offset, query.limit)
 
     @staticmethod
     def _where(query: EntryQuery, now: str) -> list[Any]:
@@ -176,6 +181,11 @@ class SqlMarketplaceRepository:
         with self.engine.connect() as conn:
             row = conn.execute(select(endorsers).where(endorsers.c.email == email)).first()
         return _summary(row) if row is not None else None
+
+
+_FULL = select(
+    entries.c.id, entries.c.latest, entries.c.uploaded, documents.c.summary, documents.c.raw
+).join(documents, documents.c.entry_id == entries.c.id)
 
 
 def _stored(row: Any) -> StoredEntry:

@@ -31,6 +31,7 @@ metadata = MetaData(
     }
 )
 
+#: One row per entry: the small, indexed columns that queries filter, count and sort on.
 entries = Table(
     "mp_entries",
     metadata,
@@ -50,16 +51,24 @@ entries = Table(
     Column("title", Text, nullable=False, default=""),
     Column("location", Text, nullable=False, default=""),
     Column("search_text", Text, nullable=False, default=""),  # lowercased, for free-text q
-    Column("summary", Text, nullable=False),  # JSON of the parsed entry
-    Column("raw", LargeBinary, nullable=False),  # the exact signed original
     Column("uploaded", String(20), nullable=False),
     UniqueConstraint("identifier", "email", "created", name="uq_mp_entries_key"),
+    # status filters: counted from the index alone; newest-first pages walk the second one
+    Index("ix_mp_entries_status", "latest", "deprecated", "valid_until"),
     Index("ix_mp_entries_latest_created", "latest", "deprecated", "created"),
-    Index("ix_mp_entries_valid_until", "latest", "valid_until"),
     Index("ix_mp_entries_email_created", "email", "created"),
-    Index("ix_mp_entries_os", "os", "latest"),
-    Index("ix_mp_entries_arch", "arch", "latest"),
-    Index("ix_mp_entries_kind", "kind", "latest"),
+    Index("ix_mp_entries_os", "os", "latest", "deprecated", "valid_until"),
+    Index("ix_mp_entries_arch", "arch", "latest", "deprecated", "valid_until"),
+    Index("ix_mp_entries_kind", "kind", "latest", "deprecated", "valid_until"),
+)
+
+#: The big parts, read only for the rows of the page being returned.
+documents = Table(
+    "mp_documents",
+    metadata,
+    Column("entry_id", Integer, ForeignKey("mp_entries.id"), primary_key=True),
+    Column("summary", Text, nullable=False),  # JSON of the parsed entry
+    Column("raw", LargeBinary, nullable=False),  # the exact signed original
 )
 
 tags = Table(

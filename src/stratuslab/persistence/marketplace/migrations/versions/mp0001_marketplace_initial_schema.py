@@ -2,7 +2,7 @@
 
 Revision ID: mp0001
 Revises:
-Create Date: 2026-11-22 01:03:13.908750
+Create Date: 2026-11-22 01:09:50.719528
 """
 
 from __future__ import annotations
@@ -43,20 +43,25 @@ def upgrade() -> None:
     sa.Column('title', sa.Text(), nullable=False),
     sa.Column('location', sa.Text(), nullable=False),
     sa.Column('search_text', sa.Text(), nullable=False),
-    sa.Column('summary', sa.Text(), nullable=False),
-    sa.Column('raw', sa.LargeBinary(), nullable=False),
     sa.Column('uploaded', sa.String(length=20), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mp_entries')),
     sa.UniqueConstraint('identifier', 'email', 'created', name='uq_mp_entries_key')
     )
     with op.batch_alter_table('mp_entries', schema=None) as batch_op:
-        batch_op.create_index('ix_mp_entries_arch', ['arch', 'latest'], unique=False)
+        batch_op.create_index('ix_mp_entries_arch', ['arch', 'latest', 'deprecated', 'valid_until'], unique=False)
         batch_op.create_index('ix_mp_entries_email_created', ['email', 'created'], unique=False)
-        batch_op.create_index('ix_mp_entries_kind', ['kind', 'latest'], unique=False)
+        batch_op.create_index('ix_mp_entries_kind', ['kind', 'latest', 'deprecated', 'valid_until'], unique=False)
         batch_op.create_index('ix_mp_entries_latest_created', ['latest', 'deprecated', 'created'], unique=False)
-        batch_op.create_index('ix_mp_entries_os', ['os', 'latest'], unique=False)
-        batch_op.create_index('ix_mp_entries_valid_until', ['latest', 'valid_until'], unique=False)
+        batch_op.create_index('ix_mp_entries_os', ['os', 'latest', 'deprecated', 'valid_until'], unique=False)
+        batch_op.create_index('ix_mp_entries_status', ['latest', 'deprecated', 'valid_until'], unique=False)
 
+    op.create_table('mp_documents',
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('raw', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['entry_id'], ['mp_entries.id'], name=op.f('fk_mp_documents_entry_id_mp_entries')),
+    sa.PrimaryKeyConstraint('entry_id', name=op.f('pk_mp_documents'))
+    )
     op.create_table('mp_tags',
     sa.Column('entry_id', sa.Integer(), nullable=False),
     sa.Column('tag', sa.String(length=200), nullable=False),
@@ -75,8 +80,9 @@ def downgrade() -> None:
         batch_op.drop_index('ix_mp_tags_tag')
 
     op.drop_table('mp_tags')
+    op.drop_table('mp_documents')
     with op.batch_alter_table('mp_entries', schema=None) as batch_op:
-        batch_op.drop_index('ix_mp_entries_valid_until')
+        batch_op.drop_index('ix_mp_entries_status')
         batch_op.drop_index('ix_mp_entries_os')
         batch_op.drop_index('ix_mp_entries_latest_created')
         batch_op.drop_index('ix_mp_entries_kind')
