@@ -100,3 +100,22 @@ def make_endorser(
             x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
         )
     return Identity(key, builder.sign(ca.key, hashes.SHA256()))
+
+
+def make_intermediate(ca: Identity, cn: str = "Test Sub CA", key_index: int = 4) -> Identity:
+    key = _key(key_index)
+    name = _name((NameOID.DOMAIN_COMPONENT, "eu"), (NameOID.DOMAIN_COMPONENT, "stratuslab"),
+                 (NameOID.COMMON_NAME, cn))
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca.key, hashes.SHA256())
+    )
+    return Identity(key, cert)

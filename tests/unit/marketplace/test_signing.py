@@ -148,3 +148,21 @@ def test_hashed_system_ca_dir_layout_can_be_copied(ca: Identity, tmp_path: Path)
     (src / "ca.crt").write_bytes(ca.cert_pem)
     shutil.copytree(src, tmp_path / "b")
     assert len(TrustStore.from_directory(tmp_path / "b").cas) == 1
+
+
+def test_intermediate_ca_travels_in_the_signature_and_chains_to_the_root(
+    ca: Identity, trust: TrustStore
+) -> None:
+    from .pki import make_intermediate
+
+    sub = make_intermediate(ca)
+    carol = make_endorser(sub, "Carol Example", "carol@example.org", key_index=3)
+    chain_creds = SigningCredentials.from_pem(carol.key_pem, carol.cert_pem + sub.cert_pem)
+    doc = xmldsig.sign_document(unsigned(email="carol@example.org"), chain_creds, now=NOW)
+    assert doc.count(b"X509Certificate>") == 4  # two certificates, open and close tags
+    verified = xmldsig.verify_document(doc, trust, now=NOW)
+    assert [c.subject for c in verified.chain] == [carol.cert.subject, sub.cert.subject, ca.cert.subject]
+    # without the intermediate the root alone cannot link the signer
+    alone = xmldsig.sign_document(unsigned(email="carol@example.org"), creds(carol), now=NOW)
+    with pytest.raises(SignatureInvalid, match="not a trusted CA"):
+        xmldsig.verify_document(alone, trust, now=NOW)

@@ -111,6 +111,10 @@ def sign_document(
     try:
         key = xmlsec.Key.from_memory(credentials.key_pem, xmlsec.constants.KeyDataFormatPem)
         key.load_cert_from_memory(credentials.cert_pem, xmlsec.constants.KeyDataFormatCertPem)
+        for extra in credentials.chain:  # intermediates travel with the signature
+            if extra.subject != extra.issuer:
+                pem = extra.public_bytes(serialization.Encoding.PEM)
+                key.load_cert_from_memory(pem, xmlsec.constants.KeyDataFormatCertPem)
         ctx.key = key
         ctx.sign(sig)
     except xmlsec.Error as exc:
