@@ -26,13 +26,13 @@ from stratuslab.core.network import (
 from stratuslab.services.network.repository import NetworkRepo
 
 #: The three StratusLab classes, used when settings define none.  Private-use addresses only,
-#: so an all-in-one cloud never announces anything that could clash with a real network.
+#: so an all-in-one cloud never announces anything that could clash with a real network.  No
+#: `dns` key: the data plane serves DHCP and RA, not DNS; sites add their resolvers.
 DEFAULT_CLASSES: Mapping[str, Mapping[str, Any]] = {
     "public": {
         "subnet": "10.254.1.0/24",
         "ranges": ["10.254.1.10-10.254.1.250"],
         "gateway": "10.254.1.1",
-        "dns": ["10.254.1.1"],
         "ipv6_prefix": "fd53:7472:6174:1::/64",
         "ipv6_mode": "slaac",
     },
@@ -40,7 +40,6 @@ DEFAULT_CLASSES: Mapping[str, Mapping[str, Any]] = {
         "subnet": "10.254.2.0/24",
         "ranges": ["10.254.2.10-10.254.2.250"],
         "gateway": "10.254.2.1",
-        "dns": ["10.254.2.1"],
         "ipv6_prefix": "fd53:7472:6174:2::/64",
         "ipv6_mode": "slaac",
     },
@@ -95,10 +94,15 @@ def network_from_table(name: str, table: Mapping[str, Any], *, pool: SegmentPool
             f"network {name}: unknown key {sorted(unknown)[0]!r}",
             hint=f"known keys: {', '.join(sorted(_KEYS))}",
         )
+    given = table.get("address_class")
     try:
-        cls = AddressClass(table.get("address_class", name))
+        cls = AddressClass(given if given is not None else name)
     except ValueError:
-        cls = AddressClass.PUBLIC
+        if given is not None:
+            raise InvalidInput(
+                f"network {name}: address_class {given!r} is not public, local or private"
+            ) from None
+        cls = AddressClass.PUBLIC  # an admin-defined network named otherwise
     try:
         return Network(
             name=name,
