@@ -77,6 +77,9 @@ class LinkRecord:
 
 
 class OcciBackend(Protocol):
+    """The services, as the OCCI adapter uses them.  A method the services cannot do yet may
+    raise NotImplementedError: the client then gets 501."""
+
     def authenticate(self, credentials: Credentials) -> Principal: ...
 
     # template mixins
@@ -89,6 +92,15 @@ class OcciBackend(Protocol):
     def compute_list(self, principal: Principal) -> Sequence[Vm]: ...
     def compute_action(self, principal: Principal, vm_id: int, action: VmAction) -> None: ...
     def compute_delete(self, principal: Principal, vm_id: int) -> None: ...
+    def compute_update(
+        self,
+        principal: Principal,
+        vm_id: int,
+        *,
+        name: str | None = None,
+        cores: int | None = None,
+        memory_mib: int | None = None,
+    ) -> None: ...
 
     # network
     def network_create(self, principal: Principal, request: NetworkRequest) -> int: ...
@@ -96,6 +108,14 @@ class OcciBackend(Protocol):
     def network_list(self, principal: Principal) -> Sequence[NetworkRecord]: ...
     def network_action(self, principal: Principal, net_id: int, *, up: bool) -> None: ...
     def network_delete(self, principal: Principal, net_id: int) -> None: ...
+    def network_update(
+        self,
+        principal: Principal,
+        net_id: int,
+        *,
+        title: str | None = None,
+        label: str | None = None,
+    ) -> None: ...
 
     # storage
     def storage_create(self, principal: Principal, title: str | None, size_gib: float) -> int: ...
@@ -103,6 +123,14 @@ class OcciBackend(Protocol):
     def storage_list(self, principal: Principal) -> Sequence[StorageRecord]: ...
     def storage_action(self, principal: Principal, storage_id: int, *, online: bool) -> None: ...
     def storage_delete(self, principal: Principal, storage_id: int) -> None: ...
+    def storage_update(
+        self,
+        principal: Principal,
+        storage_id: int,
+        *,
+        title: str | None = None,
+        size_gib: float | None = None,
+    ) -> None: ...
 
     # links (networkinterface, storagelink)
     def link_create(

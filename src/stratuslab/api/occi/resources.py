@@ -160,6 +160,57 @@ def act(
     _ACTIONS[collection](call, _id(ident, collection), term, attributes)
 
 
+#: what a partial update may change, per kind: OCCI attribute -> backend keyword
+UPDATABLE: Mapping[str, Mapping[str, str]] = {
+    "compute": {
+        "occi.core.title": "name",
+        "occi.compute.cores": "cores",
+        "occi.compute.memory": "memory_mib",
+    },
+    "network": {"occi.core.title": "title", "occi.network.label": "label"},
+    "storage": {"occi.core.title": "title", "occi.storage.size": "size_gib"},
+}
+
+
+def _update_args(collection: str, updates: Mapping[str, Any]) -> dict[str, Any]:
+    allowed = UPDATABLE.get(collection, {})
+    args: dict[str, Any] = {}
+    for name, value in updates.items():
+        if name not in allowed:
+            raise bad(
+                f"attribute {name} of {collection} cannot be changed; changeable: "
+                + ", ".join(sorted(allowed))
+            )
+        keyword = allowed[name]
+        if keyword in ("cores", "memory_mib", "size_gib"):
+            if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                raise bad(f"attribute {name} must be a positive number, got {value!r}")
+        if keyword == "cores":
+            value = int(value)
+        elif keyword == "memory_mib":
+            value = int(value * 1024)  # OCCI speaks GiB
+        elif keyword == "size_gib":
+            value = float(value)
+        else:
+            value = str(value)
+        args[keyword] = value
+    return args
+
+
+def update(call: Call, collection: str, ident: str, updates: Mapping[str, Any]) -> None:
+    """Partial update (POST on an instance without ?action=)."""
+    b, p = call.backend, call.principal
+    args = _update_args(collection, updates)
+    if collection == "compute":
+        b.compute_update(p, _id(ident, "compute"), **args)
+    elif collection == "network":
+        b.network_update(p, _id(ident, "network"), **args)
+    elif collection == "storage":
+        b.storage_update(p, _id(ident, "storage"), **args)
+    else:
+        raise OcciError(405, f"/{collection}/{ident} cannot be updated")
+
+
 def delete(call: Call, collection: str, ident: str) -> None:
     b, p = call.backend, call.principal
     if collection == "compute":

@@ -114,6 +114,22 @@ def parse_action(body: Body, registry: Registry) -> tuple[Category, dict[str, An
     return textfmt.parse_action(body.lines, registry)
 
 
+def parse_update(body: Body) -> dict[str, Any]:
+    """The attributes of a partial update (POST on an instance, no action)."""
+    if body.json is not None:
+        attrs = body.json.get("attributes", {})
+        if not isinstance(attrs, dict):
+            raise textfmt.bad('"attributes" must be an object')
+        updates = dict(attrs)
+        if "title" in body.json:
+            updates["occi.core.title"] = body.json["title"]
+    else:
+        updates = dict(textfmt.parse_attribute(v) for n, v in body.lines if n == "X-OCCI-Attribute")
+    if not updates:
+        raise textfmt.bad("the update carries no attribute to change")
+    return updates
+
+
 def parse_filter(body: Body, registry: Registry) -> tuple[list[Category], dict[str, Any]]:
     if body.json is not None:
         return jsonfmt.parse_mixin_filter(body.json, registry), {}

@@ -134,6 +134,20 @@ class FakeOcciBackend:
         self.compute_get(principal, vm_id)
         del self.vms[vm_id]
 
+    def compute_update(self, principal: Principal, vm_id: int, **changes: Any) -> None:
+        self.calls.append(("compute_update", vm_id, changes))
+        vm = self.compute_get(principal, vm_id)
+        renamed = {"name": changes["name"]} if "name" in changes else {}
+        self.vms[vm_id] = replace(vm, **renamed)
+
+    def network_update(self, principal: Principal, net_id: int, **changes: Any) -> None:
+        self.calls.append(("network_update", net_id, changes))
+
+    def storage_update(self, principal: Principal, storage_id: int, **changes: Any) -> None:
+        self.calls.append(("storage_update", storage_id, changes))
+        vol = self.storage_get(principal, storage_id)
+        self.storage[storage_id] = replace(vol, size_gib=changes.get("size_gib", vol.size_gib))
+
     def network_create(self, principal: Principal, request: NetworkRequest) -> int:
         self.calls.append(("network_create", request))
         net_id = max(self.networks) + 1

@@ -379,3 +379,37 @@ def test_backend_not_implemented_is_501(occi: TestClient, occi_backend: Any) -> 
     )
     response = occi.post("/occi/network/1?action=up", content=up, headers=TEXT)
     assert response.status_code == 501 and response.headers["Server"].endswith("OCCI/1.2")
+
+
+def test_partial_update_of_compute_in_text_and_storage_in_json(
+    occi: TestClient, occi_backend: Any
+) -> None:
+    location = _create_compute(occi)
+    body = 'X-OCCI-Attribute: occi.core.title="renamed"\nX-OCCI-Attribute: occi.compute.memory=3\n'
+    response = occi.post(location, content=body, headers=TEXT)
+    assert response.status_code == 200, response.text
+    assert occi_backend.calls[-1] == ("compute_update", 0, {"name": "renamed", "memory_mib": 3072})
+    assert 'X-OCCI-Attribute: occi.core.title="renamed"' in response.text
+    occi_backend.storage_create(None, "data", 10)
+    response = occi.post(
+        "/occi/storage/1",
+        json={"attributes": {"occi.storage.size": 20}},
+        headers={"Content-Type": "application/occi+json", "Accept": "application/occi+json"},
+    )
+    assert response.status_code == 200
+    assert response.json()["attributes"]["occi.storage.size"] == 20.0
+
+
+def test_partial_update_of_immutable_or_unknown_attributes_is_400(
+    occi: TestClient, occi_backend: Any
+) -> None:
+    location = _create_compute(occi)
+    for body in (
+        'X-OCCI-Attribute: occi.compute.state="active"\n',
+        "",
+        "X-OCCI-Attribute: occi.compute.cores=0\n",
+    ):
+        response = occi.post(location, content=body, headers=TEXT)
+        assert response.status_code == 400, body
+    assert [c for c in occi_backend.calls if c[0] == "compute_update"] == []
+    assert occi.put(location, content="", headers=TEXT).status_code == 405
