@@ -9,7 +9,7 @@ Only the standard library and core errors; must not import drivers, persistence 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -335,12 +335,3 @@ class Registry:
 
     def by_location(self, location: str) -> Category | None:
         return next((c for c in self.categories.values() if c.location == location), None)
-
-    def of_class(self, cls: str) -> list[Category]:
-        return [c for c in self.categories.values() if c.cls == cls]
-
-    def related_to(self, parent: str) -> list[Category]:
-        return [c for c in self.categories.values() if c.parent == parent]
-
-    def defaults(self, kind: Category) -> Mapping[str, Any]:
-        return {a.name: a.default for a in kind.attributes if a.default is not None}

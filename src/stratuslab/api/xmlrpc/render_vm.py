@@ -4,7 +4,9 @@ The fields the original StratusLab client reads are always present: STATE, LCM_S
 TEMPLATE/NIC/IP, TEMPLATE/DISK/SOURCE, HISTORY_RECORDS/HISTORY/HOSTNAME.  What is not a column
 of `Vm` comes from `vm.spec`: ``nics`` (list of {network, network_id, ip, mac, ...}), ``disks``
 (extra disks: list of {image_id, source, target, ...}), ``context`` (mapping),
-``user_template`` (mapping), ``host_id`` (int).  Imports only core and this package.
+``user_template`` (mapping), ``host_id`` (int), ``cpu`` (CPU share, default vcpu),
+``image_source`` (boot disk SOURCE when the image is not visible).
+Imports only core and this package.
 """
 
 from __future__ import annotations

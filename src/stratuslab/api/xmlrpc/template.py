@@ -17,7 +17,7 @@ Only the standard library and core errors; must not import drivers, persistence 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from stratuslab.core.errors import InvalidInput
@@ -80,22 +80,6 @@ class Template:
 
     def __len__(self) -> int:
         return len(self.items)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> Template:
-        tpl = cls()
-        for key, value in data.items():
-            if isinstance(value, Mapping):
-                tpl.add(key, {str(k).upper(): str(v) for k, v in value.items()})
-            elif isinstance(value, list | tuple):
-                for item in value:
-                    if isinstance(item, Mapping):
-                        tpl.add(key, {str(k).upper(): str(v) for k, v in item.items()})
-                    else:
-                        tpl.add(key, str(item))
-            else:
-                tpl.add(key, str(value))
-        return tpl
 
 
 # --------------------------------------------------------------------------------------------
