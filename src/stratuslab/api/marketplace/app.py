@@ -102,8 +102,16 @@ def _query(request: Request, **fixed: Any) -> EntryQuery:
 
 
 def create_app(service: MarketplaceService, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+    """The marketplace app; `max_body` bounds an upload (bytes), refused with 413 beyond it."""
     app = FastAPI(title="StratusLab Marketplace", docs_url=None, redoc_url=None, openapi_url=None)
+    _errors_and_home(app)
+    _upload_route(app, service, max_body)
+    _query_routes(app, service)
+    _endorser_and_policy_routes(app, service)
+    return app
 
+
+def _errors_and_home(app: FastAPI) -> None:
     @app.exception_handler(CloudError)
     async def _cloud_error(request: Request, exc: CloudError) -> Response:
         status = _STATUS.get(exc.kind, 500)
@@ -124,6 +132,8 @@ def create_app(service: MarketplaceService, *, max_body: int = DEFAULT_MAX_BODY)
             "<code>stratus upload-metadata FILE</code>.</p>"
         return HTMLResponse(render.html_page("StratusLab Marketplace", body))
 
+
+def _upload_route(app: FastAPI, service: MarketplaceService, max_body: int) -> None:
     @app.post("/metadata", status_code=201)
     async def upload(request: Request) -> Response:
         raw = await _read_limited(request, max_body)
@@ -137,6 +147,8 @@ def create_app(service: MarketplaceService, *, max_body: int = DEFAULT_MAX_BODY)
             return JSONResponse(render.entry_json(stored), status_code=201, headers={"Location": location})
         return PlainTextResponse(location + "\n", status_code=201, headers={"Location": location})
 
+
+def _query_routes(app: FastAPI, service: MarketplaceService) -> None:
     @app.get("/metadata")
     def search(request: Request) -> Response:
         page = service.search(_query(request))
@@ -168,6 +180,8 @@ def create_app(service: MarketplaceService, *, max_body: int = DEFAULT_MAX_BODY)
             return HTMLResponse(render.html_page(identifier, body, prefix="../../../"))
         return Response(stored.raw, media_type=XML)
 
+
+def _endorser_and_policy_routes(app: FastAPI, service: MarketplaceService) -> None:
     @app.get("/endorsers")
     def endorsers(request: Request) -> Response:
         found = service.endorsers()
@@ -204,8 +218,6 @@ def create_app(service: MarketplaceService, *, max_body: int = DEFAULT_MAX_BODY)
                 {"email": v.email, "allowed": v.allowed, "reasons": list(v.reasons)} for v in verdicts
             ],
         })
-
-    return app
 
 
 def _entries(request: Request, page: Any, title: str, *, prefix: str) -> Response:
