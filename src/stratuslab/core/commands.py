@@ -26,5 +26,11 @@ class RunInstance:
     ssh_keys: tuple[str, ...] = ()
     user_data: str | None = None
     volatile_gb: tuple[int, ...] = ()
+    #: NIC requests, each {"network": name, "ip": address} (either may be absent)
+    nics: tuple[Mapping[str, str], ...] = ()
+    persistent_disks: tuple[str, ...] = ()  # volume UUIDs attached at launch
+    readonly_disks: tuple[str, ...] = ()  # volume UUIDs or marketplace ids, read-only
+    #: a marketplace identifier (27 characters) instead of image_id
+    image_ref: str | None = None
     #: backend hints that are not part of the public model (e.g. simulated failure injection)
     extra: Mapping[str, Any] = field(default_factory=dict)

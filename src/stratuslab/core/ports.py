@@ -118,6 +118,9 @@ class UnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
     def commit(self) -> None: ...
+    def repo(self, name: str) -> Any:
+        """A repository a feature registered (e.g. "leases", "volumes"), in this transaction."""
+        ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 
 from stratuslab.persistence import repos
 
 
+RepoFactory = Callable[[Connection], Any]
+
+
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, *, readonly: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, readonly: bool = False,
+        extra_repos: Mapping[str, RepoFactory] | None = None,
+    ) -> None:
         self._engine = engine
+        self._extra_factories = dict(extra_repos or {})
+        self._extra: dict[str, Any] = {}
         self._readonly = readonly
         self._conn: Connection | None = None
 
@@ -31,7 +40,15 @@ class SqlUnitOfWork:
         self.events = repos.EventRepo(c)
         self.tokens = repos.TokenRepo(c)
         self.idempotency = repos.IdempotencyRepo(c)
+        self._extra = {}
         return self
+
+    def repo(self, name: str) -> Any:
+        """A repository registered by a feature (leases, volumes...), bound to this transaction."""
+        if name not in self._extra:
+            assert self._conn is not None, "use the unit of work inside `with`"
+            self._extra[name] = self._extra_factories[name](self._conn)
+        return self._extra[name]
 
     def __exit__(
         self,
@@ -56,6 +73,11 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.extra_repos: dict[str, RepoFactory] = {}
+
+    def register(self, name: str, factory: RepoFactory) -> None:
+        """Make `uow.repo(name)` available (features add their repositories at bootstrap)."""
+        self.extra_repos[name] = factory
 
     def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, readonly=readonly)
+        return SqlUnitOfWork(self.engine, readonly=readonly, extra_repos=self.extra_repos)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stratuslab.core.commands import RunInstance
@@ -26,6 +26,7 @@ from stratuslab.core.states import (
     next_state,
 )
 from stratuslab.services.common import record
+from stratuslab.services.extensions import VmExtension
 
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 CONTEXT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -59,7 +60,9 @@ class ComputeService:
         *,
         nodes: Mapping[str, Node] | None = None,
         wake: Callable[[], None] = lambda: None,
+        extensions: Sequence[VmExtension] = (),
     ) -> None:
+        self.extensions = tuple(extensions)
         self.uow = uow
         self.clock = clock
         self.types = types
@@ -69,6 +72,8 @@ class ComputeService:
     # -- create -----------------------------------------------------------------------------
     def run(self, principal: Principal, cmd: RunInstance) -> list[tuple[Vm, Job]]:
         itype = self._validate(cmd)
+        for ext in self.extensions:
+            ext.validate(principal, cmd)
         with self.uow() as uow:
             if cmd.idempotency_key:
                 previous = uow.idempotency.get(principal.user, cmd.idempotency_key)
@@ -140,6 +145,9 @@ class ComputeService:
         vm.name = base if (cmd.name and cmd.count == 1) else f"{base}-{vm.id}"
         uow.vms.update(vm)
         record(uow, vm.id, now, "request", principal.user, f"run-instance from image {cmd.image_id}")
+        for ext in self.extensions:
+            ext.on_create(uow, principal, vm, cmd)
+        uow.vms.update(vm)
         job = Job(None, VmAction.DEPLOY.value, principal.user, vm_id=vm.id,
                   state="done" if cmd.hold else "queued", created_at=now, updated_at=now)
         uow.jobs.add(job)
@@ -219,6 +227,9 @@ class ComputeService:
                                    action=action.value, allowed="a stable state; retry shortly")
             record(uow, vm_id, now, "request", principal.user,
                    f"{action.value}: {current.state} -> {target.value}", host=current.host)
+            if target in (VmState.FAILED, VmState.DONE):
+                for ext in self.extensions:  # ends without a job: release in this transaction
+                    ext.on_finish(uow, current, target.value)
             needs_job = target in TRANSITIONAL or target is VmState.PENDING
             action_kind = VmAction.DEPLOY.value if target is VmState.PENDING else action.value
             job = Job(None, action_kind, principal.user, vm_id=vm_id, target_state=target.value,

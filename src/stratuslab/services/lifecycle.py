@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from stratuslab.core.entities import Image, Job, Vm
 from stratuslab.core.errors import CloudError, Conflict, DriverError
-from stratuslab.core.hypervisor import BootSpec, DiskSpec, ObservedState, VmHandle, VmSpec
+from stratuslab.core.hypervisor import BootSpec, DiskSpec, NicSpec, ObservedState, VmHandle, VmSpec
 from stratuslab.core.instance import ContextSpec, PrologRequest
 from stratuslab.core.node import Node
 from stratuslab.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from stratuslab.core.states import FAILURE_TWIN, VmAction, VmState, step_done
 from stratuslab.services.common import record
+from stratuslab.services.extensions import VmExtension
 
 log = logging.getLogger(__name__)
 S = VmState
@@ -39,7 +40,9 @@ class LifecycleExecutor:
         *,
         shutdown_timeout: float = 30.0,
         place: Callable[[Vm], str] | None = None,
+        extensions: Sequence[VmExtension] = (),
     ) -> None:
+        self.extensions = tuple(extensions)
         self.uow = uow
         self.clock = clock
         self.nodes = nodes
@@ -87,10 +90,16 @@ class LifecycleExecutor:
         if image is None:
             raise DriverError(f"image {vm.image_id} of VM {vm.id} vanished")
         prepared = node.storage.prepare(self._prolog_request(vm, image))
+        nics, disks = [], list(prepared.disks)
+        for ext in self.extensions:
+            added = ext.on_prolog(vm, node)
+            nics += [dataclasses.asdict(n) for n in added.nics]
+            disks += added.disks
         spec = dict(vm.spec)
         spec["prepared"] = {
             "instance_dir": prepared.instance_dir,
-            "disks": [dataclasses.asdict(d) for d in prepared.disks],
+            "disks": [dataclasses.asdict(d) for d in disks],
+            "nics": nics,
             "boot": dataclasses.asdict(prepared.boot),
         }
         return {"spec": spec}
@@ -140,6 +149,8 @@ class LifecycleExecutor:
         handle = self._handle(vm)
         if handle is not None:
             node.hypervisor.kill(handle)
+        for ext in self.extensions:
+            ext.on_node_release(vm, node)
         node.storage.release(vm.id or 0, owner=vm.owner, quarantine=True)
 
     # -- helpers --------------------------------------------------------------------------
@@ -177,9 +188,10 @@ class LifecycleExecutor:
     def _vm_spec(self, vm: Vm) -> VmSpec:
         prepared = vm.spec.get("prepared") or {}
         disks = tuple(DiskSpec(**d) for d in prepared.get("disks", []))
+        nics = tuple(NicSpec(**n) for n in prepared.get("nics", []))
         return VmSpec(
             vm_id=vm.id or 0, name=vm.name, vcpu=vm.vcpu, memory_mib=vm.memory_mib,
-            instance_dir=prepared.get("instance_dir", ""), disks=disks,
+            instance_dir=prepared.get("instance_dir", ""), disks=disks, nics=nics,
             boot=BootSpec(**prepared.get("boot", {})), extra=dict(vm.spec.get("extra", {})),
         )
 
@@ -195,6 +207,8 @@ class LifecycleExecutor:
         with self.uow() as uow:
             if not uow.vms.cas_state(vm.id or 0, vm.state, new.value, updated_at=now, **changes):
                 raise Superseded()
+            if new is S.DONE:
+                self._finish(uow, vm, new)
             record(uow, vm.id or 0, now, "state", "system", f"{vm.state} -> {new.value} ({why})",
                    host=changes.get("host", vm.host), ip=vm.ip, mac=vm.mac)
             uow.commit()
@@ -214,11 +228,18 @@ class LifecycleExecutor:
         now = self.clock.now()
         with self.uow() as uow:
             if uow.vms.cas_state(vm.id or 0, vm.state, target.value, error=message, updated_at=now):
+                if target is S.FAILED:
+                    self._finish(uow, vm, target)
                 record(uow, vm.id or 0, now, "driver-error", "system",
                        f"{vm.state} failed: {message}", host=vm.host)
                 record(uow, vm.id or 0, now, "state", "system", f"{vm.state} -> {target.value}",
                        host=vm.host)
                 uow.commit()
+
+    def _finish(self, uow: UnitOfWork, vm: Vm, final: VmState) -> None:
+        """Release what the VM held, in the transaction that records its end."""
+        for ext in self.extensions:
+            ext.on_finish(uow, vm, final.value)
 
     def _rollback(self, vm: Vm) -> None:
         if vm.host is None or vm.host not in self.nodes:
@@ -226,6 +247,8 @@ class LifecycleExecutor:
         node = self.nodes[vm.host]
         handle = self._handle(vm) or VmHandle(vm.id or 0, vm.host, {})
         node.hypervisor.kill(handle)
+        for ext in self.extensions:
+            ext.on_node_release(vm, node)
         node.storage.release(vm.id or 0, owner=vm.owner, quarantine=False)
 
 

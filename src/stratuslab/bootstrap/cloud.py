@@ -1,10 +1,15 @@
-"""Composition root: Settings -> engine, drivers, services, apps.  The only module that wires
-concrete things together."""
+"""Composition root: Settings -> engine, drivers, services, apps.
+
+`build_cloud` makes the core (database, identity, images, compute, jobs, reconciler, quarantine)
+and lets each feature module of this package (network, storage, marketplace, auth, apis) add
+its drivers, repositories, VM extensions, authenticators, routes and background workers through
+one `Wiring` object, so features do not edit each other's wiring.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +50,27 @@ log = logging.getLogger("stratuslab.server")
 
 
 @dataclass
+class Wiring:
+    """What feature modules receive and extend while the cloud is assembled."""
+
+    settings: Settings
+    uow: SqlUnitOfWorkFactory
+    clock: SystemClock
+    identity: IdentityService
+    images: ImageService | None = None
+    nodes: dict[str, Node] = field(default_factory=dict)
+    netns: str | None = None  # the data-plane namespace the node's guests live in
+    extensions: list[Any] = field(default_factory=list)  # services.extensions.VmExtension
+    auth_links: dict[str, Any] = field(default_factory=dict)  # name -> Authenticator
+    services: dict[str, Any] = field(default_factory=dict)  # handed to the REST adapter as extras
+    mounts: list[tuple[str, Any]] = field(default_factory=list)  # (path prefix, ASGI app)
+    routers: list[Any] = field(default_factory=list)  # APIRouters added to the main app
+    workers: list[tuple[Any, Any]] = field(default_factory=list)  # (start, stop) callables
+    closers: list[Any] = field(default_factory=list)
+    authenticate: Any = None  # set once the chain is built
+
+
+@dataclass
 class Cloud:
     settings: Settings
     engine: Engine
@@ -56,11 +82,13 @@ class Cloud:
     quarantine: QuarantineService
     nodes: dict[str, Node]
     app: FastAPI
-    closers: list[Any] = field(default_factory=list)
+    wiring: Wiring
 
     def start(self) -> None:
         for node in self.nodes.values():
             node.hypervisor.set_event_sink(self.reconciler.observe)
+        for start, _stop in self.wiring.workers:
+            start()
         self.runner.start()
         self.reconciler.start()
         self.quarantine.start()
@@ -74,7 +102,9 @@ class Cloud:
             close = getattr(node.hypervisor, "close", None)
             if close:
                 close()
-        for closer in reversed(self.closers):
+        for _start, stop in reversed(self.wiring.workers):
+            stop()
+        for closer in reversed(self.wiring.closers):
             closer()
         self.engine.dispose()
 
@@ -87,7 +117,7 @@ def instance_types(settings: Settings) -> InstanceTypes:
     return InstanceTypes(types, settings.instance_types.default)
 
 
-def make_node(settings: Settings) -> Node:
+def make_node(settings: Settings, netns: str | None = None) -> Node:
     data = settings.data_dir
     hv = settings.hypervisor
     cls = load_hypervisor(hv.driver)
@@ -101,7 +131,7 @@ def make_node(settings: Settings) -> Node:
     else:
         q = settings.qemu
         hypervisor = cls(data / "run", host=name, accel=q.accel, machine=q.machine,  # type: ignore[call-arg]
-                         qemu_binary=q.binary)
+                         qemu_binary=q.binary, netns=netns)
         storage = FileInstanceStorage(str(data / "instances"), str(data / "quarantine"))
     return Node(name, hypervisor, storage)
 
@@ -116,45 +146,52 @@ def open_database(settings: Settings, *, create_if_empty: bool) -> Engine:
 
 
 def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
+    from stratuslab.bootstrap import apis, auth, marketplace, network, storage
+
     data = settings.data_dir
     data.mkdir(parents=True, exist_ok=True)
     engine = open_database(settings, create_if_empty=create_db)
     uow = SqlUnitOfWorkFactory(engine)
     clock = SystemClock()
     identity = IdentityService(uow, Argon2Hasher(), clock)
+    w = Wiring(settings, uow, clock, identity)
+    network.prepare(w)  # decides the data-plane namespace before the node exists
+    node = make_node(settings, w.netns)
+    w.nodes[node.name] = node
     builder = TinyImageBuilder(settings.images.build_cache or str(data / "build-cache"))
-    images = ImageService(uow, FileImageStore(data / "images"), clock, builder=builder)
-    node = make_node(settings)
-    nodes = {node.name: node}
+    w.images = ImageService(uow, FileImageStore(data / "images"), clock, builder=builder)
+    w.auth_links = {"token": TokenAuthenticator(identity), "password": PasswordDbAuthenticator(identity)}
+    for feature in (network, storage, marketplace, auth):
+        feature.wire(w)
     types = instance_types(settings)
-    executor = LifecycleExecutor(uow, clock, nodes, shutdown_timeout=settings.hypervisor.shutdown_timeout)
-    runner = JobRunner(uow, clock, {}, default=executor.execute, workers=settings.server.job_workers,
-                       name=settings.server.node_name)
-    compute = ComputeService(uow, clock, types, nodes=nodes, wake=runner.wake)
-    reconciler = Reconciler(uow, clock, nodes)
+    executor = LifecycleExecutor(uow, clock, w.nodes, extensions=w.extensions,
+                                 shutdown_timeout=settings.hypervisor.shutdown_timeout)
+    runner = JobRunner(uow, clock, {}, default=executor.execute,
+                       workers=settings.server.job_workers, name=settings.server.node_name)
+    compute = ComputeService(uow, clock, types, nodes=w.nodes, wake=runner.wake,
+                             extensions=w.extensions)
+    reconciler = Reconciler(uow, clock, w.nodes)
     quarantine = QuarantineService(
-        nodes, period_s=parse_duration(settings.quarantine.period),
+        w.nodes, period_s=parse_duration(settings.quarantine.period),
         interval_s=parse_duration(settings.quarantine.purge_interval),
     )
-    chain = [TokenAuthenticator(identity), PasswordDbAuthenticator(identity)]
-
-    def authenticate(creds: Credentials) -> Principal:
-        for link in chain:
-            principal = link.authenticate(creds)
-            if principal is not None:
-                return principal
-        raise AuthenticationFailed("no credentials given",
-                                   hint="pass -u USER -p PASSWORD, or a bearer token")
-
-    ctx = RestContext(compute=compute, images=images, identity=identity,
-                      authenticate=authenticate, instance_types=types, quarantine=quarantine,
-                      version=__version__)
+    if w.authenticate is None:
+        w.authenticate = simple_chain(list(w.auth_links.values()))
+    w.services.update(compute=compute, runner=runner)
+    ctx = RestContext(compute=compute, images=w.images, identity=identity,
+                      authenticate=w.authenticate, instance_types=types, quarantine=quarantine,
+                      extras=w.services, version=__version__)
     app = create_app(ctx)
-    cloud = Cloud(settings, engine, identity, images, compute, runner, reconciler, quarantine,
-                  nodes, app)
+    for router in w.routers:
+        app.include_router(router)
+    apis.wire(w, app)
+    for prefix, sub_app in w.mounts:
+        app.mount(prefix, sub_app)
+    cloud = Cloud(settings, engine, identity, w.images, compute, runner, reconciler, quarantine,
+                  w.nodes, app, w)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> Iterator[None]:  # type: ignore[misc]
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         cloud.start()
         try:
             yield
@@ -163,6 +200,18 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
 
     app.router.lifespan_context = lifespan
     return cloud
+
+
+def simple_chain(links: list[Any]) -> Any:
+    def authenticate(creds: Credentials) -> Principal:
+        for link in links:
+            principal = link.authenticate(creds)
+            if principal is not None:
+                return principal
+        raise AuthenticationFailed("no credentials given",
+                                   hint="pass -u USER -p PASSWORD, or a bearer token")
+
+    return authenticate
 
 
 def admin_password_file(settings: Settings) -> Path:

@@ -1,0 +1,9 @@
+"""Wiring of the marketplace feature into the cloud (see bootstrap.cloud.Wiring)."""
+
+from __future__ import annotations
+
+from stratuslab.bootstrap.cloud import Wiring
+
+
+def wire(w: Wiring) -> None:
+    """Nothing wired yet."""
