@@ -11,6 +11,7 @@ import argparse
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -62,12 +63,20 @@ def _as_list(value: Any, key: str) -> list[str]:
     raise InvalidInput(f"setting [policy] {key} must be a list of strings")
 
 
+def load_trust(ca_dir: str) -> TrustStore:
+    """The CAs of `ca_dir`; the default directory may be absent (then nothing is trusted yet and
+    uploads are refused with a hint to set [marketplace] ca_dir); a configured one must exist."""
+    if ca_dir == DEFAULT_CA_DIR and not Path(ca_dir).is_dir():
+        return TrustStore()
+    return TrustStore.from_directory(ca_dir)
+
+
 def make_service(config: MarketplaceConfig) -> MarketplaceService:
     url = config.database_url or sqlite_url(config.data_dir)
     engine = open_database(url)
     return MarketplaceService(
         SqlMarketplaceRepository(engine),
-        TrustStore.from_directory(config.ca_dir),
+        load_trust(config.ca_dir),
         policy=TrustPolicy(config.policy_lists()),
         require_email=config.require_email,
     )
