@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from stratuslab.core.hypervisor import BootSpec, DiskSpec, VmSpec
 from stratuslab.core.instance import ContextSpec, PrologRequest
+from stratuslab.core.volumes import disk_name_for
 from stratuslab.drivers import _process
 from stratuslab.drivers.hypervisor.guestagent import run_in_guest
 from stratuslab.drivers.hypervisor.qemu import QemuHypervisor
@@ -131,7 +132,7 @@ def guest_rows(
             time.sleep(0.2)
         agent = str(handle.data["agent_socket"])
         t0 = time.perf_counter()
-        disk = DiskSpec(f"vol-{uuid[:8]}", backend.export(uuid), format="raw")
+        disk = DiskSpec(disk_name_for(uuid), backend.export(uuid), format="raw")
         dev = driver.attach_disk(handle, disk)
         while run_in_guest(agent, f"test -e /sys/block/{dev}")[0] != 0:
             time.sleep(0.02)

@@ -67,17 +67,10 @@ class Guest:
             time.sleep(0.2)
 
     def plug(self, plan: AttachPlan) -> str:
-        disk = DiskSpec(disk_name(plan), plan.source, format=plan.format, readonly=plan.readonly)
+        disk = DiskSpec(plan.disk_name, plan.source, format=plan.format, readonly=plan.readonly)
         device = self.driver.attach_disk(self.handle, disk)
         self.wait_block(device, present=True)
         return device
-
-
-def disk_name(plan: AttachPlan) -> str:
-    """`plan.disk_name` (vol-<uuid>, 40 chars) is what services pass; the qemu driver's node
-    names (`d-<name>-f`) must stay within QEMU's 31 characters and it does not shorten long
-    names yet ("Node name too long"), so this test passes a short, still unique name."""
-    return f"vol-{plan.volume_uuid[:8]}"
 
 
 def free_tcp_port() -> int:
@@ -158,7 +151,7 @@ def test_file_written_by_one_guest_is_read_by_another_after_hot_unplug(
         svc.attach(ALICE, vol.uuid, second.handle.vm_id)
     assert f"attached to VM {first.handle.vm_id}" in refused.value.full_message
 
-    first.driver.detach_disk(first.handle, disk_name(plan))
+    first.driver.detach_disk(first.handle, plan.disk_name)
     first.wait_block(dev, present=False)
     svc.detach(ALICE, vol.uuid, first.handle.vm_id)
 
@@ -167,7 +160,7 @@ def test_file_written_by_one_guest_is_read_by_another_after_hot_unplug(
     out = second.sh(f"mkdir -p /mnt/v && mount -o ro /dev/{dev2} /mnt/v && cat /mnt/v/note.txt")
     assert out.strip() == "written by wren"
     second.sh("umount /mnt/v")
-    second.driver.detach_disk(second.handle, disk_name(plan2))
+    second.driver.detach_disk(second.handle, plan2.disk_name)
     svc.detach(ALICE, vol.uuid, second.handle.vm_id)
     svc.delete(ALICE, vol.uuid)
     assert san.tgt.targets() == {} and san.list() == []

@@ -427,4 +427,11 @@ class AttachPlan:
 
     @property
     def disk_name(self) -> str:
-        return f"vol-{self.volume_uuid}"
+        return disk_name_for(self.volume_uuid)
+
+
+def disk_name_for(uuid: str) -> str:
+    """The `DiskSpec.name` of a volume inside a VM: `vol-` and the first 16 hex digits of its
+    UUID (64 bits: unique within a VM), short enough for hypervisor ids (QEMU node names are
+    limited to 31 characters)."""
+    return "vol-" + uuid.replace("-", "")[:16]

@@ -193,7 +193,8 @@ class InMemoryStorageQuotaRepo:
 
 
 class InMemoryStorageUnitOfWork:
-    """Holds the two repositories; `commit` is a no-op and nothing rolls back (fake)."""
+    """Holds the two repositories (as attributes and as `repo("volumes")`,
+    `repo("storage_quotas")`); `commit` is a no-op and nothing rolls back (fake)."""
 
     def __init__(self) -> None:
         lock = threading.RLock()
@@ -214,6 +215,13 @@ class InMemoryStorageUnitOfWork:
 
     def commit(self) -> None:
         self.commits += 1
+
+    def repo(self, name: str) -> InMemoryVolumeRepo | InMemoryStorageQuotaRepo:
+        if name == "volumes":
+            return self.volumes
+        if name == "storage_quotas":
+            return self.storage_quotas
+        raise KeyError(f"no repository {name!r} in the storage unit of work")
 
     def __call__(self) -> Self:
         """Be its own factory: every `uow()` shares the same in-memory data."""

@@ -12,7 +12,6 @@ import dataclasses
 import uuid as uuidlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, Self
 
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import CloudError, InvalidInput, NotFound
@@ -23,7 +22,6 @@ from stratuslab.core.volumes import (
     CreateVolume,
     ParentKind,
     ParentRef,
-    StorageQuotaRepo,
     UpdateVolume,
     Volume,
     VolumeBackendPort,
@@ -35,17 +33,7 @@ from stratuslab.core.volumes import (
 from stratuslab.services.storage import rules
 from stratuslab.services.storage.filters import parse_filters, select
 from stratuslab.services.storage.quotas import QuotaAccountant
-
-
-class VolumeUnitOfWork(Protocol):
-    """The slice of the cloud's unit of work this service needs (one transaction)."""
-
-    volumes: VolumeRepo
-    storage_quotas: StorageQuotaRepo
-
-    def __enter__(self) -> Self: ...
-    def __exit__(self, *exc: object) -> None: ...
-    def commit(self) -> None: ...
+from stratuslab.services.storage.uow import VolumeUnitOfWork, quotas, volumes
 
 
 class VolumeService:
@@ -76,8 +64,8 @@ class VolumeService:
         """Record and charge, make it in the backend, then mark it ready (or failed)."""
         volume, parent_path = self._prepare(principal, cmd, group)
         with self._uow() as uow:
-            self._quotas.charge(uow.storage_quotas, volume)
-            uow.volumes.add(volume)
+            self._quotas.charge(quotas(uow), volume)
+            volumes(uow).add(volume)
             uow.commit()
         backend = self._backend(volume.pool)
         try:
@@ -87,8 +75,8 @@ class VolumeService:
             raise
         with self._uow() as uow:
             volume.location = location
-            uow.volumes.update(volume)
-            uow.volumes.cas_state(volume.uuid, VolumeState.CREATING, VolumeState.READY)
+            volumes(uow).update(volume)
+            volumes(uow).cas_state(volume.uuid, VolumeState.CREATING, VolumeState.READY)
             uow.commit()
         volume.state = VolumeState.READY.value
         return volume
@@ -134,7 +122,7 @@ class VolumeService:
     def _parent_volume(self, principal: Principal, uuid: str, pool: str) -> Volume:
         uuid = rules.validate_uuid(uuid)
         with self._uow() as uow:
-            src = rules.visible(principal, uow.volumes.get(uuid), uuid)
+            src = rules.visible(principal, volumes(uow).get(uuid), uuid)
         if src.state != VolumeState.READY or src.location is None:
             raise rules.not_ready(src, "make a copy-on-write child of")
         if src.pool != pool:
@@ -147,8 +135,8 @@ class VolumeService:
     def _mark_failed(self, volume: Volume, exc: CloudError) -> None:
         with self._uow() as uow:
             volume.error = exc.full_message
-            uow.volumes.update(volume)
-            uow.volumes.cas_state(volume.uuid, VolumeState.CREATING, VolumeState.FAILED)
+            volumes(uow).update(volume)
+            volumes(uow).cas_state(volume.uuid, VolumeState.CREATING, VolumeState.FAILED)
             uow.commit()
         volume.state = VolumeState.FAILED.value
 
@@ -157,7 +145,7 @@ class VolumeService:
     def get(self, principal: Principal, uuid: str) -> Volume:
         uuid = rules.validate_uuid(uuid)
         with self._uow() as uow:
-            return rules.visible(principal, uow.volumes.get(uuid), uuid)
+            return rules.visible(principal, volumes(uow).get(uuid), uuid)
 
     def describe(
         self, principal: Principal, uuids: Sequence[str] = (), filters: Sequence[str] = ()
@@ -170,13 +158,13 @@ class VolumeService:
         else:
             with self._uow() as uow:
                 owner = None if principal.is_admin else principal.user
-                found = uow.volumes.list(owner=owner)
+                found = volumes(uow).list(owner=owner)
         return sorted(select(found, terms), key=lambda v: (str(v.created_at or ""), v.uuid))
 
     def update(self, principal: Principal, uuid: str, change: UpdateVolume) -> Volume:
         uuid = rules.validate_uuid(uuid)
         with self._uow() as uow:
-            vol = rules.changeable(principal, uow.volumes.get(uuid), uuid, "update")
+            vol = rules.changeable(principal, volumes(uow).get(uuid), uuid, "update")
             if change.tag is not None:
                 vol.tag = rules.validate_tag(change.tag, what=f"volume {uuid}")
             if change.visibility is not None:
@@ -185,7 +173,7 @@ class VolumeService:
                 rules.check_readonly_change(vol, change.readonly)
                 vol.readonly = change.readonly
             vol.updated_at = self._clock.now()
-            uow.volumes.update(vol)
+            volumes(uow).update(vol)
             uow.commit()
             return vol
 
@@ -194,17 +182,17 @@ class VolumeService:
     def delete(self, principal: Principal, uuid: str) -> Volume:
         uuid = rules.validate_uuid(uuid)
         with self._uow() as uow:
-            vol = rules.changeable(principal, uow.volumes.get(uuid), uuid, "delete")
+            vol = rules.changeable(principal, volumes(uow).get(uuid), uuid, "delete")
             rules.check_deletable(vol)
-            children = uow.volumes.children(uuid)
+            children = volumes(uow).children(uuid)
             if children:
                 raise VolumeHasChildren(uuid, sorted(c.uuid for c in children))
-            if not uow.volumes.cas_state(
+            if not volumes(uow).cas_state(
                 uuid, vol.state, VolumeState.DELETING, require_detached=True
             ):
                 # someone attached it (or moved it) between our read and the guarded update
-                rules.check_deletable(_fresh(uow.volumes, uuid))
-                raise rules.not_ready(_fresh(uow.volumes, uuid), "delete")
+                rules.check_deletable(_fresh(volumes(uow), uuid))
+                raise rules.not_ready(_fresh(volumes(uow), uuid), "delete")
             uow.commit()
         return self._destroy(vol)
 
@@ -215,13 +203,13 @@ class VolumeService:
         except CloudError as exc:
             with self._uow() as uow:
                 vol.error = exc.full_message
-                uow.volumes.update(vol)
-                uow.volumes.cas_state(vol.uuid, VolumeState.DELETING, VolumeState.FAILED)
+                volumes(uow).update(vol)
+                volumes(uow).cas_state(vol.uuid, VolumeState.DELETING, VolumeState.FAILED)
                 uow.commit()
             raise
         with self._uow() as uow:
-            if uow.volumes.cas_state(vol.uuid, VolumeState.DELETING, VolumeState.DELETED):
-                self._quotas.release(uow.storage_quotas, vol)
+            if volumes(uow).cas_state(vol.uuid, VolumeState.DELETING, VolumeState.DELETED):
+                self._quotas.release(quotas(uow), vol)
             uow.commit()
         vol.state = VolumeState.DELETED.value
         return vol
@@ -233,10 +221,10 @@ class VolumeService:
         caller hot-plugs `plan.source` and then calls `attached(...)` with the device name."""
         uuid = rules.validate_uuid(uuid)
         with self._uow() as uow:
-            vol = rules.visible(principal, uow.volumes.get(uuid), uuid)
+            vol = rules.visible(principal, volumes(uow).get(uuid), uuid)
             rules.check_attachable(vol, vm_id)
             att = Attachment(uuid, vm_id, readonly=vol.readonly, attached_at=self._clock.now())
-            refusal = uow.volumes.try_attach(att, exclusive=not vol.shareable)
+            refusal = volumes(uow).try_attach(att, exclusive=not vol.shareable)
             if refusal is not None:
                 raise rules.refusal_error(vol, vm_id, refusal)
             uow.commit()
@@ -250,7 +238,7 @@ class VolumeService:
 
     def attached(self, uuid: str, vm_id: int, device: str | None) -> None:
         with self._uow() as uow:
-            uow.volumes.set_device(uuid, vm_id, device)
+            volumes(uow).set_device(uuid, vm_id, device)
             uow.commit()
 
     def detach(self, principal: Principal, uuid: str, vm_id: int) -> Volume:
@@ -258,16 +246,16 @@ class VolumeService:
         uses the volume any more."""
         uuid = rules.validate_uuid(uuid)
         with self._uow() as uow:
-            vol = rules.visible(principal, uow.volumes.get(uuid), uuid)
+            vol = rules.visible(principal, volumes(uow).get(uuid), uuid)
         if vm_id not in vol.attached_to:
             raise NotFound(f"attachment of volume {uuid} to VM", vm_id, "stratus describe-volumes")
         return self._forget(uuid, vm_id)
 
     def _forget(self, uuid: str, vm_id: int) -> Volume:
         with self._uow() as uow:
-            uow.volumes.detach(uuid, vm_id)
+            volumes(uow).detach(uuid, vm_id)
             uow.commit()
-            vol = _fresh(uow.volumes, uuid)
+            vol = _fresh(volumes(uow), uuid)
         if not vol.attached_to:
             self._backend(vol.pool).unexport(uuid)
         return vol
@@ -278,16 +266,16 @@ class VolumeService:
         """A VM ended: detach its persistent volumes (they stay intact and owned by the user),
         quarantine its root volume, delete its volatile ones.  Idempotent."""
         with self._uow() as uow:
-            attachments = uow.volumes.attachments_of_vm(vm_id)
+            attachments = volumes(uow).attachments_of_vm(vm_id)
         touched = [self._forget(a.volume_uuid, vm_id) for a in attachments]
         with self._uow() as uow:
-            own = uow.volumes.of_vm(vm_id)
+            own = volumes(uow).of_vm(vm_id)
         for vol in own:
             if vol.kind == VolumeKind.ROOT and quarantine_root:
                 touched.append(self._quarantine(vol))
             elif vol.state not in (VolumeState.DELETED, VolumeState.QUARANTINED):
                 with self._uow() as uow:
-                    won = uow.volumes.cas_state(
+                    won = volumes(uow).cas_state(
                         vol.uuid, vol.state, VolumeState.DELETING, require_detached=True
                     )
                     uow.commit()
@@ -297,11 +285,11 @@ class VolumeService:
 
     def _quarantine(self, vol: Volume) -> Volume:
         with self._uow() as uow:
-            if uow.volumes.cas_state(
+            if volumes(uow).cas_state(
                 vol.uuid, vol.state, VolumeState.QUARANTINED, require_detached=True
             ):
                 vol = dataclasses.replace(vol, quarantined_at=self._clock.now())
-                uow.volumes.update(vol)
+                volumes(uow).update(vol)
                 vol.state = VolumeState.QUARANTINED.value
             uow.commit()
         return vol
@@ -311,7 +299,7 @@ class VolumeService:
         with self._uow() as uow:
             due = [
                 v
-                for v in uow.volumes.list()
+                for v in volumes(uow).list()
                 if v.state == VolumeState.QUARANTINED
                 and v.quarantined_at is not None
                 and v.quarantined_at <= before
@@ -319,7 +307,7 @@ class VolumeService:
         purged = []
         for vol in due:
             with self._uow() as uow:
-                won = uow.volumes.cas_state(
+                won = volumes(uow).cas_state(
                     vol.uuid, VolumeState.QUARANTINED, VolumeState.DELETING, require_detached=True
                 )
                 uow.commit()
@@ -331,7 +319,7 @@ class VolumeService:
         """Export again every attached volume (after a storage node or tgtd restart the
         targets are gone while the records say attached).  Returns how many were exported."""
         with self._uow() as uow:
-            attached = [v for v in uow.volumes.list() if v.attached_to]
+            attached = [v for v in volumes(uow).list() if v.attached_to]
         for vol in attached:
             self._backend(vol.pool).export(vol.uuid)
         return len(attached)
