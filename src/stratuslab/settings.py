@@ -92,6 +92,11 @@ class ImageSettings:
 
 
 @dataclass(frozen=True)
+class XmlRpcSettings:
+    one_version: str = "3.2.0"  # what one.system.version answers (the OpenNebula line shipped)
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     hypervisor: HypervisorSettings = field(default_factory=HypervisorSettings)
@@ -99,6 +104,7 @@ class Settings:
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     qemu: QemuSettings = field(default_factory=QemuSettings)
     images: ImageSettings = field(default_factory=ImageSettings)
+    xmlrpc: XmlRpcSettings = field(default_factory=XmlRpcSettings)
 
     @property
     def data_dir(self) -> Path:
