@@ -11,8 +11,6 @@ import pytest
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import CloudError, DriverError, Forbidden, NotFound
 from stratuslab.core.volumes import (
-    BackendCaps,
-    BackendVolume,
     CreateVolume,
     ImageParent,
     QuotaSubject,
@@ -30,55 +28,13 @@ from stratuslab.services.storage.memory import InMemoryStorageUnitOfWork
 from stratuslab.services.storage.quotas import QuotaAccountant, QuotaDefaults
 from stratuslab.services.storage.service import VolumeService
 
+from .fakes import FixedClock, RecordingBackend
+
 ALICE = Principal("alice", 1, groups=("physics",))
 BOB = Principal("bob", 2, groups=("physics",))
 ADMIN = Principal("root", 0, roles=frozenset({"admin"}))
 ALICE_Q = QuotaSubject(SubjectKind.USER, "alice")
 PHYSICS_Q = QuotaSubject(SubjectKind.GROUP, "physics")
-
-
-class FixedClock:
-    def now(self) -> datetime:
-        return datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
-
-
-class RecordingBackend:
-    """Fake backend: records every call and what it received; fails on request."""
-
-    name = "recording"
-    capabilities = BackendCaps(real=False)
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, ...]] = []
-        self.fail: set[str] = set()
-        self.exported: set[str] = set()
-
-    def _call(self, *args: str) -> None:
-        self.calls.append(args)
-        if args[0] in self.fail:
-            raise DriverError(f"{args[0]} failed: disk full")
-
-    def create(self, uuid: str, size_gb: int, parent_path: str | None = None) -> str:
-        self._call("create", uuid, str(size_gb), str(parent_path))
-        return f"/pool/{uuid}.qcow2"
-
-    def delete(self, uuid: str) -> None:
-        self._call("delete", uuid)
-
-    def export(self, uuid: str) -> str:
-        self._call("export", uuid)
-        self.exported.add(uuid)
-        return f"iscsi://127.0.0.1:3260/iqn.2026-11.org.stratuslab:{uuid}/1"
-
-    def unexport(self, uuid: str) -> None:
-        self._call("unexport", uuid)
-        self.exported.discard(uuid)
-
-    def list(self) -> list[BackendVolume]:
-        return []
-
-    def source_format(self, uuid: str) -> str:
-        return "raw"
 
 
 @pytest.fixture

@@ -1,0 +1,113 @@
+"""Volumes in the VM lifecycle: `run-instance --persistent-disk UUID` (several allowed) and
+read-only volumes given with `--readonly-disk UUID`, plugged into the compute service and the
+lifecycle executor through their extension hooks (services/extensions.py).
+
+- `on_create` claims the volumes in the transaction that creates the VM, with the same
+  compare-and-swap as a hot-plug: a writable volume already held makes the whole request fail
+  with the message naming the VM that holds it;
+- `on_prolog` exports them on the storage backend and returns the disks to boot with;
+- `on_node_release` unexports volumes no other VM still uses;
+- `on_finish` forgets the attachments in the transaction that ends the VM: the volumes stay
+  intact and owned by their user.
+
+Imports `core` and the service layer only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from stratuslab.core.commands import RunInstance
+from stratuslab.core.entities import Principal, Vm
+from stratuslab.core.errors import InvalidInput
+from stratuslab.core.hypervisor import DiskSpec
+from stratuslab.core.node import Node
+from stratuslab.core.ports import Clock, UnitOfWork
+from stratuslab.core.volumes import UUID_RE, Attachment, VolumeBackendPort, disk_name_for
+from stratuslab.services.extensions import PrologAdditions, VmExtension
+from stratuslab.services.storage import rules
+from stratuslab.services.storage.uow import VolumeUnitOfWork, volumes
+
+
+def _volume_uuids(refs: tuple[str, ...]) -> list[str]:
+    """`--readonly-disk` also takes Marketplace ids; only UUIDs name volumes."""
+    return [r.strip().lower() for r in refs if UUID_RE.match(r.strip().lower())]
+
+
+class VolumeExtension(VmExtension):
+    name = "volumes"
+
+    def __init__(
+        self,
+        uow: Callable[[], VolumeUnitOfWork],
+        backends: Mapping[str, VolumeBackendPort],
+        *,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._backends = dict(backends)
+        self._clock = clock
+
+    def validate(self, principal: Principal, cmd: RunInstance) -> None:
+        for uuid in cmd.persistent_disks:
+            rules.validate_uuid(uuid)
+        if cmd.count > 1 and cmd.persistent_disks:
+            writable = ", ".join(cmd.persistent_disks)
+            raise InvalidInput(
+                f"{cmd.count} VMs cannot share persistent volume(s) {writable}",
+                hint="a writable volume is attached to one VM at a time: run one VM, or make "
+                "the volume read-only (stratus update-volume --readonly UUID)",
+            )
+
+    def on_create(self, uow: UnitOfWork, principal: Principal, vm: Vm, cmd: RunInstance) -> None:
+        assert vm.id is not None
+        repo = volumes(uow)
+        now = self._clock.now()
+        claims = [(rules.validate_uuid(u), False) for u in cmd.persistent_disks]
+        claims += [(u, True) for u in _volume_uuids(cmd.readonly_disks)]
+        for uuid, forced_ro in claims:
+            vol = rules.visible(principal, repo.get(uuid), uuid)
+            rules.check_attachable(vol, vm.id)
+            readonly = forced_ro or vol.readonly
+            att = Attachment(uuid, vm.id, readonly=readonly, attached_at=now)
+            refusal = repo.try_attach(att, exclusive=not readonly)
+            if refusal is not None:
+                raise rules.refusal_error(vol, vm.id, refusal)
+
+    def on_prolog(self, vm: Vm, node: Node) -> PrologAdditions:
+        disks = []
+        with self._uow() as uow:
+            repo = volumes(uow)
+            held = [(a, repo.get(a.volume_uuid)) for a in repo.attachments_of_vm(vm.id or 0)]
+        for att, vol in held:
+            if vol is None:
+                continue
+            backend = self._backends[vol.pool]
+            source = backend.export(vol.uuid)
+            disks.append(
+                DiskSpec(
+                    name=disk_name_for(vol.uuid),
+                    source=source,
+                    format=backend.source_format(vol.uuid),
+                    readonly=att.readonly,
+                )
+            )
+        return PrologAdditions(disks=tuple(disks))
+
+    def on_node_release(self, vm: Vm, node: Node) -> None:
+        with self._uow() as uow:
+            repo = volumes(uow)
+            mine = repo.attachments_of_vm(vm.id or 0)
+            alone = [
+                (a.volume_uuid, repo.get(a.volume_uuid))
+                for a in mine
+                if all(o.vm_id == vm.id for o in repo.attachments(a.volume_uuid))
+            ]
+        for uuid, vol in alone:
+            if vol is not None:
+                self._backends[vol.pool].unexport(uuid)
+
+    def on_finish(self, uow: UnitOfWork, vm: Vm, final_state: str) -> None:
+        repo = volumes(uow)
+        for att in repo.attachments_of_vm(vm.id or 0):
+            repo.detach(att.volume_uuid, att.vm_id)

@@ -1,0 +1,93 @@
+"""Volumes at launch: the VM lifecycle hooks of VolumeExtension on the in-memory fakes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from stratuslab.core.commands import RunInstance
+from stratuslab.core.entities import Principal, Vm
+from stratuslab.core.errors import InvalidInput, NotFound
+from stratuslab.core.node import Node
+from stratuslab.core.volumes import CreateVolume, VolumeAttached, disk_name_for
+from stratuslab.services.storage.extension import VolumeExtension
+from stratuslab.services.storage.memory import InMemoryStorageUnitOfWork
+from stratuslab.services.storage.service import VolumeService
+
+from .fakes import RecordingBackend
+
+ALICE = Principal("alice", 1, groups=("physics",))
+BOB = Principal("bob", 2, groups=("physics",))
+NODE = Node("node-1", None, None)  # type: ignore[arg-type]  # the hooks never touch the node
+
+
+class Clock:
+    def now(self) -> datetime:
+        return datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+
+
+def vm(vm_id: int, owner: str = "alice") -> Vm:
+    return Vm(vm_id, f"vm-{vm_id}", owner, "physics", "pending", 1, "m1.small", 1, 512)
+
+
+@pytest.fixture
+def world() -> tuple[InMemoryStorageUnitOfWork, RecordingBackend, VolumeService, VolumeExtension]:
+    uow, backend = InMemoryStorageUnitOfWork(), RecordingBackend()
+    svc = VolumeService(uow, {"default": backend}, clock=Clock(), default_pool="default")
+    ext = VolumeExtension(uow, {"default": backend}, clock=Clock())
+    return uow, backend, svc, ext
+
+
+def test_launch_with_persistent_disk_claims_exports_and_boots_with_it(world) -> None:  # type: ignore[no-untyped-def]
+    uow, backend, svc, ext = world
+    vol = svc.create(ALICE, CreateVolume(size_gb=1))
+    cmd = RunInstance(image_id=1, persistent_disks=(vol.uuid,))
+    ext.validate(ALICE, cmd)
+    ext.on_create(uow, ALICE, vm(17), cmd)
+    assert svc.get(ALICE, vol.uuid).attached_to == (17,)
+    (disk,) = ext.on_prolog(vm(17), NODE).disks
+    assert disk.name == disk_name_for(vol.uuid) and disk.source.startswith("iscsi://")
+    assert disk.format == "raw" and not disk.readonly
+    with pytest.raises(VolumeAttached, match="attached to VM 17; detach it first"):
+        ext.on_create(uow, ALICE, vm(18), cmd)
+
+
+def test_vm_end_unexports_and_detaches_leaving_the_volume_intact(world) -> None:  # type: ignore[no-untyped-def]
+    uow, backend, svc, ext = world
+    vol = svc.create(ALICE, CreateVolume(size_gb=1))
+    ext.on_create(uow, ALICE, vm(5), RunInstance(image_id=1, persistent_disks=(vol.uuid,)))
+    ext.on_prolog(vm(5), NODE)
+    ext.on_node_release(vm(5), NODE)
+    assert vol.uuid not in backend.exported
+    ext.on_finish(uow, vm(5), "done")
+    kept = svc.get(ALICE, vol.uuid)
+    assert kept.attached_to == () and kept.state == "ready" and kept.owner == "alice"
+    ext.on_finish(uow, vm(5), "done")  # idempotent
+
+
+def test_readonly_volume_is_shared_at_launch_and_stays_exported_while_used(world) -> None:  # type: ignore[no-untyped-def]
+    uow, backend, svc, ext = world
+    vol = svc.create(ALICE, CreateVolume(size_gb=1, visibility="public"))
+    cmd = RunInstance(image_id=1, readonly_disks=(vol.uuid, "GJ5vp7WZxUx8cMMOmH9nvhhlCT5"))
+    ext.on_create(uow, ALICE, vm(1), cmd)
+    ext.on_create(uow, BOB, vm(2, "bob"), cmd)
+    assert [d.readonly for d in ext.on_prolog(vm(2, "bob"), NODE).disks] == [True]
+    ext.on_node_release(vm(1), NODE)
+    assert vol.uuid in backend.exported  # VM 2 still reads it
+    with pytest.raises(VolumeAttached):
+        svc.attach(ALICE, vol.uuid, 3)  # no writer while readers hold it
+
+
+def test_another_users_private_volume_at_launch_is_not_found(world) -> None:  # type: ignore[no-untyped-def]
+    uow, _, svc, ext = world
+    vol = svc.create(ALICE, CreateVolume(size_gb=1))
+    with pytest.raises(NotFound):
+        ext.on_create(uow, BOB, vm(9, "bob"), RunInstance(image_id=1, persistent_disks=(vol.uuid,)))
+
+
+def test_several_vms_cannot_share_a_writable_volume_at_launch(world) -> None:  # type: ignore[no-untyped-def]
+    _, _, svc, ext = world
+    vol = svc.create(ALICE, CreateVolume(size_gb=1))
+    with pytest.raises(InvalidInput, match="attached to one VM at a time"):
+        ext.validate(ALICE, RunInstance(image_id=1, count=2, persistent_disks=(vol.uuid,)))
