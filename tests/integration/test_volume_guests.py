@@ -20,14 +20,15 @@ from datetime import UTC, datetime
 import pytest
 
 from stratuslab.core.entities import Principal
-from stratuslab.core.hypervisor import BootSpec, DiskSpec, VmHandle, VmSpec
+from stratuslab.core.hypervisor import BootSpec, VmHandle, VmSpec
 from stratuslab.core.imagebuild import BuiltImage
 from stratuslab.core.instance import ContextSpec, PrologRequest
-from stratuslab.core.volumes import AttachPlan, CreateVolume, VolumeAttached
+from stratuslab.core.volumes import CreateVolume, VolumeAttached, iqn_for
 from stratuslab.drivers.hypervisor.guestagent import run_in_guest
 from stratuslab.drivers.hypervisor.qemu import QemuHypervisor
 from stratuslab.drivers.storage.instance import FileInstanceStorage
 from stratuslab.drivers.storage.volumes import IscsiBackend, build_backend
+from stratuslab.services.storage.hotplug import VolumeHotplug
 from stratuslab.services.storage.memory import InMemoryStorageUnitOfWork
 from stratuslab.services.storage.service import VolumeService
 
@@ -65,12 +66,6 @@ class Guest:
         while (name in self.sh("ls /sys/block").split()) != present:
             assert time.monotonic() < deadline, f"{name} present={not present} in the guest"
             time.sleep(0.2)
-
-    def plug(self, plan: AttachPlan) -> str:
-        disk = DiskSpec(plan.disk_name, plan.source, format=plan.format, readonly=plan.readonly)
-        device = self.driver.attach_disk(self.handle, disk)
-        self.wait_block(device, present=True)
-        return device
 
 
 def free_tcp_port() -> int:
@@ -136,31 +131,34 @@ def test_file_written_by_one_guest_is_read_by_another_after_hot_unplug(
     svc = VolumeService(
         InMemoryStorageUnitOfWork(), {"san": san}, clock=Clock(), default_pool="san"
     )
+    hotplug = VolumeHotplug(svc)
     vol = svc.create(ALICE, CreateVolume(size_gb=1, tag="shared-notes"))
 
-    plan = svc.attach(ALICE, vol.uuid, first.handle.vm_id)
-    assert plan.source.startswith("iscsi://127.0.0.1:")
-    dev = first.plug(plan)
-    svc.attached(vol.uuid, first.handle.vm_id, dev)
+    plugged = hotplug.attach(ALICE, vol.uuid, first.driver, first.handle)
+    iqn = iqn_for(vol.uuid)
+    assert iqn in san.tgt.targets()
+    first.wait_block(plugged.device, present=True)
+    dev = plugged.device
     first.sh(
         f"mke2fs -q /dev/{dev} && mkdir -p /mnt/v && mount /dev/{dev} /mnt/v && "
         "echo 'written by wren' > /mnt/v/note.txt && umount /mnt/v && sync"
     )
 
     with pytest.raises(VolumeAttached) as refused:
-        svc.attach(ALICE, vol.uuid, second.handle.vm_id)
-    assert f"attached to VM {first.handle.vm_id}" in refused.value.full_message
+        hotplug.attach(ALICE, vol.uuid, second.driver, second.handle)
+    assert f"attached to VM {first.handle.vm_id}; detach it first" in refused.value.full_message
 
-    first.driver.detach_disk(first.handle, plan.disk_name)
-    first.wait_block(dev, present=False)
-    svc.detach(ALICE, vol.uuid, first.handle.vm_id)
+    hotplug.detach(ALICE, vol.uuid, first.driver, first.handle)
+    assert dev not in first.sh("ls /sys/block").split()
+    assert iqn not in san.tgt.targets()
 
-    plan2 = svc.attach(ALICE, vol.uuid, second.handle.vm_id)
-    dev2 = second.plug(plan2)
-    out = second.sh(f"mkdir -p /mnt/v && mount -o ro /dev/{dev2} /mnt/v && cat /mnt/v/note.txt")
+    plugged2 = hotplug.attach(ALICE, vol.uuid, second.driver, second.handle)
+    second.wait_block(plugged2.device, present=True)
+    out = second.sh(
+        f"mkdir -p /mnt/v && mount -o ro /dev/{plugged2.device} /mnt/v && cat /mnt/v/note.txt"
+    )
     assert out.strip() == "written by wren"
     second.sh("umount /mnt/v")
-    second.driver.detach_disk(second.handle, plan2.disk_name)
-    svc.detach(ALICE, vol.uuid, second.handle.vm_id)
+    hotplug.detach(ALICE, vol.uuid, second.driver, second.handle)
     svc.delete(ALICE, vol.uuid)
     assert san.tgt.targets() == {} and san.list() == []

@@ -232,7 +232,7 @@ class VolumeService:
         try:
             source = backend.export(uuid)
         except CloudError:
-            self._forget(uuid, vm_id)
+            self.release(uuid, vm_id)
             raise
         return AttachPlan(uuid, vm_id, source, backend.source_format(uuid), vol.readonly)
 
@@ -249,9 +249,11 @@ class VolumeService:
             vol = rules.visible(principal, volumes(uow).get(uuid), uuid)
         if vm_id not in vol.attached_to:
             raise NotFound(f"attachment of volume {uuid} to VM", vm_id, "stratus describe-volumes")
-        return self._forget(uuid, vm_id)
+        return self.release(uuid, vm_id)
 
-    def _forget(self, uuid: str, vm_id: int) -> Volume:
+    def release(self, uuid: str, vm_id: int) -> Volume:
+        """Forget the attachment of `uuid` to VM `vm_id` (no permission check: the system
+        undoing a failed plug, or a VM's end) and unexport when no VM uses it any more."""
         with self._uow() as uow:
             volumes(uow).detach(uuid, vm_id)
             uow.commit()
@@ -267,7 +269,7 @@ class VolumeService:
         quarantine its root volume, delete its volatile ones.  Idempotent."""
         with self._uow() as uow:
             attachments = volumes(uow).attachments_of_vm(vm_id)
-        touched = [self._forget(a.volume_uuid, vm_id) for a in attachments]
+        touched = [self.release(a.volume_uuid, vm_id) for a in attachments]
         with self._uow() as uow:
             own = volumes(uow).of_vm(vm_id)
         for vol in own:
