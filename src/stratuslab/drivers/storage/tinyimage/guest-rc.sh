@@ -126,8 +126,8 @@ fi
 # --- network: static addresses matched by MAC (or interface name), else DHCP; IPv6 by RA ---------
 plan_ids() { # the plan entries that designate interface $1 with MAC $2
     awk -v mac="$2" 'tolower($2) == "mac" && tolower($3) == tolower(mac) { print $1 }' "$RUN/netplan"
-    awk -v ifc="$1" '$1 == ifc { id = 1 } $1 == ifc && $2 == "mac" { id = 0 }
-        END { if (id) print ifc }' "$RUN/netplan"
+    awk -v ifc="$1" '$1 == ifc { named = 1 } $1 == ifc && $2 == "mac" { matched = 1 }
+        END { if (named && !matched) print ifc }' "$RUN/netplan"
 }
 plan_field() { # values of field $2 in plan entry $1
     awk -v id="$1" -v f="$2" '$1 == id && $2 == f { print $3 }' "$RUN/netplan"
@@ -145,7 +145,7 @@ for ifc in $(ls /sys/class/net); do
     for id in $(plan_ids "$ifc" "$mac"); do
         for a in $(plan_field "$id" addr); do
             case "$a" in
-                *:*) ip -6 addr add "$a" dev "$ifc" nodad && has_v6=1 ;;
+                *:*) ip -6 addr add "$a" dev "$ifc" && has_v6=1 ;;
                 *) ip addr add "$a" dev "$ifc" && has_v4=1 ;;
             esac
         done
