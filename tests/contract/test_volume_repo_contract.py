@@ -1,6 +1,7 @@
 """The contract of VolumeRepo / StorageQuotaRepo (core/volumes.py), run against every
 implementation: today the in-memory fake; the SQLAlchemy one joins by adding a factory to
-`IMPLEMENTATIONS` (a callable returning a fresh unit-of-work factory on an empty database).
+`IMPLEMENTATIONS` (a callable returning a fresh unit-of-work factory on an empty database whose
+`repo("volumes")` and `repo("storage_quotas")` are registered).
 
 Every check that matters for safety is a race: threads released together through a barrier,
 each in its own unit of work, and exactly one may win.
@@ -26,7 +27,7 @@ from stratuslab.core.volumes import (
 )
 from stratuslab.services.storage.memory import InMemoryStorageUnitOfWork
 
-UowFactory = Callable[[], Any]  # () -> a unit of work with .volumes, .storage_quotas, commit()
+UowFactory = Callable[[], Any]  # () -> a unit of work: with-block, commit(), repo(name)
 
 IMPLEMENTATIONS: dict[str, Callable[[], UowFactory]] = {
     "memory": lambda: InMemoryStorageUnitOfWork(),
@@ -42,8 +43,10 @@ def uow(request: pytest.FixtureRequest) -> UowFactory:
 
 def add_ready(uow: UowFactory, uuid: str = U1, **kw: Any) -> None:
     with uow() as u:
-        u.volumes.add(Volume(uuid=uuid, owner="alice", group="physics", size_gb=1, pool="p", **kw))
-        assert u.volumes.cas_state(uuid, VolumeState.CREATING, VolumeState.READY)
+        u.repo("volumes").add(
+            Volume(uuid=uuid, owner="alice", group="physics", size_gb=1, pool="p", **kw)
+        )
+        assert u.repo("volumes").cas_state(uuid, VolumeState.CREATING, VolumeState.READY)
         u.commit()
 
 
@@ -68,45 +71,49 @@ def test_concurrent_exclusive_attaches_exactly_one_wins(uow: UowFactory) -> None
 
     def attach(i: int) -> bool:
         with uow() as u:
-            refusal = u.volumes.try_attach(Attachment(U1, 100 + i), exclusive=True)
+            refusal = u.repo("volumes").try_attach(Attachment(U1, 100 + i), exclusive=True)
             u.commit()
             return refusal is None
 
     assert sum(race(6, attach)) == 1
     with uow() as u:
-        (att,) = u.volumes.attachments(U1)
-        refusal = u.volumes.try_attach(Attachment(U1, 999), exclusive=True)
+        (att,) = u.repo("volumes").attachments(U1)
+        refusal = u.repo("volumes").try_attach(Attachment(U1, 999), exclusive=True)
         assert refusal is not None and refusal.holder == att.vm_id
-        assert u.volumes.get(U1).attached_to == (att.vm_id,)
+        assert u.repo("volumes").get(U1).attached_to == (att.vm_id,)
 
 
 def test_same_vm_attaching_again_changes_nothing(uow: UowFactory) -> None:
     add_ready(uow)
     with uow() as u:
-        assert u.volumes.try_attach(Attachment(U1, 7), exclusive=True) is None
-        assert u.volumes.try_attach(Attachment(U1, 7), exclusive=True) is None
-        u.volumes.set_device(U1, 7, "vdb")
-        assert u.volumes.attachments(U1) == [Attachment(U1, 7, device="vdb")]
+        assert u.repo("volumes").try_attach(Attachment(U1, 7), exclusive=True) is None
+        assert u.repo("volumes").try_attach(Attachment(U1, 7), exclusive=True) is None
+        u.repo("volumes").set_device(U1, 7, "vdb")
+        assert u.repo("volumes").attachments(U1) == [Attachment(U1, 7, device="vdb")]
         u.commit()
 
 
 def test_shared_attachments_coexist_but_exclude_a_writer(uow: UowFactory) -> None:
     add_ready(uow, readonly=True)
     with uow() as u:
-        assert u.volumes.try_attach(Attachment(U1, 1, readonly=True), exclusive=False) is None
-        assert u.volumes.try_attach(Attachment(U1, 2, readonly=True), exclusive=False) is None
-        refusal = u.volumes.try_attach(Attachment(U1, 3), exclusive=True)
+        assert (
+            u.repo("volumes").try_attach(Attachment(U1, 1, readonly=True), exclusive=False) is None
+        )
+        assert (
+            u.repo("volumes").try_attach(Attachment(U1, 2, readonly=True), exclusive=False) is None
+        )
+        refusal = u.repo("volumes").try_attach(Attachment(U1, 3), exclusive=True)
         assert refusal is not None and refusal.holder in (1, 2)
-        assert [a.vm_id for a in u.volumes.attachments_of_vm(2)] == [2]
-        assert u.volumes.detach(U1, 1) and not u.volumes.detach(U1, 1)
-        assert u.volumes.get(U1).attached_to == (2,)
+        assert [a.vm_id for a in u.repo("volumes").attachments_of_vm(2)] == [2]
+        assert u.repo("volumes").detach(U1, 1) and not u.repo("volumes").detach(U1, 1)
+        assert u.repo("volumes").get(U1).attached_to == (2,)
         u.commit()
 
 
 def test_attach_to_a_volume_not_ready_is_refused_with_its_state(uow: UowFactory) -> None:
     with uow() as u:
-        u.volumes.add(Volume(uuid=U1, owner="a", group="g", size_gb=1, pool="p"))
-        refusal = u.volumes.try_attach(Attachment(U1, 1), exclusive=True)
+        u.repo("volumes").add(Volume(uuid=U1, owner="a", group="g", size_gb=1, pool="p"))
+        refusal = u.repo("volumes").try_attach(Attachment(U1, 1), exclusive=True)
         assert refusal is not None and refusal.state == VolumeState.CREATING
         assert refusal.holder is None
         u.commit()
@@ -120,9 +127,9 @@ def test_delete_guard_and_attach_race_exactly_one_wins(uow: UowFactory) -> None:
         def act(i: int, uuid: str = uuid) -> bool:
             with uow() as u:
                 if i == 0:
-                    ok = u.volumes.try_attach(Attachment(uuid, 5), exclusive=True) is None
+                    ok = u.repo("volumes").try_attach(Attachment(uuid, 5), exclusive=True) is None
                 else:
-                    ok = u.volumes.cas_state(
+                    ok = u.repo("volumes").cas_state(
                         uuid, VolumeState.READY, VolumeState.DELETING, require_detached=True
                     )
                 u.commit()
@@ -134,22 +141,22 @@ def test_delete_guard_and_attach_race_exactly_one_wins(uow: UowFactory) -> None:
 def test_deleted_volumes_disappear_from_get_and_list(uow: UowFactory) -> None:
     add_ready(uow)
     with uow() as u:
-        assert u.volumes.cas_state(U1, VolumeState.READY, VolumeState.DELETING)
-        assert u.volumes.cas_state(U1, VolumeState.DELETING, VolumeState.DELETED)
-        assert u.volumes.get(U1) is None and u.volumes.list() == []
+        assert u.repo("volumes").cas_state(U1, VolumeState.READY, VolumeState.DELETING)
+        assert u.repo("volumes").cas_state(U1, VolumeState.DELETING, VolumeState.DELETED)
+        assert u.repo("volumes").get(U1) is None and u.repo("volumes").list() == []
         u.commit()
 
 
 def test_list_shows_own_and_public_volumes(uow: UowFactory) -> None:
     with uow() as u:
-        u.volumes.add(Volume(uuid=U1, owner="alice", group="g", size_gb=1, pool="p"))
+        u.repo("volumes").add(Volume(uuid=U1, owner="alice", group="g", size_gb=1, pool="p"))
         other = U1[:-1] + "2"
-        u.volumes.add(
+        u.repo("volumes").add(
             Volume(uuid=other, owner="bob", group="g", size_gb=1, pool="p", visibility="public")
         )
-        assert {v.uuid for v in u.volumes.list(owner="alice")} == {U1, other}
-        assert {v.uuid for v in u.volumes.list(owner="alice", include_public=False)} == {U1}
-        assert {v.uuid for v in u.volumes.list()} == {U1, other}
+        assert {v.uuid for v in u.repo("volumes").list(owner="alice")} == {U1, other}
+        assert {v.uuid for v in u.repo("volumes").list(owner="alice", include_public=False)} == {U1}
+        assert {v.uuid for v in u.repo("volumes").list()} == {U1, other}
         u.commit()
 
 
@@ -158,15 +165,15 @@ def test_quota_charges_are_conditional_and_never_exceed_the_limit(uow: UowFactor
 
     def charge(i: int) -> bool:
         with uow() as u:
-            ok = bool(u.storage_quotas.try_charge(ALICE, UsageDelta(1, 3), quota))
+            ok = bool(u.repo("storage_quotas").try_charge(ALICE, UsageDelta(1, 3), quota))
             u.commit()
             return ok
 
     assert sum(race(6, charge)) == 3
     with uow() as u:
-        assert u.storage_quotas.usage(ALICE) == StorageUsage(3, 9)
-        u.storage_quotas.release(ALICE, UsageDelta(5, 50))
-        assert u.storage_quotas.usage(ALICE) == StorageUsage(0, 0)
-        u.storage_quotas.set_limit(ALICE, StorageQuota(max_volumes=2))
-        assert u.storage_quotas.limit(ALICE) == StorageQuota(max_volumes=2)
+        assert u.repo("storage_quotas").usage(ALICE) == StorageUsage(3, 9)
+        u.repo("storage_quotas").release(ALICE, UsageDelta(5, 50))
+        assert u.repo("storage_quotas").usage(ALICE) == StorageUsage(0, 0)
+        u.repo("storage_quotas").set_limit(ALICE, StorageQuota(max_volumes=2))
+        assert u.repo("storage_quotas").limit(ALICE) == StorageQuota(max_volumes=2)
         u.commit()

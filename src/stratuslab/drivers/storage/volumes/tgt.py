@@ -127,11 +127,20 @@ class TgtDaemon:
         """Target `iqn` with LUN 1 backed by `backing_store`, open to `initiators` (addresses,
         or ALL).  A half-made target is removed before the error propagates."""
         with self._lock:
-            existing = self.targets()
-            if iqn in existing:
-                return existing[iqn]
-            tid = max(existing.values(), default=0) + 1
-            self.admin("--mode", "target", "--op", "new", "--tid", str(tid), "--targetname", iqn)
+            for attempt in range(3):
+                existing = self.targets()
+                if iqn in existing:
+                    return existing[iqn]
+                tid = max(existing.values(), default=0) + 1
+                try:
+                    self.admin(
+                        "--mode", "target", "--op", "new", "--tid", str(tid), "--targetname", iqn
+                    )  # fmt: skip
+                    break
+                except DriverError as exc:
+                    # another server process took that tid (or made this target) meanwhile
+                    if "exist" not in exc.message or attempt == 2:
+                        raise
             self._add_lun(tid, backing_store, initiators)
         return tid
 
