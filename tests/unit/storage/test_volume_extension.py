@@ -10,9 +10,17 @@ from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidInput, NotFound
 from stratuslab.core.node import Node
-from stratuslab.core.volumes import CreateVolume, VolumeAttached, disk_name_for
+from stratuslab.core.volumes import (
+    CreateVolume,
+    QuotaSubject,
+    StorageUsage,
+    SubjectKind,
+    VolumeAttached,
+    disk_name_for,
+)
 from stratuslab.services.storage.extension import VolumeExtension
 from stratuslab.services.storage.memory import InMemoryStorageUnitOfWork
+from stratuslab.services.storage.rules import VolumeStateError
 from stratuslab.services.storage.service import VolumeService
 
 from .fakes import RecordingBackend
@@ -91,3 +99,17 @@ def test_several_vms_cannot_share_a_writable_volume_at_launch(world) -> None:  #
     vol = svc.create(ALICE, CreateVolume(size_gb=1))
     with pytest.raises(InvalidInput, match="attached to one VM at a time"):
         ext.validate(ALICE, RunInstance(image_id=1, count=2, persistent_disks=(vol.uuid,)))
+
+
+def test_volatile_disks_are_listed_and_charged_while_their_vm_lives(world) -> None:  # type: ignore[no-untyped-def]
+    uow, _, svc, ext = world
+    ext.on_create(uow, ALICE, vm(8), RunInstance(image_id=1, volatile_gb=(2, 3)))
+    scratch = svc.describe(ALICE, filters=["kind:volatile"])
+    assert sorted(v.size_gb for v in scratch) == [2, 3]
+    assert {v.tag for v in scratch} == {"volatile-1 of VM 8", "volatile-2 of VM 8"}
+    assert uow.storage_quotas.usage(QuotaSubject(SubjectKind.USER, "alice")) == StorageUsage(2, 5)
+    with pytest.raises(VolumeStateError, match="kill-instance 8"):
+        svc.delete(ALICE, scratch[0].uuid)
+    ext.on_finish(uow, vm(8), "done")
+    assert svc.describe(ALICE) == []
+    assert uow.storage_quotas.usage(QuotaSubject(SubjectKind.USER, "alice")) == StorageUsage(0, 0)

@@ -10,11 +10,16 @@ lifecycle executor through their extension hooks (services/extensions.py).
 - `on_finish` forgets the attachments in the transaction that ends the VM: the volumes stay
   intact and owned by their user.
 
+Volatile disks (`--volatile-disk GB`) live in the node's instance storage; this extension also
+records each as a volume of kind `volatile` in pool `local` while its VM lives, so that they
+appear in `describe-volumes` and count against the storage quota, released when the VM ends.
+
 Imports `core` and the service layer only.
 """
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from collections.abc import Callable, Mapping
 
 from stratuslab.core.commands import RunInstance
@@ -23,10 +28,22 @@ from stratuslab.core.errors import InvalidInput
 from stratuslab.core.hypervisor import DiskSpec
 from stratuslab.core.node import Node
 from stratuslab.core.ports import Clock, UnitOfWork
-from stratuslab.core.volumes import UUID_RE, Attachment, VolumeBackendPort, disk_name_for
+from stratuslab.core.volumes import (
+    UUID_RE,
+    Attachment,
+    Volume,
+    VolumeBackendPort,
+    VolumeKind,
+    VolumeState,
+    disk_name_for,
+)
 from stratuslab.services.extensions import PrologAdditions, VmExtension
 from stratuslab.services.storage import rules
-from stratuslab.services.storage.uow import VolumeUnitOfWork, volumes
+from stratuslab.services.storage.quotas import QuotaAccountant
+from stratuslab.services.storage.uow import VolumeUnitOfWork, quotas, volumes
+
+#: the pseudo-pool of volatile disks: the node's instance storage, not a volume backend
+LOCAL_POOL = "local"
 
 
 def _volume_uuids(refs: tuple[str, ...]) -> list[str]:
@@ -43,10 +60,14 @@ class VolumeExtension(VmExtension):
         backends: Mapping[str, VolumeBackendPort],
         *,
         clock: Clock,
+        quota_accountant: QuotaAccountant | None = None,
+        new_uuid: Callable[[], str] = lambda: str(uuidlib.uuid4()),
     ) -> None:
         self._uow = uow
         self._backends = dict(backends)
         self._clock = clock
+        self._quotas = quota_accountant or QuotaAccountant()
+        self._new_uuid = new_uuid
 
     def validate(self, principal: Principal, cmd: RunInstance) -> None:
         for uuid in cmd.persistent_disks:
@@ -61,18 +82,35 @@ class VolumeExtension(VmExtension):
 
     def on_create(self, uow: UnitOfWork, principal: Principal, vm: Vm, cmd: RunInstance) -> None:
         assert vm.id is not None
+        self._claim(uow, principal, vm.id, cmd)
+        self._record_volatile(uow, vm, cmd.volatile_gb)
+
+    def _claim(self, uow: UnitOfWork, principal: Principal, vm_id: int, cmd: RunInstance) -> None:
         repo = volumes(uow)
         now = self._clock.now()
         claims = [(rules.validate_uuid(u), False) for u in cmd.persistent_disks]
         claims += [(u, True) for u in _volume_uuids(cmd.readonly_disks)]
         for uuid, forced_ro in claims:
             vol = rules.visible(principal, repo.get(uuid), uuid)
-            rules.check_attachable(vol, vm.id)
+            rules.check_attachable(vol, vm_id)
             readonly = forced_ro or vol.readonly
-            att = Attachment(uuid, vm.id, readonly=readonly, attached_at=now)
+            att = Attachment(uuid, vm_id, readonly=readonly, attached_at=now)
             refusal = repo.try_attach(att, exclusive=not readonly)
             if refusal is not None:
-                raise rules.refusal_error(vol, vm.id, refusal)
+                raise rules.refusal_error(vol, vm_id, refusal)
+
+    def _record_volatile(self, uow: UnitOfWork, vm: Vm, sizes: tuple[int, ...]) -> None:
+        now = self._clock.now()
+        for i, size in enumerate(sizes, start=1):
+            vol = Volume(
+                uuid=self._new_uuid(), owner=vm.owner, group=vm.group,
+                size_gb=rules.validate_size(size, what=f"volatile disk {i} of VM {vm.id}"),
+                pool=LOCAL_POOL, tag=f"volatile-{i} of VM {vm.id}", kind=VolumeKind.VOLATILE,
+                vm_id=vm.id, created_at=now, updated_at=now,
+            )  # fmt: skip
+            self._quotas.charge(quotas(uow), vol)
+            volumes(uow).add(vol)
+            volumes(uow).cas_state(vol.uuid, VolumeState.CREATING, VolumeState.READY)
 
     def on_prolog(self, vm: Vm, node: Node) -> PrologAdditions:
         disks = []
@@ -111,3 +149,7 @@ class VolumeExtension(VmExtension):
         repo = volumes(uow)
         for att in repo.attachments_of_vm(vm.id or 0):
             repo.detach(att.volume_uuid, att.vm_id)
+        for vol in repo.of_vm(vm.id or 0):
+            if vol.kind == VolumeKind.VOLATILE and vol.pool == LOCAL_POOL:
+                if repo.cas_state(vol.uuid, VolumeState.READY, VolumeState.DELETED):
+                    self._quotas.release(quotas(uow), vol)

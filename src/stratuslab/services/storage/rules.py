@@ -145,6 +145,11 @@ def not_ready(volume: Volume, action: str, *, state: str | None = None) -> Volum
 
 
 def check_deletable(volume: Volume) -> None:
+    if volume.kind == VolumeKind.VOLATILE and volume.vm_id is not None:
+        raise VolumeStateError(
+            volume.uuid, "volatile", "delete", "persistent volumes",
+            hint=f"it goes away with VM {volume.vm_id}: stratus kill-instance {volume.vm_id}",
+        )  # fmt: skip
     if volume.attached_to:
         raise VolumeAttached(volume.uuid, volume.attached_to[0])
     deletable = (VolumeState.READY, VolumeState.FAILED, VolumeState.QUARANTINED)

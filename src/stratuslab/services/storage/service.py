@@ -276,14 +276,21 @@ class VolumeService:
             if vol.kind == VolumeKind.ROOT and quarantine_root:
                 touched.append(self._quarantine(vol))
             elif vol.state not in (VolumeState.DELETED, VolumeState.QUARANTINED):
-                with self._uow() as uow:
-                    won = volumes(uow).cas_state(
-                        vol.uuid, vol.state, VolumeState.DELETING, require_detached=True
-                    )
-                    uow.commit()
-                if won:
-                    touched.append(self._destroy(vol))
+                touched += self._drop(vol)
         return touched
+
+    def _drop(self, vol: Volume) -> list[Volume]:
+        """Delete a VM's own volume; one in node-local storage (no backend) is only a record."""
+        local = vol.pool not in self._backends
+        with self._uow() as uow:
+            target = VolumeState.DELETED if local else VolumeState.DELETING
+            won = volumes(uow).cas_state(vol.uuid, vol.state, target, require_detached=True)
+            if won and local:
+                self._quotas.release(quotas(uow), vol)
+            uow.commit()
+        if not won:
+            return []
+        return [vol] if local else [self._destroy(vol)]
 
     def _quarantine(self, vol: Volume) -> Volume:
         with self._uow() as uow:
