@@ -97,6 +97,107 @@ class XmlRpcSettings:
 
 
 @dataclass(frozen=True)
+class LdapAuthSettings:
+    url: str = ""  # e.g. "ldap://ldap.example.org"; empty: no LDAP
+    user_dn_template: str = ""  # e.g. "uid={user},ou=users,dc=example,dc=org"
+    search_base: str = ""  # where people are searched for without a template
+    group_base: str = ""  # where groups (cloud-access, ...) are read
+    bind_dn: str = ""  # service account for searches and registration writes
+    bind_password: str = ""
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class X509AuthSettings:
+    ca_dir: str = ""  # /etc/grid-security/certificates layout; empty: no certificate login
+    gridmap_file: str = ""  # '"<DN>" user' lines (also login-cert.properties)
+
+
+@dataclass(frozen=True)
+class VomsAuthSettings:
+    vomsdir: str = ""  # /etc/grid-security/vomsdir layout (<vo>/<host>.lsc)
+    #: FQAN -> ["group:<name>", "role:<name>"]; a key ending in /* matches below it
+    fqan_map: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    #: after the cloud database's own token and password: password (file), ldap, x509, voms
+    chain: list[str] = field(default_factory=lambda: ["password", "ldap", "x509", "voms"])
+    password_file: str = ""  # login-pswd.properties style; empty: none
+    create_users: bool = True  # first login of a directory/certificate user creates the account
+    ldap: LdapAuthSettings = field(default_factory=LdapAuthSettings)
+    x509: X509AuthSettings = field(default_factory=X509AuthSettings)
+    voms: VomsAuthSettings = field(default_factory=VomsAuthSettings)
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    listen: str = ""  # HOST:PORT of the HTTPS listener (client certificates); empty: none
+    cert: str = ""  # server certificate (PEM)
+    key: str = ""  # its private key (PEM)
+
+
+@dataclass(frozen=True)
+class RegistrationSettings:
+    enabled: bool = True  # served when [auth.ldap] is configured
+    admin_email: str = ""  # who is told about new applications
+    cloud_name: str = "StratusLab"
+    base_url: str = ""  # public URL of this server, quoted in the admin's mail
+    rate_limit: int = 5  # applications per source address per rate_window
+    rate_window: str = "1h"
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    host: str = "localhost"
+    port: int = 25
+    sender: str = "stratuslab@localhost"
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class MarketplaceSettings:
+    serve: bool = True  # mount the marketplace under /marketplace (all-in-one)
+    ca_dir: str = "/etc/grid-security/certificates"  # trusted CAs (hashed grid layout or PEM files)
+    max_body: int = 10 * 1024 * 1024  # largest metadata upload, bytes
+    database_url: str = ""  # empty: sqlite in data_dir/marketplace.db
+    require_email: bool = True  # the signing certificate must carry the endorser's email
+    endpoint: str = ""  # marketplace the cloud boots from; empty: this server's own
+    cache_dir: str = ""  # node cache of downloaded images; empty: data_dir/marketplace-cache
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """Site image policy; an empty whitelist admits every trusted endorser / image / checksum."""
+
+    endorsers_whitelist: list[str] = field(default_factory=list)
+    endorsers_blacklist: list[str] = field(default_factory=list)
+    images_whitelist: list[str] = field(default_factory=list)
+    images_blacklist: list[str] = field(default_factory=list)
+    checksums_whitelist: list[str] = field(default_factory=list)
+    checksums_blacklist: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    driver: str = ""  # bridge | simulated; empty: simulated with the simulated hypervisor, else bridge
+    netns: str = ""  # all-in-one data-plane namespace; empty: "sl-" + a hash of the data dir
+    host_netns: str = ""  # namespace holding the host end of the uplink veth; empty: the host
+    segment_kind: str = "vxlan"  # vxlan | vlan: what networks created without a segment id get
+    segment_pool: str = "100-4000"  # segment ids handed out to new networks
+    default_network: str = "public"  # the NIC a VM gets when run-instance names none
+    lease_quota: int = 0  # addresses (VM leases + reservations) per user; 0: unlimited
+    lease_time: str = "1h"  # DHCP lease time announced by dnsmasq
+    #: name -> {subnet, ranges, gateway, dns, ipv6_prefix, ipv6_mode, mac_prefix, segment_id...};
+    #: empty: public 10.254.1.0/24, local 10.254.2.0/24, private 10.254.3.0/24 (dual stack)
+    classes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     hypervisor: HypervisorSettings = field(default_factory=HypervisorSettings)
@@ -104,7 +205,14 @@ class Settings:
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     qemu: QemuSettings = field(default_factory=QemuSettings)
     images: ImageSettings = field(default_factory=ImageSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    registration: RegistrationSettings = field(default_factory=RegistrationSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
     xmlrpc: XmlRpcSettings = field(default_factory=XmlRpcSettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    marketplace: MarketplaceSettings = field(default_factory=MarketplaceSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
 
     @property
     def data_dir(self) -> Path:
@@ -212,7 +320,29 @@ def _validate(s: Settings) -> None:
             raise SettingsError(
                 f"setting instance_types.types.{name}: expected [cpu, ram_mib, swap_mib]"
             )
+    _validate_auth(s)
+    if s.network.driver not in ("", "bridge", "simulated"):
+        raise SettingsError(f"setting network.driver: {s.network.driver!r} is unknown",
+                            hint="use bridge or simulated (or leave it empty)")
+    if s.marketplace.max_body < 1:
+        raise SettingsError("setting marketplace.max_body must be a positive number of bytes")
     if s.instance_types.default not in s.instance_types.types:
         raise SettingsError(
             f"setting instance_types.default: {s.instance_types.default!r} is not a defined type"
         )
+
+
+def _validate_auth(s: Settings) -> None:
+    known = ("password", "ldap", "x509", "voms")
+    for name in s.auth.chain:
+        if name not in known:
+            raise SettingsError(f"setting auth.chain: {name!r} is unknown",
+                                hint=f"choose from {', '.join(known)}")
+    if s.auth.ldap.url and not (s.auth.ldap.user_dn_template or s.auth.ldap.search_base):
+        raise SettingsError("setting auth.ldap.url is set without user_dn_template or search_base",
+                            hint='add e.g. user_dn_template = "uid={user},ou=users,dc=example,dc=org"')
+    tls = s.tls
+    if any((tls.listen, tls.cert, tls.key)) and not all((tls.listen, tls.cert, tls.key)):
+        raise SettingsError("settings tls.listen, tls.cert and tls.key go together",
+                            hint="set all three to serve HTTPS with client certificates")
+    parse_duration(s.registration.rate_window, key="registration.rate_window")
