@@ -109,7 +109,7 @@ elif [ -d "$RUN/media/CIDATA" ]; then
 fi
 
 # --- hostname ----------------------------------------------------------------------------------
-name=$(printf '%s' "$HOSTNAME_WANTED" | tr -cd 'A-Za-z0-9.-' | cut -c1-64)
+name=$(printf '%s' "$HOSTNAME_WANTED" | tr '_' '-' | tr -cd 'A-Za-z0-9.-' | cut -c1-64)
 [ -n "$name" ] || name=stratuslab
 hostname "$name"
 say "$name" > /etc/hostname
