@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -165,9 +165,6 @@ class StorageUsage:
 class UsageDelta:
     volumes: int
     gb: int
-
-    def __neg__(self) -> UsageDelta:
-        return UsageDelta(-self.volumes, -self.gb)
 
 
 # --- listing filters ------------------------------------------------------------------------
@@ -369,15 +366,6 @@ class StorageQuotaRepo(Protocol):
 
 def iqn_for(uuid: str) -> str:
     return f"{IQN_PREFIX}:{uuid}"
-
-
-@dataclass(frozen=True, slots=True)
-class PoolInfo:
-    """A storage pool as the service sees it: a name and what its backend can do."""
-
-    name: str
-    backend: str
-    caps: BackendCaps = field(default_factory=BackendCaps)
 
 
 # --- commands -------------------------------------------------------------------------------
