@@ -21,6 +21,7 @@ from stratuslab.core.errors import DriverError
 from stratuslab.core.hypervisor import (
     BootSpec,
     DiskSpec,
+    NicSpec,
     Observation,
     ObservedState,
     VmHandle,
@@ -172,6 +173,40 @@ def test_guest_poweroff_is_reported_as_shutoff_within_2_s_of_qemu_exit(guest: Gu
     assert observation == Observation(1, ObservedState.SHUTOFF, "the guest powered itself off")
     assert at - gone < 2.0
     assert guest.driver.status(guest.handle).state is ObservedState.SHUTOFF
+
+
+def test_graceful_shutdown_powers_the_guest_off_through_acpi(guest: Guest) -> None:
+    guest.handle = guest.driver.resume(guest.handle, guest.spec)  # powered off: boots afresh
+    wait_ready(guest)
+    guest.driver.shutdown(guest.handle, timeout=60)
+    observed = guest.driver.status(guest.handle)
+    assert observed == Observation(1, ObservedState.SHUTOFF, "stopped by the cloud (guest)")
+    assert qemu_pids_in(guest.spec.instance_dir) == []
+
+
+def test_nics_in_a_namespace_run_qemu_inside_it(tmp_path: Path) -> None:
+    ns = f"stq{os.getpid()}"
+    _process.run(["ip", "netns", "add", ns], timeout=30)
+    driver = QemuHypervisor(tmp_path / "run", accel="tcg")
+    try:
+        _process.run(["ip", "-n", ns, "tuntap", "add", "tapq1", "mode", "tap"], timeout=30)
+        _process.run(["ip", "-n", ns, "link", "set", "tapq1", "up"], timeout=30)
+        spec = VmSpec(
+            vm_id=5,
+            name="netns",
+            vcpu=1,
+            memory_mib=64,
+            instance_dir=str(tmp_path / "vm"),
+            nics=(NicSpec("52:54:00:12:34:56", tap="tapq1", netns=ns),),
+        )
+        handle = driver.start(spec)
+        [pid] = qemu_pids_in(spec.instance_dir)
+        assert os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{ns}").st_ino
+        driver.kill(handle)
+        assert qemu_pids_in(spec.instance_dir) == []
+    finally:
+        driver.close()
+        _process.run(["ip", "netns", "del", ns], timeout=30, check=False)
 
 
 def test_corrupt_disk_start_fails_with_qemus_own_message_and_leaves_nothing(tmp_path: Path) -> None:

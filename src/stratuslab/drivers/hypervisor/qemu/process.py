@@ -26,6 +26,7 @@ from stratuslab.drivers.hypervisor.qemu.qmp import QmpSession, try_connect
 START_TIMEOUT = 30.0
 QUIT_TIMEOUT = 3.0
 KILL_TIMEOUT = 5.0
+POWER_BUTTON_REPEAT = 3.0
 
 
 def stderr_since(instance: layout.InstanceDir, offset: int, limit: int = 2000) -> str:
@@ -116,6 +117,18 @@ def qmp_quiet(vm: str, instance: layout.InstanceDir, command: str, timeout: floa
     return True
 
 
+def _power_button(vm: str, instance: layout.InstanceDir, pid: int | None, graceful: float) -> bool:
+    """Press the ACPI power button, again every few seconds (a guest may miss a press while it
+    is still starting its ACPI daemon); True if the guest powered off within `graceful` s."""
+    deadline = time.monotonic() + graceful
+    while (left := deadline - time.monotonic()) > 0:
+        if not qmp_quiet(vm, instance, "system_powerdown", QUIT_TIMEOUT):
+            return False
+        if wait_gone(pid, instance, min(POWER_BUTTON_REPEAT, left)):
+            return True
+    return False
+
+
 def stop(
     vm: str,
     instance: layout.InstanceDir,
@@ -131,10 +144,7 @@ def stop(
     if not layout.qemu_pid_alive(pid, instance.path):
         reap(pid, proc)
         return "gone"
-    how = "killed"
-    if graceful > 0 and qmp_quiet(vm, instance, "system_powerdown", QUIT_TIMEOUT):
-        if wait_gone(pid, instance, graceful):
-            how = "guest"
+    how = "guest" if graceful > 0 and _power_button(vm, instance, pid, graceful) else "killed"
     if how != "guest" and qmp_quiet(vm, instance, "quit", QUIT_TIMEOUT):
         if wait_gone(pid, instance, QUIT_TIMEOUT):
             how = "quit"
