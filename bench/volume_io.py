@@ -185,7 +185,7 @@ def run(size_mib: int, repeat: int, guest: bool) -> None:
             more, plug_s = guest_rows(backend, uuid, size_mib, repeat, work)
             rows.update(more)
     finally:
-        backend.close()
+        backend.stop()
         shutil.rmtree(work, ignore_errors=True)
     report(rows, size_mib, repeat, export_s, first_io_s)
     if plug_s is not None:

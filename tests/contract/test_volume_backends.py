@@ -55,7 +55,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VolumeBa
     try:
         yield b
     finally:
-        b.close()  # stops tgtd (the iscsi backend started it on first export)
+        b.stop()  # stops tgtd (the iscsi backend started it on first export)
 
 
 def new_uuid() -> str:

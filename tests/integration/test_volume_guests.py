@@ -91,7 +91,7 @@ def san(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IscsiBackend]:
     try:
         yield backend
     finally:
-        backend.close()
+        backend.stop()
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,7 @@ def iscsi(tmp_path: Path) -> Iterator[IscsiBackend]:
     try:
         yield backend
     finally:
-        backend.close()
+        backend.stop()
     assert tgtd_pids(backend.tgt.config.control_port) == []
 
 
@@ -143,5 +143,26 @@ def test_tgtd_inside_a_namespace_serves_only_that_namespace(tmp_path: Path, netn
         with pytest.raises(DriverError):  # the host's loopback has no such portal
             qemu_io(source, "read 0 512")
     finally:
-        backend.close()
+        backend.stop()
     assert _process.run(["ip", "netns", "pids", netns]).stdout.strip() == ""
+
+
+def test_server_restart_keeps_exports_and_a_new_backend_adopts_tgtd(
+    iscsi: IscsiBackend, tmp_path: Path
+) -> None:
+    u = str(uuidlib.uuid4())
+    iscsi.create(u, 1)
+    source = iscsi.export(u)
+    pid = tgtd_pids(iscsi.tgt.config.control_port)
+    iscsi.close()  # what stratus-server does when it stops: attached VMs keep their disks
+    assert "read 512/512" in qemu_io(source, "read 0 512")
+    table = {
+        "backend": "iscsi",
+        "path": str(iscsi.directory),
+        "portal": iscsi.tgt.config.portal,
+        "control_port": iscsi.tgt.config.control_port,
+    }
+    again = build_backend("san", table, data_dir=str(tmp_path))
+    assert again.export(u) == source
+    assert tgtd_pids(iscsi.tgt.config.control_port) == pid
+    assert [(v.uuid, v.exported) for v in again.list()] == [(u, True)]

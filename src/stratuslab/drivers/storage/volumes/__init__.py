@@ -17,7 +17,8 @@ Settings (the lead's `settings.py` passes the tables through unchanged):
     control_port = 7100              # tgtd -C: its own management socket
     netns = ""                       # run tgtd inside this network namespace
     initiators = ["127.0.0.1"]       # addresses allowed to log in, or ["ALL"]
-    manage_daemon = true             # start tgtd on first export, stop it at close()
+    manage_daemon = true             # start (or adopt) tgtd on first export; stop() ends it;
+                                     # close() at server shutdown leaves it serving
 
 Imports `core` and `drivers._process` (through the backends) only.
 """

@@ -48,7 +48,12 @@ class VolumeBackend(ABC):
     def source_format(self, uuid: str) -> str: ...
 
     def close(self) -> None:
-        """Release what the backend started (daemons); volumes and exports stay."""
+        """Server shutdown: let go of in-process resources.  Exports keep serving (running VMs
+        keep their disks) and the next backend object on the same settings adopts them."""
+        return None
+
+    def stop(self) -> None:
+        """Tear down what the backend started, exports included (tests, decommissioning)."""
         return None
 
 

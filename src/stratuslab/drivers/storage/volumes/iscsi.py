@@ -109,6 +109,7 @@ class IscsiBackend(VolumeBackend):
     def source_format(self, uuid: str) -> str:
         return "raw"
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Remove every target and stop tgtd (only a daemon this backend manages)."""
         if self.manage_daemon:
             self.tgt.stop()
