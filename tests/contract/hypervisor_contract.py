@@ -27,6 +27,8 @@ class HypervisorEnv:
     broken_spec: Callable[[int], VmSpec]  # a VM whose start fails in the backend
     #: make the running guest power itself off (None: the driver cannot)
     guest_poweroff: Callable[[Hypervisor, VmHandle], None] | None = None
+    #: make the VM's backend die under it, as a crash would (None: the driver cannot)
+    crash: Callable[[Hypervisor, VmHandle], None] | None = None
     opened: list[Hypervisor] = field(default_factory=list)
 
     def driver(self) -> Hypervisor:
@@ -155,3 +157,15 @@ class HypervisorContract:
         while drv.status(handle).state is not ObservedState.SHUTOFF and time.monotonic() < deadline:
             time.sleep(0.05)
         assert drv.status(handle).state is ObservedState.SHUTOFF
+
+    def test_backend_crash_reaches_the_event_sink_as_crashed(self, drivers: HypervisorEnv) -> None:
+        if drivers.crash is None:
+            pytest.skip("this driver cannot simulate a crash")
+        drv = drivers.driver()
+        events = EventLog()
+        drv.set_event_sink(events)
+        handle = drv.start(drivers.spec(112))
+        drivers.crash(drv, handle)
+        assert events.arrived.wait(timeout=30), "no event after the backend died"
+        assert [(o.vm_id, o.state) for o in events.seen] == [(112, ObservedState.CRASHED)]
+        assert drv.status(handle).state is ObservedState.CRASHED

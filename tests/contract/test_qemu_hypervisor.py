@@ -6,7 +6,9 @@ finishes booting; only the guest power-off check boots one guest fully.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -42,6 +44,20 @@ def guest_poweroff(drv: Hypervisor, handle: VmHandle) -> None:
     assert rc == 0
 
 
+def sigkill_qemu(drv: Hypervisor, handle: VmHandle) -> None:
+    """What a QEMU crash looks like: its process dies without a SHUTDOWN event."""
+    instance = str(handle.data["instance_dir"])
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and os.readlink(f"/proc/{entry}/cwd") == instance:
+                if Path(f"/proc/{entry}/cmdline").read_bytes().startswith(b"qemu-system"):
+                    os.kill(int(entry), signal.SIGKILL)
+                    return
+        except OSError:
+            continue
+    raise AssertionError(f"no QEMU runs in {instance}")
+
+
 @pytest.fixture
 def hv(tmp_path: Path, tiny_image: BuiltImage) -> HypervisorEnv:  # noqa: F811 - fixture
     storage = FileInstanceStorage(str(tmp_path / "instances"), str(tmp_path / "quarantine"))
@@ -68,7 +84,8 @@ def hv(tmp_path: Path, tiny_image: BuiltImage) -> HypervisorEnv:  # noqa: F811 -
                       disks=(DiskSpec(name="root", source=str(instance / "root.qcow2")),))
 
     return HypervisorEnv(open=lambda: QemuHypervisor(tmp_path / "run", accel="auto"),
-                         spec=spec, broken_spec=broken, guest_poweroff=guest_poweroff)
+                         spec=spec, broken_spec=broken, guest_poweroff=guest_poweroff,
+                         crash=sigkill_qemu)
 
 
 class TestQemuHypervisor(HypervisorContract):

@@ -29,7 +29,8 @@ def hv(tmp_path: Path) -> HypervisorEnv:
                       extra={"simulate_failure": "start"})
 
     return HypervisorEnv(open=lambda: SimulatedHypervisor(tmp_path / "state"), spec=spec,
-                         broken_spec=broken, guest_poweroff=_poweroff)
+                         broken_spec=broken, guest_poweroff=_poweroff,
+                         crash=lambda drv, h: drv.simulate_crash(h.vm_id))  # type: ignore[attr-defined]
 
 
 class TestSimulatedHypervisor(HypervisorContract):

@@ -167,14 +167,21 @@ class QemuHypervisor(Hypervisor):
         instance.remove_runtime_files()
         self._emit(Observation(exit_.vm_id, state, reason))
 
-    def _stop(self, vm_id: int, instance: layout.InstanceDir, *, graceful: float, then: str) -> str:
+    def _stop(
+        self, vm_id: int, instance: layout.InstanceDir, *, graceful: float, then: str
+    ) -> str:
         record = instance.read_record() or {}
         if record.get("state") == layout.RUNNING:
             instance.update_record(state=layout.STOPPING)
         with self._guard:
             proc = self._procs.pop(vm_id, None)
         how = process.stop(f"VM {vm_id}", instance, record.get("pid"), graceful=graceful, proc=proc)
-        instance.update_record(state=then, pid=None, reason=f"stopped by the cloud ({how})")
+        reason = (
+            "suspended by the cloud: memory saved to " + layout.STATE_FILE
+            if then == layout.SUSPENDED
+            else f"stopped by the cloud ({how})"
+        )
+        instance.update_record(state=then, pid=None, reason=reason)
         return how
 
     def _adopt(self) -> None:
