@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stratuslab.core.errors import DriverError
-from stratuslab.drivers.storage.tinyimage import cpio, kernel, modules
+from stratuslab.drivers.storage.tinyimage import cpio, debian, kernel, modules
 
 DEP = """\
 kernel/fs/ext4/ext4.ko.xz: kernel/lib/crc16.ko.xz kernel/fs/mbcache.ko.xz kernel/fs/jbd2/jbd2.ko.xz
@@ -67,3 +67,14 @@ def test_vmlinux_is_found_inside_a_compressed_kernel() -> None:
     assert kernel.extract_vmlinux(bzimage) == elf
     with pytest.raises(DriverError, match="no XZ or gzip"):
         kernel.extract_vmlinux(b"MZ nothing here")
+
+
+def test_apt_show_stanzas_give_versions_and_the_pinned_kernel() -> None:
+    text = (
+        "Package: linux-image-amd64\nVersion: 6.1.192-2\n"
+        "Depends: linux-image-6.1.0-56-amd64 (= 6.1.192-2)\nDescription: x\n more\n\n"
+        "Package: busybox-static\nVersion: 1:1.35.0-4\n\n"
+    )
+    stanzas = debian._stanzas(text)
+    assert stanzas["busybox-static"]["Version"] == "1:1.35.0-4"
+    assert stanzas["linux-image-amd64"]["Depends"].startswith("linux-image-6.1.0-56-amd64")

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 
 from stratuslab.core.errors import DriverError
@@ -28,6 +29,7 @@ from stratuslab.drivers.storage.tinyimage.recipes import Recipe, get_recipe
 BUILDER_VERSION = "1"
 _EPOCH = 1_000_000_000  # the one mtime of every file in the image (2001-09-09)
 _IMAGE_JSON = "image.json"
+_VERSIONS_TTL = 600.0  # seconds a resolved set of package versions is reused
 
 
 def _noop(_step: str, _fraction: float) -> None:
@@ -75,15 +77,13 @@ class TinyImageBuilder:
 
     def __init__(self, cache_dir: str) -> None:
         self._cache_dir = os.path.abspath(cache_dir)
+        self._resolved: dict[str, tuple[float, _Inputs]] = {}
 
     def build(self, recipe: str, *, progress: ProgressFn | None = None) -> BuiltImage:
         report = progress or _noop
         spec = get_recipe(recipe)
         report("resolving package versions", 0.0)
-        kpkg = debian.kernel_package(spec.kernel_meta_package)
-        inputs = _Inputs(
-            spec, kpkg, debian.candidate_version(kpkg), debian.candidate_version(spec.busybox_package)
-        )
+        inputs = self._inputs(spec)
         os.makedirs(self._cache_dir, exist_ok=True)
         out_dir = os.path.join(self._cache_dir, f"{spec.name}-{inputs.key()}")
         cached = self._load(out_dir)
@@ -96,6 +96,17 @@ class TinyImageBuilder:
                 cached = self._build(inputs, out_dir, report)
         report("done", 1.0)
         return cached
+
+    def _inputs(self, spec: Recipe) -> _Inputs:
+        """Package versions from APT, remembered for a few minutes (each query costs seconds)."""
+        now = time.monotonic()
+        known = self._resolved.get(spec.name)
+        if known is not None and now - known[0] < _VERSIONS_TTL:
+            return known[1]
+        v = debian.resolve(spec.kernel_meta_package, (spec.busybox_package,))
+        inputs = _Inputs(spec, v["kernel-package"], v["kernel"], v[spec.busybox_package])
+        self._resolved[spec.name] = (now, inputs)
+        return inputs
 
     def _load(self, out_dir: str) -> BuiltImage | None:
         try:

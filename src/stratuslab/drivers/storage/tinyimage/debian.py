@@ -17,6 +17,45 @@ _APT_TIMEOUT = 60.0
 _DOWNLOAD_TIMEOUT = 600.0
 
 
+def _stanzas(text: str) -> dict[str, dict[str, str]]:
+    """`apt-cache show` output -> {package: {field: value}} (first stanza of each package)."""
+    found: dict[str, dict[str, str]] = {}
+    for block in text.split("\n\n"):
+        fields = dict(
+            (m.group(1), m.group(2).strip())
+            for m in re.finditer(r"^([A-Za-z-]+):(.*)$", block, re.MULTILINE)
+        )
+        if "Package" in fields:
+            found.setdefault(fields["Package"], fields)
+    return found
+
+
+def resolve(kernel_meta: str, others: tuple[str, ...]) -> dict[str, str]:
+    """Candidate versions in one APT query: the versioned kernel package the meta package pins
+    (under the key "kernel", its name under "kernel-package") and each of `others`."""
+    out = _process.run(
+        ["apt-cache", "show", "--no-all-versions", kernel_meta, *others], timeout=_APT_TIMEOUT
+    ).stdout
+    stanzas = _stanzas(out)
+    missing = [p for p in (kernel_meta, *others) if p not in stanzas]
+    if missing:
+        raise DriverError(
+            f"APT knows no package {', '.join(missing)}",
+            hint="run apt-get update, or check the APT sources of this host",
+        )
+    m = re.search(r"(linux-image-[^\s,(]+)\s*(?:\(=\s*([^)\s]+)\))?",
+                  stanzas[kernel_meta].get("Depends", ""))
+    if not m:
+        raise DriverError(
+            f"package {kernel_meta} depends on no linux-image package",
+            hint="run apt-get update so APT knows the current kernel",
+        )
+    versions = {p: stanzas[p]["Version"] for p in others}
+    versions["kernel-package"] = m.group(1)
+    versions["kernel"] = m.group(2) or candidate_version(m.group(1))
+    return versions
+
+
 def kernel_package(meta: str = "linux-image-amd64") -> str:
     """The versioned kernel package the meta package depends on (linux-image-<ver>-amd64)."""
     out = _process.run(["apt-cache", "depends", meta], timeout=_APT_TIMEOUT).stdout
