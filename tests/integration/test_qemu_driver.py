@@ -8,7 +8,9 @@ power-off.  A corrupt disk and the accelerator choice need no booted guest.
 from __future__ import annotations
 
 import os
+import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +36,7 @@ from stratuslab.drivers.hypervisor.guestagent import run_in_guest
 from stratuslab.drivers.hypervisor.qemu import QemuHypervisor
 from stratuslab.drivers.hypervisor.qemu.accel import AccelChooser, probe_boot, static_kvm_verdict
 from stratuslab.drivers.storage.instance import FileInstanceStorage
+from stratuslab.drivers.storage.volumes import IscsiBackend, build_backend
 
 pytestmark = pytest.mark.integration
 
@@ -157,6 +160,42 @@ def test_hot_plugged_disk_appears_in_the_guest_and_leaves_on_detach(guest: Guest
     guest.driver.detach_disk(guest.handle, "vol-extra")
     guest.driver.detach_disk(guest.handle, "vol-extra")
     assert set(guest.sh("ls /sys/block").split()) == known
+
+
+@pytest.fixture
+def iscsi(tmp_path: Path) -> Iterator[IscsiBackend]:
+    """A private tgtd on a loopback portal (stopped at teardown, even on failure)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    control = random.choice([p for p in range(20000, 30000)
+                             if not os.path.exists(f"/var/run/tgtd/socket.{p}")])
+    table = {"backend": "iscsi", "path": str(tmp_path / "san"), "portal": f"127.0.0.1:{port}",
+             "control_port": control}
+    backend = build_backend("san", table, data_dir=str(tmp_path))
+    assert isinstance(backend, IscsiBackend)
+    try:
+        yield backend
+    finally:
+        backend.stop()
+
+
+def test_iscsi_lun_hot_plugged_through_qemus_client_keeps_what_the_guest_wrote(
+    guest: Guest, iscsi: IscsiBackend
+) -> None:
+    path = iscsi.create("0c0ffee0-0000-4000-8000-000000000001", 1)
+    source = iscsi.export("0c0ffee0-0000-4000-8000-000000000001")
+    disk = DiskSpec(name="vol-san", source=source, format="raw")
+    name = guest.driver.attach_disk(guest.handle, disk)
+    deadline = time.monotonic() + 30
+    while name not in guest.sh("ls /sys/block").split():
+        assert time.monotonic() < deadline, f"{name} never appeared in the guest"
+        time.sleep(0.2)
+    guest.sh(f"printf STRATUSLAB-ISCSI > /dev/{name} && sync")
+    guest.driver.detach_disk(guest.handle, "vol-san")
+    iscsi.unexport("0c0ffee0-0000-4000-8000-000000000001")
+    with open(path, "rb") as f:
+        assert f.read(16) == b"STRATUSLAB-ISCSI"
 
 
 def test_guest_poweroff_is_reported_as_shutoff_within_2_s_of_qemu_exit(guest: Guest) -> None:
