@@ -56,19 +56,6 @@ def resolve(kernel_meta: str, others: tuple[str, ...]) -> dict[str, str]:
     return versions
 
 
-def kernel_package(meta: str = "linux-image-amd64") -> str:
-    """The versioned kernel package the meta package depends on (linux-image-<ver>-amd64)."""
-    out = _process.run(["apt-cache", "depends", meta], timeout=_APT_TIMEOUT).stdout
-    for line in out.splitlines():
-        m = re.match(r"\s*Depends:\s*(linux-image-\S+)", line)
-        if m:
-            return m.group(1)
-    raise DriverError(
-        f"package {meta} names no linux-image package (apt-cache depends printed: {out.strip()!r})",
-        hint="run apt-get update so APT knows the current kernel",
-    )
-
-
 def candidate_version(package: str) -> str:
     """The version `apt-get download` would fetch."""
     out = _process.run(["apt-cache", "policy", package], timeout=_APT_TIMEOUT).stdout
