@@ -245,6 +245,7 @@ class QemuHypervisor(Hypervisor):
             if instance is None or instance.read_record() is None:
                 return
             self._stop(handle.vm_id, instance, graceful=max(timeout, 0.1), then=layout.SHUTOFF)
+            instance.file(layout.STATE_FILE).unlink(missing_ok=True)  # a suspended VM's memory
 
     def kill(self, handle: VmHandle) -> None:
         with self._lock(handle.vm_id):
