@@ -1,13 +1,109 @@
-"""Wiring of the network feature into the cloud (see bootstrap.cloud.Wiring)."""
+"""Wiring of the network feature into the cloud (see bootstrap.cloud.Wiring).
+
+prepare(): picks the network driver ([network] driver; simulated with the simulated hypervisor,
+else bridge) and, for bridge, creates the all-in-one data-plane namespace (w.netns) with its
+uplink veth, removed again when the server stops.  wire(): the NetworkRepo in the unit of work,
+the default networks, the NetworkExtension (leases and NICs) and NetworkService (REST routes
+under ctx.extras["network"]).
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import zlib
+from typing import Any
+
 from stratuslab.bootstrap.cloud import Wiring
+from stratuslab.core.errors import CloudError
+from stratuslab.persistence.network import SqlNetworkRepo
+
+log = logging.getLogger("stratuslab.server")
+DRIVER_KEY = "network.driver"  # w.services key of the node's network driver
 
 
-def wire(w: Wiring) -> None:
-    """Nothing wired yet."""
+def driver_name(w: Wiring) -> str:
+    return w.settings.network.driver or (
+        "simulated" if w.settings.hypervisor.driver == "simulated" else "bridge"
+    )
+
+
+def netns_name(w: Wiring) -> str:
+    """Unique per data directory, so two servers on one machine never share a namespace."""
+    if w.settings.network.netns:
+        return w.settings.network.netns
+    return f"sl-{zlib.crc32(str(w.settings.data_dir.resolve()).encode()):08x}"
+
+
+def _link_nets(name: str) -> tuple[str, str]:
+    """The uplink veth's link-local /30 and ULA /64, also derived from the namespace name."""
+    n = zlib.crc32(name.encode()) % (250 * 64)
+    v4 = ipaddress.IPv4Network(f"169.254.{1 + n // 64}.{(n % 64) * 4}/30")
+    return str(v4), f"fd53:7472:6174:f{n % 4096:03x}::/64"
 
 
 def prepare(w: Wiring) -> None:
     """Choose the data-plane namespace (w.netns) before the node is built."""
+    name = driver_name(w)
+    if name == "simulated":
+        from stratuslab.drivers.network.simulated import SimulatedNetworkDriver
+
+        w.services[DRIVER_KEY] = SimulatedNetworkDriver()
+        return
+    from stratuslab.drivers.network.bridge import BridgeConfig, BridgeDriver, DataPlaneNamespace
+
+    ns = netns_name(w)
+    cfg = w.settings.network
+    v4, v6 = _link_nets(ns)
+    uplink = DataPlaneNamespace(ns, host_netns=cfg.host_netns or None, link_net=v4, link_net6=v6)
+    uplink.create()
+    state = str(w.settings.data_dir / "network")
+    driver = BridgeDriver(BridgeConfig(state, netns=ns, lease_time=cfg.lease_time), uplink=uplink)
+    w.netns = ns
+    w.services[DRIVER_KEY] = driver
+    w.closers.append(driver.shutdown)
+    log.info("network: data plane in namespace %s", ns)
+
+
+def wire(w: Wiring) -> None:
+    from stratuslab.api.rest import routes_network
+    from stratuslab.services.network import SegmentPool, ensure_default_networks
+    from stratuslab.services.network.extension import NetworkExtension
+    from stratuslab.services.network.service import REPO, NetworkService
+
+    cfg = w.settings.network
+    pool = SegmentPool.parse(cfg.segment_kind, cfg.segment_pool)
+    w.uow.register(REPO, SqlNetworkRepo)
+    with w.uow() as uow:
+        made = ensure_default_networks(uow.repo(REPO), dict(cfg.classes), pool)
+        uow.commit()
+    for network in made:
+        log.info("network: created %s (%s)", network.name, network.subnet)
+    driver = w.services[DRIVER_KEY]
+    drivers = {name: driver for name in w.nodes}
+    service = NetworkService(w.uow, pool, lease_quota=cfg.lease_quota)
+    ext = NetworkExtension(w.uow, w.clock, drivers, default_network=cfg.default_network,
+                           quota=service.quota_for)  # fmt: skip
+    service.apply_live = ext.apply_live
+    w.extensions.append(ext)
+    w.services["network"] = service
+    w.routers.append(routes_network.router)
+    w.workers.append((lambda: resync(w, driver), lambda: None))
+
+
+def resync(w: Wiring, driver: Any) -> None:
+    """After a restart: segments and DHCP entries of the VMs that still hold leases."""
+    from stratuslab.services.network.service import REPO
+
+    try:
+        with w.uow(readonly=True) as uow:
+            repo = uow.repo(REPO)
+            for network in repo.list_networks():
+                leases = [le for le in repo.leases(network.name) if le.vm_id is not None]
+                if not leases:
+                    continue
+                driver.ensure_segment(network)
+                for lease in leases:
+                    driver.add_dhcp_host(network, lease)
+    except CloudError as exc:  # the server still starts; new deploys retry the data plane
+        log.warning("network: resync failed: %s", exc.full_message)
