@@ -1,11 +1,40 @@
-"""Wiring of the other API adapters (XML-RPC, OCCI...) onto the main application."""
+"""Wiring of the other API adapters (XML-RPC, OCCI) onto the main application.
+
+XML-RPC (OpenNebula-compatible) at /RPC2 and /xmlrpc, plus the classic StratusLab paths
+/pswd/xmlrpc and /cert/xmlrpc; OCCI 1.2 under /occi/ with the query interface at /occi/-/ and
+/.well-known/org/ogf/occi/-/.  Both adapters get backends over the same services as REST and the
+server's one authenticator chain; VM templates (one.template.*) live in the vm_templates table.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from stratuslab.api import occi, xmlrpc
+from stratuslab.api.occi.services import ServicesBackend as OcciServices
+from stratuslab.api.xmlrpc.services import ServicesBackend as XmlRpcServices
 from stratuslab.bootstrap.cloud import Wiring
+from stratuslab.persistence.templates import VmTemplateRepo
+from stratuslab.services.templates import REPO as TEMPLATES_REPO
+from stratuslab.services.templates import TemplateService
+
+XMLRPC_PATHS = ("/RPC2", "/xmlrpc", "/pswd/xmlrpc", "/cert/xmlrpc")
 
 
 def wire(w: Wiring, app: Any) -> None:
-    """Nothing wired yet."""
+    compute = w.services["compute"]
+    assert w.images is not None and w.authenticate is not None
+    w.uow.register(TEMPLATES_REPO, VmTemplateRepo)
+    templates = TemplateService(w.uow, w.clock)
+    w.services["templates"] = templates
+    one = XmlRpcServices(
+        authenticate=w.authenticate, compute=compute, images=w.images, identity=w.identity,
+        templates=templates, extras=w.services,
+    )
+    app.include_router(
+        xmlrpc.create_router(one, version=w.settings.xmlrpc.one_version, paths=XMLRPC_PATHS)
+    )
+    backend = OcciServices(
+        authenticate=w.authenticate, compute=compute, images=w.images, extras=w.services
+    )
+    app.include_router(occi.create_router(backend, prefix="/occi", root_well_known=True))

@@ -160,8 +160,14 @@ def _split(location: str) -> tuple[str, str]:
     return ("/".join(parts[:-1]).removeprefix("link/"), parts[-1])
 
 
-def create_router(backend: OcciBackend, *, prefix: str = "/occi") -> APIRouter:
-    """The OCCI routes under `prefix`; include the router in the app without another prefix."""
+def create_router(
+    backend: OcciBackend, *, prefix: str = "/occi", root_well_known: bool = False
+) -> APIRouter:
+    """The OCCI routes under `prefix`; include the router in the app without another prefix.
+
+    `root_well_known` also answers the query interface at the server's own
+    `/.well-known/org/ogf/occi/-/` (OCCI HTTP Protocol 1.2, 3.4.1), for clients that look there.
+    """
     api = _Occi(backend, prefix)
     router = APIRouter(prefix=prefix.rstrip("/"), tags=["occi"])
 
@@ -187,4 +193,12 @@ def create_router(backend: OcciBackend, *, prefix: str = "/occi") -> APIRouter:
     add("/{collection}/", kind_collection, "GET", "POST", "DELETE")
     add("/{collection}/{term}/", api.mixin_collection, "GET")
     add("/{collection}/{ident}", kind_instance, "GET", "POST", "PUT", "DELETE")
-    return router
+    if not root_well_known:
+        return router
+    outer = APIRouter(tags=["occi"])
+    outer.include_router(router)
+    outer.add_api_route(
+        "/.well-known/org/ogf/occi/-/", api.query, methods=["GET", "POST", "DELETE"],
+        include_in_schema=False,
+    )
+    return outer

@@ -14,6 +14,7 @@ import ssl
 from collections.abc import Mapping, Sequence
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from stratuslab.api.xmlrpc.backend import XmlRpcBackend
 from stratuslab.api.xmlrpc.dispatch import Dispatcher, Method
@@ -68,7 +69,8 @@ def create_router(
         body = await request.body()
         if len(body) > MAX_BODY:
             return Response("request too large", status_code=413, media_type="text/plain")
-        answer = dispatcher.handle(body, request_credentials(request))
+        # the backend blocks (database, argon2): keep it off the event loop
+        answer = await run_in_threadpool(dispatcher.handle, body, request_credentials(request))
         return Response(answer, media_type="text/xml")
 
     for path in paths:

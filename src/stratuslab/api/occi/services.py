@@ -1,0 +1,199 @@
+"""`ServicesBackend`: the OcciBackend over the cloud's services (the same commands REST sends).
+
+Compute goes through ComputeService (run/get/list/act; delete is the `kill` action), os_tpl
+mixins are ImageService's images and resource_tpl mixins the compute instance types.
+Authentication is the server's one chain.  Networks, storage and their links come from the
+`extras` mapping (ctx.extras: "networks", "volumes") when those features are wired; without
+them the collections are empty and changes raise NotImplementedError (501).  Translation only.
+Imports core, services and this package; never drivers, persistence or settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from stratuslab.api.occi.backend import (
+    ComputeRequest,
+    LinkRecord,
+    NetworkRecord,
+    NetworkRequest,
+    StorageRecord,
+)
+from stratuslab.core.auth import Credentials
+from stratuslab.core.commands import RunInstance
+from stratuslab.core.entities import Image, InstanceType, Principal, Vm
+from stratuslab.core.errors import InvalidInput, NotFound
+from stratuslab.core.ports import Page
+from stratuslab.core.states import VmAction, VmState
+from stratuslab.services.compute import ComputeService
+from stratuslab.services.images import ImageService
+
+_ALL = 100_000
+
+
+def _user_data(encoded: str | None) -> str | None:
+    """occi.compute.userdata is base64 (OCCI Infrastructure 1.2); the services take the text."""
+    if encoded is None:
+        return None
+    try:
+        return base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(
+            "occi.compute.userdata is not base64-encoded UTF-8 text",
+            hint="encode the cloud-config with base64",
+        ) from None
+
+
+class ServicesBackend:
+    def __init__(
+        self,
+        *,
+        authenticate: Callable[[Credentials], Principal],
+        compute: ComputeService,
+        images: ImageService,
+        extras: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._authenticate = authenticate
+        self.compute = compute
+        self.images = images
+        self.extras = extras if extras is not None else {}  # live: features may appear later
+
+    def authenticate(self, credentials: Credentials) -> Principal:
+        return self._authenticate(credentials)
+
+    # ---- template mixins -------------------------------------------------------------------
+    def os_templates(self, principal: Principal) -> Sequence[Image]:
+        return self.images.list(principal)
+
+    def resource_templates(self, principal: Principal) -> Sequence[InstanceType]:
+        return list(self.compute.types.types.values())
+
+    # ---- compute ---------------------------------------------------------------------------
+    def compute_create(self, principal: Principal, request: ComputeRequest) -> int:
+        if request.storage:
+            raise NotImplementedError("storagelinks at creation (volumes)")
+        cmd = RunInstance(
+            image_id=request.image_id,
+            instance_type=request.instance_type,
+            cpu=request.cores,
+            ram_mib=request.memory_mib,
+            name=request.name,
+            ssh_keys=request.ssh_keys,
+            user_data=_user_data(request.user_data),
+            nics=tuple({"network": self._network_name(principal, n)} for n in request.network_ids),
+        )
+        vm_id = self.compute.run(principal, cmd)[0][0].id
+        assert vm_id is not None
+        return vm_id
+
+    def compute_get(self, principal: Principal, vm_id: int) -> Vm:
+        vm = self.compute.get(principal, vm_id)
+        if vm.vm_state is VmState.DONE:  # deleted, as far as OCCI is concerned
+            raise NotFound("compute", vm_id, "GET /occi/compute/")
+        return vm
+
+    def compute_list(self, principal: Principal) -> Sequence[Vm]:
+        return self.compute.list(principal, page=Page(0, _ALL))[0]
+
+    def compute_action(self, principal: Principal, vm_id: int, action: VmAction) -> None:
+        self.compute.act(principal, vm_id, action)
+
+    def compute_delete(self, principal: Principal, vm_id: int) -> None:
+        self.compute_get(principal, vm_id)
+        self.compute.act(principal, vm_id, VmAction.KILL)
+
+    def compute_update(
+        self,
+        principal: Principal,
+        vm_id: int,
+        *,
+        name: str | None = None,
+        cores: int | None = None,
+        memory_mib: int | None = None,
+    ) -> None:
+        raise NotImplementedError("changing a compute's title, cores or memory")
+
+    # ---- network ---------------------------------------------------------------------------
+    def _network_name(self, principal: Principal, net_id: int) -> str:
+        return self.network_get(principal, net_id).title
+
+    def network_create(self, principal: Principal, request: NetworkRequest) -> int:
+        raise NotImplementedError("creating networks")
+
+    def network_get(self, principal: Principal, net_id: int) -> NetworkRecord:
+        for net in self.network_list(principal):
+            if net.id == net_id:
+                return net
+        raise NotFound("network", net_id, "GET /occi/network/")
+
+    def network_list(self, principal: Principal) -> Sequence[NetworkRecord]:
+        if self.extras.get("networks") is None:
+            return []
+        raise NotImplementedError("networks")
+
+    def network_action(self, principal: Principal, net_id: int, *, up: bool) -> None:
+        raise NotImplementedError("network up/down")
+
+    def network_delete(self, principal: Principal, net_id: int) -> None:
+        raise NotImplementedError("deleting networks")
+
+    def network_update(
+        self,
+        principal: Principal,
+        net_id: int,
+        *,
+        title: str | None = None,
+        label: str | None = None,
+    ) -> None:
+        raise NotImplementedError("changing networks")
+
+    # ---- storage ---------------------------------------------------------------------------
+    def storage_create(self, principal: Principal, title: str | None, size_gib: float) -> int:
+        raise NotImplementedError("creating storage (volumes)")
+
+    def storage_get(self, principal: Principal, storage_id: int) -> StorageRecord:
+        for vol in self.storage_list(principal):
+            if vol.id == storage_id:
+                return vol
+        raise NotFound("storage", storage_id, "GET /occi/storage/")
+
+    def storage_list(self, principal: Principal) -> Sequence[StorageRecord]:
+        if self.extras.get("volumes") is None:
+            return []
+        raise NotImplementedError("storage (volumes)")
+
+    def storage_action(self, principal: Principal, storage_id: int, *, online: bool) -> None:
+        raise NotImplementedError("storage online/offline")
+
+    def storage_delete(self, principal: Principal, storage_id: int) -> None:
+        raise NotImplementedError("deleting storage (volumes)")
+
+    def storage_update(
+        self,
+        principal: Principal,
+        storage_id: int,
+        *,
+        title: str | None = None,
+        size_gib: float | None = None,
+    ) -> None:
+        raise NotImplementedError("changing storage (volumes)")
+
+    # ---- links -----------------------------------------------------------------------------
+    def link_create(
+        self,
+        principal: Principal,
+        kind: str,
+        compute_id: int,
+        target_id: int,
+        attributes: Mapping[str, Any],
+    ) -> str:
+        raise NotImplementedError(f"{kind} links")
+
+    def link_list(self, principal: Principal, compute_id: int | None = None) -> Sequence[LinkRecord]:
+        return []
+
+    def link_delete(self, principal: Principal, link_id: str) -> None:
+        raise NotImplementedError("removing links")

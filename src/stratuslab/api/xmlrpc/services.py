@@ -1,0 +1,346 @@
+"""`ServicesBackend`: the XmlRpcBackend over the cloud's services (the same commands REST sends).
+
+VMs go through ComputeService (run/get/list/act), images through ImageService, users and groups
+through IdentityService, VM templates through TemplateService, hosts are the compute nodes.
+Authentication is the server's one chain.  Networks and volumes come from the `extras` mapping
+(the REST adapter's ctx.extras: "networks", "volumes") when those features are wired; what no
+service can do yet raises NotImplementedError (the dispatcher answers 0x800).  Translation
+only: every check is the services'.  Imports core, services and this package; never drivers,
+persistence or settings.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from stratuslab.api.xmlrpc.backend import (
+    AclRecord,
+    DatastoreRecord,
+    DiskRequest,
+    HostRecord,
+    ImageAllocate,
+    NicRequest,
+    TemplateRecord,
+    UserTemplate,
+    VmQuery,
+    VmRequest,
+)
+from stratuslab.api.xmlrpc.networks import NetworkCalls
+from stratuslab.core.auth import Credentials
+from stratuslab.core.commands import RunInstance
+from stratuslab.core.entities import Group, Image, Principal, Role, User, Vm
+from stratuslab.core.errors import InvalidInput, NotFound
+from stratuslab.core.ports import Page
+from stratuslab.core.states import VmAction, VmState
+from stratuslab.services.compute import ComputeService
+from stratuslab.services.identity import IdentityService
+from stratuslab.services.images import ImageService
+from stratuslab.services.templates import TemplateService
+
+#: id lookups for rendering UID/GID only (names are already visible to the caller)
+_LOOKUP = Principal("oneadmin", 0, ("oneadmin",), frozenset({Role.ADMIN.value}), "internal")
+_ALL = 100_000  # "no limit" for listings the adapter filters further
+_EXTRA_DISK_TYPES = ("swap", "fs", "datablock", "volatile")
+_SSH_KEYS = ("SSH_PUBLIC_KEY", "PUBLIC_KEY", "SSH_KEY")
+
+
+def _unsupported(what: str) -> NotImplementedError:
+    return NotImplementedError(what)
+
+
+class ServicesBackend(NetworkCalls):
+    def __init__(
+        self,
+        *,
+        authenticate: Callable[[Credentials], Principal],
+        compute: ComputeService,
+        images: ImageService,
+        identity: IdentityService,
+        templates: TemplateService,
+        extras: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._authenticate = authenticate
+        self.compute = compute
+        self.images = images
+        self.identity = identity
+        self.templates = templates
+        self.extras = extras if extras is not None else {}  # live: features may appear later
+
+    # ---- identity ------------------------------------------------------------------------
+    def authenticate(self, credentials: Credentials) -> Principal:
+        return self._authenticate(credentials)
+
+    def user_id(self, name: str) -> int:
+        try:
+            return self.identity.get_user(_LOOKUP, name).id or 0
+        except NotFound:
+            return -1
+
+    def group_id(self, name: str) -> int:
+        return next((g.id for g in self.identity.list_groups(_LOOKUP) if g.name == name), -1) or 0
+
+    # ---- VMs -----------------------------------------------------------------------------
+    def vm_allocate(self, principal: Principal, request: VmRequest, *, hold: bool) -> int:
+        made = self.compute.run(principal, self.run_command(principal, request, hold=hold))
+        vm_id = made[0][0].id
+        assert vm_id is not None
+        return vm_id
+
+    def run_command(self, principal: Principal, request: VmRequest, *, hold: bool) -> RunInstance:
+        boot, volatile = self._split_disks(request.disks)
+        context = dict(request.context)
+        if request.inbound_ports:
+            raise _unsupported("INBOUND_PORTS (security groups)")
+        cpu = request.vcpu or (math.ceil(request.cpu) if request.cpu else None)
+        return RunInstance(
+            image_id=self._image_id(principal, boot),
+            instance_type=request.instance_type,
+            cpu=cpu,
+            ram_mib=request.memory_mib,
+            swap_mib=request.swap_mib,
+            name=request.name,
+            hold=hold,
+            context_method="one" if context else "cloud-init",
+            context=context,
+            ssh_keys=tuple(context[k] for k in _SSH_KEYS if context.get(k)),
+            volatile_gb=volatile,
+            nics=tuple(self.nic_command(principal, nic) for nic in request.nics),
+        )
+
+    @staticmethod
+    def _split_disks(disks: Sequence[DiskRequest]) -> tuple[DiskRequest, tuple[int, ...]]:
+        """(the boot disk, volatile disk sizes in GB); swap is VmRequest.swap_mib already."""
+        images = [d for d in disks if d.attrs.get("TYPE", "").lower() not in _EXTRA_DISK_TYPES]
+        if len(images) != 1:
+            if not images:
+                raise InvalidInput("the VM template has no image DISK (IMAGE_ID, IMAGE or SOURCE)")
+            raise _unsupported("more than one image DISK (attach volumes instead)")
+        volatile = []
+        for disk in disks:
+            if disk.attrs.get("TYPE", "").lower() in ("fs", "datablock", "volatile"):
+                size = disk.attrs.get("SIZE", "")
+                if not size.isdigit():
+                    raise InvalidInput(f"volatile DISK SIZE={size!r} is not a size in MiB")
+                volatile.append(max(1, math.ceil(int(size) / 1024)))
+        return images[0], tuple(volatile)
+
+    def _image_id(self, principal: Principal, disk: DiskRequest) -> int:
+        if disk.image_id is not None:
+            return disk.image_id
+        wanted = disk.image or disk.source
+        if not wanted:
+            raise InvalidInput("the image DISK needs IMAGE_ID, IMAGE or SOURCE")
+        for image in self.images.list(principal):
+            names = (image.name, image.path, image.source, image.marketplace_id)
+            if image.id is not None and (
+                wanted in names or (image.marketplace_id and wanted.endswith(image.marketplace_id))
+            ):
+                return image.id
+        raise NotFound("image", wanted, "one.imagepool.info")
+
+    def vm_get(self, principal: Principal, vm_id: int) -> Vm:
+        return self.compute.get(principal, vm_id)
+
+    def vm_list(self, principal: Principal, query: VmQuery) -> Sequence[Vm]:
+        if query.states is not None and not query.states:
+            return []
+        owner: str | None = principal.user if query.owner == "mine" else None
+        if query.owner == "user":
+            try:
+                owner = self.identity.get_user(principal, query.user_id or 0).name
+            except NotFound:
+                return []
+        states = tuple(s.value for s in query.states) if query.states is not None else ()
+        include_done = query.states is None or VmState.DONE in query.states
+        in_memory = query.owner == "group" or query.id_range is not None
+        page = Page(0, _ALL) if in_memory else Page(query.offset, query.limit or _ALL)
+        vms, _total = self.compute.list(
+            principal, owner=owner, states=states, include_done=include_done, page=page
+        )
+        if not in_memory:
+            return vms
+        if query.owner == "group":
+            vms = [vm for vm in vms if vm.group in principal.groups]
+        if query.id_range is not None:
+            lo, hi = query.id_range
+            vms = [vm for vm in vms if (vm.id or 0) >= lo and (hi is None or (vm.id or 0) <= hi)]
+        end = None if query.limit is None else query.offset + query.limit
+        return vms[query.offset : end]
+
+    def vm_action(self, principal: Principal, vm_id: int, action: VmAction) -> None:
+        self.compute.act(principal, vm_id, action)
+
+    def vm_rename(self, principal: Principal, vm_id: int, name: str) -> None:
+        raise _unsupported("renaming a VM")
+
+    def vm_update(
+        self, principal: Principal, vm_id: int, user_template: UserTemplate, *, merge: bool
+    ) -> None:
+        raise _unsupported("changing a VM's user template")
+
+    def vm_attach_disk(self, principal: Principal, vm_id: int, disk: DiskRequest) -> None:
+        raise _unsupported("attaching disks (volumes)")
+
+    def vm_detach_disk(self, principal: Principal, vm_id: int, disk_id: int) -> None:
+        raise _unsupported("detaching disks (volumes)")
+
+    def vm_attach_nic(self, principal: Principal, vm_id: int, nic: NicRequest) -> None:
+        raise _unsupported("attaching NICs")
+
+    def vm_detach_nic(self, principal: Principal, vm_id: int, nic_id: int) -> None:
+        raise _unsupported("detaching NICs")
+
+    def vm_deploy(self, principal: Principal, vm_id: int, host_id: int) -> None:
+        raise _unsupported("placing VMs by hand (the scheduler places them)")
+
+    def vm_migrate(self, principal: Principal, vm_id: int, host_id: int, *, live: bool) -> None:
+        raise _unsupported("migration")
+
+    def vm_chown(self, principal: Principal, vm_id: int, user_id: int, group_id: int) -> None:
+        raise _unsupported("changing a VM's owner")
+
+    # ---- images --------------------------------------------------------------------------
+    def image_get(self, principal: Principal, image_id: int) -> Image:
+        return self.images.get(principal, image_id)
+
+    def image_list(self, principal: Principal) -> Sequence[Image]:
+        return self.images.list(principal)
+
+    def image_allocate(self, principal: Principal, request: ImageAllocate) -> int:
+        if request.type != "OS" or request.persistent:
+            raise _unsupported(f"{request.type.lower()} / persistent images (use volumes)")
+        source = request.path or request.source
+        if not source:
+            raise InvalidInput(f"image {request.name} has neither PATH nor SOURCE")
+        image = self.images.register(principal, request.name, source)
+        assert image.id is not None
+        return image.id
+
+    def image_delete(self, principal: Principal, image_id: int) -> None:
+        self.images.delete(principal, image_id)
+
+    def image_enable(self, principal: Principal, image_id: int, *, enabled: bool) -> None:
+        raise _unsupported("enabling/disabling images")
+
+    def image_persistent(self, principal: Principal, image_id: int, *, persistent: bool) -> None:
+        raise _unsupported("persistent images (use volumes)")
+
+    def image_chtype(self, principal: Principal, image_id: int, image_type: str) -> None:
+        raise _unsupported("changing an image's type")
+
+    # ---- users and groups ----------------------------------------------------------------
+    def user_get(self, principal: Principal, user_id: int) -> User:
+        return self.identity.get_user(principal, principal.user_id if user_id < 0 else user_id)
+
+    def user_list(self, principal: Principal) -> Sequence[User]:
+        return self.identity.list_users(principal)
+
+    def user_allocate(
+        self, principal: Principal, name: str, password: str, *, driver: str, groups: Sequence[int]
+    ) -> int:
+        known = {g.id: g.name for g in self.identity.list_groups(principal)}
+        for gid in groups:
+            if gid not in known:
+                raise NotFound("group", gid, "one.grouppool.info")
+        names = [known[g] for g in groups] or None
+        if driver in ("", "core"):
+            user = self.identity.create_user(principal, name, password, groups=names)
+        elif driver == "x509":  # OpenNebula's x509 driver: the "password" is the subject DN
+            user = self.identity.create_user(
+                principal, name, secrets.token_urlsafe(24), groups=names, dn=password
+            )
+        else:
+            raise _unsupported(f"the {driver!r} authentication driver (use core or x509)")
+        assert user.id is not None
+        return user.id
+
+    def user_passwd(self, principal: Principal, user_id: int, password: str) -> None:
+        self.identity.set_password(principal, user_id, password)
+
+    def user_chgrp(self, principal: Principal, user_id: int, group_id: int) -> None:
+        raise _unsupported("changing a user's group")
+
+    def user_delete(self, principal: Principal, user_id: int) -> None:
+        self.identity.delete_user(principal, user_id)
+
+    def group_get(self, principal: Principal, group_id: int) -> Group:
+        for group in self.identity.list_groups(principal):
+            if group.id == group_id:
+                return group
+        raise NotFound("group", group_id, "one.grouppool.info")
+
+    def group_list(self, principal: Principal) -> Sequence[Group]:
+        return self.identity.list_groups(principal)
+
+    def group_allocate(self, principal: Principal, name: str) -> int:
+        return self.identity.create_group(principal, name).id or 0
+
+    def group_delete(self, principal: Principal, group_id: int) -> None:
+        self.identity.delete_group(principal, self.group_get(principal, group_id).name)
+
+    # ---- hosts: the compute nodes ----------------------------------------------------------
+    def host_list(self, principal: Principal) -> Sequence[HostRecord]:
+        vms, _ = self.compute.list(principal, page=Page(0, _ALL))
+        hosts = []
+        for index, name in enumerate(sorted(self.compute.nodes)):
+            node = self.compute.nodes[name]
+            here = [vm for vm in vms if vm.host == name]
+            real = node.hypervisor.capabilities.real_guests
+            hosts.append(
+                HostRecord(
+                    id=index,
+                    name=name,
+                    vm_mad="qemu" if real else "simulated",
+                    used_cpu=100 * sum(vm.vcpu for vm in here),
+                    used_mem_kib=1024 * sum(vm.memory_mib for vm in here),
+                    running_vms=sum(vm.vm_state is VmState.RUNNING for vm in here),
+                    vm_ids=tuple(vm.id for vm in here if vm.id is not None),
+                )
+            )
+        return hosts
+
+    def host_allocate(self, principal: Principal, name: str, *, im_mad: str, vm_mad: str) -> int:
+        raise _unsupported("adding hosts over XML-RPC (start a stratus-node)")
+
+    def host_enable(self, principal: Principal, host_id: int, *, enabled: bool) -> None:
+        raise _unsupported("enabling/disabling hosts")
+
+    def host_delete(self, principal: Principal, host_id: int) -> None:
+        raise _unsupported("removing hosts")
+
+    # ---- VM templates --------------------------------------------------------------------
+    def template_allocate(self, principal: Principal, name: str, body: str) -> int:
+        return self.templates.create(principal, name, body).id or 0
+
+    def template_get(self, principal: Principal, template_id: int) -> TemplateRecord:
+        t = self.templates.get(principal, template_id)
+        return TemplateRecord(t.id or 0, t.name, t.owner, t.group, t.body, t.created_at)
+
+    def template_list(self, principal: Principal) -> Sequence[TemplateRecord]:
+        return [
+            TemplateRecord(t.id or 0, t.name, t.owner, t.group, t.body, t.created_at)
+            for t in self.templates.list(principal)
+        ]
+
+    def template_delete(self, principal: Principal, template_id: int) -> None:
+        self.templates.delete(principal, template_id)
+
+    # ---- ACLs, datastores ----------------------------------------------------------------
+    def acl_list(self, principal: Principal) -> Sequence[AclRecord]:
+        raise _unsupported("OpenNebula ACL rules (permissions are owner/admin)")
+
+    def acl_add(self, principal: Principal, user: int, resource: int, rights: int) -> int:
+        raise _unsupported("OpenNebula ACL rules (permissions are owner/admin)")
+
+    def acl_delete(self, principal: Principal, rule_id: int) -> None:
+        raise _unsupported("OpenNebula ACL rules (permissions are owner/admin)")
+
+    def datastore_list(self, principal: Principal) -> Sequence[DatastoreRecord]:
+        images = self.images.list(principal)
+        used = sum(i.size_bytes for i in images) // (1024 * 1024)
+        ids = tuple(i.id for i in images if i.id is not None)
+        return [DatastoreRecord(1, "default", used_mb=used, image_ids=ids)]
+
