@@ -37,6 +37,8 @@ mounted /run || mount -t tmpfs -o mode=0755 tmpfs /run
 mounted /tmp || mount -t tmpfs tmpfs /tmp
 mkdir -p "$RUN/media" "$RUN/ctx"
 ip link set lo up
+# the ACPI power button works from the start, so a powerdown during contextualization counts
+acpid -c /etc/acpi -l /run/acpid.log
 
 # --- find the context media by ISO9660 volume label (devices appear asynchronously) -----------
 iso_label() {
@@ -171,8 +173,7 @@ while [ "$wait_v6" = 1 ] && [ "$i" -lt 30 ] \
     i=$((i + 1))
 done
 
-# --- ACPI power button, test agent, ready line ---------------------------------------------------
-acpid -c /etc/acpi -l /run/acpid.log
+# --- test agent, ready line ---------------------------------------------------
 setsid /etc/stratuslab/agent.sh < /dev/null > /dev/null 2>&1 &
 
 addresses() { # $1 = 4 | 6: the global addresses configured, comma separated
