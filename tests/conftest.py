@@ -25,9 +25,28 @@ def make_settings(data_dir: Path, **sections: dict[str, Any]) -> Settings:
     return load_settings(None, env={}, overrides=overrides)
 
 
+def reset_database(url: str) -> None:
+    """Empty a PostgreSQL database given to the test run (each test starts from nothing)."""
+    from sqlalchemy import text
+
+    from stratuslab.persistence.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 @pytest.fixture
 def cloud(tmp_path: Path) -> Iterator[Cloud]:
-    """A simulated all-in-one cloud whose job runner the test drives by hand (run_once)."""
+    """A simulated all-in-one cloud whose job runner the test drives by hand (run_once).
+
+    With STRATUSLAB_TEST_DATABASE_URL=postgresql://... the same tests run on PostgreSQL.
+    """
+    url = os.environ.get("STRATUSLAB_TEST_DATABASE_URL")
+    if url:
+        reset_database(url)
     c = build_cloud(make_settings(tmp_path))
     c.identity.ensure_admin("adminpw")
     yield c

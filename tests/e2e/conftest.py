@@ -65,6 +65,24 @@ class Server:
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
 
+    def reap(self) -> None:
+        """Kill every process (QEMU, dnsmasq...) still working in this server's data directory.
+
+        VMs outlive their server by design; a test must not leave them behind.
+        """
+        marker = str(self.data_dir)
+        for pid_dir in Path("/proc").glob("[0-9]*"):
+            try:
+                cwd = os.readlink(pid_dir / "cwd")
+                cmd = (pid_dir / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if marker in cwd or marker in cmd:
+                try:
+                    os.kill(int(pid_dir.name), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
     def log(self) -> str:
         return (self.data_dir.parent / f"server-{self.port}.log").read_text(errors="replace")
 
@@ -88,3 +106,4 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.start()
     yield srv
     srv.stop()
+    srv.reap()

@@ -120,6 +120,7 @@ def test_server_killed_mid_job_resumes_after_restart(tmp_path: Path) -> None:
         assert len(srv.cli_json("describe-instance")) == 1
     finally:
         srv.stop()
+        srv.reap()
 
 
 def test_db_upgrade_command_and_refusal_on_old_schema(tmp_path: Path) -> None:

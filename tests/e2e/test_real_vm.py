@@ -25,9 +25,12 @@ def qemu_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = Server(base / "data", free_port(), args=["--config", str(cfg)])
     srv.start()
     yield srv
-    for vm in srv.cli_json("describe-instance", check=False) if srv.proc else []:
-        srv.cli("kill-instance", str(vm["id"]), check=False)
-    srv.stop()
+    try:
+        for vm in srv.cli_json("describe-instance"):
+            srv.cli("kill-instance", str(vm["id"]), check=False)
+    finally:
+        srv.stop()
+        srv.reap()
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+from tests.conftest import reset_database
 
 
 def _bin(name: str) -> str | None:
@@ -57,13 +58,4 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def reset(url: str) -> None:
-    from sqlalchemy import text
-
-    from stratuslab.persistence.db import make_engine
-
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+reset = reset_database

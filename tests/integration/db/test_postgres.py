@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.conftest import drain, make_settings
+from tests.integration.db.conftest import reset
 
 from stratuslab.bootstrap import build_cloud
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Job
 from stratuslab.persistence import db
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
-from tests.conftest import drain, make_settings
-from tests.integration.db.conftest import reset
 
 pytestmark = pytest.mark.integration
 
