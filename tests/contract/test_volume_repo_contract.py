@@ -1,7 +1,8 @@
 """The contract of VolumeRepo / StorageQuotaRepo (core/volumes.py), run against every
-implementation: today the in-memory fake; the SQLAlchemy one joins by adding a factory to
-`IMPLEMENTATIONS` (a callable returning a fresh unit-of-work factory on an empty database whose
-`repo("volumes")` and `repo("storage_quotas")` are registered).
+implementation: the in-memory fake and the SQLAlchemy repositories on SQLite (each entry of
+`IMPLEMENTATIONS` takes a scratch directory and returns a fresh unit-of-work factory on an empty
+database whose `repo("volumes")` and `repo("storage_quotas")` are registered).  The same tests
+run on PostgreSQL from tests/integration/db/test_volume_repo_postgres.py.
 
 Every check that matters for safety is a race: threads released together through a barrier,
 each in its own unit of work, and exactly one may win.
@@ -10,7 +11,8 @@ each in its own unit of work, and exactly one may win.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,20 +27,40 @@ from stratuslab.core.volumes import (
     Volume,
     VolumeState,
 )
+from stratuslab.persistence import db
+from stratuslab.persistence.uow import SqlUnitOfWorkFactory
+from stratuslab.persistence.volumes import SqlStorageQuotaRepo, SqlVolumeRepo
 from stratuslab.services.storage.memory import InMemoryStorageUnitOfWork
 
 UowFactory = Callable[[], Any]  # () -> a unit of work: with-block, commit(), repo(name)
 
-IMPLEMENTATIONS: dict[str, Callable[[], UowFactory]] = {
-    "memory": lambda: InMemoryStorageUnitOfWork(),
+
+
+def sql_uow(url: str) -> SqlUnitOfWorkFactory:
+    """A migrated database at `url` with the two storage repositories registered."""
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    factory = SqlUnitOfWorkFactory(engine)
+    factory.register("volumes", SqlVolumeRepo)
+    factory.register("storage_quotas", SqlStorageQuotaRepo)
+    return factory
+
+
+IMPLEMENTATIONS: dict[str, Callable[[Path], UowFactory]] = {
+    "memory": lambda _tmp: InMemoryStorageUnitOfWork(),
+    "sqlite": lambda tmp: sql_uow(f"sqlite:///{tmp / 'volumes.db'}"),
 }
 U1 = "3f2a0c1e-0000-4000-8000-000000000001"
 ALICE = QuotaSubject(SubjectKind.USER, "alice")
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))
-def uow(request: pytest.FixtureRequest) -> UowFactory:
-    return IMPLEMENTATIONS[request.param]()
+def uow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UowFactory]:
+    factory = IMPLEMENTATIONS[request.param](tmp_path)
+    yield factory
+    engine = getattr(factory, "engine", None)
+    if engine is not None:
+        engine.dispose()
 
 
 def add_ready(uow: UowFactory, uuid: str = U1, **kw: Any) -> None:
