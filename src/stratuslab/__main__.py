@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -67,8 +68,30 @@ def serve(settings: Any, *, all_in_one: bool) -> None:
         click.echo(f"bootstrap admin user 'admin' created; password: {generated} (also in {path})")
     host, _, port = settings.server.listen.rpartition(":")
     click.echo(f"stratus-server listening on http://{host}:{port} (data in {settings.data_dir})")
-    uvicorn.run(cloud.app, host=host.strip("[]") or "127.0.0.1", port=int(port),
-                log_level="warning", access_log=False)
+    if not settings.tls.listen:
+        uvicorn.run(cloud.app, host=host.strip("[]") or "127.0.0.1", port=int(port),
+                    log_level="warning", access_log=False)
+        return
+    from stratuslab.api.tls import uvicorn_tls_options
+
+    plain = uvicorn.Config(cloud.app, host=host.strip("[]") or "127.0.0.1", port=int(port),
+                           log_level="warning", access_log=False)
+    thost, _, tport = settings.tls.listen.rpartition(":")
+    tls = uvicorn.Config(cloud.app, host=thost.strip("[]") or "127.0.0.1", port=int(tport),
+                         log_level="warning", access_log=False, lifespan="off",
+                         **uvicorn_tls_options(settings.tls.cert, settings.tls.key))
+    click.echo(f"stratus-server listening on https://{thost}:{tport} (client certificates)")
+    asyncio.run(_serve_both(uvicorn.Server(plain), uvicorn.Server(tls)))
+
+
+async def _serve_both(plain: Any, tls: Any) -> None:
+    """The plain listener owns the app's lifespan; the TLS one stops with it."""
+    tls_task = asyncio.create_task(tls.serve())
+    try:
+        await plain.serve()
+    finally:
+        tls.should_exit = True
+        await tls_task
 
 
 @main.group()

@@ -67,6 +67,7 @@ class Wiring:
     routers: list[Any] = field(default_factory=list)  # APIRouters added to the main app
     workers: list[tuple[Any, Any]] = field(default_factory=list)  # (start, stop) callables
     closers: list[Any] = field(default_factory=list)
+    middlewares: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)  # (class, kwargs)
     authenticate: Any = None  # set once the chain is built
 
 
@@ -187,6 +188,8 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     apis.wire(w, app)
     for prefix, sub_app in w.mounts:
         app.mount(prefix, sub_app)
+    for middleware, options in w.middlewares:
+        app.add_middleware(middleware, **options)
     cloud = Cloud(settings, engine, identity, w.images, compute, runner, reconciler, quarantine,
                   w.nodes, app, w)
 

@@ -25,8 +25,10 @@ from stratuslab.core.states import (
     allowed_from,
     next_state,
 )
+from stratuslab.services.auth.policy import PRIVATE, authorize, check_gate
 from stratuslab.services.common import record
 from stratuslab.services.extensions import VmExtension
+from stratuslab.services.images import image_permissions
 
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 CONTEXT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -71,6 +73,7 @@ class ComputeService:
 
     # -- create -----------------------------------------------------------------------------
     def run(self, principal: Principal, cmd: RunInstance) -> list[tuple[Vm, Job]]:
+        check_gate(principal)  # StratusLab's cloud-access gate
         itype = self._validate(cmd)
         for ext in self.extensions:
             ext.validate(principal, cmd)
@@ -80,10 +83,10 @@ class ComputeService:
                 if previous is not None:
                     return self._replay(uow, previous)
             image = uow.images.get(cmd.image_id)
-            if image is None or image.state != "ready" or not (
-                principal.is_admin or image.public or image.owner == principal.user
-            ):
+            if image is None or image.state != "ready":
                 raise NotFound("image", cmd.image_id, "stratus image list")
+            authorize(principal, "use", image.owner, image.group, image_permissions(image),
+                      what="image", ident=cmd.image_id, listing="stratus image list")
             made = [self._create_one(uow, principal, cmd, itype, i) for i in range(cmd.count)]
             if cmd.idempotency_key:
                 uow.idempotency.put(
@@ -162,11 +165,13 @@ class ComputeService:
         return out
 
     # -- read -------------------------------------------------------------------------------
-    def get(self, principal: Principal, vm_id: int) -> Vm:
+    def get(self, principal: Principal, vm_id: int, *, action: str = "read") -> Vm:
         with self.uow(readonly=True) as uow:
             vm = uow.vms.get(vm_id)
-        if vm is None or not (principal.is_admin or vm.owner == principal.user):
+        if vm is None:
             raise NotFound("VM", vm_id, LISTING)
+        authorize(principal, action, vm.owner, vm.group, PRIVATE, what="VM", ident=vm_id,
+                  listing=LISTING)
         return vm
 
     def list(
@@ -177,6 +182,7 @@ class ComputeService:
             if s not in VmState.__members__.values():
                 raise InvalidInput(f"state filter {s!r} is not a VM state",
                                    hint=f"use one of {', '.join(VmState)}")
+        check_gate(principal)
         if not principal.is_admin:
             owner = principal.user
         flt = VmFilter(owner=owner, states=states, include_done=include_done)
@@ -210,7 +216,7 @@ class ComputeService:
             ) from None
         if action not in USER_ACTIONS:
             raise InvalidInput(f"action {action} is reserved to the scheduler")
-        vm = self.get(principal, vm_id)
+        vm = self.get(principal, vm_id, action="action")
         with self.uow() as uow:
             current = uow.vms.get(vm_id)
             assert current is not None
@@ -243,10 +249,13 @@ class ComputeService:
     def job(self, principal: Principal, job_id: int) -> Job:
         with self.uow(readonly=True) as uow:
             job = uow.jobs.get(job_id)
-        if job is None or not (principal.is_admin or job.owner == principal.user):
+        if job is None:
             raise NotFound("job", job_id, "stratus job list")
+        authorize(principal, "read", job.owner, None, PRIVATE, what="job", ident=job_id,
+                  listing="stratus job list")
         return job
 
     def jobs(self, principal: Principal, *, vm_id: int | None = None, page: Page = Page()) -> builtins.list[Job]:
+        check_gate(principal)
         with self.uow(readonly=True) as uow:
             return uow.jobs.list(None if principal.is_admin else principal.user, vm_id, page)

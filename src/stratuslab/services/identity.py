@@ -21,6 +21,7 @@ from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Group, Principal, Role, User
 from stratuslab.core.errors import AuthenticationFailed, Conflict, Forbidden, InvalidInput, NotFound
 from stratuslab.core.ports import Clock, PasswordHasher, UnitOfWorkFactory
+from stratuslab.services.auth.policy import authorize_service
 
 NAME_RE = re.compile(r"^[A-Za-z][\w.-]{1,63}$")
 ADMIN_USER = "admin"
@@ -95,7 +96,7 @@ class IdentityService:
         self, principal: Principal, name: str, password: str, *,
         groups: list[str] | None = None, admin: bool = False, dn: str | None = None,
     ) -> User:
-        require_admin(principal, "creating users")
+        authorize_service(principal, "users.manage")
         if not NAME_RE.match(name):
             raise InvalidInput(
                 f"user name {name!r} is not valid",
@@ -133,7 +134,7 @@ class IdentityService:
         return user
 
     def delete_user(self, principal: Principal, ident: int | str) -> None:
-        require_admin(principal, "deleting users")
+        authorize_service(principal, "users.manage")
         user = self.get_user(principal, ident)
         if user.name == ADMIN_USER:
             raise InvalidInput("the bootstrap user admin cannot be deleted")
@@ -151,7 +152,7 @@ class IdentityService:
             uow.commit()
 
     def create_group(self, principal: Principal, name: str) -> Group:
-        require_admin(principal, "creating groups")
+        authorize_service(principal, "users.manage")
         if not NAME_RE.match(name):
             raise InvalidInput(f"group name {name!r} is not valid")
         with self.uow() as uow:
@@ -167,7 +168,7 @@ class IdentityService:
         return groups if principal.is_admin else [g for g in groups if g.name in principal.groups]
 
     def delete_group(self, principal: Principal, name: str) -> None:
-        require_admin(principal, "deleting groups")
+        authorize_service(principal, "users.manage")
         with self.uow() as uow:
             group = uow.groups.by_name(name)
             if group is None:

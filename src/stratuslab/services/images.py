@@ -9,9 +9,15 @@ from stratuslab.core.errors import Conflict, InvalidInput, NotFound
 from stratuslab.core.imagebuild import ImageBuilderPort, ProgressFn
 from stratuslab.core.ports import Clock, ImageStorePort, Page, UnitOfWorkFactory, VmFilter
 from stratuslab.core.states import TERMINAL
+from stratuslab.services.auth.policy import PRIVATE, Permissions, authorize, check_gate
 
 SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 LISTING = "stratus image list"
+PUBLIC = Permissions.parse("um-u--u--")  # everyone may see and use, only the owner manage
+
+
+def image_permissions(image: Image) -> Permissions:
+    return PUBLIC if image.public else PRIVATE
 
 
 class ImageService:
@@ -29,6 +35,7 @@ class ImageService:
         progress: ProgressFn | None = None,
     ) -> Image:
         """Build the image a recipe describes (cached by the builder) and register it once."""
+        check_gate(principal)
         if self.builder is None:
             raise InvalidInput("this server has no image builder", hint="check the server settings")
         built = self.builder.build(recipe, progress=progress)
@@ -52,6 +59,7 @@ class ImageService:
         cmdline: str | None = None,
         public: bool = False,
     ) -> Image:
+        check_gate(principal)
         if not name or len(name) > 128:
             raise InvalidInput("an image name must have 1 to 128 characters")
         if sha1 is not None and not SHA1_RE.match(sha1):
@@ -73,24 +81,21 @@ class ImageService:
         return image
 
     def list(self, principal: Principal) -> list[Image]:
+        check_gate(principal)
         with self.uow(readonly=True) as uow:
             return uow.images.list(None if principal.is_admin else principal.user)
 
-    def get(self, principal: Principal, image_id: int) -> Image:
+    def get(self, principal: Principal, image_id: int, *, action: str = "read") -> Image:
         with self.uow(readonly=True) as uow:
             image = uow.images.get(image_id)
-        if (
-            image is None
-            or image.state == ImageState.DELETED
-            or not (principal.is_admin or image.public or image.owner == principal.user)
-        ):
+        if image is None or image.state == ImageState.DELETED:
             raise NotFound("image", image_id, LISTING)
+        authorize(principal, action, image.owner, image.group, image_permissions(image),
+                  what="image", ident=image_id, listing=LISTING)
         return image
 
     def delete(self, principal: Principal, image_id: int) -> None:
-        image = self.get(principal, image_id)
-        if image.owner != principal.user and not principal.is_admin:
-            raise NotFound("image", image_id, LISTING)
+        image = self.get(principal, image_id, action="delete")
         with self.uow() as uow:
             users = [
                 vm.id for vm in uow.vms.list(VmFilter(include_done=False), Page(0, 10_000))

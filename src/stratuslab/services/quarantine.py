@@ -15,7 +15,7 @@ from stratuslab.core.entities import Principal
 from stratuslab.core.errors import NotFound
 from stratuslab.core.instance import QuarantineEntry
 from stratuslab.core.node import Node
-from stratuslab.services.identity import require_admin
+from stratuslab.services.auth.policy import authorize_service
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,11 @@ class QuarantineService:
         return sorted(out, key=lambda q: q.entry.quarantined_at)
 
     def list(self, principal: Principal) -> builtins.list[Quarantined]:
-        require_admin(principal, "the quarantine")
+        authorize_service(principal, "quarantine.list")
         return self._all()
 
     def show(self, principal: Principal, vm_id: int) -> Quarantined:
-        require_admin(principal, "the quarantine")
+        authorize_service(principal, "quarantine.list")
         for q in self._all():
             if q.entry.vm_id == vm_id:
                 files = []
@@ -63,7 +63,7 @@ class QuarantineService:
 
     def purge(self, principal: Principal, vm_id: int | None = None) -> builtins.list[int]:
         """Purge one entry (any age), or every expired entry when `vm_id` is None."""
-        require_admin(principal, "purging the quarantine")
+        authorize_service(principal, "quarantine.purge")
         if vm_id is not None:
             q = self.show(principal, vm_id)
             self.nodes[q.node].storage.purge(vm_id)

@@ -57,17 +57,21 @@ def _dn_mapper(config: AuthConfig, directory: Directory | None) -> DnMapper:
 def build_links(config: AuthConfig, *, resolve_user: UserResolver,
                 directory: Directory | None = None,
                 extra_links: Mapping[str, Authenticator] | None = None,
-                clock: Clock = utcnow) -> list[Authenticator]:
-    """`extra_links` supplies links built elsewhere, e.g. {"token": identity's authenticator}."""
+                clock: Clock = utcnow,
+                resolvers: Mapping[str, UserResolver] | None = None) -> list[Authenticator]:
+    """`extra_links` supplies links built elsewhere, e.g. {"token": identity's authenticator};
+    `resolvers` overrides `resolve_user` per method (e.g. to record where a user came from)."""
     unknown = [name for name in config.chain if name not in KNOWN
                and name not in (extra_links or {})]
     if unknown:
         raise InvalidInput(f"setting auth.chain names unknown methods {unknown}",
                            hint=f"choose from {', '.join(KNOWN)}")
+    default_resolver = resolve_user
     ca_dir = CaDirectory(config.ca_dir) if config.ca_dir else None
     mapper = _dn_mapper(config, directory)
     links: list[Authenticator] = []
     for name in config.chain:
+        resolve_user = (resolvers or {}).get(name, default_resolver)
         link: Authenticator | None = None
         if extra_links and name in extra_links:
             link = extra_links[name]

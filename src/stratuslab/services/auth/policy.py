@@ -129,7 +129,7 @@ def rights_of(principal: Principal, obj_owner: int | str, obj_group: str | None,
 
 def authorize(principal: Principal, action: str, obj_owner: int | str, obj_group: str | None,
               perms: Permissions | str = PRIVATE, *, what: str = "object",
-              ident: object = "?") -> None:
+              ident: object = "?", listing: str = "stratus describe-instance") -> None:
     """Raise NotFound when the caller may not see the object, Forbidden when they may see it
     but not do `action`; return None when allowed.  Admins may do everything."""
     check_gate(principal)
@@ -141,7 +141,7 @@ def authorize(principal: Principal, action: str, obj_owner: int | str, obj_group
                         hint=f"actions: {', '.join(sorted(ACTION_RIGHTS))}")
     rights = rights_of(principal, obj_owner, obj_group, perms)
     if Right.USE not in rights:
-        raise NotFound(what, ident)
+        raise NotFound(what, ident, listing)
     if needed not in rights:
         raise Forbidden(f"user {principal.user} may not {action} {what} {ident} "
                         f"(permissions {perms})",
