@@ -26,7 +26,7 @@ from stratuslab.drivers import _process
 from stratuslab.drivers.storage.tinyimage import cpio, debian, kernel, modules, rootfs
 from stratuslab.drivers.storage.tinyimage.recipes import Recipe, get_recipe
 
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 _EPOCH = 1_000_000_000  # the one mtime of every file in the image (2001-09-09)
 _IMAGE_JSON = "image.json"
 _VERSIONS_TTL = 600.0  # seconds a resolved set of package versions is reused
@@ -70,6 +70,37 @@ class _Inputs:
             "guest": {k: hashlib.sha256(v).hexdigest() for k, v in rootfs.guest_file_bytes().items()},
         }
         return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _prune_debs(debs: str, keep: tuple[str, ...]) -> None:
+    """Drop older downloads of the packages just used (a kernel .deb is about 70 MB)."""
+    names = {os.path.basename(k).split("_", 1)[0] for k in keep}
+    stems = {"linux-image" if n.startswith("linux-image-") else n for n in names}
+    for entry in os.listdir(debs):
+        path = os.path.join(debs, entry)
+        stem = entry.split("_", 1)[0]
+        stem = "linux-image" if stem.startswith("linux-image-") else stem
+        if entry.endswith(".deb") and stem in stems and path not in keep:
+            os.unlink(path)
+
+
+def _pin_inode_times(tree: str, raw: str, script: str) -> None:
+    """Give every inode of the new file system the one build time.
+
+    ``mkfs.ext4 -d`` copies each file's change time, which no one can set; ``debugfs`` can.
+    """
+    paths = ["/", "/lost+found"]
+    for dirpath, dirnames, filenames in os.walk(tree):
+        rel = os.path.relpath(dirpath, tree)
+        paths += ["/" + os.path.normpath(os.path.join(rel, n)) for n in dirnames + filenames]
+    with open(script, "w") as f:
+        for path in paths:
+            if any(c.isspace() or c == '"' for c in path):
+                raise DriverError(f"guest file name {path!r} holds a blank or a quote")
+            for field in ("atime", "ctime", "mtime", "crtime"):
+                f.write(f"set_inode_field {path} {field} {_EPOCH}\n")
+    _process.run(["debugfs", "-w", "-f", script, raw], timeout=300,
+                 env={"E2FSPROGS_FAKE_TIME": str(_EPOCH)})
 
 
 class TinyImageBuilder:
@@ -146,6 +177,7 @@ class TinyImageBuilder:
                 json.dump(dataclasses.asdict(image), f, indent=2, sort_keys=True)
             shutil.rmtree(out_dir, ignore_errors=True)
             os.rename(stage, out_dir)
+        _prune_debs(debs, keep=(kdeb, bdeb))
         return image
 
     def _assemble(self, tree: str, pkgroot: str, release: str, spec: Recipe) -> None:
@@ -192,12 +224,14 @@ class TinyImageBuilder:
             timeout=120,
             env={"E2FSPROGS_FAKE_TIME": str(_EPOCH)},
         )
+        _pin_inode_times(tree, raw, os.path.join(stage, "debugfs.cmds"))
         _process.run(
             ["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw,
              os.path.join(stage, "root.qcow2")],
             timeout=120,
         )
         os.unlink(raw)
+        os.unlink(os.path.join(stage, "debugfs.cmds"))
 
     def _describe(self, out_dir: str, stage: str, kernel_name: str, spec: Recipe) -> BuiltImage:
         staged_disk = os.path.join(stage, "root.qcow2")
