@@ -128,6 +128,22 @@ class TinyImageBuilder:
         report("done", 1.0)
         return cached
 
+    def latest_cached(self, recipe: str) -> BuiltImage | None:
+        """The most recent complete build of `recipe` in the cache, whatever its inputs.
+
+        For callers that must work offline (APT unreachable) and accept an older image.
+        """
+        spec = get_recipe(recipe)
+        if not os.path.isdir(self._cache_dir):
+            return None
+        dirs = [os.path.join(self._cache_dir, d) for d in os.listdir(self._cache_dir)
+                if d.startswith(f"{spec.name}-")]
+        for path in sorted(dirs, key=os.path.getmtime, reverse=True):
+            image = self._load(path)
+            if image is not None:
+                return image
+        return None
+
     def _inputs(self, spec: Recipe) -> _Inputs:
         """Package versions from APT, remembered for a few minutes (each query costs seconds)."""
         now = time.monotonic()
