@@ -186,7 +186,6 @@ class TinyImageBuilder:
             report("preparing the kernel", 0.7)
             kernel_name = self._kernel(pkgroot, release, spec, stage)
             report("making the root disk", 0.8)
-            rootfs.fix_times(tree, _EPOCH)  # packing read the files: atimes moved
             self._root_disk(tree, spec, inputs.key(), stage)
             image = self._describe(out_dir, stage, kernel_name, spec)
             with open(os.path.join(stage, _IMAGE_JSON), "w") as f:
