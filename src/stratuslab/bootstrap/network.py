@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import threading
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from stratuslab.bootstrap.cloud import Wiring
@@ -42,6 +44,28 @@ def _link_nets(name: str) -> tuple[str, str]:
     return str(v4), f"fd53:7472:6174:f{n % 4096:03x}::/64"
 
 
+def off_loop(fn: Callable[[], None]) -> Callable[[], None]:
+    """Run `fn` in a thread of its own and wait: netlink calls (pyroute2) refuse to run in a
+    thread whose asyncio loop is running, and the server starts and stops inside its loop."""
+
+    def run() -> None:
+        errors: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # re-raised in the caller's thread
+                errors.append(exc)
+
+        t = threading.Thread(target=target, name="network-setup")
+        t.start()
+        t.join()
+        if errors:
+            raise errors[0]
+
+    return run
+
+
 def prepare(w: Wiring) -> None:
     """Choose the data-plane namespace (w.netns) before the node is built."""
     name = driver_name(w)
@@ -61,7 +85,7 @@ def prepare(w: Wiring) -> None:
     driver = BridgeDriver(BridgeConfig(state, netns=ns, lease_time=cfg.lease_time), uplink=uplink)
     w.netns = ns
     w.services[DRIVER_KEY] = driver
-    w.closers.append(driver.shutdown)
+    w.closers.append(off_loop(driver.shutdown))
     log.info("network: data plane in namespace %s", ns)
 
 
@@ -88,7 +112,7 @@ def wire(w: Wiring) -> None:
     w.extensions.append(ext)
     w.services["network"] = service
     w.routers.append(routes_network.router)
-    w.workers.append((lambda: resync(w, driver), lambda: None))
+    w.workers.append((off_loop(lambda: resync(w, driver)), lambda: None))
 
 
 def resync(w: Wiring, driver: Any) -> None:
