@@ -17,7 +17,9 @@ BASE_MODULES: tuple[str, ...] = (
     "isofs",
     "sr_mod",
     "sd_mod",
-    "ata_piix",
+    "ata_piix",  # IDE CD-ROMs of machine pc
+    "ahci",  # SATA CD-ROMs of machine q35
+    "virtio_mmio",  # the virtio devices of machine microvm
     "button",
     "evdev",  # busybox acpid reads the power button from /dev/input/event*
     "8021q",
