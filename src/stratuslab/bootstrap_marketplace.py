@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from stratuslab.api.marketplace import create_app
 from stratuslab.core.errors import InvalidInput
@@ -71,15 +72,21 @@ def load_trust(ca_dir: str) -> TrustStore:
     return TrustStore.from_directory(ca_dir)
 
 
-def make_service(config: MarketplaceConfig) -> MarketplaceService:
+def open_service(config: MarketplaceConfig) -> tuple[MarketplaceService, Engine]:
+    """The service and its engine (the all-in-one server disposes of the engine at exit)."""
     url = config.database_url or sqlite_url(config.data_dir)
     engine = open_database(url)
-    return MarketplaceService(
+    service = MarketplaceService(
         SqlMarketplaceRepository(engine),
         load_trust(config.ca_dir),
         policy=TrustPolicy(config.policy_lists()),
         require_email=config.require_email,
     )
+    return service, engine
+
+
+def make_service(config: MarketplaceConfig) -> MarketplaceService:
+    return open_service(config)[0]
 
 
 def make_app(config: MarketplaceConfig) -> FastAPI:

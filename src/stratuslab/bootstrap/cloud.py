@@ -67,6 +67,7 @@ class Wiring:
     routers: list[Any] = field(default_factory=list)  # APIRouters added to the main app
     workers: list[tuple[Any, Any]] = field(default_factory=list)  # (start, stop) callables
     closers: list[Any] = field(default_factory=list)
+    job_handlers: dict[str, Any] = field(default_factory=dict)  # job kind -> handler(Job)
     middlewares: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)  # (class, kwargs)
     authenticate: Any = None  # set once the chain is built
 
@@ -167,7 +168,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     types = instance_types(settings)
     executor = LifecycleExecutor(uow, clock, w.nodes, extensions=w.extensions,
                                  shutdown_timeout=settings.hypervisor.shutdown_timeout)
-    runner = JobRunner(uow, clock, {}, default=executor.execute,
+    runner = JobRunner(uow, clock, w.job_handlers, default=executor.execute,
                        workers=settings.server.job_workers, name=settings.server.node_name)
     compute = ComputeService(uow, clock, types, nodes=w.nodes, wake=runner.wake,
                              extensions=w.extensions)

@@ -18,9 +18,19 @@ from typing import Any, TypeVar
 
 import click
 import httpx
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 
 from stratuslab.cli.config import load as load_config
+from stratuslab.cli.output import stderr_console
 from stratuslab.core.errors import CloudError
+from stratuslab.core.marketplace import IDENTIFIER_RE
 from stratuslab.services.marketplace import build, rdf, xmldsig
 from stratuslab.services.marketplace.trust import SigningCredentials, TrustStore
 
@@ -265,13 +275,16 @@ def show_image(ctx: click.Context, identifier: str, marketplace: str | None) -> 
 
 @click.command("policy-image")
 @click.argument("identifier")
-@_marketplace_option
+@click.option("--marketplace", "marketplace", help="ask this marketplace's own policy instead of "
+              "the cloud's (default: the cloud's site policy)")
 @click.pass_context
 def policy_image(ctx: click.Context, identifier: str, marketplace: str | None) -> None:
     """Explain the site policy's verdict on IDENTIFIER."""
-    resp = _request("GET", f"{marketplace_url(ctx, marketplace)}/policy/{identifier}",
-                    headers={"Accept": "application/json"})
-    data = resp.json()
+    if marketplace:
+        data = _request("GET", f"{marketplace.rstrip('/')}/policy/{identifier}",
+                        headers={"Accept": "application/json"}).json()
+    else:
+        data = ctx.obj.api.get(f"/api/v1/images/marketplace/{identifier}/policy")
     for v in data["verdicts"]:
         word = "allowed" if v["allowed"] else "refused"
         click.echo(f"{identifier} by {v['email']}: {word}: {'; '.join(v['reasons'])}")
@@ -279,7 +292,54 @@ def policy_image(ctx: click.Context, identifier: str, marketplace: str | None) -
         raise click.ClickException(f"image {identifier} isn't valid according to site policy")
 
 
+def is_marketplace_id(text: str) -> bool:
+    return bool(IDENTIFIER_RE.match(text))
+
+
+def fetch_image(api: Any, identifier: str, *, kernel_image: int | None = None) -> int:
+    """Have the cloud verify and (once per node) download IDENTIFIER; its cloud image id.
+
+    Shows a progress bar (a line per step when stderr is not a terminal)."""
+    made = api.post(f"/api/v1/images/marketplace/{identifier}",
+                    json={"kernel_image": kernel_image})
+    if made.get("image"):
+        return int(made["image"]["id"])
+    console = stderr_console()
+    steps: list[str] = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeElapsedColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as progress:
+        task = progress.add_task(f"{identifier}: queued", total=None)
+
+        def update(jobs: list[dict[str, Any]]) -> None:
+            job = jobs[0]
+            done = job.get("progress") or {}
+            step = job.get("step") or job["state"]
+            progress.update(task, description=f"{identifier}: {step}",
+                            completed=done.get("done", 0), total=done.get("total"))
+            if not console.is_terminal and (not steps or steps[-1] != step):
+                steps.append(step)
+                click.echo(f"{identifier}: {step}", err=True)
+
+        [job] = api.wait_jobs([made["job"]["id"]], on_update=update)
+    if job["state"] != "done" or not job.get("image_id"):
+        raise click.ClickException(
+            f"marketplace image {identifier} was not imported: {job.get('error') or job['state']}")
+    return int(job["image_id"])
+
+
+@click.command("import-image")
+@click.argument("identifier")
+@click.option("--kernel-image", type=int, help="boot the disk with the kernel, initrd and command "
+              "line of this cloud image (disks without a boot loader)")
+@click.pass_context
+def import_image(ctx: click.Context, identifier: str, kernel_image: int | None) -> None:
+    """Verify, apply the site policy to and download marketplace image IDENTIFIER; print the
+    cloud image id (run-instance IDENTIFIER does this by itself)."""
+    click.echo(str(fetch_image(ctx.obj.api, identifier, kernel_image=kernel_image)))
+
+
 COMMANDS: list[click.Command] = [
     build_metadata, sign_metadata, validate_metadata, upload_metadata, deprecate_metadata,
-    list_images, show_image, search_image, policy_image,
+    list_images, show_image, search_image, policy_image, import_image,
 ]

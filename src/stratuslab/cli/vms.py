@@ -8,6 +8,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from stratuslab.cli import marketplace
 from stratuslab.cli.client import Api, CliError
 from stratuslab.cli.output import print_json, print_table, stderr_console
 
@@ -101,9 +102,11 @@ def run_instance(ctx: click.Context, image: str, itype: str | None, count: int, 
                  context_method: str | None, cloud_init: str | None, volatile_disk: tuple[int, ...],
                  hold: bool, idempotency_key: str | None, no_wait: bool, quiet: bool,
                  as_json: bool) -> None:
-    """Start COUNT VMs from IMAGE (an image id)."""
+    """Start COUNT VMs from IMAGE (an image id, or a 27-character marketplace identifier)."""
     api = _api(ctx)
     cfg = ctx.obj.config
+    if marketplace.is_marketplace_id(image):  # verified, policy-checked, downloaded once per node
+        image = str(marketplace.fetch_image(api, image))
     if not image.isdigit():
         raise CliError(f"image {image!r} is not an image id; list them with: stratus image list")
     keys = []

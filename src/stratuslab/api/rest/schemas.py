@@ -83,6 +83,9 @@ def job_out(job: Any) -> dict[str, Any]:
         "id": job.id, "kind": job.kind, "state": job.state, "owner": job.owner,
         "vm_id": job.vm_id, "target_state": job.target_state, "error": job.error,
         "attempts": job.attempts, "created_at": _ts(job.created_at), "updated_at": _ts(job.updated_at),
+        # long jobs (image import) report where they are: step, {"done", "total"}, result image
+        "step": job.step, "progress": job.params.get("progress"),
+        "image_id": job.params.get("image_id"),
     }
 
 

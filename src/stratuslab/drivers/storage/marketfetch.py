@@ -201,14 +201,21 @@ class MarketplaceFetcher:
         part = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
         digests = _Digests(entry)
         unpack = _decompressor(entry.compression)
+        broken: Exception | None = None  # a corrupt stream is reported as its checksum error
         try:
             with open(part, "wb") as out:
                 for chunk in self._chunks(location):
                     digests.update(chunk)
-                    out.write(unpack.feed(chunk))
+                    if broken is None:
+                        try:
+                            out.write(unpack.feed(chunk))
+                        except (zlib.error, lzma.LZMAError, EOFError, OSError) as exc:
+                            broken = exc
                     if progress is not None:
                         progress(digests.size, entry.bytes)
                 digests.check()
+                if broken is not None:
+                    raise broken
                 out.write(unpack.finish())
                 out.flush()
                 os.fsync(out.fileno())
