@@ -44,9 +44,7 @@ def image(server: Server, tmp_path_factory: pytest.TempPathFactory) -> int:
 
 
 def vm_total(server: Server) -> int:
-    response = httpx.get(
-        f"{server.endpoint}/api/v1/vms", params={"include_done": True}, auth=AUTH
-    )
+    response = httpx.get(f"{server.endpoint}/api/v1/vms", params={"include_done": True}, auth=AUTH)
     return int(response.json()["total"])
 
 
@@ -85,7 +83,9 @@ def test_query_interface_in_every_rendering(server: Server, occi: httpx.Client, 
     assert f'Category: img-{image}; scheme="{OS_TPL}"; class="mixin"' in response.text
     assert f'Category: t1-micro; scheme="{RES_TPL}"' in response.text
     well_known = httpx.get(
-        f"{server.endpoint}/.well-known/org/ogf/occi/-/", auth=AUTH, headers={"Accept": "text/plain"}
+        f"{server.endpoint}/.well-known/org/ogf/occi/-/",
+        auth=AUTH,
+        headers={"Accept": "text/plain"},
     )
     assert well_known.status_code == 200 and well_known.text == response.text
     assert occi.get("/.well-known/org/ogf/occi/-/").text == response.text
@@ -159,7 +159,9 @@ def test_compute_in_text_occi_and_json_listed_as_uri_list(occi: httpx.Client, im
     }
     response = occi.post("/compute/", json=body, headers=JSON)
     created = response.json()
-    assert created["kind"] == f"{INFRA}compute" and created["attributes"]["occi.core.title"] == "json"
+    assert (
+        created["kind"] == f"{INFRA}compute" and created["attributes"]["occi.core.title"] == "json"
+    )
     by_json = path_of(response)
 
     listing = occi.get("/compute/", headers={"Accept": "text/uri-list"})
@@ -172,17 +174,76 @@ def test_compute_in_text_occi_and_json_listed_as_uri_list(occi: httpx.Client, im
         assert occi.delete(location).status_code == 200
 
 
+# ---- network and networkinterface links --------------------------------------------------
+
+
+def test_network_and_networkinterface_link_in_text_and_json(occi: httpx.Client, image: int) -> None:
+    body = (
+        f'Category: network; scheme="{INFRA}"; class="kind"\n'
+        'Category: ipnetwork; scheme="http://schemas.ogf.org/occi/infrastructure/network#"; '
+        'class="mixin"\n'
+        'X-OCCI-Attribute: occi.core.title="occi-lab"\n'
+        'X-OCCI-Attribute: occi.network.address="10.88.0.0/24"\n'
+        'X-OCCI-Attribute: occi.network.gateway="10.88.0.1"\n'
+    )
+    network = path_of(occi.post("/network/", content=body, headers=TEXT))
+    data = occi.get(network, headers={"Accept": "application/occi+json"}).json()
+    attrs = data["attributes"]
+    assert (attrs["occi.core.title"], attrs["occi.network.address"]) == ("occi-lab", "10.88.0.0/24")
+    assert attrs["occi.network.state"] == "active"
+    assert network in occi.get("/network/", headers={"Accept": "text/uri-list"}).text.replace(
+        f"{occi.base_url}".rstrip("/"), ""
+    )
+
+    compute = {
+        "kind": f"{INFRA}compute",
+        "mixins": [f"{OS_TPL}img-{image}", f"{RES_TPL}t1-micro"],
+        "title": "wired",
+        "links": [
+            {
+                "kind": f"{INFRA}networkinterface",
+                "target": {"location": network, "kind": f"{INFRA}network"},
+            }
+        ],
+    }
+    location = path_of(occi.post("/compute/", json=compute, headers=JSON))
+    wait(lambda: state(occi, location) == "active", "wired compute active")
+    [link] = occi.get(location, headers={"Accept": "application/occi+json"}).json()["links"]
+    assert link["target"]["location"] == network
+    assert link["attributes"]["occi.networkinterface.address"].startswith("10.88.0.")
+    text = occi.get(location, headers={"Accept": "text/plain"}).text
+    assert f"Link: <{network}>" in text or f"{network}>" in text
+    links = occi.get("/link/networkinterface/", headers={"Accept": "text/uri-list"}).text
+    link_path = link["location"] if "location" in link else f"/link/networkinterface/{link['id']}"
+    assert link_path in links
+    single = occi.get(link_path, headers={"Accept": "application/occi+json"}).json()
+    assert single["source"]["location"] == location
+
+    busy = occi.delete(network)
+    assert busy.status_code == 409, busy.text  # the compute still holds a lease
+    assert occi.delete(location).status_code == 200
+    wait(lambda: occi.get(location).status_code == 404, "wired compute gone")
+    assert occi.delete(network).status_code == 200
+    assert occi.get(network).status_code == 404
+
+
 # ---- bad input: the protocol's own error shape, nothing created ---------------------------
 
 
 @pytest.mark.parametrize(
     ("body", "headers", "problem"),
     [
-        (f"Category: {COMPUTE_KIND}\nCategory: x; scheme=\"http://nowhere/x#\"; class=\"mixin\"\n",
-         TEXT, "unknown scheme"),
+        (
+            f'Category: {COMPUTE_KIND}\nCategory: x; scheme="http://nowhere/x#"; class="mixin"\n',
+            TEXT,
+            "unknown scheme",
+        ),
         ('{"mixins": [], "attributes": {"occi.core.title": "nokind"}}', JSON, "kind"),
-        (f"Category: {COMPUTE_KIND}\nCategory: img-999999; scheme=\"{OS_TPL}\"; class=\"mixin\"\n",
-         TEXT, "img-999999"),
+        (
+            f'Category: {COMPUTE_KIND}\nCategory: img-999999; scheme="{OS_TPL}"; class="mixin"\n',
+            TEXT,
+            "img-999999",
+        ),
         (f"Category: {COMPUTE_KIND}\n", TEXT, "os_tpl"),
     ],
     ids=["unknown-scheme", "json-without-kind", "unknown-os-tpl", "no-os-tpl"],
@@ -197,9 +258,7 @@ def test_bad_requests_are_400_and_create_nothing(
     assert vm_total(server) == before
 
 
-def test_other_users_computes_are_not_found(
-    server: Server, occi: httpx.Client, image: int
-) -> None:
+def test_other_users_computes_are_not_found(server: Server, occi: httpx.Client, image: int) -> None:
     server.cli("user", "create", "bob", "--password", "bob-pw-1")
     body = {"kind": f"{INFRA}compute", "mixins": [f"{OS_TPL}img-{image}"]}
     location = path_of(occi.post("/compute/", json=body, headers=JSON))
@@ -212,4 +271,3 @@ def test_other_users_computes_are_not_found(
 
 def test_server_log_has_no_tracebacks(server: Server, tmp_path: Path) -> None:
     assert "Traceback" not in server.log()
-

@@ -89,7 +89,11 @@ def test_template_life_cycle_with_pyone_bindings(alice: Any, admin: Any, image_i
         'CONTEXT=[HOSTNAME="web", SSH_PUBLIC_KEY="ssh-ed25519 AAAA alice"]'
     )
     tpl = alice.template.info(tid)
-    assert (tpl.NAME, tpl.UNAME, tpl.TEMPLATE["DISK"]["IMAGE_ID"]) == ("small", "alice", str(image_id))
+    assert (tpl.NAME, tpl.UNAME, tpl.TEMPLATE["DISK"]["IMAGE_ID"]) == (
+        "small",
+        "alice",
+        str(image_id),
+    )
     assert [t.ID for t in alice.templatepool.info(-3, -1, -1).VMTEMPLATE] == [tid]
 
     vm_id = alice.template.instantiate(tid, "web", False, "", False)
@@ -134,6 +138,49 @@ def test_pools_parse_into_bindings(admin: Any, alice: Any, image_id: int) -> Non
     assert admin.host.info(0).NAME == "localhost"
     assert admin.datastorepool.info().DATASTORE[0].NAME == "default"
     assert admin.user.info(-1).NAME == "admin"
+
+
+def test_vnet_address_ranges_reservations_holds_and_a_nic(
+    admin: Any, alice: Any, image_id: int
+) -> None:
+    net_id = admin.vn.allocate(
+        'NAME="lab"\nNETWORK_ADDRESS="10.77.0.0"\nNETWORK_MASK="255.255.255.0"\n'
+        'GATEWAY="10.77.0.1"\nAR=[TYPE="IP4", IP="10.77.0.10", SIZE="20"]',
+        -1,
+    )
+    assert admin.vn.add_ar(net_id, 'AR=[TYPE="IP4", IP="10.77.0.100", SIZE="10"]') == net_id
+    vnet = admin.vn.info(net_id)
+    assert (vnet.NAME, vnet.TEMPLATE["GATEWAY"]) == ("lab", "10.77.0.1")
+    assert [(ar.IP, int(ar.SIZE)) for ar in vnet.AR_POOL.AR] == [
+        ("10.77.0.10", 20),
+        ("10.77.0.100", 10),
+    ]
+    assert admin.vn.hold(net_id, 'LEASES=[IP="10.77.0.10"]') == net_id
+    reservation = alice.vn.reserve(net_id, 'SIZE="2"\nNAME="alice-pair"')
+    assert isinstance(reservation, int)
+    assert admin.vn.info(net_id).USED_LEASES == 2
+    assert net_id in [n.ID for n in alice.vnpool.info(-2, -1, -1).VNET]
+
+    vm_id = alice.vm.allocate(
+        f'NAME="wired"\nMEMORY="128"\nDISK=[IMAGE_ID="{image_id}"]\nNIC=[NETWORK_ID="{net_id}"]',
+        False,
+    )
+    info = wait_for(alice, vm_id, lambda i: (i.STATE, i.LCM_STATE) == (3, 3))
+    nic = info.TEMPLATE["NIC"]
+    assert (nic["NETWORK"], nic["NETWORK_ID"], nic["GATEWAY"]) == ("lab", str(net_id), "10.77.0.1")
+    assert nic["IP"].startswith("10.77.0.") and nic["IP"] != "10.77.0.10"  # held
+    assert nic["MAC"].startswith("02:00:")
+    assert admin.vn.info(net_id).USED_LEASES == 3
+    alice.vm.action("terminate-hard", vm_id)
+    wait_for(alice, vm_id, lambda i: i.STATE == 6)
+
+    assert admin.vn.release(net_id, 'LEASES=[IP="10.77.0.10"]') == net_id
+    assert admin.vn.rm_ar(net_id, 1) == net_id
+    assert admin.vn.addleases(net_id, 'LEASES=[IP="10.77.0.200"]') == net_id  # 3.x
+    assert [ar.IP for ar in admin.vn.info(net_id).AR_POOL.AR] == ["10.77.0.10", "10.77.0.200"]
+    assert admin.vn.rmleases(net_id, 'LEASES=[IP="10.77.0.200"]') == net_id
+    with pytest.raises(pyone.OneAuthorizationException):
+        alice.vn.allocate('NAME="mine"\nNETWORK_ADDRESS="10.78.0.0/24"', -1)
 
 
 # ---- errors: the protocol's own shape, and nothing changes -----------------------------------

@@ -28,8 +28,12 @@ def wire(w: Wiring, app: Any) -> None:
     templates = TemplateService(w.uow, w.clock)
     w.services["templates"] = templates
     one = XmlRpcServices(
-        authenticate=w.authenticate, compute=compute, images=w.images, identity=w.identity,
-        templates=templates, extras=w.services,
+        authenticate=w.authenticate,
+        compute=compute,
+        images=w.images,
+        identity=w.identity,
+        templates=templates,
+        extras=w.services,
     )
     app.include_router(
         xmlrpc.create_router(one, version=w.settings.xmlrpc.one_version, paths=XMLRPC_PATHS)

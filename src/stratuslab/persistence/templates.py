@@ -31,7 +31,9 @@ class VmTemplateRepo:
         self.conn = conn
 
     def add(self, template: VmTemplate) -> VmTemplate:
-        result = self.conn.execute(vm_templates.insert().values(**to_values(template, vm_templates)))
+        result = self.conn.execute(
+            vm_templates.insert().values(**to_values(template, vm_templates))
+        )
         key = result.inserted_primary_key
         assert key is not None
         template.id = int(key[0])

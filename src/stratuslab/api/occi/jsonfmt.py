@@ -11,8 +11,15 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from stratuslab.api.occi import model as m
 from stratuslab.api.occi.model import Attribute, Category, Entity, Link, Registry
 from stratuslab.api.occi.textfmt import bad
+
+#: link kind -> the kind of its target (the source of both is a compute)
+_LINK_TARGETS = {
+    m.NETWORKINTERFACE.type_id: m.NETWORK.type_id,
+    m.STORAGELINK.type_id: m.STORAGE.type_id,
+}
 
 
 def loads(body: bytes | str) -> dict[str, Any]:
@@ -125,6 +132,8 @@ def link_json(link: Link, source_kind: str | None) -> dict[str, Any]:
 
 
 def entity_json(entity: Entity) -> dict[str, Any]:
+    if entity.kind in _LINK_TARGETS:  # a link shown on its own (GET /link/...)
+        return link_json(_as_link(entity), m.COMPUTE.type_id)
     out: dict[str, Any] = {
         "kind": entity.kind,
         "mixins": list(entity.mixins),
@@ -141,7 +150,7 @@ def entity_json(entity: Entity) -> dict[str, Any]:
 
 def collection_json(entities: Iterable[Entity], *, links: bool = False) -> dict[str, Any]:
     if links:
-        return {"links": [link_json(_as_link(e), None) for e in entities]}
+        return {"links": [link_json(_as_link(e), m.COMPUTE.type_id) for e in entities]}
     return {"resources": [entity_json(e) for e in entities]}
 
 
@@ -152,6 +161,7 @@ def _as_link(entity: Entity) -> Link:
         location=entity.location,
         source=str(entity.attributes.get("occi.core.source", "")),
         target=str(entity.attributes.get("occi.core.target", "")),
+        target_kind=_LINK_TARGETS.get(entity.kind),
         mixins=list(entity.mixins),
         attributes=dict(entity.attributes),
     )

@@ -15,13 +15,8 @@ import binascii
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stratuslab.api.occi.backend import (
-    ComputeRequest,
-    LinkRecord,
-    NetworkRecord,
-    NetworkRequest,
-    StorageRecord,
-)
+from stratuslab.api.occi.backend import ComputeRequest, LinkRecord, StorageRecord
+from stratuslab.api.occi.networks import NetworkCalls
 from stratuslab.core.auth import Credentials
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Image, InstanceType, Principal, Vm
@@ -47,7 +42,7 @@ def _user_data(encoded: str | None) -> str | None:
         ) from None
 
 
-class ServicesBackend:
+class ServicesBackend(NetworkCalls):
     def __init__(
         self,
         *,
@@ -83,7 +78,7 @@ class ServicesBackend:
             name=request.name,
             ssh_keys=request.ssh_keys,
             user_data=_user_data(request.user_data),
-            nics=tuple({"network": self._network_name(principal, n)} for n in request.network_ids),
+            nics=tuple({"network": self.network_name(n)} for n in request.network_ids),
         )
         vm_id = self.compute.run(principal, cmd)[0][0].id
         assert vm_id is not None
@@ -115,40 +110,6 @@ class ServicesBackend:
         memory_mib: int | None = None,
     ) -> None:
         raise NotImplementedError("changing a compute's title, cores or memory")
-
-    # ---- network ---------------------------------------------------------------------------
-    def _network_name(self, principal: Principal, net_id: int) -> str:
-        return self.network_get(principal, net_id).title
-
-    def network_create(self, principal: Principal, request: NetworkRequest) -> int:
-        raise NotImplementedError("creating networks")
-
-    def network_get(self, principal: Principal, net_id: int) -> NetworkRecord:
-        for net in self.network_list(principal):
-            if net.id == net_id:
-                return net
-        raise NotFound("network", net_id, "GET /occi/network/")
-
-    def network_list(self, principal: Principal) -> Sequence[NetworkRecord]:
-        if self.extras.get("networks") is None:
-            return []
-        raise NotImplementedError("networks")
-
-    def network_action(self, principal: Principal, net_id: int, *, up: bool) -> None:
-        raise NotImplementedError("network up/down")
-
-    def network_delete(self, principal: Principal, net_id: int) -> None:
-        raise NotImplementedError("deleting networks")
-
-    def network_update(
-        self,
-        principal: Principal,
-        net_id: int,
-        *,
-        title: str | None = None,
-        label: str | None = None,
-    ) -> None:
-        raise NotImplementedError("changing networks")
 
     # ---- storage ---------------------------------------------------------------------------
     def storage_create(self, principal: Principal, title: str | None, size_gib: float) -> int:
@@ -190,10 +151,16 @@ class ServicesBackend:
         target_id: int,
         attributes: Mapping[str, Any],
     ) -> str:
-        raise NotImplementedError(f"{kind} links")
+        raise NotImplementedError(f"adding {kind} links to a running compute")
 
-    def link_list(self, principal: Principal, compute_id: int | None = None) -> Sequence[LinkRecord]:
-        return []
+    def link_list(
+        self, principal: Principal, compute_id: int | None = None
+    ) -> Sequence[LinkRecord]:
+        if compute_id is not None:
+            vms: Sequence[Vm] = [self.compute_get(principal, compute_id)]
+        else:
+            vms = self.compute_list(principal)
+        return self.nic_links(vms)
 
     def link_delete(self, principal: Principal, link_id: str) -> None:
-        raise NotImplementedError("removing links")
+        raise NotImplementedError("removing links from a compute")

@@ -142,7 +142,7 @@ class ServicesBackend(NetworkCalls):
         raise NotFound("image", wanted, "one.imagepool.info")
 
     def vm_get(self, principal: Principal, vm_id: int) -> Vm:
-        return self.compute.get(principal, vm_id)
+        return self.with_network_ids(self.compute.get(principal, vm_id))
 
     def vm_list(self, principal: Principal, query: VmQuery) -> Sequence[Vm]:
         if query.states is not None and not query.states:
@@ -160,6 +160,8 @@ class ServicesBackend(NetworkCalls):
         vms, _total = self.compute.list(
             principal, owner=owner, states=states, include_done=include_done, page=page
         )
+        ids = self.network_ids()
+        vms = [self.with_network_ids(vm, ids) for vm in vms]
         if not in_memory:
             return vms
         if query.owner == "group":
@@ -343,4 +345,3 @@ class ServicesBackend(NetworkCalls):
         used = sum(i.size_bytes for i in images) // (1024 * 1024)
         ids = tuple(i.id for i in images if i.id is not None)
         return [DatastoreRecord(1, "default", used_mb=used, image_ids=ids)]
-
