@@ -198,6 +198,19 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    default_pool: str = "default"  # pool of volumes created without --pool
+    user_max_volumes: int = 0  # volumes per user (persistent + volatile); 0: unlimited
+    user_max_gb: int = 0  # GiB per user; 0: unlimited
+    group_max_volumes: int = 0  # volumes per group; 0: unlimited
+    group_max_gb: int = 0  # GiB per group; 0: unlimited
+    #: name -> {backend = "file" | "iscsi" | "simulated", path, portal, control_port, netns,
+    #: initiators, manage_daemon}; empty: one pool "default" (simulated with the simulated
+    #: hypervisor, else file) in data_dir/volumes/default
+    pools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     hypervisor: HypervisorSettings = field(default_factory=HypervisorSettings)
@@ -213,6 +226,7 @@ class Settings:
     network: NetworkSettings = field(default_factory=NetworkSettings)
     marketplace: MarketplaceSettings = field(default_factory=MarketplaceSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     @property
     def data_dir(self) -> Path:
@@ -324,12 +338,31 @@ def _validate(s: Settings) -> None:
     if s.network.driver not in ("", "bridge", "simulated"):
         raise SettingsError(f"setting network.driver: {s.network.driver!r} is unknown",
                             hint="use bridge or simulated (or leave it empty)")
+    _validate_storage(s)
     if s.marketplace.max_body < 1:
         raise SettingsError("setting marketplace.max_body must be a positive number of bytes")
     if s.instance_types.default not in s.instance_types.types:
         raise SettingsError(
             f"setting instance_types.default: {s.instance_types.default!r} is not a defined type"
         )
+
+
+def _validate_storage(s: Settings) -> None:
+    st = s.storage
+    for key in ("user_max_volumes", "user_max_gb", "group_max_volumes", "group_max_gb"):
+        if getattr(st, key) < 0:
+            raise SettingsError(f"setting storage.{key} must be 0 (unlimited) or more")
+    for name, table in st.pools.items():
+        if not isinstance(table, Mapping):
+            raise SettingsError(f"setting storage.pools.{name} must be a table")
+        if table.get("backend", "file") not in ("file", "iscsi", "simulated"):
+            raise SettingsError(f"setting storage.pools.{name}.backend: "
+                                f"{table.get('backend')!r} is unknown",
+                                hint="use file, iscsi or simulated")
+    if st.pools and st.default_pool not in st.pools:
+        raise SettingsError(f"setting storage.default_pool: {st.default_pool!r} is not a pool",
+                            hint=f"define [storage.pools.{st.default_pool}] or choose one of "
+                            f"{', '.join(sorted(st.pools))}")
 
 
 def _validate_auth(s: Settings) -> None:

@@ -1,9 +1,137 @@
-"""Wiring of the storage feature into the cloud (see bootstrap.cloud.Wiring)."""
+"""Wiring of the storage feature into the cloud (see bootstrap.cloud.Wiring).
+
+- one volume backend per `[storage.pools.<name>]` (none configured: pool "default", simulated
+  with the simulated hypervisor, else `file`); an `iscsi` pool without its own `netns` runs tgtd
+  inside the all-in-one data-plane namespace (w.netns) when there is one, because QEMU runs
+  there and reaches the portal on that namespace's loopback;
+- the SQL repositories `uow.repo("volumes")` / `uow.repo("storage_quotas")`;
+- VolumeService (w.services["volumes"]), VmVolumes for hot-plug (w.services["vm_volumes"]),
+  VolumeExtension (persistent and read-only disks at launch, volatile and root disks recorded);
+- workers: export again every attached volume at start (a restarted server or tgtd loses no
+  attachment), purge quarantined root volumes after the quarantine retention;
+- closers: backends close at shutdown (tgtd keeps serving the running guests), except a tgtd in
+  the data-plane namespace, which goes away with it.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, cast
+
 from stratuslab.bootstrap.cloud import Wiring
+from stratuslab.core.errors import CloudError
+from stratuslab.core.volumes import StorageQuota, VolumeBackendPort
+from stratuslab.drivers.storage.volumes import build_backends
+from stratuslab.persistence.volumes import SqlStorageQuotaRepo, SqlVolumeRepo
+from stratuslab.services.storage.uow import STORAGE_QUOTAS_REPO, VOLUMES_REPO
+from stratuslab.settings import Settings, parse_duration
+
+log = logging.getLogger("stratuslab.server")
+
+
+def pool_tables(settings: Settings, netns: str | None) -> dict[str, dict[str, Any]]:
+    st = settings.storage
+    if st.pools:
+        pools = {name: dict(table) for name, table in st.pools.items()}
+    else:
+        kind = "simulated" if settings.hypervisor.driver == "simulated" else "file"
+        pools = {st.default_pool: {"backend": kind}}
+    for table in pools.values():
+        if table.get("backend") == "iscsi" and netns and not table.get("netns"):
+            table["netns"] = netns
+    return pools
+
+
+def _limit(count: int, gb: int) -> StorageQuota:
+    return StorageQuota(max_volumes=count or None, max_gb=gb or None)
 
 
 def wire(w: Wiring) -> None:
-    """Nothing wired yet."""
+    from stratuslab.api.rest import routes_pdisk, routes_volumes
+    from stratuslab.services.storage.extension import VolumeExtension
+    from stratuslab.services.storage.hotplug import VolumeHotplug
+    from stratuslab.services.storage.quotas import QuotaAccountant, QuotaDefaults
+    from stratuslab.services.storage.service import VolumeService
+    from stratuslab.services.storage.vmattach import VmVolumes
+
+    st = w.settings.storage
+    pools = pool_tables(w.settings, w.netns)
+    built = build_backends(pools, data_dir=str(w.settings.data_dir))
+    backends = cast(dict[str, VolumeBackendPort], built)  # ClassVar name vs the port's attribute
+    w.uow.register(VOLUMES_REPO, SqlVolumeRepo)
+    w.uow.register(STORAGE_QUOTAS_REPO, SqlStorageQuotaRepo)
+    accountant = QuotaAccountant(QuotaDefaults(
+        user=_limit(st.user_max_volumes, st.user_max_gb),
+        group=_limit(st.group_max_volumes, st.group_max_gb),
+    ))  # fmt: skip
+    service = VolumeService(w.uow, backends, clock=w.clock, default_pool=st.default_pool,
+                            quotas=accountant)  # fmt: skip
+    w.extensions.append(VolumeExtension(w.uow, backends, clock=w.clock, quota_accountant=accountant))
+    w.services["volumes"] = service
+    w.services["vm_volumes"] = VmVolumes(VolumeHotplug(service), w.nodes)
+    w.routers += [routes_volumes.router, routes_pdisk.router]
+    for name, backend in built.items():
+        inside_netns = pools[name].get("backend") == "iscsi" and pools[name].get("netns") == w.netns
+        w.closers.append(backend.stop if w.netns and inside_netns else backend.close)
+    w.workers.append((lambda: reexport(service), lambda: None))
+    purger = Purger(service.purge_quarantine, w.clock,
+                    retention_s=parse_duration(w.settings.quarantine.period),
+                    interval_s=parse_duration(w.settings.quarantine.purge_interval))  # fmt: skip
+    w.workers.append((purger.start, purger.stop))
+    w.services["volume_retention"] = purger.cutoff
+    log.info("storage: pools %s (default %s)",
+             ", ".join(f"{n}={t.get('backend')}" for n, t in pools.items()), st.default_pool)
+
+
+def reexport(service: Any) -> None:
+    """After a restart: the attached volumes' exports again (tgtd may have gone with the host)."""
+    try:
+        count = service.reexport_attached()
+        if count:
+            log.info("storage: exported %d attached volume(s) again", count)
+    except CloudError as exc:  # the server still starts; attach/deploy retry the export
+        log.warning("storage: re-export of attached volumes failed: %s", exc.full_message)
+
+
+class Purger:
+    """Purges quarantined volumes older than the retention every `interval_s` seconds."""
+
+    def __init__(self, purge: Callable[[Any], list[Any]], clock: Any, *, retention_s: float,
+                 interval_s: float) -> None:  # fmt: skip
+        self._purge = purge
+        self._clock = clock
+        self._retention = timedelta(seconds=retention_s)
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def cutoff(self) -> Any:
+        """Volumes quarantined before this instant are due."""
+        return self._clock.now() - self._retention
+
+    def run_once(self) -> list[Any]:
+        return self._purge(self.cutoff())
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="volume-purger", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                purged = self.run_once()
+                if purged:
+                    log.info("storage: purged quarantined volumes %s", [v.uuid for v in purged])
+            except Exception:
+                log.exception("storage: quarantine purge failed")
+
+

@@ -13,12 +13,17 @@ lifecycle executor through their extension hooks (services/extensions.py).
 Volatile disks (`--volatile-disk GB`) live in the node's instance storage; this extension also
 records each as a volume of kind `volatile` in pool `local` while its VM lives, so that they
 appear in `describe-volumes` and count against the storage quota, released when the VM ends.
+The VM's copy-on-write root disk (also in the node's instance storage) is recorded as a volume
+of kind `root` in pool `local` (not charged to the quota): when the VM ends `done` it goes to
+quarantine with the VM (`quarantined_at` set; purged after the retention by
+`VolumeService.purge_quarantine`), when a deploy fails it is dropped.
 
 Imports `core` and the service layer only.
 """
 
 from __future__ import annotations
 
+import math
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
 
@@ -34,6 +39,7 @@ from stratuslab.core.volumes import (
     Volume,
     VolumeBackendPort,
     VolumeKind,
+    VolumeRepo,
     VolumeState,
     disk_name_for,
 )
@@ -83,6 +89,7 @@ class VolumeExtension(VmExtension):
     def on_create(self, uow: UnitOfWork, principal: Principal, vm: Vm, cmd: RunInstance) -> None:
         assert vm.id is not None
         self._claim(uow, principal, vm.id, cmd)
+        self._record_root(uow, vm)
         self._record_volatile(uow, vm, cmd.volatile_gb)
 
     def _claim(self, uow: UnitOfWork, principal: Principal, vm_id: int, cmd: RunInstance) -> None:
@@ -98,6 +105,19 @@ class VolumeExtension(VmExtension):
             refusal = repo.try_attach(att, exclusive=not readonly)
             if refusal is not None:
                 raise rules.refusal_error(vol, vm_id, refusal)
+
+    def _record_root(self, uow: UnitOfWork, vm: Vm) -> None:
+        images = getattr(uow, "images", None)  # the cloud's unit of work; storage fakes lack it
+        image = images.get(vm.image_id) if images is not None else None
+        size = max(1, math.ceil((image.size_bytes if image else 0) / 2**30))
+        now = self._clock.now()
+        vol = Volume(
+            uuid=self._new_uuid(), owner=vm.owner, group=vm.group, size_gb=size,
+            pool=LOCAL_POOL, tag=f"root of VM {vm.id}", kind=VolumeKind.ROOT,
+            parent=f"image:{vm.image_id}", vm_id=vm.id, created_at=now, updated_at=now,
+        )  # fmt: skip
+        volumes(uow).add(vol)
+        volumes(uow).cas_state(vol.uuid, VolumeState.CREATING, VolumeState.READY)
 
     def _record_volatile(self, uow: UnitOfWork, vm: Vm, sizes: tuple[int, ...]) -> None:
         now = self._clock.now()
@@ -150,6 +170,20 @@ class VolumeExtension(VmExtension):
         for att in repo.attachments_of_vm(vm.id or 0):
             repo.detach(att.volume_uuid, att.vm_id)
         for vol in repo.of_vm(vm.id or 0):
-            if vol.kind == VolumeKind.VOLATILE and vol.pool == LOCAL_POOL:
+            if vol.pool != LOCAL_POOL:
+                continue
+            if vol.kind == VolumeKind.VOLATILE:
                 if repo.cas_state(vol.uuid, VolumeState.READY, VolumeState.DELETED):
                     self._quotas.release(quotas(uow), vol)
+            elif vol.kind == VolumeKind.ROOT:
+                self._finish_root(repo, vol, final_state)
+
+    def _finish_root(self, repo: VolumeRepo, vol: Volume, final_state: str) -> None:
+        """Quarantined with a VM that ended `done`; dropped with a failed one (its instance
+        directory was removed, not quarantined).  Never charged, so nothing to release."""
+        if final_state != "done":
+            repo.cas_state(vol.uuid, VolumeState.READY, VolumeState.DELETED)
+        elif repo.cas_state(vol.uuid, VolumeState.READY, VolumeState.QUARANTINED):
+            vol.quarantined_at = self._clock.now()
+            vol.updated_at = vol.quarantined_at
+            repo.update(vol)

@@ -150,6 +150,12 @@ def check_deletable(volume: Volume) -> None:
             volume.uuid, "volatile", "delete", "persistent volumes",
             hint=f"it goes away with VM {volume.vm_id}: stratus kill-instance {volume.vm_id}",
         )  # fmt: skip
+    if volume.kind == VolumeKind.ROOT and volume.state != VolumeState.QUARANTINED:
+        raise VolumeStateError(
+            volume.uuid, f"root of VM {volume.vm_id}", "delete", "quarantined root volumes",
+            hint=f"it goes to quarantine with VM {volume.vm_id}: stratus kill-instance "
+            f"{volume.vm_id}",
+        )  # fmt: skip
     if volume.attached_to:
         raise VolumeAttached(volume.uuid, volume.attached_to[0])
     deletable = (VolumeState.READY, VolumeState.FAILED, VolumeState.QUARANTINED)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from stratuslab.core.entities import Principal
-from stratuslab.core.errors import CloudError, InvalidInput, NotFound
+from stratuslab.core.errors import CloudError, Forbidden, InvalidInput, NotFound
 from stratuslab.core.ports import Clock
 from stratuslab.core.volumes import (
     Attachment,
@@ -159,6 +159,8 @@ class VolumeService:
             with self._uow() as uow:
                 owner = None if principal.is_admin else principal.user
                 found = volumes(uow).list(owner=owner)
+            if not principal.is_admin:  # quarantined roots belong to the cloud now
+                found = [v for v in found if v.state != VolumeState.QUARANTINED]
         return sorted(select(found, terms), key=lambda v: (str(v.created_at or ""), v.uuid))
 
     def update(self, principal: Principal, uuid: str, change: UpdateVolume) -> Volume:
@@ -197,9 +199,11 @@ class VolumeService:
         return self._destroy(vol)
 
     def _destroy(self, vol: Volume) -> Volume:
-        """Remove from the backend, then mark deleted and release the quota together."""
+        """Remove from the backend (none for node-local root volumes: the node's quarantine
+        removes their bytes), then mark deleted and release the quota together."""
         try:
-            self._backend(vol.pool).delete(vol.uuid)
+            if vol.pool in self._backends:
+                self._backends[vol.pool].delete(vol.uuid)
         except CloudError as exc:
             with self._uow() as uow:
                 vol.error = exc.full_message
@@ -208,7 +212,8 @@ class VolumeService:
                 uow.commit()
             raise
         with self._uow() as uow:
-            if volumes(uow).cas_state(vol.uuid, VolumeState.DELETING, VolumeState.DELETED):
+            won = volumes(uow).cas_state(vol.uuid, VolumeState.DELETING, VolumeState.DELETED)
+            if won and vol.pool in self._backends:  # node-local roots were never charged
                 self._quotas.release(quotas(uow), vol)
             uow.commit()
         vol.state = VolumeState.DELETED.value
@@ -235,6 +240,12 @@ class VolumeService:
             self.release(uuid, vm_id)
             raise
         return AttachPlan(uuid, vm_id, source, backend.source_format(uuid), vol.readonly)
+
+    def mounts(self, principal: Principal, uuid: str) -> list[Attachment]:
+        """The volume's attachments (VM and the device the guest sees), as pdisk's mounts."""
+        vol = self.get(principal, uuid)
+        with self._uow() as uow:
+            return volumes(uow).attachments(vol.uuid)
 
     def attached(self, uuid: str, vm_id: int, device: str | None) -> None:
         with self._uow() as uow:
@@ -313,16 +324,35 @@ class VolumeService:
                 and v.quarantined_at is not None
                 and v.quarantined_at <= before
             ]
-        purged = []
-        for vol in due:
-            with self._uow() as uow:
-                won = volumes(uow).cas_state(
-                    vol.uuid, VolumeState.QUARANTINED, VolumeState.DELETING, require_detached=True
-                )
-                uow.commit()
-            if won:
-                purged.append(self._destroy(vol))
-        return purged
+        return [v for v in (self._purge_one(vol) for vol in due) if v is not None]
+
+    def _purge_one(self, vol: Volume) -> Volume | None:
+        with self._uow() as uow:
+            won = volumes(uow).cas_state(
+                vol.uuid, VolumeState.QUARANTINED, VolumeState.DELETING, require_detached=True
+            )
+            uow.commit()
+        return self._destroy(vol) if won else None
+
+    def quarantined(self, principal: Principal) -> list[Volume]:
+        """Quarantined volumes (admins): VMs' root volumes kept after the VM was killed."""
+        _require_admin(principal, "list the storage quarantine")
+        with self._uow() as uow:
+            found = [v for v in volumes(uow).list() if v.state == VolumeState.QUARANTINED]
+        return sorted(found, key=lambda v: (str(v.quarantined_at or ""), v.uuid))
+
+    def purge(
+        self, principal: Principal, uuid: str | None = None, *, before: datetime | None = None
+    ) -> list[Volume]:
+        """Purge one quarantined volume (any age), or those quarantined before `before`."""
+        _require_admin(principal, "purge the storage quarantine")
+        if uuid is None:
+            return self.purge_quarantine(before or self._clock.now())
+        vol = self.get(principal, uuid)
+        if vol.state != VolumeState.QUARANTINED:
+            raise rules.not_ready(vol, "purge from the quarantine")
+        purged = self._purge_one(vol)
+        return [purged] if purged else []
 
     def reexport_attached(self) -> int:
         """Export again every attached volume (after a storage node or tgtd restart the
@@ -348,6 +378,11 @@ def _fresh(repo: VolumeRepo, uuid: str) -> Volume:
     if vol is None:
         raise NotFound("volume", uuid, "stratus describe-volumes")
     return vol
+
+
+def _require_admin(principal: Principal, action: str) -> None:
+    if not principal.is_admin:
+        raise Forbidden(f"only admins may {action}; {principal.user} is not an admin")
 
 
 def _primary_group(principal: Principal) -> str:
