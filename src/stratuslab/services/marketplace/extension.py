@@ -1,20 +1,32 @@
-"""Marketplace check at every launch: a `VmExtension` whose `validate` re-fetches and re-verifies
-the signed metadata of an image that came from the marketplace and applies the site policy again,
-so a deprecated, expired or newly blacklisted image is refused before anything is created.
+"""Marketplace at every launch, as a `VmExtension`:
 
-Marketplace identifiers given as `--readonly-disk` are refused for now (not yet supported) with a
-clear message.  Imports core and the service layer only.
+- `validate` re-fetches and re-verifies the signed metadata of an image that came from the
+  marketplace and applies the site policy again (so a deprecated, expired or newly blacklisted
+  image is refused before anything is created), and does the same for marketplace identifiers
+  given as read-only disks (`RunInstance.readonly_disks`; volume UUIDs there are the storage
+  feature's);
+- `on_create` records those identifiers in the VM's spec (`marketplace_disks`);
+- `on_prolog` makes sure each is in the node's cache (downloading it once, verified) and adds it
+  as a read-only disk.
+Imports core and the service layer only.
 """
 
 from __future__ import annotations
 
 from stratuslab.core.commands import RunInstance
-from stratuslab.core.entities import Principal
-from stratuslab.core.errors import InvalidInput
+from stratuslab.core.entities import Principal, Vm
+from stratuslab.core.hypervisor import DiskSpec
 from stratuslab.core.marketplace import IDENTIFIER_RE, InvalidMetadata
-from stratuslab.core.ports import UnitOfWorkFactory
-from stratuslab.services.extensions import VmExtension
+from stratuslab.core.node import Node
+from stratuslab.core.ports import UnitOfWork, UnitOfWorkFactory
+from stratuslab.services.extensions import PrologAdditions, VmExtension
 from stratuslab.services.marketplace.cloud import MarketplaceImages
+
+SPEC_KEY = "marketplace_disks"
+
+
+def marketplace_refs(refs: tuple[str, ...]) -> list[str]:
+    return [r.strip() for r in refs if IDENTIFIER_RE.match(r.strip())]
 
 
 class MarketplaceLaunchCheck(VmExtension):
@@ -25,13 +37,8 @@ class MarketplaceLaunchCheck(VmExtension):
         self.images = images
 
     def validate(self, principal: Principal, cmd: RunInstance) -> None:
-        for ref in cmd.readonly_disks:
-            if IDENTIFIER_RE.match(ref.strip()):
-                raise InvalidInput(
-                    f"--readonly-disk {ref}: marketplace images as read-only disks are not "
-                    "supported yet",
-                    hint="give a volume UUID, or boot the image itself: stratus run-instance " + ref,
-                )
+        for ref in marketplace_refs(cmd.readonly_disks):
+            self.images.judge(ref)
         with self.uow(readonly=True) as uow:
             image = uow.images.get(cmd.image_id)
         if image is None or not image.marketplace_id:
@@ -43,3 +50,17 @@ class MarketplaceLaunchCheck(VmExtension):
                 f"{entry.identifier} now says {entry.sha1}",
                 hint=f"import it again: stratus run-instance {entry.identifier}",
             )
+
+    def on_create(self, uow: UnitOfWork, principal: Principal, vm: Vm, cmd: RunInstance) -> None:
+        refs = marketplace_refs(cmd.readonly_disks)
+        if refs:
+            vm.spec[SPEC_KEY] = refs
+
+    def on_prolog(self, vm: Vm, node: Node) -> PrologAdditions:
+        disks = []
+        for i, ref in enumerate(vm.spec.get(SPEC_KEY, ())):
+            entry, _verdict = self.images.judge(ref)
+            path = self.images.fetcher.fetch(entry)  # idempotent: cached once per node
+            disks.append(DiskSpec(f"mkt-{i}", str(path), format=entry.format or "raw",
+                                  readonly=True))
+        return PrologAdditions(disks=tuple(disks))
