@@ -11,6 +11,7 @@ import os
 import re
 import ssl
 import subprocess
+import xmlrpc.client
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -249,3 +250,42 @@ def test_registration_applies_through_rest_and_admin_approves_with_the_cli(
     form = httpx.get(srv.endpoint + "/register")
     assert form.status_code == 200 and "Apply for an account" in form.text
     assert re.search(r"registration approved uid=erin by=admin", srv.log())
+
+
+def test_xmlrpc_at_pswd_takes_ldap_passwords_and_answers_401_to_wrong_ones(
+        srv: AuthServer) -> None:
+    url = srv.endpoint.replace("http://", "http://alice:Alice-pw1@") + "/pswd/xmlrpc"
+    pool = xmlrpc.client.ServerProxy(url).one.vmpool.info("alice:Alice-pw1", -3, -1, -1, -1)
+    assert pool[0] is True
+    call = xmlrpc.client.dumps(("alice:wrong-pw", -3, -1, -1, -1), "one.vmpool.info")
+    wrong = httpx.post(srv.endpoint + "/pswd/xmlrpc", content=call, auth=("alice", "wrong-pw"))
+    assert wrong.status_code == 401
+    fault = xmlrpc.client.ServerProxy(srv.endpoint + "/RPC2").one.vmpool.info(
+        "alice:wrong-pw", -3, -1, -1, -1)
+    assert fault[0] is False and fault[2] == 0x100
+
+
+@pytest.fixture(scope="module")
+def minimal(slapd, tmp_path_factory) -> Iterator[Server]:  # noqa: F811
+    """The outside contract: [auth.ldap] url and user_dn_template alone enable LDAP login."""
+    base = tmp_path_factory.mktemp("auth-min")
+    (base / "server.toml").write_text(
+        f'[auth.ldap]\nurl = "{slapd.url}"\nuser_dn_template = "uid={{user}},ou=users,o=cloud"\n')
+    server = Server(base / "data", free_port(),
+                    args=["--hypervisor", "simulated", "--config", str(base / "server.toml")])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_url_and_dn_template_alone_enable_ldap_login(minimal: Server, tmp_path: Path) -> None:
+    disk = tmp_path / "disk.raw"
+    disk.write_bytes(os.urandom(65536))
+    image = minimal.cli("image", "register", "base", str(disk), "--public").stdout.strip()
+    [vm] = minimal.cli_json("run-instance", image, user="alice", password="Alice-pw1")
+    assert vm["owner"] == "alice"
+    wrong = minimal.cli("describe-instance", user="alice", password="nope", check=False)
+    assert wrong.returncode != 0 and "wrong password for LDAP user alice" in wrong.stderr
+    assert "auth failure method=ldap identity='alice' source=127.0.0.1" in minimal.log()

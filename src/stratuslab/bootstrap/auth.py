@@ -49,7 +49,8 @@ def build_chain(w: Wiring, directory: Directory | None) -> Any:
 
     s = w.settings.auth
     w.uow.register(ORIGINS, UserOriginRepo)
-    users = CloudUsers(w.uow, w.clock, directory=directory, create=s.create_users)
+    users = CloudUsers(w.uow, w.clock, directory=directory, create=s.create_users,
+                       directory_grants_access=not s.ldap.group_base)
     config = AuthConfig(chain=tuple(s.chain), password_file=s.password_file,
                         ca_dir=s.x509.ca_dir, gridmap_file=s.x509.gridmap_file,
                         vomsdir=s.voms.vomsdir, fqan_map=dict(s.voms.fqan_map))

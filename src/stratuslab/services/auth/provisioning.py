@@ -34,8 +34,13 @@ _CERT_METHODS = frozenset({"x509", "proxy"})
 
 class CloudUsers:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *,
-                 directory: Directory | None = None, create: bool = True):
+                 directory: Directory | None = None, create: bool = True,
+                 directory_grants_access: bool = False):
+        """`directory_grants_access`: the directory has no groups to read (no group base), so
+        every active person it holds has cloud access."""
         self.uow, self.clock, self.directory, self.create = uow, clock, directory, create
+        self.grants = frozenset({Role.CLOUD_ACCESS.value}) if directory_grants_access \
+            else frozenset()
 
     def resolver(self, method: str) -> UserResolver:
         def resolve_user(name: str) -> Principal | None:
@@ -50,7 +55,7 @@ class CloudUsers:
         person = self.directory.find_user(name)
         if person is None or person.status is not AccountStatus.ACTIVE:
             return None
-        return frozenset(g for g in self.directory.groups_of(person) if g in _ROLES)
+        return self.grants | {g for g in self.directory.groups_of(person) if g in _ROLES}
 
     def resolve(self, name: str, method: str) -> Principal | None:
         with self.uow(readonly=True) as uow:
@@ -62,6 +67,8 @@ class CloudUsers:
             if method in _CERT_METHODS:  # an LDAP bind already carries the directory's roles
                 principal = replace(principal, roles=principal.roles
                                     | (self._directory_roles(name) or frozenset()))
+            elif method == "ldap":
+                principal = replace(principal, roles=principal.roles | self.grants)
             return principal
         directory_roles = (self._directory_roles(name) if method in _DIRECTORY_METHODS
                            else None)
@@ -75,7 +82,8 @@ class CloudUsers:
         granted = [Role.CLOUD_ACCESS.value] if (
             method in _CERT_METHODS and directory_roles is None) else []
         origin = "ldap" if directory_roles is not None else method
-        return principal_of(self._create(name, origin, method, granted), method)
+        principal = principal_of(self._create(name, origin, method, granted), method)
+        return replace(principal, roles=principal.roles | (directory_roles or frozenset()))
 
     def _create(self, name: str, origin: str, method: str, roles: list[str]) -> User:
         now = self.clock.now()
