@@ -23,6 +23,8 @@ from stratuslab.persistence.marketplace import SqlMarketplaceRepository, open_da
 from stratuslab.services.marketplace import MarketplaceService, PolicyLists, TrustPolicy, TrustStore
 
 DEFAULT_CA_DIR = "/etc/grid-security/certificates"
+#: keys of stratus-server's [marketplace] that only the cloud side reads (a shared file works)
+CLOUD_SIDE_KEYS = ("serve", "endpoint", "cache_dir")
 POLICY_KEYS = (
     "endorsers_whitelist", "endorsers_blacklist", "images_whitelist", "images_blacklist",
     "checksums_whitelist", "checksums_blacklist",
@@ -41,7 +43,7 @@ class MarketplaceConfig:
 
     @classmethod
     def from_toml(cls, data: Mapping[str, Any], **overrides: Any) -> MarketplaceConfig:
-        mp = dict(data.get("marketplace", {}))
+        mp = {k: v for k, v in data.get("marketplace", {}).items() if k not in CLOUD_SIDE_KEYS}
         unknown = set(mp) - {"data_dir", "database_url", "ca_dir", "max_body", "require_email", "listen"}
         if unknown:
             raise InvalidInput(f"unknown [marketplace] settings: {', '.join(sorted(unknown))}")
