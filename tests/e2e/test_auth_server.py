@@ -289,3 +289,14 @@ def test_url_and_dn_template_alone_enable_ldap_login(minimal: Server, tmp_path: 
     wrong = minimal.cli("describe-instance", user="alice", password="nope", check=False)
     assert wrong.returncode != 0 and "wrong password for LDAP user alice" in wrong.stderr
     assert "auth failure method=ldap identity='alice' source=127.0.0.1" in minimal.log()
+
+
+def test_xmlrpc_at_cert_takes_a_proxy(srv: AuthServer, proxy_files) -> None:  # noqa: F811
+    call = xmlrpc.client.dumps(("", -3, -1, -1, -1), "one.vmpool.info")
+    answer = srv.https("/cert/xmlrpc", proxy_files.rfc, method="POST", content=call,
+                       headers={"content-type": "text/xml"})
+    assert answer.status_code == 200, answer.text
+    (result,), _ = xmlrpc.client.loads(answer.content)
+    assert result[0] is True and result[1].startswith("<VM_POOL")
+    refused = srv.https("/cert/xmlrpc", method="POST", content=call)
+    assert refused.status_code == 401

@@ -67,6 +67,8 @@ ROWS = [
         ("POST", "/api/v1/vms/{id}/actions/release", None, 404),
         ("POST", "/api/v1/vms/{id}/actions/suspend", None, 404),
         ("DELETE", "/api/v1/vms/{id}", None, 404),
+        ("GET", "/occi/compute/{id}", None, 404),
+        ("DELETE", "/occi/compute/{id}", None, 404),
     ]),
     Row("job", "/api/v1/jobs", _job, "/api/v1/jobs", [
         ("GET", "/api/v1/jobs/{id}", None, 404),
