@@ -123,3 +123,17 @@ def test_file_location_is_supported(served: tuple[str, Path], tmp_path: Path) ->
     _, root = served
     entry = entry_for(root / "tiny.img.bz2", (root / "tiny.img.bz2").as_uri())
     assert MarketplaceFetcher(tmp_path / "cache").fetch(entry).read_bytes() == IMAGE
+
+
+def test_corrupted_compressed_download_is_reported_as_a_checksum_mismatch(
+    served: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, root = served
+    good = root / "tiny.img.gz"
+    entry = entry_for(good, f"{url}/flipped.img.gz")
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size; gzip itself would also fail on it
+    (root / "flipped.img.gz").write_bytes(bytes(data))
+    with pytest.raises(DriverError, match="invalid image checksum"):
+        MarketplaceFetcher(tmp_path / "cache").fetch(entry)
+    assert cache_is_empty(tmp_path / "cache")
