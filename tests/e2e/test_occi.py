@@ -227,6 +227,55 @@ def test_network_and_networkinterface_link_in_text_and_json(occi: httpx.Client, 
     assert occi.get(network).status_code == 404
 
 
+# ---- storage and storagelinks ---------------------------------------------------------------
+
+
+def test_storage_and_storagelinks_in_json_and_text(occi: httpx.Client, image: int) -> None:
+    body = {"kind": f"{INFRA}storage", "attributes": {"occi.storage.size": 1}, "title": "data"}
+    response = occi.post("/storage/", json=body, headers=JSON)
+    assert response.json()["attributes"]["occi.storage.state"] == "online"
+    storage = path_of(response)
+    text = occi.get(storage, headers={"Accept": "text/plain"}).text
+    assert 'occi.core.title="data"' in text and "occi.storage.size=1.0" in text
+    renamed = occi.post(storage, json={"attributes": {"occi.core.title": "scratch"}}, headers=JSON)
+    assert renamed.status_code == 200 and renamed.json()["title"] == "scratch"
+
+    compute = {
+        "kind": f"{INFRA}compute",
+        "mixins": [f"{OS_TPL}img-{image}", f"{RES_TPL}t1-micro"],
+        "links": [
+            {
+                "kind": f"{INFRA}storagelink",
+                "target": {"location": storage, "kind": f"{INFRA}storage"},
+            }
+        ],
+    }
+    location = path_of(occi.post("/compute/", json=compute, headers=JSON))
+    wait(lambda: state(occi, location) == "active", "compute with storage active")
+    links = occi.get(location, headers={"Accept": "application/occi+json"}).json()["links"]
+    [link] = [li for li in links if li["kind"] == f"{INFRA}storagelink"]
+    assert link["target"] == {"location": storage, "kind": f"{INFRA}storage"}
+    listing = occi.get("/link/storagelink/", headers={"Accept": "text/uri-list"}).text
+    assert link["location"] in listing
+    assert occi.delete(storage).status_code == 409  # attached
+
+    assert occi.delete(link["location"]).status_code == 200  # hot-unplug
+    assert occi.get(link["location"]).status_code == 404
+    again = {
+        "kind": f"{INFRA}storagelink",
+        "source": {"location": location, "kind": f"{INFRA}compute"},
+        "target": {"location": storage, "kind": f"{INFRA}storage"},
+    }
+    response = occi.post("/link/storagelink/", json=again, headers=JSON)
+    assert response.status_code == 201, response.text
+    assert response.headers["Location"].endswith(link["location"])
+
+    assert occi.delete(location).status_code == 200
+    wait(lambda: occi.get(location).status_code == 404, "compute gone")
+    wait(lambda: occi.delete(storage).status_code == 200, "storage released and deleted")
+    assert occi.get(storage).status_code == 404
+
+
 # ---- bad input: the protocol's own error shape, nothing created ---------------------------
 
 

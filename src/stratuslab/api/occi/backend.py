@@ -31,7 +31,7 @@ class ComputeRequest:
     ssh_keys: tuple[str, ...] = ()
     user_data: str | None = None  # base64, as OCCI carries it
     network_ids: tuple[int, ...] = ()  # networkinterface links given inline
-    storage: tuple[tuple[int, str | None], ...] = ()  # (storage id, deviceid) storagelinks
+    storage: tuple[tuple[str, str | None], ...] = ()  # (storage id, deviceid) storagelinks
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class NetworkRecord:
 
 @dataclass(frozen=True, slots=True)
 class StorageRecord:
-    id: int
+    id: str  # storage ids are strings (volume UUIDs); compute and network ids are integers
     title: str
     size_gib: float
     state: str = "online"  # online | offline | error
@@ -72,7 +72,7 @@ class LinkRecord:
     id: str
     kind: str  # "networkinterface" | "storagelink"
     compute_id: int
-    target_id: int
+    target_id: int | str  # a network id, or a storage id
     attributes: Mapping[str, Any] = field(default_factory=dict)  # occi.* link attributes
 
 
@@ -118,15 +118,15 @@ class OcciBackend(Protocol):
     ) -> None: ...
 
     # storage
-    def storage_create(self, principal: Principal, title: str | None, size_gib: float) -> int: ...
-    def storage_get(self, principal: Principal, storage_id: int) -> StorageRecord: ...
+    def storage_create(self, principal: Principal, title: str | None, size_gib: float) -> str: ...
+    def storage_get(self, principal: Principal, storage_id: str) -> StorageRecord: ...
     def storage_list(self, principal: Principal) -> Sequence[StorageRecord]: ...
-    def storage_action(self, principal: Principal, storage_id: int, *, online: bool) -> None: ...
-    def storage_delete(self, principal: Principal, storage_id: int) -> None: ...
+    def storage_action(self, principal: Principal, storage_id: str, *, online: bool) -> None: ...
+    def storage_delete(self, principal: Principal, storage_id: str) -> None: ...
     def storage_update(
         self,
         principal: Principal,
-        storage_id: int,
+        storage_id: str,
         *,
         title: str | None = None,
         size_gib: float | None = None,
@@ -138,7 +138,7 @@ class OcciBackend(Protocol):
         principal: Principal,
         kind: str,
         compute_id: int,
-        target_id: int,
+        target_id: int | str,
         attributes: Mapping[str, Any],
     ) -> str: ...
     def link_list(

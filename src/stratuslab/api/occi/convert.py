@@ -105,6 +105,13 @@ def _terms(mixins: Iterable[str], scheme: str) -> list[str]:
     return [t[len(scheme) :] for t in mixins if t.startswith(scheme)]
 
 
+def _str_id(location: str, collection: str) -> str:
+    tail = location.rstrip("/").rsplit("/", 1)
+    if len(tail) != 2 or not tail[0].endswith(collection) or not tail[1]:
+        raise bad(f"link target {location!r} is not a {collection}/<id> location")
+    return tail[1]
+
+
 def _int_id(location: str, collection: str) -> int:
     tail = location.rstrip("/").rsplit("/", 1)
     if len(tail) != 2 or not tail[0].endswith(collection) or not tail[1].isdigit():
@@ -132,7 +139,7 @@ def compute_request(
         if link.kind == m.NETWORKINTERFACE.type_id
     ]
     storage = [
-        (_int_id(link.target, "/storage"), link.attributes.get("occi.storagelink.deviceid"))
+        (_str_id(link.target, "/storage"), link.attributes.get("occi.storagelink.deviceid"))
         for link in entity.links
         if link.kind == m.STORAGELINK.type_id
     ]
@@ -173,7 +180,7 @@ def storage_size(entity: m.Entity) -> float:
     return float(size)
 
 
-def link_ends(entity: m.Entity) -> tuple[str, int, int]:
+def link_ends(entity: m.Entity) -> tuple[str, int, int | str]:
     """(kind term, compute id, target id) of a link creation request."""
     kind = entity.kind.rsplit("#", 1)[-1]
     if kind not in ("networkinterface", "storagelink"):
@@ -181,6 +188,8 @@ def link_ends(entity: m.Entity) -> tuple[str, int, int]:
     source = str(entity.attributes.get("occi.core.source", ""))
     target = str(entity.attributes.get("occi.core.target", ""))
     collection = "/network" if kind == "networkinterface" else "/storage"
+    if kind == "storagelink":
+        return kind, _int_id(source, "/compute"), _str_id(target, collection)
     return kind, _int_id(source, "/compute"), _int_id(target, collection)
 
 

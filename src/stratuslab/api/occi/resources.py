@@ -40,6 +40,13 @@ class Call:
         return m.Registry(convert.template_mixins(self.images, self.types))
 
 
+def _sid(ident: str) -> str:
+    """Storage ids are strings (volume UUIDs); the backend says whether one exists."""
+    if not ident or "/" in ident:
+        raise OcciError(404, f"storage {ident!r} does not exist")
+    return ident
+
+
 def _id(ident: str, what: str) -> int:
     if not ident.isdigit():
         raise OcciError(404, f"{what} {ident!r} does not exist (ids are integers)")
@@ -75,7 +82,7 @@ def get_one(call: Call, collection: str, ident: str) -> m.Entity:
     if collection == "network":
         return convert.network_entity(b.network_get(p, _id(ident, "network")))
     if collection == "storage":
-        return convert.storage_entity(b.storage_get(p, _id(ident, "storage")))
+        return convert.storage_entity(b.storage_get(p, _sid(ident)))
     if collection in LINK_COLLECTIONS:
         for rec in b.link_list(p):
             if rec.kind == collection and rec.id == ident:
@@ -133,7 +140,7 @@ def create(call: Call, collection: str, entity: m.Entity) -> str:
     raise OcciError(405, f"resources cannot be created in /{collection}/")
 
 
-_ACTIONS: Mapping[str, Callable[[Call, int, str, Mapping[str, Any]], None]] = {
+_ACTIONS: Mapping[str, Callable[[Call, Any, str, Mapping[str, Any]], None]] = {
     "compute": lambda c, i, t, a: c.backend.compute_action(
         c.principal, i, convert.compute_action(t, a)
     ),
@@ -157,7 +164,8 @@ def act(
         raise bad(f"{body_action.term} is not an action of {collection}")
     if body_action.term != term:
         raise bad(f"?action={term} does not match the action Category {body_action.term}")
-    _ACTIONS[collection](call, _id(ident, collection), term, attributes)
+    target = _sid(ident) if collection == "storage" else _id(ident, collection)
+    _ACTIONS[collection](call, target, term, attributes)
 
 
 #: what a partial update may change, per kind: OCCI attribute -> backend keyword
@@ -206,7 +214,7 @@ def update(call: Call, collection: str, ident: str, updates: Mapping[str, Any]) 
     elif collection == "network":
         b.network_update(p, _id(ident, "network"), **args)
     elif collection == "storage":
-        b.storage_update(p, _id(ident, "storage"), **args)
+        b.storage_update(p, _sid(ident), **args)
     else:
         raise OcciError(405, f"/{collection}/{ident} cannot be updated")
 
@@ -218,7 +226,7 @@ def delete(call: Call, collection: str, ident: str) -> None:
     elif collection == "network":
         b.network_delete(p, _id(ident, "network"))
     elif collection == "storage":
-        b.storage_delete(p, _id(ident, "storage"))
+        b.storage_delete(p, _sid(ident))
     elif collection in LINK_COLLECTIONS:
         get_one(call, collection, ident)
         b.link_delete(p, ident)

@@ -15,8 +15,9 @@ import binascii
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stratuslab.api.occi.backend import ComputeRequest, LinkRecord, StorageRecord
+from stratuslab.api.occi.backend import ComputeRequest, LinkRecord
 from stratuslab.api.occi.networks import NetworkCalls
+from stratuslab.api.occi.storage import StorageCalls
 from stratuslab.core.auth import Credentials
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Image, InstanceType, Principal, Vm
@@ -42,7 +43,7 @@ def _user_data(encoded: str | None) -> str | None:
         ) from None
 
 
-class ServicesBackend(NetworkCalls):
+class ServicesBackend(NetworkCalls, StorageCalls):
     def __init__(
         self,
         *,
@@ -68,8 +69,8 @@ class ServicesBackend(NetworkCalls):
 
     # ---- compute ---------------------------------------------------------------------------
     def compute_create(self, principal: Principal, request: ComputeRequest) -> int:
-        if request.storage:
-            raise NotImplementedError("storagelinks at creation (volumes)")
+        for storage_id, _device in request.storage:
+            self.storage_get(principal, storage_id)  # 404 before anything is made
         cmd = RunInstance(
             image_id=request.image_id,
             instance_type=request.instance_type,
@@ -79,6 +80,7 @@ class ServicesBackend(NetworkCalls):
             ssh_keys=request.ssh_keys,
             user_data=_user_data(request.user_data),
             nics=tuple({"network": self.network_name(n)} for n in request.network_ids),
+            persistent_disks=tuple(storage_id for storage_id, _ in request.storage),
         )
         vm_id = self.compute.run(principal, cmd)[0][0].id
         assert vm_id is not None
@@ -111,47 +113,19 @@ class ServicesBackend(NetworkCalls):
     ) -> None:
         raise NotImplementedError("changing a compute's title, cores or memory")
 
-    # ---- storage ---------------------------------------------------------------------------
-    def storage_create(self, principal: Principal, title: str | None, size_gib: float) -> int:
-        raise NotImplementedError("creating storage (volumes)")
-
-    def storage_get(self, principal: Principal, storage_id: int) -> StorageRecord:
-        for vol in self.storage_list(principal):
-            if vol.id == storage_id:
-                return vol
-        raise NotFound("storage", storage_id, "GET /occi/storage/")
-
-    def storage_list(self, principal: Principal) -> Sequence[StorageRecord]:
-        if self.extras.get("volumes") is None:
-            return []
-        raise NotImplementedError("storage (volumes)")
-
-    def storage_action(self, principal: Principal, storage_id: int, *, online: bool) -> None:
-        raise NotImplementedError("storage online/offline")
-
-    def storage_delete(self, principal: Principal, storage_id: int) -> None:
-        raise NotImplementedError("deleting storage (volumes)")
-
-    def storage_update(
-        self,
-        principal: Principal,
-        storage_id: int,
-        *,
-        title: str | None = None,
-        size_gib: float | None = None,
-    ) -> None:
-        raise NotImplementedError("changing storage (volumes)")
-
     # ---- links -----------------------------------------------------------------------------
     def link_create(
         self,
         principal: Principal,
         kind: str,
         compute_id: int,
-        target_id: int,
+        target_id: int | str,
         attributes: Mapping[str, Any],
     ) -> str:
-        raise NotImplementedError(f"adding {kind} links to a running compute")
+        vm = self.compute_get(principal, compute_id)
+        if kind == "storagelink":
+            return self.attach_storage(principal, vm, str(target_id))
+        raise NotImplementedError("adding network interfaces to a running compute")
 
     def link_list(
         self, principal: Principal, compute_id: int | None = None
@@ -160,7 +134,10 @@ class ServicesBackend(NetworkCalls):
             vms: Sequence[Vm] = [self.compute_get(principal, compute_id)]
         else:
             vms = self.compute_list(principal)
-        return self.nic_links(vms)
+        return [*self.nic_links(vms), *self.storage_links(principal, vms)]
 
     def link_delete(self, principal: Principal, link_id: str) -> None:
-        raise NotImplementedError("removing links from a compute")
+        vm_id, _, target = link_id.partition("_")
+        if not vm_id.isdigit() or target.isdigit():
+            raise NotImplementedError("removing network interfaces from a running compute")
+        self.detach_storage(principal, self.compute_get(principal, int(vm_id)), target)

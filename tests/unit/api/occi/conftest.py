@@ -57,7 +57,7 @@ class FakeOcciBackend:
         ]
         self.vms: dict[int, Vm] = {}
         self.networks = {1: NetworkRecord(1, "public", address="10.1.0.0/24", gateway="10.1.0.1")}
-        self.storage: dict[int, StorageRecord] = {}
+        self.storage: dict[str, StorageRecord] = {}
         self.links: dict[str, LinkRecord] = {}
 
     def authenticate(self, credentials: Credentials) -> Principal:
@@ -143,7 +143,7 @@ class FakeOcciBackend:
     def network_update(self, principal: Principal, net_id: int, **changes: Any) -> None:
         self.calls.append(("network_update", net_id, changes))
 
-    def storage_update(self, principal: Principal, storage_id: int, **changes: Any) -> None:
+    def storage_update(self, principal: Principal, storage_id: str, **changes: Any) -> None:
         self.calls.append(("storage_update", storage_id, changes))
         vol = self.storage_get(principal, storage_id)
         self.storage[storage_id] = replace(vol, size_gib=changes.get("size_gib", vol.size_gib))
@@ -178,13 +178,13 @@ class FakeOcciBackend:
     def network_delete(self, principal: Principal, net_id: int) -> None:
         del self.networks[self.network_get(principal, net_id).id]
 
-    def storage_create(self, principal: Principal, title: str | None, size_gib: float) -> int:
+    def storage_create(self, principal: Principal, title: str | None, size_gib: float) -> str:
         self.calls.append(("storage_create", title, size_gib))
-        sid = max(self.storage, default=0) + 1
+        sid = str(len(self.storage) + 1)
         self.storage[sid] = StorageRecord(sid, title or f"vol-{sid}", size_gib)
         return sid
 
-    def storage_get(self, principal: Principal, storage_id: int) -> StorageRecord:
+    def storage_get(self, principal: Principal, storage_id: str) -> StorageRecord:
         if storage_id not in self.storage:
             raise NotFound("storage", storage_id, listing="GET /occi/storage/")
         return self.storage[storage_id]
@@ -192,11 +192,11 @@ class FakeOcciBackend:
     def storage_list(self, principal: Principal) -> Sequence[StorageRecord]:
         return list(self.storage.values())
 
-    def storage_action(self, principal: Principal, storage_id: int, *, online: bool) -> None:
+    def storage_action(self, principal: Principal, storage_id: str, *, online: bool) -> None:
         vol = self.storage_get(principal, storage_id)
         self.storage[storage_id] = replace(vol, state="online" if online else "offline")
 
-    def storage_delete(self, principal: Principal, storage_id: int) -> None:
+    def storage_delete(self, principal: Principal, storage_id: str) -> None:
         del self.storage[self.storage_get(principal, storage_id).id]
 
     def link_create(
@@ -204,15 +204,15 @@ class FakeOcciBackend:
         principal: Principal,
         kind: str,
         compute_id: int,
-        target_id: int,
+        target_id: int | str,
         attributes: Mapping[str, Any],
     ) -> str:
         self.calls.append(("link_create", kind, compute_id, target_id, dict(attributes)))
         self.compute_get(principal, compute_id)
         if kind == "storagelink":
-            self.storage_get(principal, target_id)
+            self.storage_get(principal, str(target_id))
         else:
-            self.network_get(principal, target_id)
+            self.network_get(principal, int(target_id))
         link_id = f"{compute_id}-{kind}-{target_id}"
         self.links[link_id] = LinkRecord(link_id, kind, compute_id, target_id, attributes)
         return link_id

@@ -277,7 +277,7 @@ def test_storage_and_storagelink_in_json(occi: TestClient, occi_backend: Any) ->
         "link_create",
         "storagelink",
         0,
-        1,
+        "1",  # storage ids are strings (volume UUIDs)
         {"occi.storagelink.deviceid": "ide:0:1"},
     )
     links = occi.get("/occi/link/storagelink/", headers={"Accept": "application/occi+json"})
@@ -288,7 +288,7 @@ def test_storage_and_storagelink_in_json(occi: TestClient, occi_backend: Any) ->
         occi.post("/occi/storage/1?action=offline", headers=json_headers, json=offline).status_code
         == 200
     )
-    assert occi_backend.storage[1].state == "offline"
+    assert occi_backend.storage["1"].state == "offline"
 
 
 def test_networkinterface_link_in_text(occi: TestClient, occi_backend: Any) -> None:
