@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.e2e]
 
 CACHE = os.environ.get("STRATUSLAB_TEST_CACHE", "/var/tmp/stratuslab-test-cache")
 P12_PASSWORD = "p12-secret"
+HUGE = b"<2 GB>"  # marker: the rogue marketplace streams a 2 GB document instead
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -45,6 +46,7 @@ class RogueMarketplace(BaseHTTPRequestHandler):
     """Serves whatever documents the test puts in `docs` (what a compromised mirror could do)."""
 
     docs: dict[str, list[bytes]] = {}
+    sent = [0]
 
     def log_message(self, *args: Any) -> None:
         return None
@@ -56,10 +58,26 @@ class RogueMarketplace(BaseHTTPRequestHandler):
             body = json.dumps({"entries": [{"path": f"metadata/{parts[1]}/x/{i}"}
                                            for i in range(len(docs))]}).encode()
             self._answer(200, body, "application/json")
+        elif len(parts) == 4 and int(parts[3]) < len(docs) and docs[int(parts[3])] == HUGE:
+            self._endless()
         elif len(parts) == 4 and int(parts[3]) < len(docs):
             self._answer(200, docs[int(parts[3])], "application/xml")
         else:
             self._answer(404, b"not found", "text/plain")
+
+    def _endless(self) -> None:
+        """A 2 GB document, generated (never allocated), with no length announced."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        self.end_headers()
+        chunk = b"<" * (1024 * 1024)
+        try:
+            while self.sent[0] < 2 * 1024**3:
+                self.wfile.write(chunk)
+                self.sent[0] += len(chunk)
+        except OSError:
+            pass  # the cloud hung up once it had seen enough
+        self.close_connection = True
 
     def _answer(self, status: int, body: bytes, ctype: str) -> None:
         self.send_response(status)
@@ -447,6 +465,10 @@ def test_cloud_refuses_bad_documents_from_a_compromised_mirror(
     explained = mirror_cloud.cli("policy-image", ident, check=False)
     assert explained.returncode != 0 and "refused" in explained.stdout
     assert "invalid metadata" not in explained.stdout  # the reason itself, e.g. not trusted
+    huge = "B" * 27
+    RogueMarketplace.docs[huge] = [HUGE]
+    refused(mirror_cloud, huge, "more than the limit of 10485760 bytes")
+    assert 0 < RogueMarketplace.sent[0] < 2 * 1024**3
     unknown = "A" * 27
     refused(mirror_cloud, unknown, "does not exist")
     refused(mirror_cloud, "not-a-marketplace-identifier", "not an image id")

@@ -48,7 +48,8 @@ def config_from(settings: Any) -> MarketplaceConfig:
 def wire(w: Wiring) -> None:
     mp = w.settings.marketplace
     config = config_from(w.settings)
-    source: MetadataSource | None = MetadataClient(mp.endpoint) if mp.endpoint else None
+    source: MetadataSource | None = (
+        MetadataClient(mp.endpoint, max_bytes=mp.max_body) if mp.endpoint else None)
     if mp.serve:
         service, engine = open_service(config)
         w.mounts.append(("/marketplace", create_app(service, max_body=config.max_body)))

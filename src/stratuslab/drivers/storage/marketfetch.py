@@ -15,6 +15,7 @@ from __future__ import annotations
 import bz2
 import fcntl
 import hashlib
+import json
 import lzma
 import os
 import queue
@@ -257,12 +258,16 @@ def _file_chunks(location: str) -> Iterator[bytes]:
 
 
 class MetadataClient:
-    """Fetches the exact signed documents of an image from a marketplace (JSON index + originals)."""
+    """Fetches the exact signed documents of an image from a marketplace (JSON index + originals).
 
-    def __init__(self, endpoint: str, *, timeout: float = 30.0,
+    Every answer is read in chunks and refused past `max_bytes`, so a hostile or broken
+    marketplace cannot make the cloud hold a huge body in memory."""
+
+    def __init__(self, endpoint: str, *, timeout: float = 30.0, max_bytes: int = 10 * 1024 * 1024,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.endpoint = endpoint.rstrip("/") + "/"
         self.timeout = timeout
+        self.max_bytes = max_bytes
         self.transport = transport
 
     def documents(self, identifier: str) -> list[bytes]:
@@ -272,19 +277,35 @@ class MetadataClient:
         """
         try:
             with httpx.Client(base_url=self.endpoint, timeout=self.timeout, transport=self.transport) as c:
-                resp = c.get(f"metadata/{identifier}", params={"status": "latest"},
-                             headers={"Accept": "application/json"})
-                if resp.status_code == 404:
+                status, index = self._get(c, f"metadata/{identifier}", {"status": "latest"},
+                                          "application/json")
+                if status == 404:
                     return []
-                resp.raise_for_status()
-                docs = []
-                for item in resp.json()["entries"]:
-                    doc = c.get(item["path"], headers={"Accept": "application/xml"})
-                    doc.raise_for_status()
-                    docs.append(doc.content)
-                return docs
-        except (httpx.HTTPError, KeyError, ValueError) as exc:
+                return [self._get(c, item["path"], None, "application/xml")[1]
+                        for item in json.loads(index)["entries"]]
+        except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
             raise DriverError(
                 f"marketplace {self.endpoint} did not answer for image {identifier} ({exc})",
                 hint="check the marketplace endpoint setting and that the marketplace is running",
             ) from exc
+
+    def _get(self, client: httpx.Client, path: str, params: dict[str, str] | None,
+             accept: str) -> tuple[int, bytes]:
+        with client.stream("GET", path, params=params, headers={"Accept": accept}) as resp:
+            if resp.status_code == 404:
+                return 404, b""
+            resp.raise_for_status()
+            declared = resp.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise DriverError(self._too_large(path, f"{declared} bytes"))
+            chunks, size = [], 0
+            for chunk in resp.iter_bytes(CHUNK):
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise DriverError(self._too_large(path, "a body"))
+                chunks.append(chunk)
+            return resp.status_code, b"".join(chunks)
+
+    def _too_large(self, path: str, what: str) -> str:
+        return (f"marketplace {self.endpoint} sent {what} for {path}, more than the limit of "
+                f"{self.max_bytes} bytes; refused without reading it")
