@@ -176,6 +176,8 @@ def test_ldap_person_without_cloud_access_is_refused_vms(srv: AuthServer, slapd,
     answer = httpx.post(srv.endpoint + "/api/v1/vms", json={"image": int(image)},
                         auth=("dave", "Dave-pw-1"))
     assert answer.status_code == 403 and "has no cloud access" in answer.text
+    token = httpx.post(srv.endpoint + "/api/v1/tokens", json={}, auth=("dave", "Dave-pw-1"))
+    assert token.status_code == 403
 
 
 def test_client_certificate_over_tls_maps_to_the_ldap_user(srv: AuthServer,

@@ -21,7 +21,7 @@ from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Group, Principal, Role, User
 from stratuslab.core.errors import AuthenticationFailed, Conflict, Forbidden, InvalidInput, NotFound
 from stratuslab.core.ports import Clock, PasswordHasher, UnitOfWorkFactory
-from stratuslab.services.auth.policy import authorize_service
+from stratuslab.services.auth.policy import authorize_service, check_gate
 
 NAME_RE = re.compile(r"^[A-Za-z][\w.-]{1,63}$")
 ADMIN_USER = "admin"
@@ -181,6 +181,7 @@ class IdentityService:
 
     # -- tokens ---------------------------------------------------------------------------
     def issue_token(self, principal: Principal, ttl: timedelta | None = None) -> tuple[str, str]:
+        check_gate(principal)  # also: a principal without an account (user_id 0) gets none
         token = secrets.token_urlsafe(32)
         expires = self.clock.now() + (ttl or self.TOKEN_TTL)
         with self.uow() as uow:
