@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyone
 import pytest
 from tests.e2e.conftest import Server, free_port
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.e2e
 
 VERSION = "3.2.9"  # not the default: proves [xmlrpc] one_version reaches one.system.version
 AUTH, NO_EXISTS, ACTION, API = 0x100, 0x400, 0x800, 0x1000
+ALICE = ("alice", "alice-pw")
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +183,30 @@ def test_vnet_address_ranges_reservations_holds_and_a_nic(
     assert admin.vn.rmleases(net_id, 'LEASES=[IP="10.77.0.200"]') == net_id
     with pytest.raises(pyone.OneAuthorizationException):
         alice.vn.allocate('NAME="mine"\nNETWORK_ADDRESS="10.78.0.0/24"', -1)
+
+
+def test_volumes_as_disks_at_allocate_attach_and_detach(
+    srv: Server, alice: Any, image_id: int
+) -> None:
+    made = httpx.post(f"{srv.endpoint}/api/v1/volumes", json={"size": 1, "tag": "data"}, auth=ALICE)
+    assert made.status_code == 201, made.text
+    uuid = made.json()["id"]
+    vm_id = alice.vm.allocate(
+        f'NAME="disks"\nMEMORY="128"\nDISK=[IMAGE_ID="{image_id}"]\n'
+        f'DISK=[SOURCE="pdisk:127.0.0.1:8445:{uuid}", TARGET="vdb"]',
+        False,
+    )
+    info = wait_for(alice, vm_id, lambda i: (i.STATE, i.LCM_STATE) == (3, 3))
+    disks = info.TEMPLATE["DISK"]
+    assert [d["DISK_ID"] for d in disks] == ["0", "1"] and disks[1]["SOURCE"] == uuid
+    assert alice.vm.detach(vm_id, 1) == vm_id
+    assert isinstance(alice.vm.info(vm_id).TEMPLATE["DISK"], dict)  # the boot disk alone
+    assert alice.vm.attach(vm_id, f'DISK=[SOURCE="{uuid}"]') == vm_id
+    assert alice.vm.info(vm_id).TEMPLATE["DISK"][1]["SOURCE"] == uuid
+    ok, _, code = rpc(srv).one.vm.detach("alice:alice-pw", vm_id, 7)
+    assert (ok, code) == (False, NO_EXISTS)
+    alice.vm.action("terminate-hard", vm_id)
+    wait_for(alice, vm_id, lambda i: i.STATE == 6)
 
 
 # ---- errors: the protocol's own shape, and nothing changes -----------------------------------

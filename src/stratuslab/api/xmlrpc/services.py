@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from stratuslab.api.xmlrpc.backend import (
@@ -29,6 +30,7 @@ from stratuslab.api.xmlrpc.backend import (
     VmRequest,
 )
 from stratuslab.api.xmlrpc.networks import NetworkCalls
+from stratuslab.api.xmlrpc.volumes import VolumeCalls, is_readonly, volume_uuid
 from stratuslab.core.auth import Credentials
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Group, Image, Principal, Role, User, Vm
@@ -47,11 +49,19 @@ _EXTRA_DISK_TYPES = ("swap", "fs", "datablock", "volatile")
 _SSH_KEYS = ("SSH_PUBLIC_KEY", "PUBLIC_KEY", "SSH_KEY")
 
 
+@dataclass(frozen=True, slots=True)
+class _Disks:
+    boot: DiskRequest
+    persistent: tuple[str, ...]
+    readonly: tuple[str, ...]
+    volatile_gb: tuple[int, ...]
+
+
 def _unsupported(what: str) -> NotImplementedError:
     return NotImplementedError(what)
 
 
-class ServicesBackend(NetworkCalls):
+class ServicesBackend(NetworkCalls, VolumeCalls):
     def __init__(
         self,
         *,
@@ -90,13 +100,13 @@ class ServicesBackend(NetworkCalls):
         return vm_id
 
     def run_command(self, principal: Principal, request: VmRequest, *, hold: bool) -> RunInstance:
-        boot, volatile = self._split_disks(request.disks)
+        disks = self._split_disks(request.disks)
         context = dict(request.context)
         if request.inbound_ports:
             raise _unsupported("INBOUND_PORTS (security groups)")
         cpu = request.vcpu or (math.ceil(request.cpu) if request.cpu else None)
         return RunInstance(
-            image_id=self._image_id(principal, boot),
+            image_id=self._image_id(principal, disks.boot),
             instance_type=request.instance_type,
             cpu=cpu,
             ram_mib=request.memory_mib,
@@ -106,26 +116,36 @@ class ServicesBackend(NetworkCalls):
             context_method="one" if context else "cloud-init",
             context=context,
             ssh_keys=tuple(context[k] for k in _SSH_KEYS if context.get(k)),
-            volatile_gb=volatile,
+            volatile_gb=disks.volatile_gb,
+            persistent_disks=disks.persistent,
+            readonly_disks=disks.readonly,
             nics=tuple(self.nic_command(principal, nic) for nic in request.nics),
         )
 
     @staticmethod
-    def _split_disks(disks: Sequence[DiskRequest]) -> tuple[DiskRequest, tuple[int, ...]]:
-        """(the boot disk, volatile disk sizes in GB); swap is VmRequest.swap_mib already."""
-        images = [d for d in disks if d.attrs.get("TYPE", "").lower() not in _EXTRA_DISK_TYPES]
+    def _split_disks(disks: Sequence[DiskRequest]) -> _Disks:
+        """The boot image disk, volumes (persistent, read-only) and volatile sizes in GB; swap
+        is VmRequest.swap_mib already."""
+        extra = [d for d in disks if d.attrs.get("TYPE", "").lower() in _EXTRA_DISK_TYPES]
+        volumes = [d for d in disks if d not in extra and volume_uuid(d)]
+        images = [d for d in disks if d not in extra and d not in volumes]
         if len(images) != 1:
             if not images:
                 raise InvalidInput("the VM template has no image DISK (IMAGE_ID, IMAGE or SOURCE)")
-            raise _unsupported("more than one image DISK (attach volumes instead)")
+            raise _unsupported("more than one image DISK (give volumes as DISK=[SOURCE=uuid])")
         volatile = []
-        for disk in disks:
+        for disk in extra:
             if disk.attrs.get("TYPE", "").lower() in ("fs", "datablock", "volatile"):
                 size = disk.attrs.get("SIZE", "")
                 if not size.isdigit():
                     raise InvalidInput(f"volatile DISK SIZE={size!r} is not a size in MiB")
                 volatile.append(max(1, math.ceil(int(size) / 1024)))
-        return images[0], tuple(volatile)
+        return _Disks(
+            boot=images[0],
+            persistent=tuple(str(volume_uuid(d)) for d in volumes if not is_readonly(d)),
+            readonly=tuple(str(volume_uuid(d)) for d in volumes if is_readonly(d)),
+            volatile_gb=tuple(volatile),
+        )
 
     def _image_id(self, principal: Principal, disk: DiskRequest) -> int:
         if disk.image_id is not None:
@@ -142,7 +162,8 @@ class ServicesBackend(NetworkCalls):
         raise NotFound("image", wanted, "one.imagepool.info")
 
     def vm_get(self, principal: Principal, vm_id: int) -> Vm:
-        return self.with_network_ids(self.compute.get(principal, vm_id))
+        vm = self.with_network_ids(self.compute.get(principal, vm_id))
+        return self.with_volumes(vm, self.attachments(principal))
 
     def vm_list(self, principal: Principal, query: VmQuery) -> Sequence[Vm]:
         if query.states is not None and not query.states:
@@ -160,8 +181,8 @@ class ServicesBackend(NetworkCalls):
         vms, _total = self.compute.list(
             principal, owner=owner, states=states, include_done=include_done, page=page
         )
-        ids = self.network_ids()
-        vms = [self.with_network_ids(vm, ids) for vm in vms]
+        ids, attached = self.network_ids(), self.attachments(principal)
+        vms = [self.with_volumes(self.with_network_ids(vm, ids), attached) for vm in vms]
         if not in_memory:
             return vms
         if query.owner == "group":
@@ -182,12 +203,6 @@ class ServicesBackend(NetworkCalls):
         self, principal: Principal, vm_id: int, user_template: UserTemplate, *, merge: bool
     ) -> None:
         raise _unsupported("changing a VM's user template")
-
-    def vm_attach_disk(self, principal: Principal, vm_id: int, disk: DiskRequest) -> None:
-        raise _unsupported("attaching disks (volumes)")
-
-    def vm_detach_disk(self, principal: Principal, vm_id: int, disk_id: int) -> None:
-        raise _unsupported("detaching disks (volumes)")
 
     def vm_attach_nic(self, principal: Principal, vm_id: int, nic: NicRequest) -> None:
         raise _unsupported("attaching NICs")
