@@ -78,6 +78,20 @@ def test_name_with_commas_and_incoming_state() -> None:
     assert argv[-3:] == ["-S", "-incoming", "exec:cat saved-state.bin"]
 
 
+def test_node_names_fit_qemus_31_characters_and_long_names_do_not_collide() -> None:
+    assert cmdline.node_name("root") == "d-root"
+    uuid_a = "vol-3f2a0c1e-0000-4000-8000-000000000001"
+    uuid_b = "vol-3f2a0c1e-0000-4000-8000-000000000002"
+    names = {cmdline.node_name(uuid_a), cmdline.node_name(uuid_b)}
+    assert len(names) == 2
+    for disk_name in (uuid_a, "x" * 27, "x" * 28, "a,b c" * 20):
+        node = cmdline.node_name(disk_name)
+        tree = cmdline.blockdev(DiskSpec(disk_name, "/tmp/d.qcow2"), node)
+        assert len(tree["node-name"]) <= 31 and len(tree["file"]["node-name"]) <= 31
+        assert node == cmdline.node_name(disk_name)  # stable: a restored VM finds its disks
+    assert cmdline.node_name("x" * 27) == "d-" + "x" * 27  # names that always fitted keep their id
+
+
 def test_guest_disk_names_follow_the_kernels_lowest_free_index() -> None:
     assert [hotplug.guest_name(i) for i in (0, 25, 26)] == ["vda", "vdz", "vdaa"]
 

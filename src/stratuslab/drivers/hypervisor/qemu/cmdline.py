@@ -10,6 +10,7 @@ Imports only the standard library and `core`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -41,9 +42,24 @@ class PlacedDisk:
     slot: int | None  # None for IDE/SCSI CD-ROMs and on microvm
 
 
+#: QEMU refuses block node names longer than 31 characters; the protocol node adds "-f"
+MAX_NODE_NAME = 31
+_NODE_SUFFIX = "-f"
+
+
 def node_name(disk_name: str) -> str:
-    """A QEMU node/device id derived from the disk's stable name (ids allow [A-Za-z0-9_.-])."""
-    return "d-" + re.sub(r"[^A-Za-z0-9_.-]", "_", disk_name)[:28]
+    """A QEMU node/device id derived from the disk's stable name (ids allow [A-Za-z0-9_.-]).
+
+    Short names are kept readable (`d-<name>`); a name too long for QEMU's 31-character node
+    names (with the protocol node's `-f`) keeps a prefix and gets 8 hex digits of its SHA-1,
+    so two long names that share a prefix never collide and the id stays the same across
+    restarts (a restored VM finds its hot-plugged disks)."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "_", disk_name)
+    room = MAX_NODE_NAME - len("d-") - len(_NODE_SUFFIX)
+    if len(clean) <= room:
+        return "d-" + clean
+    digest = hashlib.sha1(disk_name.encode()).hexdigest()[:8]
+    return f"d-{clean[: room - 9]}-{digest}"
 
 
 def blockdev(disk: DiskSpec, node: str) -> dict[str, Any]:
@@ -60,7 +76,7 @@ def blockdev(disk: DiskSpec, node: str) -> dict[str, Any]:
         proto = {"driver": "file", "filename": os.path.abspath(disk.source)}
     if disk.format not in ("qcow2", "raw"):
         raise InvalidInput(f"disk {disk.name}: format {disk.format!r} is not qcow2 or raw")
-    proto.update({"node-name": node + "-f", "read-only": ro})
+    proto.update({"node-name": node + _NODE_SUFFIX, "read-only": ro})
     return {"driver": disk.format, "node-name": node, "file": proto, "read-only": ro}
 
 
