@@ -51,7 +51,12 @@ def build_chain(w: Wiring, directory: Directory | None) -> Any:
     w.uow.register(ORIGINS, UserOriginRepo)
     users = CloudUsers(w.uow, w.clock, directory=directory, create=s.create_users,
                        directory_grants_access=not s.ldap.group_base)
-    config = AuthConfig(chain=tuple(s.chain), password_file=s.password_file,
+    # methods none of whose keys are set are simply not in use (the factory warns about
+    # half-configured ones, e.g. vomsdir without ca_dir)
+    keys = {"password": s.password_file, "ldap": s.ldap.url, "x509": s.x509.ca_dir,
+            "voms": s.voms.vomsdir}
+    config = AuthConfig(chain=tuple(n for n in s.chain if keys.get(n, True)),
+                        password_file=s.password_file,
                         ca_dir=s.x509.ca_dir, gridmap_file=s.x509.gridmap_file,
                         vomsdir=s.voms.vomsdir, fqan_map=dict(s.voms.fqan_map))
     configured = build_links(config, resolve_user=users.resolver("password"),
