@@ -33,7 +33,7 @@ class Row:
 
     def ids_in(self, body: Any) -> list[Any]:
         items = body["items"] if isinstance(body, dict) and "items" in body else body
-        return [item.get("id", item.get("name")) for item in items]
+        return [item.get("id", item.get("uuid", item.get("name"))) for item in items]
 
 
 def _post(srv: Server, path: str, body: dict[str, Any], auth: tuple[str, str] = B) -> Any:
@@ -59,6 +59,10 @@ def _secgroup(srv: Server, image: Any) -> Any:
     return _post(srv, "/api/v1/secgroups", {"name": "b-only"})["name"]
 
 
+def _volume(srv: Server, image: Any) -> Any:
+    return _post(srv, "/api/v1/volumes", {"size": 1, "tag": "b-data"})["id"]
+
+
 ROWS = [
     Row("vm", "/api/v1/vms", _vm, "/api/v1/vms", [
         ("GET", "/api/v1/vms/{id}", None, 404),
@@ -77,6 +81,14 @@ ROWS = [
         ("GET", "/api/v1/images/{id}", None, 404),
         ("DELETE", "/api/v1/images/{id}", None, 404),
         ("POST", "/api/v1/vms", {"image": "{id}"}, 404),
+    ]),
+    Row("volume", "/api/v1/volumes", _volume, "/api/v1/volumes", [
+        ("GET", "/api/v1/volumes/{id}", None, 404),
+        ("PATCH", "/api/v1/volumes/{id}", {"tag": "mine"}, 404),
+        ("POST", "/api/v1/volumes/{id}/attach", {"vm": 1}, 404),
+        ("DELETE", "/api/v1/volumes/{id}", None, 404),
+        ("GET", "/pdisk/disks/{id}", None, 404),
+        ("DELETE", "/pswd/pdisk/disks/{id}", None, 404),
     ]),
     Row("reservation", "/api/v1/reservations", _reservation, "/api/v1/reservations", [
         ("DELETE", "/api/v1/reservations/{id}", None, 404),
@@ -156,7 +168,7 @@ def test_a_cannot_read_change_or_delete_b_objects(row: Row, probe: tuple[Any, ..
     answer = httpx.request(method, srv.endpoint + path.format(id=ident), json=body, auth=A)
     assert answer.status_code == status, answer.text
     # and the object is still there for its owner
-    if row.listing == "/api/v1/vms" or row.name == "private image":
+    if row.name in ("vm", "private image", "volume"):
         assert ident in row.ids_in(httpx.get(srv.endpoint + row.listing, auth=B).json())
 
 
