@@ -200,3 +200,18 @@ def test_xmlrpc_applies_the_same_policy(srv: Server, image: dict[str, int],
     assert rpc.one.vm.action(session_a, "suspend", vm)[0] is False
     pool = rpc.one.vmpool.info(session_a, -2, -1, -1, -1)
     assert pool[0] is True and f"<ID>{vm}</ID>" not in pool[1]
+
+
+def test_xmlrpc_hides_b_private_image_and_refuses_to_delete_it(srv: Server,
+                                                               image: dict[str, int]) -> None:
+    probe = httpx.post(srv.endpoint + "/RPC2", content=b"<methodCall/>")
+    if probe.status_code in (404, 405):
+        pytest.skip("this server has no XML-RPC adapter yet")
+    rpc = xmlrpc.client.ServerProxy(srv.endpoint + "/RPC2")
+    session_a = ":".join(A)
+    assert rpc.one.image.info(session_a, image["private"])[0] is False
+    assert rpc.one.image.delete(session_a, image["private"])[0] is False
+    assert rpc.one.image.delete(session_a, image["public"])[0] is False
+    pool = rpc.one.imagepool.info(session_a, -2, -1, -1)
+    assert pool[0] is True and f"<ID>{image['private']}</ID>" not in pool[1]
+    assert rpc.one.image.info(":".join(B), image["private"])[0] is True
