@@ -8,7 +8,7 @@ import pytest
 
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Principal, Vm
-from stratuslab.core.errors import InvalidInput, NotFound
+from stratuslab.core.errors import Forbidden, InvalidInput, NotFound
 from stratuslab.core.node import Node
 from stratuslab.core.volumes import (
     CreateVolume,
@@ -27,6 +27,7 @@ from .fakes import RecordingBackend
 
 ALICE = Principal("alice", 1, groups=("physics",))
 BOB = Principal("bob", 2, groups=("physics",))
+ADMIN = Principal("root", 0, roles=frozenset({"admin"}))
 NODE = Node("node-1", None, None)  # type: ignore[arg-type]  # the hooks never touch the node
 
 
@@ -113,3 +114,28 @@ def test_volatile_disks_are_listed_and_charged_while_their_vm_lives(world) -> No
     ext.on_finish(uow, vm(8), "done")
     assert svc.describe(ALICE) == []
     assert uow.storage_quotas.usage(QuotaSubject(SubjectKind.USER, "alice")) == StorageUsage(0, 0)
+
+
+def test_root_volume_is_recorded_with_its_vm_and_quarantined_when_it_ends_done(world) -> None:  # type: ignore[no-untyped-def]
+    uow, _, svc, ext = world
+    ext.on_create(uow, ALICE, vm(11), RunInstance(image_id=1))
+    (root,) = svc.describe(ALICE, filters=["kind:root"])
+    assert (root.vm_id, root.pool, root.state, root.parent) == (11, "local", "ready", "image:1")
+    with pytest.raises(VolumeStateError, match="quarantine with VM 11"):
+        svc.delete(ALICE, root.uuid)
+    assert uow.storage_quotas.usage(QuotaSubject(SubjectKind.USER, "alice")) == StorageUsage(0, 0)
+    ext.on_finish(uow, vm(11), "done")
+    assert svc.describe(ALICE) == []  # the cloud's now, listed to admins only
+    (kept,) = svc.quarantined(ADMIN)
+    assert kept.uuid == root.uuid and kept.quarantined_at == Clock().now()
+    (purged,) = svc.purge(ADMIN, root.uuid)
+    assert purged.state == "deleted" and svc.quarantined(ADMIN) == []
+
+
+def test_root_volume_of_a_failed_deploy_is_dropped_not_quarantined(world) -> None:  # type: ignore[no-untyped-def]
+    uow, _, svc, ext = world
+    ext.on_create(uow, ALICE, vm(12), RunInstance(image_id=1))
+    ext.on_finish(uow, vm(12), "failed")
+    assert svc.quarantined(ADMIN) == [] and svc.describe(ADMIN) == []
+    with pytest.raises(Forbidden, match="only admins"):
+        svc.quarantined(ALICE)
