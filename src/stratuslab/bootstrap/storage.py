@@ -71,7 +71,8 @@ def wire(w: Wiring) -> None:
                             quotas=accountant)  # fmt: skip
     w.extensions.append(VolumeExtension(w.uow, backends, clock=w.clock, quota_accountant=accountant))
     w.services["volumes"] = service
-    w.services["vm_volumes"] = VmVolumes(VolumeHotplug(service), w.nodes)
+    w.services["vm_volumes"] = VmVolumes(VolumeHotplug(service), w.nodes, volumes=service,
+                                         vm_state=lambda vm_id: vm_state(w, vm_id))  # fmt: skip
     w.routers += [routes_volumes.router, routes_pdisk.router]
     for name, backend in built.items():
         inside_netns = pools[name].get("backend") == "iscsi" and pools[name].get("netns") == w.netns
@@ -84,6 +85,12 @@ def wire(w: Wiring) -> None:
     w.services["volume_retention"] = purger.cutoff
     log.info("storage: pools %s (default %s)",
              ", ".join(f"{n}={t.get('backend')}" for n, t in pools.items()), st.default_pool)
+
+
+def vm_state(w: Wiring, vm_id: int) -> str | None:
+    with w.uow(readonly=True) as uow:
+        vm = uow.vms.get(vm_id)
+    return vm.state if vm is not None else None
 
 
 def reexport(service: Any) -> None:

@@ -11,22 +11,34 @@ layer only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidState
 from stratuslab.core.hypervisor import VmHandle
 from stratuslab.core.node import Node
 from stratuslab.services.storage.hotplug import Plugged, VolumeHotplug
+from stratuslab.services.storage.service import VolumeService
 
 #: VM states in which QEMU runs and accepts hot-plug
 PLUGGABLE = ("running",)
 
 
 class VmVolumes:
-    def __init__(self, hotplug: VolumeHotplug, nodes: Mapping[str, Node]) -> None:
+    def __init__(
+        self,
+        hotplug: VolumeHotplug,
+        nodes: Mapping[str, Node],
+        *,
+        volumes: VolumeService | None = None,
+        vm_state: Callable[[int], str | None] | None = None,
+    ) -> None:
+        """`vm_state(vm_id)` (the VM's state now, None when gone) lets an attach that raced
+        with the VM's end give the volume back: the end detached what was recorded before it."""
         self._hotplug = hotplug
         self._nodes = nodes
+        self._volumes = volumes
+        self._vm_state = vm_state
 
     def _target(self, vm: Vm, action: str) -> tuple[Node, VmHandle]:
         handle = vm.spec.get("handle")
@@ -42,9 +54,25 @@ class VmVolumes:
 
     def attach(self, principal: Principal, vm: Vm, uuids: Sequence[str]) -> list[Plugged]:
         node, handle = self._target(vm, "attach a volume")
-        return [
-            self._hotplug.attach(principal, uuid, node.hypervisor, handle) for uuid in uuids
-        ]
+        plugged = []
+        for uuid in uuids:
+            plugged.append(self._hotplug.attach(principal, uuid, node.hypervisor, handle))
+            self._check_still_running(vm, plugged)
+        return plugged
+
+    def _check_still_running(self, vm: Vm, plugged: list[Plugged]) -> None:
+        if self._vm_state is None or self._volumes is None:
+            return
+        state = self._vm_state(vm.id or 0)
+        if state in PLUGGABLE:
+            return
+        for p in plugged:  # the VM ended meanwhile: its end may have missed these attachments
+            self._volumes.release(p.volume_uuid, p.vm_id)
+        raise InvalidState(
+            what="VM", name=f"{vm.id} ({vm.name})", state=state or "gone",
+            action="attach a volume", allowed=", ".join(PLUGGABLE),
+            hint="the VM stopped while the volume was plugged in; the volume was released",
+        )  # fmt: skip
 
     def detach(self, principal: Principal, vm: Vm, uuids: Sequence[str]) -> list[str]:
         node, handle = self._target(vm, "detach a volume")
