@@ -112,11 +112,11 @@ class MarketplaceImages:
 
     # -- import -----------------------------------------------------------------------------
     def registered(self, identifier: str) -> Image | None:
-        """The ready image of `identifier` whose cached bytes are still on this node."""
+        """The newest ready image of `identifier` whose cached bytes are still on this node."""
         with self.uow(readonly=True) as uow:
             found = [i for i in uow.images.list(None)
                      if i.marketplace_id == identifier and i.state == ImageState.READY.value]
-        for image in found:
+        for image in sorted(found, key=lambda i: i.id or 0, reverse=True):
             if Path(image.path).is_file():
                 return image
         return None
