@@ -88,7 +88,7 @@ def test_system_version_answers_the_configured_version(admin: Any) -> None:
 def test_template_life_cycle_with_pyone_bindings(alice: Any, admin: Any, image_id: int) -> None:
     tid = alice.template.allocate(
         f'NAME="small"\nCPU="0.5"\nVCPU="1"\nMEMORY="256"\nDISK=[IMAGE_ID="{image_id}"]\n'
-        'CONTEXT=[HOSTNAME="web", SSH_PUBLIC_KEY="ssh-ed25519 AAAA alice"]'
+        'CONTEXT=[HOSTNAME="web", SSH_PUBLIC_KEY="$USER[SSH_PUBLIC_KEY]", ROLE="frontend"]'
     )
     tpl = alice.template.info(tid)
     assert (tpl.NAME, tpl.UNAME, tpl.TEMPLATE["DISK"]["IMAGE_ID"]) == (
@@ -98,14 +98,14 @@ def test_template_life_cycle_with_pyone_bindings(alice: Any, admin: Any, image_i
     )
     assert [t.ID for t in alice.templatepool.info(-3, -1, -1).VMTEMPLATE] == [tid]
 
-    vm_id = alice.template.instantiate(tid, "web", False, "", False)
+    vm_id = alice.template.instantiate(tid, "", False, "", False)  # CONTEXT HOSTNAME names it
     info = wait_for(alice, vm_id, lambda i: (i.STATE, i.LCM_STATE) == (3, 3))  # ACTIVE/RUNNING
     assert (info.ID, info.NAME, info.UNAME, info.GNAME) == (vm_id, "web", "alice", "users")
     assert info.UID == next(u.ID for u in admin.userpool.info().USER if u.NAME == "alice")
     disk = info.TEMPLATE["DISK"]
     assert disk["IMAGE_ID"] == str(image_id) and disk["IMAGE"] == "ttylinux"
     assert disk["SOURCE"].endswith(".raw") and info.TEMPLATE["MEMORY"] == "256"
-    assert info.TEMPLATE["CONTEXT"]["HOSTNAME"] == "web"
+    assert info.TEMPLATE["CONTEXT"] == {"ROLE": "frontend"}  # the cloud sets HOSTNAME, keys
     assert info.HISTORY_RECORDS.HISTORY[0].HOSTNAME == "localhost"
     assert vm_id in [vm.ID for vm in alice.vmpool.info(-3, -1, -1, -1).VM]
 

@@ -29,6 +29,7 @@ from stratuslab.api.xmlrpc.backend import (
     VmQuery,
     VmRequest,
 )
+from stratuslab.api.xmlrpc.context import translate
 from stratuslab.api.xmlrpc.networks import NetworkCalls
 from stratuslab.api.xmlrpc.volumes import VolumeCalls, is_readonly, volume_uuid
 from stratuslab.core.auth import Credentials
@@ -46,7 +47,6 @@ from stratuslab.services.templates import TemplateService
 _LOOKUP = Principal("oneadmin", 0, ("oneadmin",), frozenset({Role.ADMIN.value}), "internal")
 _ALL = 100_000  # "no limit" for listings the adapter filters further
 _EXTRA_DISK_TYPES = ("swap", "fs", "datablock", "volatile")
-_SSH_KEYS = ("SSH_PUBLIC_KEY", "PUBLIC_KEY", "SSH_KEY")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
 
     def run_command(self, principal: Principal, request: VmRequest, *, hold: bool) -> RunInstance:
         disks = self._split_disks(request.disks)
-        context = dict(request.context)
+        context = translate(request.context)
         if request.inbound_ports:
             raise _unsupported("INBOUND_PORTS (security groups)")
         cpu = request.vcpu or (math.ceil(request.cpu) if request.cpu else None)
@@ -111,11 +111,11 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
             cpu=cpu,
             ram_mib=request.memory_mib,
             swap_mib=request.swap_mib,
-            name=request.name,
+            name=context.hostname or request.name,
             hold=hold,
-            context_method="one" if context else "cloud-init",
-            context=context,
-            ssh_keys=tuple(context[k] for k in _SSH_KEYS if context.get(k)),
+            context_method="one" if request.context else "cloud-init",
+            context=context.variables,
+            ssh_keys=context.ssh_keys,
             volatile_gb=disks.volatile_gb,
             persistent_disks=disks.persistent,
             readonly_disks=disks.readonly,
