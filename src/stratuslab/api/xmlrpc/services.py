@@ -31,7 +31,7 @@ from stratuslab.api.xmlrpc.backend import (
 )
 from stratuslab.api.xmlrpc.context import translate
 from stratuslab.api.xmlrpc.networks import NetworkCalls
-from stratuslab.api.xmlrpc.volumes import VolumeCalls, is_readonly, volume_uuid
+from stratuslab.api.xmlrpc.volumes import VolumeCalls, is_readonly, marketplace_id, volume_uuid
 from stratuslab.core.auth import Credentials
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Group, Image, Principal, Role, User, Vm
@@ -124,14 +124,17 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
 
     @staticmethod
     def _split_disks(disks: Sequence[DiskRequest]) -> _Disks:
-        """The boot image disk, volumes (persistent, read-only) and volatile sizes in GB; swap
-        is VmRequest.swap_mib already."""
+        """The boot image disk, volumes (persistent, read-only), read-only Marketplace disks and
+        volatile sizes in GB; swap is VmRequest.swap_mib already."""
         extra = [d for d in disks if d.attrs.get("TYPE", "").lower() in _EXTRA_DISK_TYPES]
         volumes = [d for d in disks if d not in extra and volume_uuid(d)]
         images = [d for d in disks if d not in extra and d not in volumes]
-        if len(images) != 1:
-            if not images:
-                raise InvalidInput("the VM template has no image DISK (IMAGE_ID, IMAGE or SOURCE)")
+        if not images:
+            if volumes:
+                raise _unsupported("booting from a persistent volume (give an image DISK)")
+            raise InvalidInput("the VM template has no image DISK (IMAGE_ID, IMAGE or SOURCE)")
+        market = [marketplace_id(d) for d in images[1:]]
+        if None in market:
             raise _unsupported("more than one image DISK (give volumes as DISK=[SOURCE=uuid])")
         volatile = []
         for disk in extra:
@@ -143,7 +146,10 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
         return _Disks(
             boot=images[0],
             persistent=tuple(str(volume_uuid(d)) for d in volumes if not is_readonly(d)),
-            readonly=tuple(str(volume_uuid(d)) for d in volumes if is_readonly(d)),
+            readonly=(
+                *(str(volume_uuid(d)) for d in volumes if is_readonly(d)),
+                *(str(m) for m in market),
+            ),
             volatile_gb=tuple(volatile),
         )
 

@@ -1,8 +1,9 @@
 """The volume half of the XML-RPC services backend: persistent disks of `one.vm.allocate`,
 `one.vm.attach` / `one.vm.detach`, and the attached volumes shown as DISKs in `one.vm.info`.
 
-A DISK whose SOURCE is a volume UUID (or StratusLab's `pdisk:<host>:<port>:<uuid>`) names a
-persistent volume (READONLY="YES": attached read-only).  Works over the VolumeService
+A DISK whose SOURCE is a volume UUID (or StratusLab's `pdisk:<endpoint>/<uuid>`) names a
+persistent volume (READONLY="YES": attached read-only); a further image DISK whose SOURCE is a
+Marketplace identifier (or its metadata URL) is a read-only Marketplace disk.  Works over the VolumeService
 (extras["volumes"]) and the hot-plug service (extras["vm_volumes"]) when the storage feature is
 wired; without them such DISKs raise NotImplementedError (0x800).  Attached volumes follow the
 boot disk as DISK_ID 1, 2... in UUID order.  Translation only.  Imports core, services and
@@ -22,11 +23,21 @@ from stratuslab.core.errors import NotFound
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
+MARKETPLACE_RE = re.compile(r"(?:^|/)([A-Za-z0-9_-]{27})/?$")
+
+
 def volume_uuid(disk: DiskRequest) -> str | None:
-    """The volume a DISK names through SOURCE (a bare UUID or pdisk:host:port:uuid), if any."""
+    """The volume a DISK names through SOURCE (a bare UUID, or pdisk:<endpoint>/<uuid> and
+    pdisk:host:port:uuid as StratusLab clients wrote it), if any."""
     source = (disk.source or "").strip()
-    tail = source.rsplit(":", 1)[-1] if source.startswith("pdisk:") else source
+    tail = re.split(r"[:/]", source)[-1] if source.startswith("pdisk:") else source
     return tail.lower() if UUID_RE.fullmatch(tail) else None
+
+
+def marketplace_id(disk: DiskRequest) -> str | None:
+    """The Marketplace identifier a DISK's SOURCE names (the id, or <marketplace>/metadata/<id>)."""
+    match = MARKETPLACE_RE.search((disk.source or "").strip())
+    return match.group(1) if match else None
 
 
 def is_readonly(disk: DiskRequest) -> bool:
