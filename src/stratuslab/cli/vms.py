@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from stratuslab.cli import marketplace
+from stratuslab.cli import marketplace, network
 from stratuslab.cli.client import Api, CliError
 from stratuslab.cli.output import print_json, print_table, stderr_console
 
@@ -91,6 +91,11 @@ def wait_for(api: Api, jobs: list[dict[str, Any]], label: str) -> list[dict[str,
 @click.option("--cloud-init", "cloud_init", help="mime,file#mime,file")
 @click.option("--volatile-disk", type=int, multiple=True, help="GB; repeat for several")
 @click.option("--hold", is_flag=True, help="create on hold")
+@click.option("--address", help="the (public) IPv4 address to give the VM")
+@click.option("--local-ip", is_flag=False, flag_value="auto", help="add a local-class NIC [IP]")
+@click.option("--private-ip", is_flag=False, flag_value="auto", help="add a private NIC [IP]")
+@click.option("--network", "networks", multiple=True, help="a NIC on this network; repeatable")
+@click.option("--secgroup", "secgroups", multiple=True, help="security group of the NICs")
 @click.option("--idempotency-key", help="a retried call with the same key returns the first VMs")
 @click.option("--no-wait", is_flag=True, help="return as soon as the cloud accepted the request")
 @click.option("-q", "--quiet", is_flag=True, help="print 'id, ip' per VM only")
@@ -100,7 +105,9 @@ def run_instance(ctx: click.Context, image: str, itype: str | None, count: int, 
                  ram: int | None, swap: int | None, vm_name: str | None, key_file: str | None,
                  context_text: str | None, context_file: tuple[str, ...],
                  context_method: str | None, cloud_init: str | None, volatile_disk: tuple[int, ...],
-                 hold: bool, idempotency_key: str | None, no_wait: bool, quiet: bool,
+                 hold: bool, address: str | None, local_ip: str | None, private_ip: str | None,
+                 networks: tuple[str, ...], secgroups: tuple[str, ...],
+                 idempotency_key: str | None, no_wait: bool, quiet: bool,
                  as_json: bool) -> None:
     """Start COUNT VMs from IMAGE (an image id, or a 27-character marketplace identifier)."""
     api = _api(ctx)
@@ -121,6 +128,7 @@ def run_instance(ctx: click.Context, image: str, itype: str | None, count: int, 
         "context_method": context_method or cfg.get("default_context_method"),
         "context": _parse_context(context_text, context_file), "ssh_keys": keys,
         "user_data": _cloud_init(cloud_init), "volatile_disks": list(volatile_disk),
+        "nics": network.nic_requests(address, local_ip, private_ip, networks, secgroups),
     }
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     made = api.post("/api/v1/vms", json=body, headers=headers)

@@ -28,7 +28,7 @@ def run_instances(
         ram_mib=body.ram, swap_mib=body.swap, name=body.name, idempotency_key=idempotency_key,
         hold=body.hold, context_method=body.context_method, context=body.context,
         ssh_keys=tuple(body.ssh_keys), user_data=body.user_data,
-        volatile_gb=tuple(body.volatile_disks), extra=body.extra,
+        volatile_gb=tuple(body.volatile_disks), extra=body.extra, nics=tuple(body.nics),
     )
     made = ctx.compute.run(caller, cmd)
     return {"vms": [vm_out(vm) for vm, _ in made], "jobs": [job_out(j) for _, j in made]}

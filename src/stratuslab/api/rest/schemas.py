@@ -26,6 +26,9 @@ class RunInstanceBody(Strict):
     ssh_keys: list[str] = []
     user_data: str | None = None
     volatile_disks: list[int] = Field([], description="sizes in GB")
+    nics: list[dict[str, str]] = Field(
+        [], description="NICs: {network, ip, secgroup (comma separated), reservation}; "
+        "none: one NIC on the default network")
     extra: dict[str, Any] = Field({}, description="driver hints (admin only)")
 
 
