@@ -195,3 +195,19 @@ def test_security_groups_are_per_owner_and_attach_to_nics(
     svc.add_rule(alice, "web", "inbound tcp 8080")
     with pytest.raises(Conflict, match="attached to VM"):
         svc.delete_group(alice, "web")
+
+
+def test_remote_group_rules_resolve_to_the_members_addresses(
+    cloud: Cloud, admin: Principal, alice: Principal, tmp_path: Path
+) -> None:
+    svc = net(cloud)
+    svc.create_group(alice, "web", ["inbound tcp 80"])
+    svc.create_group(alice, "db", ["inbound tcp 5432 group:web"])
+    img = image(cloud, admin, tmp_path)
+    [(web, _)] = cloud.compute.run(alice, RunInstance(img, nics=({"secgroup": "web"},)))
+    [(dbvm, _)] = cloud.compute.run(alice, RunInstance(img, nics=({"secgroup": "db"},)))
+    drain(cloud)
+    driver = cloud.wiring.services["network.driver"]
+    rules = driver.rules[f"sl{dbvm.id}n0"]
+    cidrs = {r.remote_cidr for r in rules if r.port_min == 5432}
+    assert cidrs == {f"{web.ip}/32", f"{web.ipv6}/128"}
