@@ -117,7 +117,13 @@ def test_template_life_cycle_with_pyone_bindings(alice: Any, admin: Any, image_i
     wait_for(alice, vm_id, lambda i: i.STATE == 6)  # DONE
     assert vm_id not in [vm.ID for vm in alice.vmpool.info(-3, -1, -1, -1).VM]
     assert vm_id in [vm.ID for vm in alice.vmpool.info(-3, -1, -1, -2).VM]  # -2: DONE too
-    alice.template.delete(tid)
+    assert alice.template.update(tid, 'MEMORY="384"', 1) == tid  # merge
+    merged = alice.template.info(tid).TEMPLATE
+    assert (merged["MEMORY"], merged["DISK"]["IMAGE_ID"]) == ("384", str(image_id))
+    copy = alice.template.clone(tid, "small-copy")
+    assert alice.template.info(copy).NAME == "small-copy"
+    for template_id in (tid, copy):
+        alice.template.delete(template_id)
     assert not alice.templatepool.info(-3, -1, -1).VMTEMPLATE
 
 

@@ -150,6 +150,21 @@ def template_instantiate(ctx: Ctx, template_id: int, name: str, hold: bool, extr
     return ctx.backend.vm_allocate(ctx.principal, requests.vm_request(tpl), hold=hold)
 
 
+def template_update(ctx: Ctx, template_id: int, text: str, merge: int) -> int:
+    """Replace (0) or merge into (1) the template's text; its name stays."""
+    new = template.parse(text)
+    if merge == 1:
+        new = template.parse(ctx.backend.template_get(ctx.principal, template_id).body).merged(new)
+    ctx.backend.template_update(ctx.principal, template_id, template.render(new))
+    return template_id
+
+
+def template_clone(ctx: Ctx, template_id: int, name: str) -> int:
+    record = ctx.backend.template_get(ctx.principal, template_id)
+    tpl = template.parse(record.body).merged(template.Template([("NAME", name)]))
+    return ctx.backend.template_allocate(ctx.principal, name, template.render(tpl))
+
+
 def template_delete(ctx: Ctx, template_id: int) -> int:
     ctx.backend.template_delete(ctx.principal, template_id)
     return template_id
@@ -191,6 +206,10 @@ METHODS: Mapping[str, Method] = {
         template_instantiate,
         (Param("id", _I), Param("name", _S, ""), Param("hold", _B, False), Param("extra", _S, "")),
     ),
+    "one.template.update": Method(
+        template_update, (Param("id", _I), Param("template", _S), Param("merge", _I, 0))
+    ),
+    "one.template.clone": Method(template_clone, (Param("id", _I), Param("name", _S))),
     "one.template.delete": Method(template_delete, (Param("id", _I),)),
     "one.templatepool.info": Method(templatepool_info, _POOL),
 }

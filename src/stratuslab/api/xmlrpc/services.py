@@ -348,6 +348,9 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
             for t in self.templates.list(principal)
         ]
 
+    def template_update(self, principal: Principal, template_id: int, body: str) -> None:
+        self.templates.update(principal, template_id, body)
+
     def template_delete(self, principal: Principal, template_id: int) -> None:
         self.templates.delete(principal, template_id)
 

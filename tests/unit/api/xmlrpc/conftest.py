@@ -351,6 +351,9 @@ class FakeBackend:
     def template_list(self, principal: Principal) -> Sequence[TemplateRecord]:
         return list(self.templates.values())
 
+    def template_update(self, principal: Principal, template_id: int, body: str) -> None:
+        self.templates[template_id] = replace(self.template_get(principal, template_id), body=body)
+
     def template_delete(self, principal: Principal, template_id: int) -> None:
         del self.templates[self.template_get(principal, template_id).id]
 
