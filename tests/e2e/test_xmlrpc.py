@@ -101,6 +101,9 @@ def test_template_life_cycle_with_pyone_bindings(alice: Any, admin: Any, image_i
     vm_id = alice.template.instantiate(tid, "", False, "", False)  # CONTEXT HOSTNAME names it
     info = wait_for(alice, vm_id, lambda i: (i.STATE, i.LCM_STATE) == (3, 3))  # ACTIVE/RUNNING
     assert (info.ID, info.NAME, info.UNAME, info.GNAME) == (vm_id, "web", "alice", "users")
+    for field in ("UID", "GID", "LAST_POLL", "STIME", "DEPLOY_ID", "PERMISSIONS", "TEMPLATE"):
+        assert getattr(info, field) not in (None, "", 0), field
+    assert info.PERMISSIONS.OWNER_U == 1 and info.ETIME == 0
     assert info.UID == next(u.ID for u in admin.userpool.info().USER if u.NAME == "alice")
     disk = info.TEMPLATE["DISK"]
     assert disk["IMAGE_ID"] == str(image_id) and disk["IMAGE"] == "ttylinux"
