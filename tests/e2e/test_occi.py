@@ -170,6 +170,22 @@ def test_compute_in_text_occi_and_json_listed_as_uri_list(occi: httpx.Client, im
     data = occi.get("/compute/", headers={"Accept": "application/occi+json"}).json()
     assert {r["title"] for r in data["resources"]} >= {"tiny", "json"}
     assert occi.get(by_json, headers=JSON).json()["attributes"]["occi.compute.memory"] == 0.25
+    page = occi.get("/compute/?page=1&number=1", headers={"Accept": "text/uri-list"})
+    assert len(page.text.split()) == 1
+    micro = f"{RES_TPL.split('#')[0]}#t1-micro"
+    only_micro = occi.get(
+        "/compute/",
+        headers={
+            "Accept": "text/uri-list",
+            "Category": f't1-micro; scheme="{RES_TPL}"; class="mixin"',
+        },
+    )
+    assert by_json in only_micro.text and by_headers not in only_micro.text  # by_headers: m1.small
+    titled = occi.get(
+        "/compute/",
+        headers={"Accept": "text/uri-list", "X-OCCI-Attribute": 'occi.core.title="tiny"'},
+    )
+    assert [line.split("/occi", 1)[1] for line in titled.text.split()] == [by_headers]
     for location in (by_headers, by_json):
         assert occi.delete(location).status_code == 200
 
