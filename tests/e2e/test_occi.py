@@ -172,7 +172,6 @@ def test_compute_in_text_occi_and_json_listed_as_uri_list(occi: httpx.Client, im
     assert occi.get(by_json, headers=JSON).json()["attributes"]["occi.compute.memory"] == 0.25
     page = occi.get("/compute/?page=1&number=1", headers={"Accept": "text/uri-list"})
     assert len(page.text.split()) == 1
-    micro = f"{RES_TPL.split('#')[0]}#t1-micro"
     only_micro = occi.get(
         "/compute/",
         headers={
