@@ -3,7 +3,7 @@
 Compute goes through ComputeService (run/get/list/act; delete is the `kill` action), os_tpl
 mixins are ImageService's images and resource_tpl mixins the compute instance types.
 Authentication is the server's one chain.  Networks, storage and their links come from the
-`extras` mapping (ctx.extras: "networks", "volumes") when those features are wired; without
+`extras` mapping (ctx.extras: "network", "volumes", "vm_volumes") when they are wired; without
 them the collections are empty and changes raise NotImplementedError (501).  Translation only.
 Imports core, services and this package; never drivers, persistence or settings.
 """

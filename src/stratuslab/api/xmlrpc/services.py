@@ -3,7 +3,7 @@
 VMs go through ComputeService (run/get/list/act), images through ImageService, users and groups
 through IdentityService, VM templates through TemplateService, hosts are the compute nodes.
 Authentication is the server's one chain.  Networks and volumes come from the `extras` mapping
-(the REST adapter's ctx.extras: "networks", "volumes") when those features are wired; what no
+(the REST adapter's ctx.extras: "network", "volumes", "vm_volumes") when those are wired; what no
 service can do yet raises NotImplementedError (the dispatcher answers 0x800).  Translation
 only: every check is the services'.  Imports core, services and this package; never drivers,
 persistence or settings.
