@@ -18,19 +18,27 @@ CACHE = os.environ.get("STRATUSLAB_TEST_CACHE", "/var/tmp/stratuslab-test-cache"
 
 @pytest.fixture(scope="module")
 def qemu_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    from stratuslab.drivers.network.bridge.namespace import create_netns, delete_netns
+
     base = tmp_path_factory.mktemp("realvm")
+    # the host end of the data plane lives in a namespace of this test, not on the real host
+    host, plane = (f"slt{os.getpid() % 100000}-rv{role}" for role in ("host", "dp"))
+    create_netns(host)
     cfg = base / "cfg.toml"
     cfg.write_text(f'[images]\nbuild_cache = "{CACHE}/images"\n[qemu]\naccel = "tcg"\n'
-                   '[hypervisor]\nshutdown_timeout = 10\n')
+                   '[hypervisor]\nshutdown_timeout = 10\n'
+                   f'[network]\nhost_netns = "{host}"\nnetns = "{plane}"\n')
     srv = Server(base / "data", free_port(), args=["--config", str(cfg)])
-    srv.start()
-    yield srv
     try:
+        srv.start()
+        yield srv
         for vm in srv.cli_json("describe-instance"):
             srv.cli("kill-instance", str(vm["id"]), check=False)
     finally:
         srv.stop()
         srv.reap()
+        for ns in (plane, host):
+            delete_netns(ns)
 
 
 @pytest.fixture(scope="module")
