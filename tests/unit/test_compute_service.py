@@ -198,3 +198,22 @@ def test_schema_must_be_current(tmp_path: Path) -> None:
     engine.dispose()
     with pytest.raises(Unavailable, match="stratus-server db upgrade"):
         build_cloud(settings, create_db=False)
+
+
+def test_recover_failure_from_a_twin_cleans_the_node(
+    cloud: Cloud, admin: Principal, tmp_path: Path
+) -> None:
+    img = image(cloud, admin, tmp_path)
+    [(vm, _)] = cloud.compute.run(admin, RunInstance(img))
+    drain(cloud)
+    # a suspend that fails leaves the VM in save-failure, still running on the node
+    cloud.nodes["localhost"].hypervisor.fail["suspend"] = "disk full"  # type: ignore[attr-defined]
+    cloud.compute.act(admin, vm.id, "suspend")
+    drain(cloud)
+    failed = cloud.compute.get(admin, vm.id)
+    assert failed.state == "save-failure" and "disk full" in (failed.error or "")
+    cloud.compute.act(admin, vm.id, "recover-failure")
+    drain(cloud)
+    assert cloud.compute.get(admin, vm.id).state == "failed"
+    assert cloud.nodes["localhost"].hypervisor.list_vms() == []
+    assert not (tmp_path / "instances" / str(vm.id)).exists()

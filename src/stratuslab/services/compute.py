@@ -236,7 +236,9 @@ class ComputeService:
             if target in (VmState.FAILED, VmState.DONE):
                 for ext in self.extensions:  # ends without a job: release in this transaction
                     ext.on_finish(uow, current, target.value)
-            needs_job = target in TRANSITIONAL or target is VmState.PENDING
+            # giving up on a failure twin still has to clean the node (QEMU, taps, disks)
+            needs_job = (target in TRANSITIONAL or target is VmState.PENDING
+                         or (action is VmAction.RECOVER_FAILURE and current.host is not None))
             action_kind = VmAction.DEPLOY.value if target is VmState.PENDING else action.value
             job = Job(None, action_kind, principal.user, vm_id=vm_id, target_state=target.value,
                       state="queued" if needs_job else "done", created_at=now, updated_at=now)

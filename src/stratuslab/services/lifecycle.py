@@ -53,6 +53,11 @@ class LifecycleExecutor:
     def execute(self, job: Job) -> None:
         assert job.vm_id is not None
         action = VmAction(job.kind)
+        if action is VmAction.RECOVER_FAILURE:
+            vm = self._load(job.vm_id)
+            if vm.vm_state is S.FAILED:
+                self._rollback(vm)  # what the abandoned step left on the node
+            return
         for _ in range(16):  # a job visits at most a handful of states
             vm = self._load(job.vm_id)
             state = vm.vm_state
