@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.boot_ratio import bare_boot, prepare, wait_for_ready  # noqa: E402
-from stratuslab.drivers.storage.instance import FileInstanceStorage  # noqa: E402
-from stratuslab.drivers.storage.tinyimage import TinyImageBuilder  # noqa: E402
-from tests.e2e.conftest import Server, free_port  # noqa: E402
+from tests.e2e.conftest import Server, free_port
+
+from bench.boot_ratio import bare_boot, prepare, wait_for_ready
+from stratuslab.drivers.storage.instance import FileInstanceStorage
+from stratuslab.drivers.storage.tinyimage import TinyImageBuilder
 
 
 def cloud_boot(srv: Server, image: str, n: int) -> float:

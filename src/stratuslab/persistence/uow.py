@@ -10,7 +10,6 @@ from sqlalchemy import Connection, Engine
 
 from stratuslab.persistence import repos
 
-
 RepoFactory = Callable[[Connection], Any]
 
 
