@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from stratuslab.cli import admin, marketplace, network, registration, vms
+from stratuslab.cli import admin, marketplace, network, registration, vms, volumes
 from stratuslab.cli.client import Api
 from stratuslab.cli.config import load
 
@@ -46,7 +46,7 @@ def cli(ctx: click.Context, endpoint: str | None, username: str | None, password
 
 
 for command in (*vms.COMMANDS, *admin.COMMANDS, *marketplace.COMMANDS, *registration.COMMANDS,
-                *network.COMMANDS):
+                *network.COMMANDS, *volumes.COMMANDS):
     cli.add_command(command)
 
 

@@ -91,6 +91,10 @@ def wait_for(api: Api, jobs: list[dict[str, Any]], label: str) -> list[dict[str,
 @click.option("--cloud-init", "cloud_init", help="mime,file#mime,file")
 @click.option("--volatile-disk", type=int, multiple=True, help="GB; repeat for several")
 @click.option("--hold", is_flag=True, help="create on hold")
+@click.option("--persistent-disk", "persistent_disks", multiple=True, metavar="UUID",
+              help="attach this volume (writable); repeatable")
+@click.option("--readonly-disk", "readonly_disks", multiple=True, metavar="ID",
+              help="attach a volume UUID or marketplace image read-only; repeatable")
 @click.option("--address", help="the (public) IPv4 address to give the VM")
 @click.option("--local-ip", is_flag=False, flag_value="auto", help="add a local-class NIC [IP]")
 @click.option("--private-ip", is_flag=False, flag_value="auto", help="add a private NIC [IP]")
@@ -105,7 +109,8 @@ def run_instance(ctx: click.Context, image: str, itype: str | None, count: int, 
                  ram: int | None, swap: int | None, vm_name: str | None, key_file: str | None,
                  context_text: str | None, context_file: tuple[str, ...],
                  context_method: str | None, cloud_init: str | None, volatile_disk: tuple[int, ...],
-                 hold: bool, address: str | None, local_ip: str | None, private_ip: str | None,
+                 hold: bool, persistent_disks: tuple[str, ...], readonly_disks: tuple[str, ...],
+                 address: str | None, local_ip: str | None, private_ip: str | None,
                  networks: tuple[str, ...], secgroups: tuple[str, ...],
                  idempotency_key: str | None, no_wait: bool, quiet: bool,
                  as_json: bool) -> None:
@@ -128,6 +133,7 @@ def run_instance(ctx: click.Context, image: str, itype: str | None, count: int, 
         "context_method": context_method or cfg.get("default_context_method"),
         "context": _parse_context(context_text, context_file), "ssh_keys": keys,
         "user_data": _cloud_init(cloud_init), "volatile_disks": list(volatile_disk),
+        "persistent_disks": list(persistent_disks), "readonly_disks": list(readonly_disks),
         "nics": network.nic_requests(address, local_ip, private_ip, networks, secgroups),
     }
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}

@@ -26,6 +26,8 @@ class RunInstanceBody(Strict):
     ssh_keys: list[str] = []
     user_data: str | None = None
     volatile_disks: list[int] = Field([], description="sizes in GB")
+    persistent_disks: list[str] = Field([], description="volume UUIDs attached writable")
+    readonly_disks: list[str] = Field([], description="volume UUIDs or marketplace ids, read-only")
     nics: list[dict[str, str]] = Field(
         [], description="NICs: {network, ip, secgroup (comma separated), reservation}; "
         "none: one NIC on the default network")
