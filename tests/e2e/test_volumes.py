@@ -112,7 +112,9 @@ def test_one_writer_attach_at_launch_hotplug_kill_and_root_quarantine(srv: Serve
     quarantined = {v["vm_id"]: v for v in srv.cli_json("storage", "quarantine", "list")}
     assert vm["id"] in quarantined and quarantined[vm["id"]]["kind"] == "root"
     root = quarantined[vm["id"]]["id"]
+    assert vm["id"] in {q["id"] for q in srv.cli_json("quarantine", "list")}
     assert srv.cli("storage", "quarantine", "purge", root).stdout.strip() == f"PURGED {root}"
+    assert vm["id"] not in {q["id"] for q in srv.cli_json("quarantine", "list")}  # its bytes too
     assert vm["id"] not in {v["vm_id"] for v in srv.cli_json("storage", "quarantine", "list")}
     assert "admin" in refused(srv, "storage", "quarantine", "list", user="bob", password="bobpw")
     srv.cli("delete-volume", disk, spare)

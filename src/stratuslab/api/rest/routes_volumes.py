@@ -8,13 +8,14 @@ permission to act on it.  Adapter only: never imports drivers, persistence or se
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from stratuslab.api.rest.app import Caller, Ctx, RestContext
-from stratuslab.core.errors import Unavailable
+from stratuslab.core.errors import NotFound, Unavailable
 from stratuslab.core.volumes import CreateVolume, UpdateVolume
 
 router = APIRouter(prefix="/api/v1", tags=["volumes"])  # added by bootstrap/storage.py
@@ -136,5 +137,12 @@ def purge_expired(ctx: Ctx, caller: Caller) -> dict[str, Any]:
 
 @router.delete("/storage/quarantine/{uuid}")
 def purge_one(uuid: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """Purge one quarantined volume; a node-local root volume's bytes are in its VM's
+    quarantined instance directory, which goes with it."""
     svc, _ = services(ctx)
-    return {"purged": [v.uuid for v in svc.purge(caller, uuid)]}
+    purged = svc.purge(caller, uuid)
+    for vol in purged:
+        if vol.kind == "root" and vol.pool == "local" and vol.vm_id is not None and ctx.quarantine:
+            with contextlib.suppress(NotFound):
+                ctx.quarantine.purge(caller, vol.vm_id)
+    return {"purged": [v.uuid for v in purged]}
