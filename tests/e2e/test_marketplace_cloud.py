@@ -307,11 +307,19 @@ def test_boot_by_id_downloads_once_then_deprecation_refuses_the_launch(
     assert again["image_id"] == image["id"] and cached.stat().st_mtime_ns == stamp
     assert "allowed" in site.cli("policy-image", alpha).stdout
 
+    # a marketplace image as a read-only disk of a VM booted from another image
+    beta = catalogue["beta"]
+    [with_disk] = site.cli_json("run-instance", str(image["id"]), "--readonly-disk", beta)
+    assert with_disk["state"] == "running"
+    assert list((site.data_dir / "marketplace-cache").glob(f"{beta}.*"))
+
     site.cli("deprecate-metadata", alpha, "--email", "alice@example.org", "--reason",
              "superseded by alpha-2", "--p12-cert", str(pki.p12(pki.alice, "alice")),
              "--p12-password", P12_PASSWORD)
     before = vm_count(site)
-    for args in (["run-instance", alpha], ["run-instance", str(image["id"])]):
+    beta_image = next(i["id"] for i in rest(site, "/api/v1/images") if i.get("marketplace_id") == beta)
+    for args in (["run-instance", alpha], ["run-instance", str(image["id"])],
+                 ["run-instance", str(beta_image), "--readonly-disk", alpha]):
         res = site.cli(*args, check=False)  # by id and by the registered cloud image alike
         assert res.returncode != 0 and "deprecated: superseded by alpha-2" in res.stderr, res.stderr
     assert vm_count(site) == before

@@ -119,6 +119,9 @@ def run_instance(ctx: click.Context, image: str, itype: str | None, count: int, 
     cfg = ctx.obj.config
     if marketplace.is_marketplace_id(image):  # verified, policy-checked, downloaded once per node
         image = str(marketplace.fetch_image(api, image))
+    for ref in readonly_disks:  # marketplace disks: checked and downloaded here, with progress
+        if marketplace.is_marketplace_id(ref):
+            marketplace.fetch_image(api, ref)
     if not image.isdigit():
         raise CliError(f"image {image!r} is not an image id; list them with: stratus image list")
     keys = []
