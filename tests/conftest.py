@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,3 +64,20 @@ def drain(cloud: Cloud, limit: int = 100) -> None:
     for _ in range(limit):
         if not cloud.runner.run_once():
             return
+
+
+@contextlib.contextmanager
+def http_directory(directory: Path) -> Iterator[str]:
+    """Serve `directory` over HTTP on 127.0.0.1; yields the base URL (no trailing slash)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.conftest import http_directory
 from tests.e2e.conftest import Server, free_port
 
 pytestmark = pytest.mark.e2e
@@ -114,15 +115,19 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def image(srv: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
-    f = tmp_path_factory.mktemp("img") / "disk.raw"
-    f.write_bytes(os.urandom(65536))
-    made = {}
-    for kind, public in (("private", False), ("public", True)):
-        made[kind] = srv.cli("image", "register", f"b-{kind}", str(f), *(["--public"] if public
-                                                                          else []),
-                             user=B[0], password=B[1]).stdout.strip()
-    return {k: int(v) for k, v in made.items()}
+def image(srv: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
+    """B's images, imported from an HTTP server on loopback (users may not import server files)."""
+    d = tmp_path_factory.mktemp("img")
+    (d / "disk.raw").write_bytes(os.urandom(65536))
+    with http_directory(d) as base:
+        url = f"{base}/disk.raw"
+        made = {}
+        for kind, public in (("private", False), ("public", True)):
+            made[kind] = srv.cli("image", "register", f"b-{kind}", url,
+                                 *(["--public"] if public else []),
+                                 user=B[0], password=B[1]).stdout.strip()
+        yield {k: int(v) for k, v in made.items()}
+
 
 
 @pytest.fixture(scope="module")

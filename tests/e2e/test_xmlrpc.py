@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pyone
 import pytest
+from tests.conftest import http_directory
 from tests.e2e.conftest import Server, free_port
 
 pytestmark = pytest.mark.e2e
@@ -50,12 +51,15 @@ def alice(srv: Server, admin: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def image_id(alice: Any, tmp_path_factory: pytest.TempPathFactory) -> int:
-    disk = tmp_path_factory.mktemp("img") / "disk.raw"
-    disk.write_bytes(b"\0" * (1 << 20))
-    image = alice.image.allocate(f'NAME="ttylinux"\nPATH="{disk}"\nTYPE="OS"', 1)
-    assert isinstance(image, int)
-    return image
+def image_id(alice: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Alice's own image, from an HTTP server on loopback (users may not import server files)."""
+    d = tmp_path_factory.mktemp("img")
+    (d / "disk.raw").write_bytes(b"\0" * (1 << 20))
+    with http_directory(d) as base:
+        url = f"{base}/disk.raw"
+        image = alice.image.allocate(f'NAME="ttylinux"\nPATH="{url}"\nTYPE="OS"', 1)
+        assert isinstance(image, int)
+        yield image
 
 
 def rpc(srv: Server, path: str = "/RPC2") -> Any:

@@ -217,3 +217,27 @@ def test_recover_failure_from_a_twin_cleans_the_node(
     assert cloud.compute.get(admin, vm.id).state == "failed"
     assert cloud.nodes["localhost"].hypervisor.list_vms() == []
     assert not (tmp_path / "instances" / str(vm.id)).exists()
+
+
+def test_a_user_cannot_import_a_file_of_the_server(
+    cloud: Cloud, alice: Principal, tmp_path: Path
+) -> None:
+    from stratuslab.core.errors import Forbidden
+
+    secret = tmp_path / "server-secret"
+    secret.write_bytes(b"private key material")
+    with pytest.raises(Forbidden, match="only admins may import server files"):
+        cloud.images.register(alice, "steal", str(secret))
+    with pytest.raises(Forbidden):
+        cloud.images.register(alice, "steal", f"file://{secret}")
+    assert cloud.images.list(alice) == []
+
+
+def test_reserved_context_keys_are_refused_before_anything_is_made(
+    cloud: Cloud, admin: Principal, tmp_path: Path
+) -> None:
+    img = image(cloud, admin, tmp_path)
+    for key in ("HOSTNAME", "ETH0_IP", "ssh_public_key"):
+        with pytest.raises(InvalidInput, match=f"context key {key} is set by StratusLab"):
+            cloud.compute.run(admin, RunInstance(img, context={key: "x"}))
+    assert cloud.compute.list(admin, include_done=True)[1] == 0

@@ -12,6 +12,16 @@ from typing import Protocol
 from stratuslab.core.hypervisor import BootSpec, DiskSpec
 
 
+#: context keys StratusLab writes itself (a user's --context cannot set them)
+RESERVED_CONTEXT_KEYS = frozenset({"SSH_PUBLIC_KEY", "SET_HOSTNAME", "HOSTNAME", "INSTANCE_ID"})
+RESERVED_CONTEXT_PREFIXES = ("ETH",)
+
+
+def is_reserved_context_key(key: str) -> bool:
+    upper = key.strip().upper().replace("-", "_")
+    return upper in RESERVED_CONTEXT_KEYS or upper.startswith(RESERVED_CONTEXT_PREFIXES)
+
+
 @dataclass(frozen=True, slots=True)
 class ContextSpec:
     """Contextualization for one VM (cloud-init NoCloud seed, optionally the OpenNebula CD)."""

@@ -15,6 +15,7 @@ from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import InstanceType, Job, Principal, Vm, VmEvent
 from stratuslab.core.errors import InvalidInput, InvalidState, NotFound
 from stratuslab.core.hypervisor import VmHandle
+from stratuslab.core.instance import is_reserved_context_key
 from stratuslab.core.node import Node
 from stratuslab.core.ports import Clock, Page, UnitOfWork, UnitOfWorkFactory, VmFilter
 from stratuslab.core.states import (
@@ -117,6 +118,9 @@ class ComputeService:
             if not 1 <= gb <= 1024:
                 raise InvalidInput(f"volatile disk of {gb} GB is out of range (1-1024 GB)")
         for key in cmd.context:
+            if is_reserved_context_key(key):
+                raise InvalidInput(f"context key {key} is set by StratusLab itself",
+                                   hint="choose another name for your --context value")
             if not CONTEXT_KEY_RE.match(key):
                 raise InvalidInput(f"context key {key!r} is not valid", hint="use [A-Za-z_][A-Za-z0-9_]*")
         if cmd.context_method not in ("cloud-init", "one"):

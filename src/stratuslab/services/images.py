@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
 from stratuslab.core.entities import Image, ImageState, Principal
-from stratuslab.core.errors import Conflict, InvalidInput, NotFound
+from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stratuslab.core.imagebuild import ImageBuilderPort, ProgressFn
 from stratuslab.core.ports import Clock, ImageStorePort, Page, UnitOfWorkFactory, VmFilter
 from stratuslab.core.states import TERMINAL
@@ -44,10 +45,33 @@ class ImageService:
             for image in uow.images.list(principal.user):
                 if image.sha1 == built.sha1 and image.owner == principal.user and image.name == name:
                     return image  # the same build, registered before
-        return self.register(principal, name, built.path, sha1=built.sha1, kernel=built.kernel,
+        return self._register(principal, name, built.path, sha1=built.sha1, kernel=built.kernel,
                              initrd=built.initrd, cmdline=built.cmdline, public=True)
 
     def register(
+        self,
+        principal: Principal,
+        name: str,
+        source: str,
+        *,
+        sha1: str | None = None,
+        kernel: str | None = None,
+        initrd: str | None = None,
+        cmdline: str | None = None,
+        public: bool = False,
+    ) -> Image:
+        """Import an image the caller names: admins may give a path on the server, others an
+        http(s) URL only (a server path would let a user read any file the server can)."""
+        if not principal.is_admin:
+            for what, src in (("image", source), ("kernel", kernel), ("initrd", initrd)):
+                if src and urlparse(src).scheme not in ("http", "https"):
+                    raise Forbidden(
+                        f"{what} source {src} is a path on the server; only admins may import "
+                        "server files", hint="give an http(s) URL, or ask an admin to register it")
+        return self._register(principal, name, source, sha1=sha1, kernel=kernel, initrd=initrd,
+                              cmdline=cmdline, public=public)
+
+    def _register(
         self,
         principal: Principal,
         name: str,

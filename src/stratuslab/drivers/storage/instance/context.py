@@ -15,13 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from stratuslab.core.errors import InvalidInput
-from stratuslab.core.instance import ContextSpec
+from stratuslab.core.instance import ContextSpec, is_reserved_context_key
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 _KEY = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-#: keys StratusLab writes itself into context.sh (a user's --context cannot set them)
-_RESERVED_PREFIXES = ("ETH",)
-_RESERVED = frozenset({"SSH_PUBLIC_KEY", "SET_HOSTNAME", "HOSTNAME", "INSTANCE_ID"})
 
 
 def yaml_str(value: str) -> str:
@@ -123,7 +120,7 @@ def _extra_key(vm: str, key: str) -> str:
             f"VM {vm}: context key {key!r} is not a valid name",
             hint="use letters, digits and underscores, starting with a letter",
         )
-    if upper in _RESERVED or upper.startswith(_RESERVED_PREFIXES):
+    if is_reserved_context_key(upper):
         raise InvalidInput(
             f"VM {vm}: context key {upper} is set by StratusLab itself",
             hint="choose another name for your --context value",
