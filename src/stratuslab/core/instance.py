@@ -11,7 +11,6 @@ from typing import Protocol
 
 from stratuslab.core.hypervisor import BootSpec, DiskSpec
 
-
 #: context keys StratusLab writes itself (a user's --context cannot set them)
 RESERVED_CONTEXT_KEYS = frozenset({"SSH_PUBLIC_KEY", "SET_HOSTNAME", "HOSTNAME", "INSTANCE_ID"})
 RESERVED_CONTEXT_PREFIXES = ("ETH",)
