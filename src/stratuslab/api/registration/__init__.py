@@ -1,4 +1,5 @@
-"""Registration front end: an HTML form at /register and a REST API under /api/v1/registrations.
+"""Registration front end: an HTML form at /register, a REST API under /api/v1/registrations
+and the administrators' page at /register/admin (admin.py).
 
 `make_router(service, admin=...)` returns a FastAPI router; `admin` is the dependency that
 authenticates the caller (the REST adapter's principal dependency) and is used only on the
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from stratuslab.api.registration.admin import add_admin_page
 from stratuslab.core.directory import DirectoryUser
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import InvalidInput, QuotaExceeded
@@ -71,6 +73,7 @@ def make_router(service: RegistrationService, *,
     # a dependency default, not an Annotated alias: annotations are strings resolved in the
     # module's globals, where a local alias would not be found
     caller_dep = Depends(admin)
+    add_admin_page(router, service, caller_dep)
 
     @router.get("/register", response_class=HTMLResponse, include_in_schema=False)
     def form(request: Request) -> str:
