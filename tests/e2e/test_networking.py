@@ -156,6 +156,28 @@ def test_reservations_and_secgroups_belong_to_their_owner(sim: Server, image: st
     sim.cli("secgroup", "delete", "db", **alice)
 
 
+def test_image_inbound_ports_open_the_default_firewall_and_show_in_the_event_log(
+    sim: Server, tmp_path: Path
+) -> None:
+    f = tmp_path / "web.raw"
+    f.write_bytes(b"\0" * 4096)
+    web = sim.cli("image", "register", "web", str(f), "--public", "--inbound-port", "8080",
+                  "--inbound-port", "443").stdout.strip()
+    [shown] = [i for i in sim.cli_json("image", "list") if str(i["id"]) == web]
+    assert shown["inbound_ports"] == [443, 8080]
+    assert "not in the range 1<=x<=65535" in refused(
+        sim, "image", "register", "bad", str(f), "--inbound-port", "0")
+    body = {"name": "bad", "source": str(f), "inbound_ports": [70000]}
+    answer = httpx.post(sim.endpoint + "/api/v1/images", json=body, auth=("admin", "adminpw"))
+    assert answer.status_code == 400 and "inbound port 70000 is not a TCP port" in answer.text
+    [vm] = sim.cli_json("run-instance", web)
+    wait_state(sim, vm["id"], ("running",))
+    log = sim.cli("describe-instance", str(vm["id"]), "-v").stdout
+    assert f"image {web} opens inbound TCP port(s) 443, 8080" in log
+    sim.cli("kill-instance", str(vm["id"]))
+    wait_state(sim, vm["id"], ("done",))
+
+
 def test_no_leaked_or_duplicated_address_after_kill_9_mid_deploy(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

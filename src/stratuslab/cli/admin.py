@@ -110,14 +110,16 @@ IMAGE_COLUMNS = [("id", "id"), ("name", "name"), ("state", "state"), ("owner", "
 @click.option("--initrd", help="initrd for direct boot")
 @click.option("--cmdline", help="kernel command line")
 @click.option("--public", is_flag=True)
+@click.option("--inbound-port", "ports", multiple=True, type=click.IntRange(1, 65535),
+              help="TCP port the VMs' default firewall opens (repeatable)")
 @click.pass_context
 def image_register(ctx: click.Context, name: str, source: str, sha1: str | None,
                    kernel: str | None, initrd: str | None, cmdline: str | None,
-                   public: bool) -> None:
+                   public: bool, ports: tuple[int, ...]) -> None:
     """Register SOURCE (a path on the server or a URL) as image NAME; print its id."""
     img = _api(ctx).post("/api/v1/images", json={
         "name": name, "source": source, "sha1": sha1, "kernel": kernel, "initrd": initrd,
-        "cmdline": cmdline, "public": public}, timeout=3600)
+        "cmdline": cmdline, "public": public, "inbound_ports": list(ports)}, timeout=3600)
     click.echo(img["id"])
 
 

@@ -101,6 +101,7 @@ class Image:
     cmdline: str | None = None
     marketplace_id: str | None = None
     created_at: datetime | None = None
+    inbound_ports: list[int] = field(default_factory=list)  # TCP ports its firewall opens
 
 
 @dataclass(slots=True)
@@ -161,7 +162,7 @@ class VmEvent:
     id: int | None
     vm_id: int
     at: datetime
-    kind: str  # state | request | lease | driver-error | info
+    kind: str  # state | request | lease | firewall | driver-error | info
     actor: str
     message: str
     host: str | None = None

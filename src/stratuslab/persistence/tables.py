@@ -66,6 +66,7 @@ images = Table(
     Column("cmdline", Text),
     Column("marketplace_id", String(64)),
     Column("created_at", DateTime(timezone=True)),
+    Column("inbound_ports", JSON, nullable=False, default=list, server_default="[]"),
 )
 
 vms = Table(

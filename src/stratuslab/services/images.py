@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from stratuslab.core.entities import Image, ImageState, Principal
@@ -19,6 +20,15 @@ PUBLIC = Permissions.parse("um-u--u--")  # everyone may see and use, only the ow
 
 def image_permissions(image: Image) -> Permissions:
     return PUBLIC if image.public else PRIVATE
+
+
+def check_inbound_ports(name: str, ports: Sequence[int]) -> list[int]:
+    """The TCP ports an image opens in its VMs' default firewall, sorted, each once."""
+    bad = [p for p in ports if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535]
+    if bad:
+        raise InvalidInput(f"image {name}: inbound port {bad[0]!r} is not a TCP port",
+                           hint="give --inbound-port N with N from 1 to 65535")
+    return sorted(set(ports))
 
 
 class ImageService:
@@ -59,6 +69,7 @@ class ImageService:
         initrd: str | None = None,
         cmdline: str | None = None,
         public: bool = False,
+        inbound_ports: Sequence[int] = (),
     ) -> Image:
         """Import an image the caller names: admins may give a path on the server, others an
         http(s) URL only (a server path would let a user read any file the server can)."""
@@ -69,7 +80,7 @@ class ImageService:
                         f"{what} source {src} is a path on the server; only admins may import "
                         "server files", hint="give an http(s) URL, or ask an admin to register it")
         return self._register(principal, name, source, sha1=sha1, kernel=kernel, initrd=initrd,
-                              cmdline=cmdline, public=public)
+                              cmdline=cmdline, public=public, inbound_ports=inbound_ports)
 
     def _register(
         self,
@@ -82,12 +93,14 @@ class ImageService:
         initrd: str | None = None,
         cmdline: str | None = None,
         public: bool = False,
+        inbound_ports: Sequence[int] = (),
     ) -> Image:
         check_gate(principal)
         if not name or len(name) > 128:
             raise InvalidInput("an image name must have 1 to 128 characters")
         if sha1 is not None and not SHA1_RE.match(sha1):
             raise InvalidInput(f"image {name}: --sha1 {sha1!r} is not 40 hex digits")
+        ports = check_inbound_ports(name, inbound_ports)
         stored = self.store.import_image(source, expected_sha1=sha1, name=name)
         boot = {}
         for label, path in (("kernel", kernel), ("initrd", initrd)):
@@ -97,7 +110,7 @@ class ImageService:
             None, name, principal.user, principal.groups[0] if principal.groups else "users",
             stored.path, stored.format, stored.size_bytes, stored.sha1, public=public,
             source=source, kernel=boot.get("kernel"), initrd=boot.get("initrd"), cmdline=cmdline,
-            created_at=self.clock.now(),
+            created_at=self.clock.now(), inbound_ports=ports,
         )
         with self.uow() as uow:
             uow.images.add(image)

@@ -7,6 +7,7 @@ import gzip
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import drain, make_settings
@@ -40,11 +41,12 @@ def admin(mcloud: Cloud) -> Principal:
     return mcloud.identity.check_password("admin", "adminpw")
 
 
-def publish(cloud: Cloud, tmp_path: Path, who: Identity, name: str, email: str) -> tuple[str, bytes]:
+def publish(cloud: Cloud, tmp_path: Path, who: Identity, name: str, email: str,
+            **fields: Any) -> tuple[str, bytes]:
     image = tmp_path / f"{name}.img.gz"
     image.write_bytes(gzip.compress(os.urandom(300_000), mtime=0))
     raw = signed(who, image.read_bytes(), email=email, compression="gz", format="raw",
-                 locations=(image.as_uri(),))
+                 locations=(image.as_uri(),), **fields)
     stored = cloud.wiring.services["marketplace"].upload(raw)
     return stored.entry.identifier, raw
 
@@ -74,6 +76,20 @@ def test_import_job_registers_the_verified_image_once_per_node(
     assert image.marketplace_id == ident and image.public and Path(image.path).is_file()
     again, job = mcloud.wiring.services["marketplace_images"].request_import(admin, ident)
     assert job is None and again is not None and again.id == image_id
+
+
+def test_imported_image_keeps_declared_inbound_ports_and_its_vms_firewall_opens_them(
+    mcloud: Cloud, admin: Principal, alice: Identity, tmp_path: Path
+) -> None:
+    ident, _ = publish(mcloud, tmp_path, alice, "web", "alice@example.org",
+                       inbound_ports=(8080, 80))
+    image_id = imported(mcloud, admin, ident)
+    assert mcloud.images.get(admin, image_id).inbound_ports == [80, 8080]
+    [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=image_id))
+    drain(mcloud)
+    rules = mcloud.wiring.services["network.driver"].rules[f"sl{vm.id}n0"]
+    inbound_tcp = {r.port_min for r in rules if r.direction.value == "inbound" and r.protocol.value == "tcp"}
+    assert inbound_tcp == {22, 80, 8080}
 
 
 def test_policy_is_checked_again_at_every_launch_and_a_refusal_creates_nothing(

@@ -211,3 +211,30 @@ def test_remote_group_rules_resolve_to_the_members_addresses(
     rules = driver.rules[f"sl{dbvm.id}n0"]
     cidrs = {r.remote_cidr for r in rules if r.port_min == 5432}
     assert cidrs == {f"{web.ip}/32", f"{web.ipv6}/128"}
+
+
+def test_image_inbound_ports_open_the_default_firewall_and_are_logged(
+    cloud: Cloud, admin: Principal, alice: Principal, tmp_path: Path
+) -> None:
+    f = tmp_path / "web.raw"
+    f.write_bytes(b"\0" * 4096)
+    web = cloud.images.register(admin, "web", str(f), public=True, inbound_ports=[8080, 443, 8080])
+    assert web.inbound_ports == [443, 8080]
+    with pytest.raises(InvalidInput, match="inbound port 70000 is not a TCP port"):
+        cloud.images.register(admin, "bad", str(f), inbound_ports=[70000])
+    net(cloud).create_group(alice, "ssh", ["inbound tcp 22"])
+    [(plain, _)] = cloud.compute.run(alice, RunInstance(web.id or 0))
+    [(grouped, _)] = cloud.compute.run(alice, RunInstance(web.id or 0, nics=({"secgroup": "ssh"},)))
+    [(other, _)] = cloud.compute.run(alice, RunInstance(image(cloud, admin, tmp_path)))
+    drain(cloud)
+    driver = cloud.wiring.services["network.driver"]
+
+    def inbound_tcp(vm_id: int | None) -> set[int | None]:
+        return {r.port_min for r in driver.rules[f"sl{vm_id}n0"]
+                if r.direction.value == "inbound" and r.protocol.value == "tcp"}
+
+    assert inbound_tcp(plain.id) == inbound_tcp(grouped.id) == {22, 443, 8080}
+    assert inbound_tcp(other.id) == {22}
+    [ev] = [e for e in cloud.compute.events(alice, plain.id or 0) if e.kind == "firewall"]
+    assert ev.message == f"image {web.id} opens inbound TCP port(s) 443, 8080"
+    assert not [e for e in cloud.compute.events(alice, other.id or 0) if e.kind == "firewall"]

@@ -31,7 +31,7 @@ def list_images(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
 def register_image(body: RegisterImageBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     image = ctx.images.register(
         caller, body.name, body.source, sha1=body.sha1, kernel=body.kernel, initrd=body.initrd,
-        cmdline=body.cmdline, public=body.public,
+        cmdline=body.cmdline, public=body.public, inbound_ports=body.inbound_ports,
     )
     return image_out(image)
 

@@ -46,6 +46,7 @@ class RegisterImageBody(Strict):
     initrd: str | None = None
     cmdline: str | None = None
     public: bool = False
+    inbound_ports: list[int] = Field([], description="TCP ports the VMs' default firewall opens")
 
 
 class BuildImageBody(Strict):
@@ -100,7 +101,7 @@ def image_out(image: Any) -> dict[str, Any]:
         "group": image.group, "format": image.format, "size_bytes": image.size_bytes,
         "sha1": image.sha1, "public": image.public, "source": image.source,
         "kernel": bool(image.kernel), "marketplace_id": image.marketplace_id,
-        "created_at": _ts(image.created_at),
+        "created_at": _ts(image.created_at), "inbound_ports": list(image.inbound_ports),
     }
 
 

@@ -195,6 +195,7 @@ class MarketplaceImages:
                 kernel=boot.kernel if boot else None, initrd=boot.initrd if boot else None,
                 cmdline=boot.cmdline if boot else None, marketplace_id=entry.identifier,
                 created_at=self.clock.now(),
+                inbound_ports=sorted({p for p in entry.inbound_ports if 1 <= p <= 65535}),
             )
             uow.images.add(image)
             uow.commit()

@@ -3,7 +3,8 @@
 - validate: NIC requests are well formed, their networks, addresses and security groups exist;
 - on_create: one lease per NIC in the VM-creation transaction; vm.ip/ipv6/mac, a lease event,
   vm.spec["networks"] (the facts contextualization writes: mac, ip, prefix, gateway, ipv6, dns)
-  and vm.spec["nics"] (network and security groups per NIC);
+  and vm.spec["nics"] (network and security groups per NIC); the image's declared inbound ports
+  go to vm.spec["inbound_ports"] (with a firewall event) and open every NIC's firewall;
 - on_prolog: re-takes a lease a failed deploy released (the same address), plugs the NICs on the
   node with their rules and returns the NicSpecs;
 - on_node_release: unplugs; on_finish: releases the leases once, in the done/failed transaction.
@@ -142,6 +143,18 @@ class NetworkExtension(VmExtension):
         vm.ip, vm.mac = first["ip"], first["mac"]
         vm.ipv6 = first["ipv6"].split("/")[0] if "ipv6" in first else None
         vm.spec = {**vm.spec, "networks": facts, "nics": nics}
+        self._image_ports(uow, vm)
+
+    def _image_ports(self, uow: UnitOfWork, vm: Vm) -> None:
+        """Keep the image's declared inbound ports with the VM (a later image change does not
+        alter a running VM's firewall) and say in its event log which ports they open."""
+        image = uow.images.get(vm.image_id)
+        ports = sorted(set(image.inbound_ports)) if image is not None else []
+        if not ports:
+            return
+        vm.spec = {**vm.spec, "inbound_ports": ports}
+        record(uow, vm.id or 0, self.clock.now(), "firewall", "system",
+               f"image {vm.image_id} opens inbound TCP port(s) {', '.join(map(str, ports))}")
 
     # --- on the node -----------------------------------------------------------------------
 
@@ -203,7 +216,8 @@ class NetworkExtension(VmExtension):
                         out += [f["ip"]] + ([f["ipv6"].split("/")[0]] if f.get("ipv6") else [])
             return out
 
-        return rules_for_nic(vm.owner, groups, members=members)
+        ports = [int(p) for p in vm.spec.get("inbound_ports", [])]
+        return rules_for_nic(vm.owner, groups, members=members, inbound_ports=ports)
 
     def on_node_release(self, vm: Vm, node: Node) -> None:
         driver = self.drivers.get(node.name)
