@@ -222,6 +222,126 @@ def test_volumes_as_disks_at_allocate_attach_and_detach(
     wait_for(alice, vm_id, lambda i: i.STATE == 6)
 
 
+def test_vm_rename_update_chown_and_deploy_a_held_vm(
+    srv: Server, admin: Any, alice: Any, image_id: int
+) -> None:
+    vm_id = alice.vm.allocate(f'NAME="first"\nMEMORY="128"\nDISK=[IMAGE_ID="{image_id}"]', True)
+    assert alice.vm.rename(vm_id, "second") == vm_id
+    assert alice.vm.info(vm_id).NAME == "second"
+    ok, message, code = rpc(srv).one.vm.rename("alice:alice-pw", vm_id, "not a name!")
+    assert (ok, code) == (False, ACTION) and "not a valid host name" in message
+    assert alice.vm.update(vm_id, 'OWNER_NOTE="db"\nLABELS=[TIER="back"]', 0) == vm_id
+    assert alice.vm.update(vm_id, 'COST="3"', 1) == vm_id  # merge keeps the rest
+    user = alice.vm.info(vm_id).USER_TEMPLATE
+    assert (user["OWNER_NOTE"], user["LABELS"], user["COST"]) == ("db", {"TIER": "back"}, "3")
+    alice.vm.update(vm_id, 'ONLY="this"', 0)  # replace
+    assert alice.vm.info(vm_id).USER_TEMPLATE == {"ONLY": "this"}
+    ok, _, code = rpc(srv).one.vm.update("alice:alice-pw", vm_id, 'BROKEN=[A="b"', 0)
+    assert (ok, code) == (False, ACTION)
+    assert alice.vm.info(vm_id).USER_TEMPLATE == {"ONLY": "this"}
+
+    alice_id = admin.user.info(-1).ID  # admin's own id: the VM goes to admin and back
+    with pytest.raises(pyone.OneAuthorizationException):
+        alice.vm.chown(vm_id, alice_id, -1)
+    assert admin.vm.chown(vm_id, alice_id, -1) == vm_id
+    assert admin.vm.info(vm_id).UNAME == "admin"
+    with pytest.raises(pyone.OneNoExistsException):
+        admin.vm.chown(vm_id, 424242, -1)
+    back = next(u.ID for u in admin.userpool.info().USER if u.NAME == "alice")
+    admin.vm.chown(vm_id, back, -1)
+    assert alice.vm.info(vm_id).UNAME == "alice"
+
+    ok, message, code = rpc(srv).one.vm.deploy("admin:adminpw", vm_id, 7)
+    assert (ok, code) == (False, NO_EXISTS) and "host 7" in message
+    assert alice.vm.info(vm_id).STATE == 2  # still HOLD
+    assert admin.vm.deploy(vm_id, 0) == vm_id
+    info = wait_for(alice, vm_id, lambda i: (i.STATE, i.LCM_STATE) == (3, 3))
+    assert info.HISTORY_RECORDS.HISTORY[0].HOSTNAME == "localhost"
+    ok, message, code = rpc(srv).one.vm.migrate("admin:adminpw", vm_id, 0, False)
+    assert (ok, code) == (False, ACTION) and "already runs on host localhost" in message
+    ok, _, code = rpc(srv).one.vm.migrate("admin:adminpw", vm_id, 3, False)
+    assert (ok, code) == (False, NO_EXISTS)
+    events = httpx.get(f"{srv.endpoint}/api/v1/vms/{vm_id}/events", auth=ALICE).json()
+    logged = " | ".join(e["message"] for e in events)
+    assert "rename: first -> second" in logged and "chown: admin" in logged
+    assert "deploy to host localhost" in logged and "user template replace" in logged
+    alice.vm.action("terminate-hard", vm_id)
+    wait_for(alice, vm_id, lambda i: i.STATE == 6)
+
+
+def test_user_chgrp_changes_the_primary_group(admin: Any, alice: Any) -> None:
+    gid = admin.group.allocate("physics")
+    uid = admin.user.allocate("bob", "bob-pw", "core", [])
+    assert admin.user.chgrp(uid, gid) == uid
+    assert (admin.user.info(uid).GID, admin.user.info(uid).GNAME) == (gid, "physics")
+    with pytest.raises(pyone.OneNoExistsException):
+        admin.user.chgrp(uid, 4242)
+    with pytest.raises(pyone.OneAuthorizationException):
+        alice.user.chgrp(uid, gid)
+    assert admin.user.info(uid).GNAME == "physics"
+    admin.user.delete(uid)
+
+
+def test_acl_rules_describe_the_fixed_policy(srv: Server, admin: Any, alice: Any) -> None:
+    rules = admin.acl.info().ACL
+    users_gid = next(g.ID for g in admin.grouppool.info().GROUP if g.NAME == "users")
+    assert rules[0].STRING == f"@{users_gid} VM+IMAGE+TEMPLATE/* CREATE *"
+    assert int(rules[0].USER, 16) == 0x200000000 | users_gid
+    admin_id = admin.user.info(-1).ID
+    assert any(r.STRING.startswith(f"#{admin_id} VM+HOST") for r in rules)
+    ok, message, code = rpc(srv).one.acl.addrule(
+        "admin:adminpw", "0x100000001", "0x1000000000", "0x1"
+    )
+    assert (ok, code) == (False, ACTION) and "policy is built in" in message
+    ok, _, code = rpc(srv).one.acl.delrule("admin:adminpw", 0)
+    assert (ok, code) == (False, ACTION)
+    assert len(admin.acl.info().ACL) == len(rules)
+    with pytest.raises(pyone.OneAuthorizationException):
+        alice.acl.info()
+
+
+def test_image_enable_persistent_and_chtype(srv: Server, alice: Any, image_id: int) -> None:
+    assert alice.image.enable(image_id, False) == image_id
+    assert alice.image.info(image_id).STATE == 3  # DISABLED
+    before = vm_count(srv)
+    text = f'NAME="off"\nMEMORY="128"\nDISK=[IMAGE_ID="{image_id}"]'
+    ok, message, code = rpc(srv).one.vm.allocate("alice:alice-pw", text, False)
+    assert (ok, code) == (False, ACTION) and "disabled" in message
+    assert vm_count(srv) == before
+    assert alice.image.enable(image_id, True) == image_id
+    assert alice.image.info(image_id).STATE == 1  # READY
+    assert alice.image.persistent(image_id, False) == image_id  # what it already is
+    assert alice.image.chtype(image_id, "OS") == image_id
+    ok, message, code = rpc(srv).one.image.persistent("alice:alice-pw", image_id, True)
+    assert (ok, code) == (False, ACTION) and "volume" in message
+    ok, message, code = rpc(srv).one.image.chtype("alice:alice-pw", image_id, "DATABLOCK")
+    assert (ok, code) == (False, ACTION) and "OS images" in message
+    assert alice.image.info(image_id).PERSISTENT == 0
+
+
+def test_host_enable_disable_steers_placement(
+    srv: Server, admin: Any, alice: Any, image_id: int
+) -> None:
+    before = vm_count(srv)
+    with pytest.raises(pyone.OneAuthorizationException):
+        alice.host.enable(0, False)
+    assert admin.host.enable(0, False) == 0
+    try:
+        assert admin.host.info(0).STATE == 4  # DISABLED
+        text = f'NAME="nohost"\nMEMORY="128"\nDISK=[IMAGE_ID="{image_id}"]'
+        ok, message, code = rpc(srv).one.vm.allocate("alice:alice-pw", text, False)
+        assert (ok, code) == (False, ACTION) and "every host is disabled" in message
+        assert vm_count(srv) == before
+    finally:
+        admin.host.enable(0, True)
+    assert admin.host.info(0).STATE == 2  # MONITORED
+    ok, message, code = rpc(srv).one.host.allocate("admin:adminpw", "node2", "kvm", "kvm", -1)
+    assert (ok, code) == (False, ACTION) and "configuration" in message
+    ok, message, code = rpc(srv).one.host.delete("admin:adminpw", 0)
+    assert (ok, code) == (False, ACTION) and "configuration" in message
+    assert [h.NAME for h in admin.hostpool.info().HOST] == ["localhost"]
+
+
 # ---- errors: the protocol's own shape, and nothing changes -----------------------------------
 
 
@@ -272,8 +392,8 @@ def test_missing_objects_and_foreign_vms_are_no_exists(srv: Server, admin: Any) 
     assert (ok, code) == (False, 0x200)  # only admins create users
 
 
-def test_not_supported_yet_is_an_action_error(srv: Server) -> None:
-    ok, message, code = rpc(srv).one.acl.info("admin:adminpw")
+def test_not_supported_yet_is_an_action_error(srv: Server, image_id: int) -> None:
+    ok, message, code = rpc(srv).one.vm.attachnic("alice:alice-pw", 0, 'NIC=[NETWORK_ID="0"]')
     assert (ok, code) == (False, ACTION) and "not supported" in message
 
 

@@ -42,6 +42,7 @@ from stratuslab.services.identity import (
 from stratuslab.services.images import ImageService
 from stratuslab.services.jobs import JobRunner
 from stratuslab.services.lifecycle import LifecycleExecutor
+from stratuslab.services.placement import Placement
 from stratuslab.services.quarantine import QuarantineService
 from stratuslab.services.reconciler import Reconciler
 from stratuslab.settings import Settings, parse_duration
@@ -166,12 +167,14 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     for feature in (network, storage, marketplace, auth):
         feature.wire(w)
     types = instance_types(settings)
+    placement = Placement(w.nodes)  # hosts' enabled flags; the executor places through it
     executor = LifecycleExecutor(uow, clock, w.nodes, extensions=w.extensions,
-                                 shutdown_timeout=settings.hypervisor.shutdown_timeout)
+                                 shutdown_timeout=settings.hypervisor.shutdown_timeout,
+                                 place=placement.choose)
     runner = JobRunner(uow, clock, w.job_handlers, default=executor.execute,
                        workers=settings.server.job_workers, name=settings.server.node_name)
     compute = ComputeService(uow, clock, types, nodes=w.nodes, wake=runner.wake,
-                             extensions=w.extensions)
+                             extensions=w.extensions, placement=placement)
     reconciler = Reconciler(uow, clock, w.nodes)
     quarantine = QuarantineService(
         w.nodes, period_s=parse_duration(settings.quarantine.period),

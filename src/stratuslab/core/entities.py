@@ -81,6 +81,7 @@ DEFAULT_INSTANCE_TYPE = "m1.small"
 class ImageState(StrEnum):
     READY = "ready"
     DELETED = "deleted"
+    DISABLED = "disabled"  # kept, but new VMs may not start from it
 
 
 @dataclass(slots=True)

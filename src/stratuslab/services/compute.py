@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from stratuslab.core.commands import RunInstance
-from stratuslab.core.entities import InstanceType, Job, Principal, Vm, VmEvent
-from stratuslab.core.errors import InvalidInput, InvalidState, NotFound
+from stratuslab.core.entities import ImageState, InstanceType, Job, Principal, Vm, VmEvent
+from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
 from stratuslab.core.hypervisor import VmHandle
 from stratuslab.core.instance import is_reserved_context_key
 from stratuslab.core.node import Node
@@ -30,6 +30,7 @@ from stratuslab.services.auth.policy import PRIVATE, authorize, check_gate
 from stratuslab.services.common import record
 from stratuslab.services.extensions import VmExtension
 from stratuslab.services.images import image_permissions
+from stratuslab.services.placement import HOST_LISTING, Placement
 
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 CONTEXT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -37,6 +38,14 @@ LISTING = "stratus describe-instance"
 MAX_COUNT = 100
 MAX_CPU = 128
 MAX_RAM_MIB = 1024 * 1024
+
+
+def _check_name(name: str) -> None:
+    if not HOSTNAME_RE.match(name):
+        raise InvalidInput(
+            f"VM name {name!r} is not a valid host name",
+            hint="use letters, digits and '-', at most 63 characters",
+        )
 
 
 @dataclass(frozen=True)
@@ -64,18 +73,23 @@ class ComputeService:
         nodes: Mapping[str, Node] | None = None,
         wake: Callable[[], None] = lambda: None,
         extensions: Sequence[VmExtension] = (),
+        placement: Placement | None = None,
     ) -> None:
         self.extensions = tuple(extensions)
         self.uow = uow
         self.clock = clock
         self.types = types
         self.nodes = nodes or {}
+        self.placement = placement or Placement(self.nodes)
         self.wake = wake  # tells the job runner new work is queued
 
     # -- create -----------------------------------------------------------------------------
     def run(self, principal: Principal, cmd: RunInstance) -> list[tuple[Vm, Job]]:
         check_gate(principal)  # StratusLab's cloud-access gate
         itype = self._validate(cmd)
+        if not cmd.hold and self.nodes and not self.placement.any_enabled():
+            raise Conflict("no enabled host can run new VMs: every host is disabled",
+                           hint="an administrator enables one (one.host.enable ID true)")
         for ext in self.extensions:
             ext.validate(principal, cmd)
         with self.uow() as uow:
@@ -84,7 +98,11 @@ class ComputeService:
                 if previous is not None:
                     return self._replay(uow, previous)
             image = uow.images.get(cmd.image_id)
-            if image is None or image.state != "ready":
+            if image is not None and image.state == ImageState.DISABLED.value:
+                raise InvalidState(what="image", name=str(cmd.image_id), state="disabled",
+                                   action="run new VMs from it",
+                                   allowed="an enabled image; its owner enables it again")
+            if image is None or image.state != ImageState.READY.value:
                 raise NotFound("image", cmd.image_id, "stratus image list")
             authorize(principal, "use", image.owner, image.group, image_permissions(image),
                       what="image", ident=cmd.image_id, listing="stratus image list")
@@ -109,11 +127,8 @@ class ComputeService:
             raise InvalidInput(f"--ram {cmd.ram_mib} MiB is out of range (64-{MAX_RAM_MIB})")
         if cmd.swap_mib is not None and not 0 <= cmd.swap_mib <= MAX_RAM_MIB:
             raise InvalidInput(f"--swap {cmd.swap_mib} MiB is out of range (0-{MAX_RAM_MIB})")
-        if cmd.name is not None and not HOSTNAME_RE.match(cmd.name):
-            raise InvalidInput(
-                f"VM name {cmd.name!r} is not a valid host name",
-                hint="use letters, digits and '-', at most 63 characters",
-            )
+        if cmd.name is not None:
+            _check_name(cmd.name)
         for gb in cmd.volatile_gb:
             if not 1 <= gb <= 1024:
                 raise InvalidInput(f"volatile disk of {gb} GB is out of range (1-1024 GB)")
@@ -265,3 +280,103 @@ class ComputeService:
         check_gate(principal)
         with self.uow(readonly=True) as uow:
             return uow.jobs.list(None if principal.is_admin else principal.user, vm_id, page)
+
+    # -- manage -----------------------------------------------------------------------------
+    def _change(self, principal: Principal, vm_id: int, action: str, what: str,
+                change: Callable[[Vm], None]) -> Vm:
+        """Apply `change` to the VM in one transaction and record `what` as its event."""
+        self.get(principal, vm_id, action=action)
+        with self.uow() as uow:
+            vm = uow.vms.get(vm_id)
+            assert vm is not None
+            change(vm)
+            vm.updated_at = self.clock.now()
+            uow.vms.update(vm)
+            record(uow, vm_id, vm.updated_at, "request", principal.user, what, host=vm.host)
+            uow.commit()
+        return vm
+
+    def rename(self, principal: Principal, vm_id: int, name: str) -> Vm:
+        _check_name(name)
+        old = self.get(principal, vm_id, action="update").name
+
+        def change(vm: Vm) -> None:
+            vm.name = name
+        return self._change(principal, vm_id, "update", f"rename: {old} -> {name}", change)
+
+    def chown(self, principal: Principal, vm_id: int, *, owner: int | None = None,
+              group: int | None = None) -> Vm:
+        """Give a VM to another user and/or group (administrators only; ids, None = keep)."""
+        if not principal.is_admin:
+            raise Forbidden(f"user {principal.user} may not change the owner of VM {vm_id}",
+                            hint="only administrators change owners")
+        with self.uow(readonly=True) as uow:
+            user = uow.users.get(owner) if owner is not None else None
+            grp = uow.groups.get(group) if group is not None else None
+        if owner is not None and user is None:
+            raise NotFound("user", owner, "stratus user list")
+        if group is not None and grp is None:
+            raise NotFound("group", group, "stratus group list")
+
+        def change(vm: Vm) -> None:
+            vm.owner = user.name if user is not None else vm.owner
+            vm.group = grp.name if grp is not None else vm.group
+        after = f"{user.name if user else '-'}:{grp.name if grp else '-'}"
+        return self._change(principal, vm_id, "chown", f"chown: {after}", change)
+
+    def update_user_template(self, principal: Principal, vm_id: int,
+                             values: Mapping[str, object], *, merge: bool) -> Vm:
+        """Replace (or merge into) the VM's free-form user attributes; the deploy ignores them."""
+        for key in values:
+            if not CONTEXT_KEY_RE.match(key):
+                raise InvalidInput(f"attribute name {key!r} is not valid",
+                                   hint="use [A-Za-z_][A-Za-z0-9_]*")
+
+        def change(vm: Vm) -> None:
+            base = dict(vm.spec.get("user_template", {})) if merge else {}
+            vm.spec = {**vm.spec, "user_template": {**base, **values}}
+        how = "merge" if merge else "replace"
+        return self._change(principal, vm_id, "update", f"user template {how}: "
+                            f"{', '.join(values) or '(empty)'}", change)
+
+    def set_host_enabled(self, principal: Principal, host: str, enabled: bool) -> None:
+        if not principal.is_admin:
+            raise Forbidden(f"user {principal.user} may not enable or disable hosts",
+                            hint="only administrators manage hosts")
+        self.placement.set_enabled(host, enabled)
+
+    def deploy(self, principal: Principal, vm_id: int, host: str) -> Job | None:
+        """Place a pending or held VM on `host` (administrators); a held VM is released."""
+        if not principal.is_admin:
+            raise Forbidden(f"user {principal.user} may not choose the host of VM {vm_id}",
+                            hint="only administrators deploy by hand; the scheduler places VMs")
+        self.placement.require(host)
+        if not self.placement.is_enabled(host):
+            raise Conflict(f"host {host} is disabled; cannot deploy VM {vm_id} there",
+                           hint="enable it first (one.host.enable ID true)")
+        state = self.get(principal, vm_id).vm_state
+        if state not in (VmState.PENDING, VmState.HOLD):
+            raise InvalidState(what="VM", name=str(vm_id), state=state.value,
+                               action="deploy", allowed="pending, hold")
+
+        def change(vm: Vm) -> None:
+            if vm.vm_state is not state:
+                raise InvalidState(what="VM", name=str(vm_id), state="changing",
+                                   action="deploy", allowed="a stable state; retry shortly")
+            vm.spec = {**vm.spec, "requested_host": host}
+        self._change(principal, vm_id, "action", f"deploy to host {host}", change)
+        return self.act(principal, vm_id, VmAction.RELEASE) if state is VmState.HOLD else None
+
+    def migrate(self, principal: Principal, vm_id: int, host: str) -> None:
+        """Refuse honestly: this cloud cannot move a running guest between nodes yet."""
+        if not principal.is_admin:
+            raise Forbidden(f"user {principal.user} may not migrate VM {vm_id}",
+                            hint="only administrators migrate VMs")
+        if host not in self.nodes:
+            raise NotFound("host", host, HOST_LISTING)
+        vm = self.get(principal, vm_id)
+        if vm.host == host:
+            raise Conflict(f"VM {vm_id} already runs on host {host}; nothing to migrate")
+        raise Conflict(f"cannot migrate VM {vm_id} from {vm.host or 'no host'} to {host}: "
+                       "multi-node migration is not available yet",
+                       hint="stop the VM and start a new one on the other host")

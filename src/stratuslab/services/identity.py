@@ -142,6 +142,18 @@ class IdentityService:
             uow.users.delete(user.id or 0)
             uow.commit()
 
+    def set_primary_group(self, principal: Principal, ident: int | str, group: str) -> User:
+        """Make `group` the user's primary group (OpenNebula chgrp); other groups stay."""
+        authorize_service(principal, "users.manage")
+        user = self.get_user(principal, ident)
+        with self.uow() as uow:
+            if uow.groups.by_name(group) is None:
+                raise NotFound("group", group, "stratus group list")
+            user.groups = [group] + [g for g in user.groups if g != group]
+            uow.users.update(user)
+            uow.commit()
+        return user
+
     def set_password(self, principal: Principal, ident: int | str, password: str) -> None:
         user = self.get_user(principal, ident)
         if len(password) < 4:

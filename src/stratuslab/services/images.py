@@ -131,6 +131,15 @@ class ImageService:
                   what="image", ident=image_id, listing=LISTING)
         return image
 
+    def set_enabled(self, principal: Principal, image_id: int, enabled: bool) -> Image:
+        """Disable (new VMs may not start from it; running ones keep it) or enable again."""
+        image = self.get(principal, image_id, action="manage")
+        image.state = (ImageState.READY if enabled else ImageState.DISABLED).value
+        with self.uow() as uow:
+            uow.images.update(image)
+            uow.commit()
+        return image
+
     def delete(self, principal: Principal, image_id: int) -> None:
         image = self.get(principal, image_id, action="delete")
         with self.uow() as uow:

@@ -62,7 +62,11 @@ class LifecycleExecutor:
             vm = self._load(job.vm_id)
             state = vm.vm_state
             if state is S.PENDING and action is VmAction.DEPLOY:
-                host = self.place(vm)
+                try:
+                    host = self.place(vm)
+                except CloudError as exc:  # e.g. every host disabled: say so on the VM
+                    self._fail(vm, exc)
+                    raise
                 self._move(vm, S.PROLOG, "scheduled", host=host)
                 continue
             step = self._steps().get(state)

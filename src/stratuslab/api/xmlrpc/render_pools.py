@@ -115,8 +115,12 @@ def group_pool_xml(groups: Iterable[tuple[Group, Sequence[int]]]) -> str:
 
 # ---- images -----------------------------------------------------------------------------
 
-#: OpenNebula IMAGE_STATES: 1 READY, 7 DELETE.
-IMAGE_STATE_NUMBERS: Mapping[str, int] = {ImageState.READY.value: 1, ImageState.DELETED.value: 7}
+#: OpenNebula IMAGE_STATES: 1 READY, 3 DISABLED, 7 DELETE.
+IMAGE_STATE_NUMBERS: Mapping[str, int] = {
+    ImageState.READY.value: 1,
+    ImageState.DISABLED.value: 3,
+    ImageState.DELETED.value: 7,
+}
 
 
 def image_xml(image: Image, ids: Ids, vm_ids: Sequence[int] = ()) -> str:

@@ -110,12 +110,19 @@ def _history(vm: Vm, uid: int, gid: int) -> str:
     return x.node("HISTORY_RECORDS", x.node("HISTORY", record))
 
 
+def _user_value(value: object) -> Value:
+    """A user template value as stored: text, or a vector (one.vm.update's A=[B=c])."""
+    if isinstance(value, Mapping):
+        return {str(k).upper(): str(v) for k, v in value.items()}
+    return str(value)
+
+
 def vm_xml(vm: Vm, ids: Ids, image: Image | None = None) -> str:
     uid, gid = ids.user_id(vm.owner), ids.group_id(vm.group)
     state, lcm = state_numbers(vm.vm_state, vm.last_action)
     done = vm.vm_state is VmState.DONE
     user_template: dict[str, Value] = {
-        str(k).upper(): str(v) for k, v in dict(vm.spec.get("user_template", {})).items()
+        str(k).upper(): _user_value(v) for k, v in dict(vm.spec.get("user_template", {})).items()
     }
     if vm.error:
         user_template["ERROR"] = vm.error

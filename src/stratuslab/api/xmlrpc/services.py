@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stratuslab.api.xmlrpc.acl import FIXED_HINT, FIXED_POLICY, acl_rules
 from stratuslab.api.xmlrpc.backend import (
     AclRecord,
     DatastoreRecord,
@@ -39,7 +40,7 @@ from stratuslab.core.errors import InvalidInput, NotFound
 from stratuslab.core.ports import Page
 from stratuslab.core.states import VmAction, VmState
 from stratuslab.services.compute import ComputeService
-from stratuslab.services.identity import IdentityService
+from stratuslab.services.identity import IdentityService, require_admin
 from stratuslab.services.images import ImageService
 from stratuslab.services.templates import TemplateService
 
@@ -203,12 +204,13 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
         self.compute.act(principal, vm_id, action)
 
     def vm_rename(self, principal: Principal, vm_id: int, name: str) -> None:
-        raise _unsupported("renaming a VM")
+        self.compute.rename(principal, vm_id, name)
 
     def vm_update(
         self, principal: Principal, vm_id: int, user_template: UserTemplate, *, merge: bool
     ) -> None:
-        raise _unsupported("changing a VM's user template")
+        values = {k.upper(): (dict(v) if isinstance(v, Mapping) else v) for k, v in user_template}
+        self.compute.update_user_template(principal, vm_id, values, merge=merge)
 
     def vm_attach_nic(self, principal: Principal, vm_id: int, nic: NicRequest) -> None:
         raise _unsupported("attaching NICs")
@@ -217,13 +219,18 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
         raise _unsupported("detaching NICs")
 
     def vm_deploy(self, principal: Principal, vm_id: int, host_id: int) -> None:
-        raise _unsupported("placing VMs by hand (the scheduler places them)")
+        self.compute.deploy(principal, vm_id, self._host_name(host_id))
 
     def vm_migrate(self, principal: Principal, vm_id: int, host_id: int, *, live: bool) -> None:
-        raise _unsupported("migration")
+        self.compute.migrate(principal, vm_id, self._host_name(host_id))
 
     def vm_chown(self, principal: Principal, vm_id: int, user_id: int, group_id: int) -> None:
-        raise _unsupported("changing a VM's owner")
+        owner = user_id if user_id >= 0 else None
+        group = group_id if group_id >= 0 else None
+        if owner is None and group is None:
+            self.compute.get(principal, vm_id)  # -1/-1 changes nothing, but the VM must exist
+            return
+        self.compute.chown(principal, vm_id, owner=owner, group=group)
 
     # ---- images --------------------------------------------------------------------------
     def image_get(self, principal: Principal, image_id: int) -> Image:
@@ -246,13 +253,19 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
         self.images.delete(principal, image_id)
 
     def image_enable(self, principal: Principal, image_id: int, *, enabled: bool) -> None:
-        raise _unsupported("enabling/disabling images")
+        self.images.set_enabled(principal, image_id, enabled)
 
     def image_persistent(self, principal: Principal, image_id: int, *, persistent: bool) -> None:
-        raise _unsupported("persistent images (use volumes)")
+        self.images.get(principal, image_id, action="manage")
+        if persistent:  # non-persistent is what every image here is: nothing to change
+            raise InvalidInput(f"image {image_id} cannot become persistent: images are "
+                               "read-only bases here", hint="use a persistent volume instead")
 
     def image_chtype(self, principal: Principal, image_id: int, image_type: str) -> None:
-        raise _unsupported("changing an image's type")
+        self.images.get(principal, image_id, action="manage")
+        if image_type != "OS":  # every image here boots a VM: OS is the only type
+            raise InvalidInput(f"image {image_id} cannot become {image_type}: images here are "
+                               "OS images", hint="use a volume for data (DATABLOCK) disks")
 
     # ---- users and groups ----------------------------------------------------------------
     def user_get(self, principal: Principal, user_id: int) -> User:
@@ -284,7 +297,11 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
         self.identity.set_password(principal, user_id, password)
 
     def user_chgrp(self, principal: Principal, user_id: int, group_id: int) -> None:
-        raise _unsupported("changing a user's group")
+        groups = self.identity.list_groups(_LOOKUP)  # the service checks the caller's right
+        group = next((g for g in groups if g.id == group_id), None)
+        if group is None:
+            raise NotFound("group", group_id, "one.grouppool.info")
+        self.identity.set_primary_group(principal, user_id, group.name)
 
     def user_delete(self, principal: Principal, user_id: int) -> None:
         self.identity.delete_user(principal, user_id)
@@ -308,7 +325,7 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
     def host_list(self, principal: Principal) -> Sequence[HostRecord]:
         vms, _ = self.compute.list(principal, page=Page(0, _ALL))
         hosts = []
-        for index, name in enumerate(sorted(self.compute.nodes)):
+        for index, name in enumerate(self.compute.placement.names()):
             node = self.compute.nodes[name]
             here = [vm for vm in vms if vm.host == name]
             real = node.hypervisor.capabilities.real_guests
@@ -317,6 +334,7 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
                     id=index,
                     name=name,
                     vm_mad="qemu" if real else "simulated",
+                    state=2 if self.compute.placement.is_enabled(name) else 4,  # MONITORED/DISABLED
                     used_cpu=100 * sum(vm.vcpu for vm in here),
                     used_mem_kib=1024 * sum(vm.memory_mib for vm in here),
                     running_vms=sum(vm.vm_state is VmState.RUNNING for vm in here),
@@ -325,14 +343,23 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
             )
         return hosts
 
+    def _host_name(self, host_id: int) -> str:
+        names = self.compute.placement.names()
+        if not 0 <= host_id < len(names):
+            raise NotFound("host", host_id, "one.hostpool.info")
+        return names[host_id]
+
     def host_allocate(self, principal: Principal, name: str, *, im_mad: str, vm_mad: str) -> int:
-        raise _unsupported("adding hosts over XML-RPC (start a stratus-node)")
+        raise InvalidInput(f"cannot add host {name}: hosts come from the server's configuration",
+                           hint="configure the node in the server settings and restart it")
 
     def host_enable(self, principal: Principal, host_id: int, *, enabled: bool) -> None:
-        raise _unsupported("enabling/disabling hosts")
+        self.compute.set_host_enabled(principal, self._host_name(host_id), enabled)
 
     def host_delete(self, principal: Principal, host_id: int) -> None:
-        raise _unsupported("removing hosts")
+        name = self._host_name(host_id)
+        raise InvalidInput(f"cannot remove host {name}: hosts come from the server's "
+                           "configuration", hint="disable it instead (one.host.enable ID false)")
 
     # ---- VM templates --------------------------------------------------------------------
     def template_allocate(self, principal: Principal, name: str, body: str) -> int:
@@ -356,13 +383,18 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
 
     # ---- ACLs, datastores ----------------------------------------------------------------
     def acl_list(self, principal: Principal) -> Sequence[AclRecord]:
-        raise _unsupported("OpenNebula ACL rules (permissions are owner/admin)")
+        require_admin(principal, "read the ACL rules")
+        return acl_rules(
+            self.group_id("users"),
+            [u.id for u in self.identity.list_users(_LOOKUP)
+             if u.id is not None and Role.ADMIN.value in u.roles],
+        )
 
     def acl_add(self, principal: Principal, user: int, resource: int, rights: int) -> int:
-        raise _unsupported("OpenNebula ACL rules (permissions are owner/admin)")
+        raise InvalidInput(FIXED_POLICY, hint=FIXED_HINT)
 
     def acl_delete(self, principal: Principal, rule_id: int) -> None:
-        raise _unsupported("OpenNebula ACL rules (permissions are owner/admin)")
+        raise InvalidInput(FIXED_POLICY, hint=FIXED_HINT)
 
     def datastore_list(self, principal: Principal) -> Sequence[DatastoreRecord]:
         images = self.images.list(principal)
