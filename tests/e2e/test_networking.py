@@ -5,11 +5,13 @@ back in the pool after kill, after a failed deploy and after a kill -9 mid-deplo
 security groups and the refusals.  Real guests (QEMU, TCG; two of them) on the bridge driver: the
 server's data-plane namespace hangs off a "host" namespace this module creates, so no packet
 leaves the namespaces; the guests get their addresses and ping each other over IPv4 and IPv6, and
-a security group closes and opens a TCP port live (busybox nc in the guests).
+a security group closes and opens a TCP port live (busybox nc in the guests), and a port the
+guest's image declares is open in the default firewall while an undeclared one stays closed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -265,16 +267,27 @@ def guest(srv: Server, vm_id: int, command: str, timeout: float = 60) -> tuple[i
                         timeout=timeout)
 
 
+def with_inbound_port(srv: Server, tiny: str, port: int) -> str:
+    """The built tiny image registered again (admin: server paths) declaring an inbound port."""
+    [sha1] = [i["sha1"] for i in srv.cli_json("image", "list") if str(i["id"]) == tiny]
+    built = next(b for f in Path(CACHE, "images").glob("tiny-*/image.json")
+                 if (b := json.loads(f.read_text())).get("sha1") == sha1)
+    return srv.cli("image", "register", "tiny-web", built["path"], "--kernel", built["kernel"],
+                   "--initrd", built["initrd"], "--cmdline", built["cmdline"], "--public",
+                   "--inbound-port", str(port)).stdout.strip()
+
+
 def test_two_real_guests_ping_over_ipv4_and_ipv6_and_a_secgroup_closes_a_port_live(
     real: Server,
 ) -> None:
     srv = real
     tiny = srv.cli("image", "build", "tiny").stdout.strip()
+    web = with_inbound_port(srv, tiny, 9090)
     srv.cli("secgroup", "create", "web", "--rule", "inbound icmp", "--rule", "inbound icmpv6",
             "--rule", "inbound tcp 22")
     [one] = srv.cli_json("run-instance", tiny, "--vm-name", "one", "--ram", "128",
                          "--secgroup", "web")
-    [two] = srv.cli_json("run-instance", tiny, "--vm-name", "two", "--ram", "128",
+    [two] = srv.cli_json("run-instance", web, "--vm-name", "two", "--ram", "128",
                          "--address", "10.254.1.77")
     assert two["ip"] == "10.254.1.77"
     vms = {v["id"]: v for v in srv.cli_json("describe-instance")}
@@ -302,6 +315,16 @@ def test_two_real_guests_ping_over_ipv4_and_ipv6_and_a_secgroup_closes_a_port_li
     srv.cli("secgroup", "del-rule", "web", "inbound", "tcp", "8080")
     rc, _ = guest(srv, b["id"], connect)
     assert rc != 0
+
+    # 'two' has no group; its image declares 9090: the default firewall opens 9090, not 9091
+    for port in (9090, 9091):
+        guest(srv, b["id"], f"setsid nc -ll -p {port} -e /bin/true </dev/null >/dev/null 2>&1 &")
+    rc, out = guest(srv, a["id"], f"nc -w 3 {b['ip']} 9090 </dev/null")
+    assert rc == 0, out
+    rc, _ = guest(srv, a["id"], f"nc -w 3 {b['ip']} 9091 </dev/null")
+    assert rc != 0
+    assert f"image {web} opens inbound TCP port(s) 9090" in srv.cli(
+        "describe-instance", "-v", str(b["id"])).stdout
 
     srv.cli("kill-instance", str(a["id"]), str(b["id"]))
     for vm in (a, b):
