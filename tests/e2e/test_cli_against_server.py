@@ -76,6 +76,7 @@ def test_rest_errors_have_one_json_shape(server: Server, image_id: str) -> None:
     r = httpx.post(server.endpoint + "/api/v1/vms", content=b"{not json", auth=auth,
                    headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.json()["error"]["kind"] == "invalid"
+    assert "the body is not valid JSON" in r.json()["error"]["message"]
     r = httpx.post(server.endpoint + "/api/v1/vms", json={"image": 424242}, auth=auth)
     assert r.status_code == 404 and "image 424242 does not exist" in r.json()["error"]["message"]
     [vm] = httpx.post(server.endpoint + "/api/v1/vms", json={"image": int(image_id), "hold": True},

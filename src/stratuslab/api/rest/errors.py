@@ -37,6 +37,10 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
         for err in exc.errors()[:5]:
+            if err.get("type") == "json_invalid":
+                at = err.get("loc", ("body", "?"))[-1]
+                parts.append(f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'syntax error')} at character {at})")
+                continue
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
         return JSONResponse(
