@@ -291,6 +291,76 @@ def test_storage_and_storagelinks_in_json_and_text(occi: httpx.Client, image: in
     assert occi.get(storage).status_code == 404
 
 
+# ---- partial updates and the actions our model answers -----------------------------------
+
+
+def test_compute_title_changes_any_time_cores_and_memory_only_when_stopped(
+    occi: httpx.Client, image: int
+) -> None:
+    body = {"kind": f"{INFRA}compute", "mixins": [f"{OS_TPL}img-{image}"], "title": "small"}
+    location = path_of(occi.post("/compute/", json=body, headers=JSON))
+    wait(lambda: state(occi, location) == "active", "compute active")
+    renamed = occi.post(location, json={"title": "renamed"}, headers=JSON)
+    assert renamed.status_code == 200 and renamed.json()["title"] == "renamed", renamed.text
+    grow = 'X-OCCI-Attribute: occi.compute.cores=2\nX-OCCI-Attribute: occi.compute.memory=1\n'
+    refused = occi.post(location, content=grow, headers=TEXT)
+    assert refused.status_code == 409 and "power it off first" in refused.text, refused.text
+    assert occi.get(location, headers=JSON).json()["attributes"]["occi.compute.cores"] == 1
+
+    act(occi, location, "stop")
+    wait(lambda: state(occi, location) == "inactive", "compute stopped")
+    resized = occi.post(location, content=grow, headers=TEXT)
+    assert resized.status_code == 200, resized.text
+    act(occi, location, "start")
+    wait(lambda: state(occi, location) == "active", "compute started with the new shape")
+    attrs = occi.get(location, headers=JSON).json()["attributes"]
+    assert (attrs["occi.compute.cores"], attrs["occi.compute.memory"]) == (2, 1.0)
+    assert attrs["occi.core.title"] == "renamed"
+    assert occi.delete(location).status_code == 200
+
+
+def test_storage_online_is_a_no_op_offline_and_network_down_are_409(occi: httpx.Client) -> None:
+    storage_action = "http://schemas.ogf.org/occi/infrastructure/storage/action#"
+    network_action = "http://schemas.ogf.org/occi/infrastructure/network/action#"
+    body = {"kind": f"{INFRA}storage", "attributes": {"occi.storage.size": 1}, "title": "acts"}
+    storage = path_of(occi.post("/storage/", json=body, headers=JSON))
+    network = path_of(
+        occi.post(
+            "/network/",
+            json={
+                "kind": f"{INFRA}network",
+                "title": "acts-net",
+                "attributes": {"occi.network.address": "10.89.0.0/24"},
+            },
+            headers=JSON,
+        )
+    )
+
+    def post_action(location: str, scheme: str, term: str) -> httpx.Response:
+        action = f'Category: {term}; scheme="{scheme}"; class="action"\n'
+        return occi.post(f"{location}?action={term}", content=action, headers=TEXT)
+
+    assert post_action(storage, storage_action, "online").status_code == 200
+    offline = post_action(storage, storage_action, "offline")
+    assert offline.status_code == 409 and "always online" in offline.text, offline.text
+    assert occi.get(storage, headers=JSON).json()["attributes"]["occi.storage.state"] == "online"
+    assert post_action(network, network_action, "up").status_code == 200
+    down = post_action(network, network_action, "down")
+    assert down.status_code == 409 and "always up" in down.text, down.text
+    assert occi.get(network, headers=JSON).json()["attributes"]["occi.network.state"] == "active"
+    assert occi.delete(storage).status_code == 200
+    assert occi.delete(network).status_code == 200
+
+
+def test_compute_save_is_400_with_the_way_out(occi: httpx.Client, image: int) -> None:
+    body = {"kind": f"{INFRA}compute", "mixins": [f"{OS_TPL}img-{image}"]}
+    location = path_of(occi.post("/compute/", json=body, headers=JSON))
+    save = f'Category: save; scheme="{ACTION}"; class="action"\n'
+    response = occi.post(f"{location}?action=save", content=save, headers=TEXT)
+    assert response.status_code == 400 and "POST /api/v1/images" in response.text, response.text
+    assert occi.delete(location).status_code == 200
+
+
 # ---- bad input: the protocol's own error shape, nothing created ---------------------------
 
 

@@ -158,3 +158,24 @@ def test_chgrp_makes_the_group_primary_and_keeps_the_others(
     user = cloud.identity.set_primary_group(admin, "alice", "physics")
     assert user.groups == ["physics", "users"]
     assert cloud.identity.get_user(admin, "alice").primary_group == "physics"
+
+
+def test_resize_changes_a_powered_off_vm_and_the_resume_boots_with_it(
+    cloud: Cloud, admin: Principal, tmp_path: Path
+) -> None:
+    [(vm, _)] = cloud.compute.run(admin, RunInstance(image(cloud, admin, tmp_path), cpu=1,
+                                                     ram_mib=256))
+    drain(cloud)
+    with pytest.raises(InvalidState, match="is running; cannot change its CPUs or memory"):
+        cloud.compute.resize(admin, vm.id, cpu=2)
+    cloud.compute.act(admin, vm.id, "poweroff")
+    drain(cloud)
+    with pytest.raises(InvalidInput, match="out of range"):
+        cloud.compute.resize(admin, vm.id, ram_mib=8)
+    resized = cloud.compute.resize(admin, vm.id, cpu=2, ram_mib=512)
+    assert (resized.vcpu, resized.memory_mib) == (2, 512)
+    assert "resize: 1 CPU, 256 MiB -> 2 CPU, 512 MiB" in messages(cloud, admin, vm.id)
+    cloud.compute.act(admin, vm.id, "resume")
+    drain(cloud)
+    back = cloud.compute.get(admin, vm.id)
+    assert (back.state, back.vcpu, back.memory_mib) == ("running", 2, 512)

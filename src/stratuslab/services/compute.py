@@ -304,6 +304,32 @@ class ComputeService:
             vm.name = name
         return self._change(principal, vm_id, "update", f"rename: {old} -> {name}", change)
 
+    def resize(self, principal: Principal, vm_id: int, *, cpu: int | None = None,
+               ram_mib: int | None = None) -> Vm:
+        """Change a powered-off VM's virtual CPUs and/or memory (None = keep); the next
+        resume boots with them.  Other states refuse: a running or suspended guest (and a
+        stopped one, whose saved memory image has the old size) cannot change shape."""
+        if cpu is not None and not 1 <= cpu <= MAX_CPU:
+            raise InvalidInput(f"{cpu} CPUs is out of range (1-{MAX_CPU})")
+        if ram_mib is not None and not 64 <= ram_mib <= MAX_RAM_MIB:
+            raise InvalidInput(f"{ram_mib} MiB of memory is out of range (64-{MAX_RAM_MIB})")
+        vm = self.get(principal, vm_id, action="update")
+        if vm.vm_state is not VmState.POWEROFF:
+            raise InvalidState(what="VM", name=f"{vm_id} ({vm.name})", state=vm.state,
+                               action="change its CPUs or memory",
+                               allowed="poweroff; power it off first, resize, then resume")
+
+        def change(current: Vm) -> None:
+            if current.vm_state is not VmState.POWEROFF:  # moved since the check above
+                raise InvalidState(what="VM", name=str(vm_id), state=current.state,
+                                   action="change its CPUs or memory", allowed="poweroff")
+            current.vcpu = cpu if cpu is not None else current.vcpu
+            current.memory_mib = ram_mib if ram_mib is not None else current.memory_mib
+        after = f"{cpu if cpu is not None else vm.vcpu} CPU, "
+        after += f"{ram_mib if ram_mib is not None else vm.memory_mib} MiB"
+        return self._change(principal, vm_id, "update",
+                            f"resize: {vm.vcpu} CPU, {vm.memory_mib} MiB -> {after}", change)
+
     def chown(self, principal: Principal, vm_id: int, *, owner: int | None = None,
               group: int | None = None) -> Vm:
         """Give a VM to another user and/or group (administrators only; ids, None = keep)."""

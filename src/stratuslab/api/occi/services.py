@@ -111,7 +111,12 @@ class ServicesBackend(NetworkCalls, StorageCalls):
         cores: int | None = None,
         memory_mib: int | None = None,
     ) -> None:
-        raise NotImplementedError("changing a compute's title, cores or memory")
+        """Title renames at any time; cores/memory only on a powered-off compute (409 else)."""
+        self.compute_get(principal, vm_id)
+        if cores is not None or memory_mib is not None:  # first: a refusal changes nothing
+            self.compute.resize(principal, vm_id, cpu=cores, ram_mib=memory_mib)
+        if name is not None:
+            self.compute.rename(principal, vm_id, name)
 
     # ---- links -----------------------------------------------------------------------------
     def link_create(

@@ -2,7 +2,8 @@
 
 Works over the VolumeService (extras["volumes"]) and the hot-plug service (extras["vm_volumes"])
 when the storage feature is wired; without them the storage collection is empty and changes
-answer 501.  OCCI storage ids are volume UUIDs; only persistent volumes are storage resources
+answer 501.  online/offline: a ready volume is online and stays so (offline is 409, see
+storage_action).  OCCI storage ids are volume UUIDs; only persistent volumes are storage resources
 (root and volatile disks belong to their VM).  A volume attached to a VM is a storagelink with
 id "<vm id>_<uuid>".  Translation only.  Imports core, services and this package.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 from stratuslab.api.occi.backend import LinkRecord, StorageRecord
 from stratuslab.core.entities import Principal, Vm
-from stratuslab.core.errors import NotFound
+from stratuslab.core.errors import InvalidState, NotFound
 from stratuslab.core.volumes import CreateVolume, UpdateVolume, Volume, VolumeKind, VolumeState
 
 LISTING = "GET /occi/storage/"
@@ -66,8 +67,22 @@ class StorageCalls:
         return [_record(v) for v in self._visible(principal)]
 
     def storage_action(self, principal: Principal, storage_id: str, *, online: bool) -> None:
-        self.storage_get(principal, storage_id)
-        raise NotImplementedError("taking storage online or offline (it is online when ready)")
+        """Our volumes have no offline state: a ready volume is online (online is a no-op on
+        it); offline is refused (409), and so is online on a volume that is not ready."""
+        record = self.storage_get(principal, storage_id)
+        if not online:
+            raise InvalidState(
+                what="storage", name=storage_id, state=record.state, action="go offline",
+                allowed="nowhere: a ready volume is always online",
+                hint="to take it away from a compute, DELETE its storagelink; "
+                "to retire it, DELETE the storage",
+            )
+        if record.state != "online":
+            raise InvalidState(
+                what="storage", name=storage_id, state=record.state, action="go online",
+                allowed="offline: it is not ready",
+                hint="a failed volume cannot be repaired; DELETE it and create another",
+            )
 
     def storage_delete(self, principal: Principal, storage_id: str) -> None:
         self.storage_get(principal, storage_id)
