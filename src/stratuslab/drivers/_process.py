@@ -15,6 +15,10 @@ from stratuslab.core.errors import DriverError
 
 DEFAULT_TIMEOUT = 60.0
 
+#: what `spawn` returns, and what waiting on it may raise (so drivers need not import subprocess)
+Process = subprocess.Popen[bytes]
+TimeoutExpired = subprocess.TimeoutExpired
+
 
 @dataclass(frozen=True, slots=True)
 class Result:

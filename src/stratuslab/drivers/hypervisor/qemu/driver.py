@@ -13,7 +13,6 @@ Imports only the standard library, `qemu.qmp`, `core`, `drivers._process` and it
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from stratuslab.core.hypervisor import (
     VmHandle,
     VmSpec,
 )
+from stratuslab.drivers._process import Process
 from stratuslab.drivers.hypervisor.base import Hypervisor
 from stratuslab.drivers.hypervisor.qemu import cmdline, hotplug, layout, process, suspend
 from stratuslab.drivers.hypervisor.qemu.accel import AccelChooser
@@ -71,7 +71,7 @@ class QemuHypervisor(Hypervisor):
         self.index = layout.RunIndex(self.run_dir)
         self._guard = threading.Lock()
         self._vm_locks: dict[int, threading.RLock] = {}
-        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+        self._procs: dict[int, Process] = {}
         self._watchers: dict[int, Watcher] = {}
         self._adopt()
 
@@ -140,7 +140,7 @@ class QemuHypervisor(Hypervisor):
         return self._handle(spec.vm_id, instance)
 
     def _watch(
-        self, vm_id: int, instance: layout.InstanceDir, pid: int, proc: subprocess.Popen[bytes] | None
+        self, vm_id: int, instance: layout.InstanceDir, pid: int, proc: Process | None
     ) -> None:
         watcher = Watcher(vm_id, instance, pid, proc=proc, on_exit=self._on_exit)
         with self._guard:

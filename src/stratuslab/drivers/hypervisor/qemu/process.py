@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from stratuslab.core.errors import DriverError
 from stratuslab.drivers import _process
+from stratuslab.drivers._process import Process, TimeoutExpired
 from stratuslab.drivers.hypervisor.qemu import layout
 from stratuslab.drivers.hypervisor.qemu.qmp import QmpSession, try_connect
 
@@ -48,7 +48,7 @@ def log_size(instance: layout.InstanceDir) -> int:
 
 def launch(
     vm: str, instance: layout.InstanceDir, argv: Sequence[str], *, netns: str | None
-) -> subprocess.Popen[bytes]:
+) -> Process:
     """Spawn QEMU in `instance` (inside `netns` if given) and return once QMP answers."""
     instance.path.mkdir(parents=True, exist_ok=True)
     instance.remove_runtime_files()
@@ -96,10 +96,10 @@ def wait_gone(pid: int | None, instance: layout.InstanceDir, timeout: float) -> 
     return True
 
 
-def reap(pid: int | None, proc: subprocess.Popen[bytes] | None) -> None:
+def reap(pid: int | None, proc: Process | None) -> None:
     """Collect the exit status of our own child so it does not linger as a zombie."""
     if proc is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        with contextlib.suppress(TimeoutExpired):
             proc.wait(timeout=KILL_TIMEOUT)
         return
     if pid:
@@ -135,7 +135,7 @@ def stop(
     pid: int | None,
     *,
     graceful: float = 0.0,
-    proc: subprocess.Popen[bytes] | None = None,
+    proc: Process | None = None,
 ) -> str:
     """Stop the QEMU: ACPI power-down for `graceful` s (if > 0), then QMP quit, then SIGKILL.
 

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import subprocess
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 
 from qemu.qmp import QMPClient, QMPError
 
+from stratuslab.drivers._process import Process, TimeoutExpired
 from stratuslab.drivers.hypervisor.qemu import layout
 from stratuslab.drivers.hypervisor.qemu.qmp import open_client
 
@@ -48,7 +48,7 @@ class Watcher(threading.Thread):
         instance: layout.InstanceDir,
         pid: int,
         *,
-        proc: subprocess.Popen[bytes] | None,
+        proc: Process | None,
         on_exit: ExitHandler,
     ) -> None:
         super().__init__(name=f"qemu-watch-{vm_id}", daemon=True)
@@ -121,7 +121,7 @@ class Watcher(threading.Thread):
         if self.proc is not None:
             try:
                 return self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+            except TimeoutExpired:
                 return None
         try:  # an adopted QEMU may still be our child (a driver re-created in the same process)
             pid, status = os.waitpid(self.pid, os.WNOHANG)

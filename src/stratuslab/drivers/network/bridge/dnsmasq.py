@@ -13,13 +13,13 @@ import contextlib
 import ipaddress
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 from stratuslab.core.errors import DriverError
 from stratuslab.core.network import Ipv6Mode, Lease, Network
 from stratuslab.drivers import _process
+from stratuslab.drivers._process import Process, TimeoutExpired
 
 
 def gateway_v6(network: Network) -> str | None:
@@ -80,7 +80,7 @@ class Dnsmasq:
         self.bridge = bridge
         self.workdir = workdir
         self.netns = netns
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Process | None = None
 
     @property
     def hosts_file(self) -> Path:
@@ -136,7 +136,7 @@ class Dnsmasq:
             proc.terminate()
             try:
                 proc.wait(timeout)
-            except subprocess.TimeoutExpired:
+            except TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout)
         with contextlib.suppress(FileNotFoundError):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from stratuslab.core.errors import DriverError
 from stratuslab.drivers import _process
+from stratuslab.drivers._process import Process
 
 _TARGET_LINE = re.compile(r"^Target (\d+): (\S+)$", re.MULTILINE)
 
@@ -49,7 +49,7 @@ class TgtDaemon:
 
     def __init__(self, config: TgtConfig) -> None:
         self.config = config
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Process | None = None
         # tids are chosen as max+1: two exports at once must not pick the same one
         self._lock = threading.Lock()
 
@@ -200,7 +200,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait_or_kill(pid: int, proc: subprocess.Popen[bytes] | None, grace: float) -> None:
+def _wait_or_kill(pid: int, proc: Process | None, grace: float) -> None:
     deadline = time.monotonic() + grace
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
