@@ -121,6 +121,7 @@ class Network:
     ipv6_mode: Ipv6Mode = Ipv6Mode.NONE
     owner: str = "oneadmin"
     id: int | None = None
+    enabled: bool = True  # False = "down": the network gives no new leases (existing ones stay)
 
     @property
     def size(self) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Connection,
     ForeignKey,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -60,6 +62,7 @@ networks = Table(
     Column("mac_prefix", String(8), nullable=False),
     Column("ipv6_prefix", String(64)),
     Column("ipv6_mode", String(16), nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
     Column("owner", String(64), nullable=False),
     UniqueConstraint("segment_kind", "segment_id", name="uq_networks_segment"),
 )
@@ -204,6 +207,7 @@ class SqlNetworkRepo:
             "segment_kind": n.segment_kind.value, "segment_id": n.segment_id,
             "gateway": n.gateway, "dns": list(n.dns), "mac_prefix": n.mac_prefix,
             "ipv6_prefix": n.ipv6_prefix, "ipv6_mode": n.ipv6_mode.value, "owner": n.owner,
+            "enabled": n.enabled,
         }  # fmt: skip
 
     def _write_ranges(self, network_id: int, ranges: tuple[AddressRange, ...]) -> None:
@@ -227,7 +231,7 @@ class SqlNetworkRepo:
             segment_kind=SegmentKind(row.segment_kind), segment_id=row.segment_id,
             gateway=row.gateway, dns=tuple(row.dns or ()), mac_prefix=row.mac_prefix,
             ipv6_prefix=row.ipv6_prefix, ipv6_mode=Ipv6Mode(row.ipv6_mode), owner=row.owner,
-            id=row.id,
+            id=row.id, enabled=bool(row.enabled),
         )  # fmt: skip
 
     # --- leases ----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -241,3 +242,13 @@ def test_concurrent_acquires_never_lease_an_address_twice():
         t.join()
     assert len(results) == 40 and len(set(results)) == 40
     assert len(errors) == 8 and all("no free address" in str(e) for e in errors)
+
+
+def test_a_down_network_refuses_leases_and_reservations(repo):
+    repo.update_network(dataclasses.replace(repo.get_network("net"), enabled=False))
+    with pytest.raises(CloudError, match="network net is down; cannot give new addresses"):
+        ipam.acquire(repo, "net", vm_id=1, owner="a")
+    with pytest.raises(CloudError, match="is down"):
+        ipam.reserve(repo, "net", owner="a", count=1)
+    repo.update_network(dataclasses.replace(repo.get_network("net"), enabled=True))
+    assert ipam.acquire(repo, "net", vm_id=1, owner="a").ip == "10.9.0.10"

@@ -12,7 +12,14 @@ from tests.conftest import drain
 from stratuslab.bootstrap import Cloud
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Principal
-from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
+from stratuslab.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    QuotaExceeded,
+)
 from stratuslab.services.network.service import NetworkService
 
 
@@ -238,3 +245,23 @@ def test_image_inbound_ports_open_the_default_firewall_and_are_logged(
     [ev] = [e for e in cloud.compute.events(alice, plain.id or 0) if e.kind == "firewall"]
     assert ev.message == f"image {web.id} opens inbound TCP port(s) 443, 8080"
     assert not [e for e in cloud.compute.events(alice, other.id or 0) if e.kind == "firewall"]
+
+
+def test_a_down_network_gives_no_new_leases_and_keeps_the_ones_it_gave(
+    cloud: Cloud, admin: Principal, alice: Principal, tmp_path: Path
+) -> None:
+    img = image(cloud, admin, tmp_path)
+    svc = net(cloud)
+    [(before, _)] = cloud.compute.run(admin, RunInstance(img, nics=({"network": "public"},)))
+    with pytest.raises(Forbidden):
+        svc.set_enabled(alice, "public", False)
+    svc.set_enabled(admin, "public", False)
+    assert not next(v.network.enabled for v in svc.networks() if v.network.name == "public")
+    with pytest.raises(InvalidState, match="network public is down; cannot give new addresses"):
+        cloud.compute.run(admin, RunInstance(img, nics=({"network": "public"},)))
+    with pytest.raises(InvalidState, match="is down"):
+        svc.reserve(alice, "public", 1)
+    assert used(cloud) == 1 and cloud.compute.get(admin, before.id).ip is not None
+    svc.set_enabled(admin, "public", True)
+    cloud.compute.run(admin, RunInstance(img, nics=({"network": "public"},)))
+    assert used(cloud) == 2

@@ -15,7 +15,7 @@ from typing import Any
 
 from stratuslab.api.occi.backend import LinkRecord, NetworkRecord, NetworkRequest
 from stratuslab.core.entities import Principal, Vm
-from stratuslab.core.errors import InvalidInput, InvalidState, NotFound
+from stratuslab.core.errors import InvalidInput, NotFound
 from stratuslab.core.network import Network
 from stratuslab.core.states import VmState
 
@@ -31,6 +31,7 @@ def _record(net: Network) -> NetworkRecord:
         address=net.subnet,
         gateway=net.gateway,
         allocation="dynamic",
+        state="active" if net.enabled else "inactive",
     )
 
 
@@ -98,15 +99,8 @@ class NetworkCalls:
         return [_record(n) for n in self._networks()]
 
     def network_action(self, principal: Principal, net_id: int, *, up: bool) -> None:
-        """Our networks have no down state: up is a no-op, down is refused (409)."""
-        net = self._network(net_id)
-        if not up:
-            raise InvalidState(
-                what="network", name=f"{net_id} ({net.name})", state="active", action="go down",
-                allowed="nowhere: StratusLab networks are always up",
-                hint="to stop new leases, hold its free addresses (stratus network hold) "
-                "or DELETE the network once no compute uses it",
-            )
+        """down: the network gives no new leases (computes keep theirs); up: it gives again."""
+        self._service().set_enabled(principal, self._network(net_id).name, up)
 
     def network_delete(self, principal: Principal, net_id: int) -> None:
         self._service().delete(principal, self._network(net_id).name)

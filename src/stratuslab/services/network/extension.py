@@ -28,7 +28,7 @@ from stratuslab.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from stratuslab.services.common import record
 from stratuslab.services.extensions import PrologAdditions, VmExtension
 from stratuslab.services.network.definitions import get_network
-from stratuslab.services.network.ipam import Ipam, lease_message
+from stratuslab.services.network.ipam import Ipam, check_up, lease_message
 from stratuslab.services.network.repository import NetworkRepo
 from stratuslab.services.network.secgroups import rules_for_nic
 from stratuslab.services.network.service import live_vms, repo_of
@@ -94,6 +94,7 @@ class NetworkExtension(VmExtension):
             raise InvalidInput(f"NIC {i}: unknown key {sorted(unknown)[0]!r}",
                                hint=f"NIC requests take {', '.join(sorted(NIC_KEYS))}")  # fmt: skip
         network = self._network_for(repo, req)
+        check_up(network)  # before any transaction: run-instance on a down network is refused
         ip = req.get("ip")
         if ip:
             if cmd.count > 1:

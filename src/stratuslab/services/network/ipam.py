@@ -12,7 +12,14 @@ import dataclasses
 import ipaddress
 from dataclasses import dataclass
 
-from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, NotFound, QuotaExceeded
+from stratuslab.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    QuotaExceeded,
+)
 from stratuslab.core.network import Lease, Network, Reservation, ipv6_for, mac_for
 from stratuslab.services.network.definitions import get_network
 from stratuslab.services.network.repository import NetworkRepo
@@ -38,6 +45,16 @@ def lease_message(lease: Lease, *, acquired: bool) -> str:
     return f"{verb} lease (NETWORK={lease.network}, IP={lease.ip}{v6}, MAC={lease.mac})"
 
 
+def check_up(network: Network) -> None:
+    """A down network (enabled=False) gives no new leases; the ones it gave stay."""
+    if not network.enabled:
+        raise InvalidState(
+            what="network", name=network.name, state="down", action="give new addresses",
+            allowed="up", hint="choose another network, or an administrator brings it up "
+            "(OCCI action up on /occi/network/ID)",
+        )
+
+
 class Ipam:
     def __init__(self, *, max_races: int = 64) -> None:
         self._max_races = max_races
@@ -59,6 +76,7 @@ class Ipam:
         """A lease for NIC `nic_index` of VM `vm_id`: the requested address, one of the caller's
         reservation, or the first free address of the network."""
         network = get_network(repo, network_name)
+        check_up(network)
         if reservation_id is not None:
             return self._from_reservation(
                 repo, network, reservation_id, vm_id, owner, nic_index, ip
@@ -101,6 +119,7 @@ class Ipam:
         name: str = "",
     ) -> tuple[Reservation, list[Lease]]:
         network = get_network(repo, network_name)
+        check_up(network)
         if count < 1:
             raise InvalidInput(f"cannot reserve {count} addresses", hint="ask for at least 1")
         if count > network.size:

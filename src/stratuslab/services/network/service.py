@@ -106,6 +106,17 @@ class NetworkService:
             repo.delete_network(name)
             uow.commit()
 
+    def set_enabled(self, principal: Principal, name: str, enabled: bool) -> Network:
+        """Bring a network up (enabled) or down: a down network gives no new leases (VMs that
+        have one keep it); run-instance and reservations on it are refused with 409."""
+        require_admin(principal, "taking a network up or down")
+        with self.uow() as uow:
+            repo = repo_of(uow)
+            network = dataclasses.replace(get_network(repo, name), enabled=enabled)
+            repo.update_network(network)
+            uow.commit()
+        return network
+
     def add_range(self, principal: Principal, name: str, text: str) -> Network:
         require_admin(principal, "adding an address range")
         with self.uow() as uow:
