@@ -241,3 +241,25 @@ def test_reserved_context_keys_are_refused_before_anything_is_made(
         with pytest.raises(InvalidInput, match=f"context key {key} is set by StratusLab"):
             cloud.compute.run(admin, RunInstance(img, context={key: "x"}))
     assert cloud.compute.list(admin, include_done=True)[1] == 0
+
+
+def test_a_kill_that_overtakes_a_deploy_supersedes_it_quietly(
+    cloud: Cloud, admin: Principal, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+    import time
+
+    img = image(cloud, admin, tmp_path)
+    cloud.nodes["localhost"].hypervisor.boot_delay = 1.0  # type: ignore[attr-defined]
+    [(vm, job)] = cloud.compute.run(admin, RunInstance(img))
+    deploy = threading.Thread(target=cloud.runner.run_once)
+    deploy.start()
+    while cloud.compute.get(admin, vm.id).state != "boot":  # the driver is booting it now
+        time.sleep(0.02)
+    cloud.compute.act(admin, vm.id, "kill")
+    deploy.join(10)
+    drain(cloud)
+    assert cloud.compute.get(admin, vm.id).state == "done"
+    assert cloud.compute.job(admin, job.id).state == "done"  # superseded, not failed
+    assert "crashed" not in caplog.text
+    assert cloud.nodes["localhost"].hypervisor.list_vms() == []

@@ -52,6 +52,14 @@ class LifecycleExecutor:
     # -- the job ------------------------------------------------------------------------------
     def execute(self, job: Job) -> None:
         assert job.vm_id is not None
+        try:
+            self._execute(job)
+        except Superseded:
+            # another request (e.g. a kill) moved the VM first; its own job carries on from there
+            log.info("job %s (%s) of VM %s superseded", job.id, job.kind, job.vm_id)
+
+    def _execute(self, job: Job) -> None:
+        assert job.vm_id is not None
         action = VmAction(job.kind)
         if action is VmAction.RECOVER_FAILURE:
             vm = self._load(job.vm_id)
@@ -75,7 +83,7 @@ class LifecycleExecutor:
             try:
                 changes = step(vm, action) or {}
             except Superseded:
-                return
+                raise
             except CloudError as exc:
                 self._fail(vm, exc)
                 raise
@@ -155,9 +163,9 @@ class LifecycleExecutor:
         if vm.host is None:
             return
         node = self._node(vm)
-        handle = self._handle(vm)
-        if handle is not None:
-            node.hypervisor.kill(handle)
+        # no recorded handle does not mean no VM: a deploy overtaken by this kill may have started
+        # it without being able to record the handle; drivers find their VMs by id
+        node.hypervisor.kill(self._handle(vm) or VmHandle(vm.id or 0, vm.host, {}))
         for ext in self.extensions:
             ext.on_node_release(vm, node)
         node.storage.release(vm.id or 0, owner=vm.owner, quarantine=True)
