@@ -379,13 +379,20 @@ def test_a_down_network_refuses_new_computes_until_it_is_up_again(
     wait(lambda: occi.delete(network).status_code == 200, "network released and deleted")
 
 
-def test_compute_save_is_400_with_the_way_out(occi: httpx.Client, image: int) -> None:
+def test_compute_save_of_an_active_compute_is_409_and_creates_no_image(
+    server: Server, occi: httpx.Client, image: int
+) -> None:
     body = {"kind": f"{INFRA}compute", "mixins": [f"{OS_TPL}img-{image}"]}
     location = path_of(occi.post("/compute/", json=body, headers=JSON))
     wait(lambda: state(occi, location) == "active", "compute active")
+    before = httpx.get(f"{server.endpoint}/api/v1/images", auth=AUTH).json()
     save = f'Category: save; scheme="{ACTION}"; class="action"\n'
     response = occi.post(f"{location}?action=save", content=save, headers=TEXT)
-    assert response.status_code == 400 and "POST /api/v1/images" in response.text, response.text
+    assert response.status_code == 409 and "power it off first" in response.text, response.text
+    rest = httpx.post(f"{server.endpoint}/api/v1/vms/{location.rsplit('/', 1)[1]}/save-disk",
+                      json={"name": "copy"}, auth=AUTH)
+    assert rest.status_code == 409 and "power it off first" in rest.text, rest.text
+    assert httpx.get(f"{server.endpoint}/api/v1/images", auth=AUTH).json() == before
     assert occi.delete(location).status_code == 200
 
 

@@ -150,3 +150,50 @@ def test_guest_initiated_poweroff_is_detected_and_start_boots_again(
     events = srv.cli("describe-instance", "-v", str(vm["id"])).stdout
     assert "running -> poweroff" in events
     srv.cli("kill-instance", str(vm["id"]))
+
+
+def test_occi_save_of_a_powered_off_guest_boots_a_new_vm_with_its_files(
+    qemu_server: Server, tiny: str
+) -> None:
+    import httpx
+
+    from stratuslab.drivers.hypervisor.guestagent import run_in_guest
+
+    srv = qemu_server
+    occi = httpx.Client(base_url=f"{srv.endpoint}/occi", auth=("admin", "adminpw"), timeout=60)
+    scheme = "http://schemas.ogf.org/occi/infrastructure/compute/action#"
+    text = {"Content-Type": "text/plain", "Accept": "text/plain"}
+
+    def action(vm_id: int, term: str, attrs: str = "") -> httpx.Response:
+        body = f'Category: {term}; scheme="{scheme}"; class="action"\n{attrs}'
+        return occi.post(f"/compute/{vm_id}?action={term}", content=body, headers=text)
+
+    [vm] = srv.cli_json("run-instance", tiny, "--vm-name", "gamma", "--ram", "128")
+    wait_console(srv, vm["id"], r"^stratuslab-ready hostname=gamma\b")
+    images = {i["id"] for i in srv.cli_json("image", "list")}
+    refused = action(vm["id"], "save")
+    assert refused.status_code == 409 and "power it off first" in refused.text, refused.text
+    assert {i["id"] for i in srv.cli_json("image", "list")} == images
+
+    agent = str(srv.data_dir / "instances" / str(vm["id"]) / "agent.sock")
+    rc, _ = run_in_guest(agent, "echo kept-by-save > /root/marker && sync", timeout=30)
+    assert rc == 0
+    assert action(vm["id"], "stop").status_code == 200
+    wait_state(srv, vm["id"], "poweroff", timeout=60)
+    saved = action(vm["id"], "save", 'X-OCCI-Attribute: name="gamma-golden"\n')
+    assert saved.status_code == 200, saved.text
+    [image] = [i for i in srv.cli_json("image", "list") if i["id"] not in images]
+    assert image["name"] == "gamma-golden" and image["owner"] == "admin"
+    assert f"disk saved as image {image['id']}" in srv.cli("describe-instance", "-v",
+                                                           str(vm["id"])).stdout
+    again = httpx.post(f"{srv.endpoint}/api/v1/vms/{vm['id']}/save-disk", json={"name": "rest"},
+                       auth=("admin", "adminpw"), timeout=60)
+    assert again.status_code == 201 and again.json()["sha1"] == image["sha1"], again.text
+    srv.cli("kill-instance", str(vm["id"]))
+
+    [copy] = srv.cli_json("run-instance", str(image["id"]), "--vm-name", "delta", "--ram", "128")
+    wait_console(srv, copy["id"], r"^stratuslab-ready hostname=delta\b")
+    agent = str(srv.data_dir / "instances" / str(copy["id"]) / "agent.sock")
+    rc, out = run_in_guest(agent, "cat /root/marker", timeout=30)
+    assert (rc, out.strip()) == (0, "kept-by-save")
+    srv.cli("kill-instance", str(copy["id"]))

@@ -147,6 +147,12 @@ class ImageStorePort(Protocol):
         self, source: str, *, expected_sha1: str | None, name: str
     ) -> StoredImage: ...
 
+    def import_flattened(
+        self, overlay_path: str, *, name: str, fmt: str = "qcow2"
+    ) -> StoredImage:
+        """A new image from a VM disk overlay and its backing chain, flattened into one file."""
+        ...
+
     def remove(self, path: str) -> None: ...
 
 

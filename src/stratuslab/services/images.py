@@ -1,4 +1,5 @@
-"""Images: register from a local file or URL with a checksum, list, show, delete."""
+"""Images: register from a local file or URL with a checksum, save a powered-off VM's disk as
+a new image, list, show, delete."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from collections.abc import Sequence
 from urllib.parse import urlparse
 
 from stratuslab.core.entities import Image, ImageState, Principal
-from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
 from stratuslab.core.imagebuild import ImageBuilderPort, ProgressFn
 from stratuslab.core.ports import Clock, ImageStorePort, Page, UnitOfWorkFactory, VmFilter
-from stratuslab.core.states import TERMINAL
+from stratuslab.core.states import TERMINAL, VmState
 from stratuslab.services.auth.policy import PRIVATE, Permissions, authorize, check_gate
+from stratuslab.services.common import record
 
 SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 LISTING = "stratus image list"
@@ -114,6 +116,47 @@ class ImageService:
         )
         with self.uow() as uow:
             uow.images.add(image)
+            uow.commit()
+        return image
+
+    def save_vm_disk(self, principal: Principal, vm_id: int, name: str) -> Image:
+        """Flatten a powered-off VM's root disk into a new private image of the caller's, booted
+        like the VM's image (kernel, initrd, command line, inbound ports)."""
+        if not name or len(name) > 128:
+            raise InvalidInput("an image name must have 1 to 128 characters")
+        with self.uow(readonly=True) as uow:
+            vm = uow.vms.get(vm_id)
+            source = uow.images.get(vm.image_id) if vm is not None else None
+        if vm is None:
+            raise NotFound("VM", vm_id, "stratus describe-instance")
+        authorize(principal, "update", vm.owner, vm.group, PRIVATE, what="VM", ident=vm_id)
+        if vm.vm_state is not VmState.POWEROFF:
+            raise InvalidState(what="VM", name=f"{vm_id} ({vm.name})", state=vm.state,
+                               action="save its disk as an image",
+                               allowed="poweroff; power it off first, then save")
+        disks = (vm.spec.get("prepared") or {}).get("disks") or []
+        root = next((d for d in disks if d.get("name") == "root"), None)
+        if root is None or source is None:
+            raise Conflict(f"VM {vm_id} ({vm.name}) has no root disk on its node",
+                           hint="only VMs booted from an image can save their disk")
+        stored = self.store.import_flattened(str(root["source"]), name=name,
+                                             fmt=str(root.get("format") or "qcow2"))
+        now = self.clock.now()
+        image = Image(
+            None, name, principal.user, principal.groups[0] if principal.groups else "users",
+            stored.path, stored.format, stored.size_bytes, stored.sha1, public=False,
+            source=f"disk of VM {vm_id}", kernel=source.kernel, initrd=source.initrd,
+            cmdline=source.cmdline, created_at=now, inbound_ports=list(source.inbound_ports),
+        )
+        with self.uow() as uow:
+            current = uow.vms.get(vm_id)
+            if current is None or current.vm_state is not VmState.POWEROFF:  # moved meanwhile
+                raise InvalidState(what="VM", name=str(vm_id),
+                                   state=current.state if current else "gone",
+                                   action="save its disk as an image", allowed="poweroff")
+            uow.images.add(image)
+            record(uow, vm_id, now, "request", principal.user,
+                   f"disk saved as image {image.id}", host=current.host)
             uow.commit()
         return image
 

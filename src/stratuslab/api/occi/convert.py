@@ -55,11 +55,6 @@ COMPUTE_ACTIONS: Mapping[tuple[str, str | None], VmAction] = {
 
 def compute_action(term: str, attributes: Mapping[str, Any]) -> VmAction:
     method = attributes.get("method")
-    if term == "save":
-        raise bad(
-            "compute action save (saving the compute's disk as an image) is not offered by "
-            "this cloud yet; register a disk as an image with POST /api/v1/images instead"
-        )
     action = COMPUTE_ACTIONS.get((term, str(method) if method is not None else None))
     if action is None:
         supported = sorted({t for t, _ in COMPUTE_ACTIONS})

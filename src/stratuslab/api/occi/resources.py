@@ -140,10 +140,16 @@ def create(call: Call, collection: str, entity: m.Entity) -> str:
     raise OcciError(405, f"resources cannot be created in /{collection}/")
 
 
+def _compute_action(call: Call, vm_id: Any, term: str, attributes: Mapping[str, Any]) -> None:
+    if term == "save":  # the image name is the action's `name` attribute (OCCI 1.2), if given
+        name = attributes.get("name")
+        call.backend.compute_save(call.principal, vm_id, str(name) if name else None)
+        return
+    call.backend.compute_action(call.principal, vm_id, convert.compute_action(term, attributes))
+
+
 _ACTIONS: Mapping[str, Callable[[Call, Any, str, Mapping[str, Any]], None]] = {
-    "compute": lambda c, i, t, a: c.backend.compute_action(
-        c.principal, i, convert.compute_action(t, a)
-    ),
+    "compute": _compute_action,
     "network": lambda c, i, t, a: c.backend.network_action(c.principal, i, up=t == "up"),
     "storage": lambda c, i, t, a: c.backend.storage_action(c.principal, i, online=t == "online"),
 }

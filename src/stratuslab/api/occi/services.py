@@ -98,6 +98,14 @@ class ServicesBackend(NetworkCalls, StorageCalls):
     def compute_action(self, principal: Principal, vm_id: int, action: VmAction) -> None:
         self.compute.act(principal, vm_id, action)
 
+    def compute_save(self, principal: Principal, vm_id: int, name: str | None) -> int:
+        """Save a stopped compute's disk as a new image (an os_tpl); default name
+        "<compute title>-saved"."""
+        vm = self.compute_get(principal, vm_id)
+        image = self.images.save_vm_disk(principal, vm_id, name or f"{vm.name}-saved")
+        assert image.id is not None
+        return image.id
+
     def compute_delete(self, principal: Principal, vm_id: int) -> None:
         self.compute_get(principal, vm_id)
         self.compute.act(principal, vm_id, VmAction.KILL)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import PlainTextResponse
 
 from stratuslab.api.rest.app import Caller, Ctx
-from stratuslab.api.rest.schemas import RunInstanceBody, event_out, job_out, vm_out
+from stratuslab.api.rest.schemas import RunInstanceBody, event_out, image_out, job_out, vm_out
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.errors import Forbidden
 from stratuslab.core.ports import Page
@@ -60,6 +60,13 @@ def show_vm(vm_id: int, ctx: Ctx, caller: Caller) -> dict[str, Any]:
 def act(vm_id: int, action: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     job = ctx.compute.act(caller, vm_id, action)
     return {"job": job_out(job), "vm": vm_out(ctx.compute.get(caller, vm_id))}
+
+
+@router.post("/vms/{vm_id}/save-disk", status_code=201)
+def save_disk(vm_id: int, name: Annotated[str, Body(embed=True)], ctx: Ctx,
+              caller: Caller) -> dict[str, Any]:
+    """Save a powered-off VM's root disk as a new private image of the caller's."""
+    return image_out(ctx.images.save_vm_disk(caller, vm_id, name))
 
 
 @router.delete("/vms/{vm_id}", status_code=202)

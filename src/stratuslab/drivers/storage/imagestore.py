@@ -1,7 +1,8 @@
 """The node's image cache: copies or downloads image bytes, verifying their SHA-1 on the way.
 
 Files land in `<images_dir>/<sha1>.<format>`; the same bytes registered twice share one file.
-A failed or mismatching import leaves nothing behind.
+A failed or mismatching import leaves nothing behind.  A VM's root overlay is flattened
+(`qemu-img convert`, through drivers._process) into a new image the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import httpx
 
 from stratuslab.core.errors import DriverError, InvalidInput
 from stratuslab.core.ports import StoredImage
+from stratuslab.drivers._process import run
 
 CHUNK = 1 << 20
 QCOW2_MAGIC = b"QFI\xfb"
@@ -28,9 +30,12 @@ def detect_format(head: bytes) -> str:
 
 class FileImageStore:
     def __init__(
-        self, images_dir: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None
+        self, images_dir: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None,
+        qemu_img: str = "qemu-img", convert_timeout: float = 1800.0,
     ) -> None:
         self.images_dir = Path(images_dir)
+        self.qemu_img = qemu_img
+        self.convert_timeout = convert_timeout
         self.images_dir.mkdir(parents=True, exist_ok=True)
         self.progress = progress
 
@@ -59,41 +64,70 @@ class FileImageStore:
                 yield chunk
 
     def import_image(self, source: str, *, expected_sha1: str | None, name: str) -> StoredImage:
-        sha1 = hashlib.sha1(usedforsecurity=False)
-        size = 0
-        head = b""
         fd, tmp = tempfile.mkstemp(dir=self.images_dir, prefix=".import-")
         try:
             with os.fdopen(fd, "wb") as out:
+                size = 0
                 for chunk in self._chunks(source):
-                    if len(head) < 8:
-                        head += chunk[:8]
-                    sha1.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
                     if self.progress:
                         self.progress(size)
-            digest = sha1.hexdigest()
-            if expected_sha1 and expected_sha1.lower() != digest:
-                raise InvalidInput(
-                    f"image {name}: checksum mismatch (expected SHA-1 {expected_sha1.lower()}, "
-                    f"got {digest})",
-                    hint="check the file or the --sha1 value",
-                )
-            if size == 0:
-                raise InvalidInput(f"image {name}: {source} is empty")
-            fmt = detect_format(head)
-            final = self.images_dir / f"{digest}.{fmt}"
-            if final.exists():
-                os.unlink(tmp)
-            else:
-                os.chmod(tmp, 0o444)
-                os.replace(tmp, final)
-            return StoredImage(str(final), fmt, size, digest)
+            return self._place(tmp, expected_sha1=expected_sha1, name=name, source=source)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+    def import_flattened(
+        self, overlay_path: str, *, name: str, fmt: str = "qcow2"
+    ) -> StoredImage:
+        """Flatten a disk (format `fmt`, never probed) and its backing chain into one qcow2."""
+        if not Path(overlay_path).is_file():
+            raise InvalidInput(
+                f"image {name}: disk {overlay_path} is not on this server",
+                hint="save the disk on the node that holds it",
+            )
+        fd, tmp = tempfile.mkstemp(dir=self.images_dir, prefix=".flatten-")
+        os.close(fd)
+        try:
+            run([self.qemu_img, "convert", "-f", fmt, "-O", "qcow2", overlay_path, tmp],
+                timeout=self.convert_timeout)
+            return self._place(tmp, expected_sha1=None, name=name, source=overlay_path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def _place(
+        self, tmp: str, *, expected_sha1: str | None, name: str, source: str
+    ) -> StoredImage:
+        """Checksum the finished temporary file and move it to `<sha1>.<format>` (read-only);
+        bytes already cached are kept once.  The caller removes `tmp` on failure."""
+        sha1 = hashlib.sha1(usedforsecurity=False)
+        size = 0
+        head = b""
+        with open(tmp, "rb") as f:
+            while chunk := f.read(CHUNK):
+                head = head or chunk[:8]
+                sha1.update(chunk)
+                size += len(chunk)
+        digest = sha1.hexdigest()
+        if expected_sha1 and expected_sha1.lower() != digest:
+            raise InvalidInput(
+                f"image {name}: checksum mismatch (expected SHA-1 {expected_sha1.lower()}, "
+                f"got {digest})",
+                hint="check the file or the --sha1 value",
+            )
+        if size == 0:
+            raise InvalidInput(f"image {name}: {source} is empty")
+        final = self.images_dir / f"{digest}.{detect_format(head)}"
+        if final.exists():
+            os.unlink(tmp)
+        else:
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        return StoredImage(str(final), detect_format(head), size, digest)
 
     def remove(self, path: str) -> None:
         p = Path(path)

@@ -129,6 +129,11 @@ class FakeOcciBackend:
             new = step_done(new, action)
         self.vms[vm_id] = replace(vm, state=new.value)
 
+    def compute_save(self, principal: Principal, vm_id: int, name: str | None) -> int:
+        self.calls.append(("compute_save", vm_id, name))
+        self.compute_get(principal, vm_id)
+        return 1
+
     def compute_delete(self, principal: Principal, vm_id: int) -> None:
         self.calls.append(("compute_delete", vm_id))
         self.compute_get(principal, vm_id)

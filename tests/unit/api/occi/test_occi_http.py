@@ -413,3 +413,14 @@ def test_partial_update_of_immutable_or_unknown_attributes_is_400(
         assert response.status_code == 400, body
     assert [c for c in occi_backend.calls if c[0] == "compute_update"] == []
     assert occi.put(location, content="", headers=TEXT).status_code == 405
+
+
+def test_save_action_passes_the_name_attribute_or_none(occi: TestClient, occi_backend: Any) -> None:
+    location = _create_compute(occi)
+    body = f'Category: save; scheme="{ACTION}"; class="action"\nX-OCCI-Attribute: name="golden"\n'
+    response = occi.post(f"{location}?action=save", content=body, headers=TEXT)
+    assert response.status_code == 200, response.text
+    assert occi_backend.calls[-1] == ("compute_save", 0, "golden")
+    body = f'Category: save; scheme="{ACTION}"; class="action"\n'
+    assert occi.post(f"{location}?action=save", content=body, headers=TEXT).status_code == 200
+    assert occi_backend.calls[-1] == ("compute_save", 0, None)
