@@ -28,6 +28,21 @@ def detect_format(head: bytes) -> str:
     return "qcow2" if head.startswith(QCOW2_MAGIC) else "raw"
 
 
+class _Digest:
+    """SHA-1, size and first bytes of a stream, fed chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.sha1 = hashlib.sha1(usedforsecurity=False)
+        self.size = 0
+        self.head = b""
+
+    def update(self, chunk: bytes) -> None:
+        if len(self.head) < 8:
+            self.head += chunk[: 8 - len(self.head)]
+        self.sha1.update(chunk)
+        self.size += len(chunk)
+
+
 class FileImageStore:
     def __init__(
         self, images_dir: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None,
@@ -66,14 +81,14 @@ class FileImageStore:
     def import_image(self, source: str, *, expected_sha1: str | None, name: str) -> StoredImage:
         fd, tmp = tempfile.mkstemp(dir=self.images_dir, prefix=".import-")
         try:
+            digest = _Digest()
             with os.fdopen(fd, "wb") as out:
-                size = 0
-                for chunk in self._chunks(source):
+                for chunk in self._chunks(source):  # hashed while written: one pass over the bytes
                     out.write(chunk)
-                    size += len(chunk)
+                    digest.update(chunk)
                     if self.progress:
-                        self.progress(size)
-            return self._place(tmp, expected_sha1=expected_sha1, name=name, source=source)
+                        self.progress(digest.size)
+            return self._place(tmp, digest, expected_sha1=expected_sha1, name=name, source=source)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -93,26 +108,22 @@ class FileImageStore:
         try:
             run([self.qemu_img, "convert", "-f", fmt, "-O", "qcow2", overlay_path, tmp],
                 timeout=self.convert_timeout)
-            return self._place(tmp, expected_sha1=None, name=name, source=overlay_path)
+            digest = _Digest()
+            with open(tmp, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    digest.update(chunk)
+            return self._place(tmp, digest, expected_sha1=None, name=name, source=overlay_path)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
 
     def _place(
-        self, tmp: str, *, expected_sha1: str | None, name: str, source: str
+        self, tmp: str, hashed: _Digest, *, expected_sha1: str | None, name: str, source: str
     ) -> StoredImage:
-        """Checksum the finished temporary file and move it to `<sha1>.<format>` (read-only);
-        bytes already cached are kept once.  The caller removes `tmp` on failure."""
-        sha1 = hashlib.sha1(usedforsecurity=False)
-        size = 0
-        head = b""
-        with open(tmp, "rb") as f:
-            while chunk := f.read(CHUNK):
-                head = head or chunk[:8]
-                sha1.update(chunk)
-                size += len(chunk)
-        digest = sha1.hexdigest()
+        """Move the finished temporary file to `<sha1>.<format>` (read-only); bytes already
+        cached are kept once.  The caller removes `tmp` on failure."""
+        digest, size, head = hashed.sha1.hexdigest(), hashed.size, hashed.head
         if expected_sha1 and expected_sha1.lower() != digest:
             raise InvalidInput(
                 f"image {name}: checksum mismatch (expected SHA-1 {expected_sha1.lower()}, "
