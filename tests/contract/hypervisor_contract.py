@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from stratuslab.core.errors import DriverError
-from stratuslab.core.hypervisor import Observation, ObservedState, VmHandle, VmSpec
+from stratuslab.core.hypervisor import NicSpec, Observation, ObservedState, VmHandle, VmSpec
 from stratuslab.drivers.hypervisor.base import Hypervisor
 
 
@@ -100,6 +100,21 @@ class HypervisorContract:
         assert drv.status(handle).state is ObservedState.SUSPENDED
         assert drv.suspend(handle).vm_id == 104  # suspending a suspended VM is no error
         handle = drv.resume(handle, spec)
+        assert drv.status(handle).state is ObservedState.RUNNING
+
+    def test_nic_hot_plug_is_idempotent_and_unknown_macs_detach_quietly(
+        self, drivers: HypervisorEnv
+    ) -> None:
+        drv = drivers.driver()
+        handle = drv.start(drivers.spec(110))
+        if not drv.capabilities.hotplug_nic:
+            with pytest.raises(DriverError, match="cannot hot-plug NICs"):
+                drv.attach_nic(handle, NicSpec(mac="02:00:0a:fe:09:98"))
+            return
+        nic = NicSpec(mac="02:00:0a:fe:09:98")
+        device = drv.attach_nic(handle, nic)
+        assert device and drv.attach_nic(handle, nic) == device
+        drv.detach_nic(handle, "02:00:0a:fe:09:97")  # not plugged: nothing to do
         assert drv.status(handle).state is ObservedState.RUNNING
 
     def test_reboot_keeps_the_vm_running(self, drivers: HypervisorEnv) -> None:

@@ -326,6 +326,21 @@ def test_two_real_guests_ping_over_ipv4_and_ipv6_and_a_secgroup_closes_a_port_li
     assert f"image {web} opens inbound TCP port(s) 9090" in srv.cli(
         "describe-instance", "-v", str(b["id"])).stdout
 
+    # a NIC hot-plugged into 'one' (REST): the guest sees it; detached, it and its lease go
+    nics, admin = f"{srv.endpoint}/api/v1/vms/{a['id']}/nics", ("admin", "adminpw")
+    made = httpx.post(nics, json={"network": "private"}, auth=admin, timeout=60)
+    assert made.status_code == 201, made.text
+    mac = made.json()["mac"]
+    assert usage(srv)["private"]["leases_used"] == 1
+    deadline = time.monotonic() + 30
+    while mac not in guest(srv, a["id"], "cat /sys/class/net/*/address")[1]:
+        assert time.monotonic() < deadline, f"{mac} never appeared in the guest"
+        time.sleep(0.5)
+    gone = httpx.delete(f"{nics}/{mac}", auth=admin, timeout=60)
+    assert gone.status_code == 200, gone.text
+    assert mac not in guest(srv, a["id"], "cat /sys/class/net/*/address")[1]
+    assert usage(srv)["private"]["leases_used"] == 0
+
     srv.cli("kill-instance", str(a["id"]), str(b["id"]))
     for vm in (a, b):
         wait_state(srv, vm["id"], ("done",))

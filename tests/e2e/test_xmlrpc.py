@@ -222,6 +222,37 @@ def test_volumes_as_disks_at_allocate_attach_and_detach(
     wait_for(alice, vm_id, lambda i: i.STATE == 6)
 
 
+def test_attachnic_and_detachnic_hot_plug_a_nic_with_its_lease(
+    srv: Server, admin: Any, alice: Any, image_id: int
+) -> None:
+    private = next(n.ID for n in admin.vnpool.info(-2, -1, -1).VNET if n.NAME == "private")
+    before = admin.vn.info(private).USED_LEASES
+    vm_id = alice.vm.allocate(f'NAME="nics"\nMEMORY="128"\nDISK=[IMAGE_ID="{image_id}"]', False)
+    wait_for(alice, vm_id, lambda i: (i.STATE, i.LCM_STATE) == (3, 3))
+    assert alice.vm.attachnic(vm_id, 'NIC=[NETWORK="private"]') == vm_id
+    nics = alice.vm.info(vm_id).TEMPLATE["NIC"]
+    assert [n["NIC_ID"] for n in nics] == ["0", "1"]
+    assert nics[1]["NETWORK"] == "private" and nics[1]["MAC"].startswith("02:00:")
+    assert admin.vn.info(private).USED_LEASES == before + 1
+    ok, _, code = rpc(srv).one.vm.detachnic("alice:alice-pw", vm_id, 0)  # the first NIC stays
+    assert ok is False and code != 0
+    assert alice.vm.detachnic(vm_id, 1) == vm_id
+    assert isinstance(alice.vm.info(vm_id).TEMPLATE["NIC"], dict)  # the first NIC alone
+    assert admin.vn.info(private).USED_LEASES == before
+    ok, _, code = rpc(srv).one.vm.detachnic("alice:alice-pw", vm_id, 5)
+    assert (ok, code) == (False, NO_EXISTS)
+    url = f"{srv.endpoint}/api/v1/vms/{vm_id}/nics"  # the same over REST
+    made = httpx.post(url, json={"network": "private"}, auth=ALICE)
+    assert made.status_code == 201, made.text
+    assert made.json()["nic_id"] == "1" and admin.vn.info(private).USED_LEASES == before + 1
+    gone = httpx.delete(f"{url}/{made.json()['mac']}", auth=ALICE)
+    assert gone.status_code == 200, gone.text
+    assert admin.vn.info(private).USED_LEASES == before
+    assert httpx.delete(f"{url}/0", auth=ALICE).status_code == 400
+    alice.vm.action("terminate-hard", vm_id)
+    wait_for(alice, vm_id, lambda i: i.STATE == 6)
+
+
 def test_vm_rename_update_chown_and_deploy_a_held_vm(
     srv: Server, admin: Any, alice: Any, image_id: int
 ) -> None:
@@ -393,7 +424,10 @@ def test_missing_objects_and_foreign_vms_are_no_exists(srv: Server, admin: Any) 
 
 
 def test_not_supported_yet_is_an_action_error(srv: Server, image_id: int) -> None:
-    ok, message, code = rpc(srv).one.vm.attachnic("alice:alice-pw", 0, 'NIC=[NETWORK_ID="0"]')
+    disk = f'DISK=[IMAGE_ID="{image_id}"]'
+    ok, message, code = rpc(srv).one.vm.allocate(
+        "alice:alice-pw", f'NAME="two"\nMEMORY="128"\n{disk}\n{disk}', False
+    )
     assert (ok, code) == (False, ACTION) and "not supported" in message
 
 

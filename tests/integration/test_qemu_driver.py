@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -160,6 +160,29 @@ def test_hot_plugged_disk_appears_in_the_guest_and_leaves_on_detach(guest: Guest
     guest.driver.detach_disk(guest.handle, "vol-extra")
     guest.driver.detach_disk(guest.handle, "vol-extra")
     assert set(guest.sh("ls /sys/block").split()) == known
+
+
+def guest_macs(guest: Guest) -> list[str]:
+    return guest.sh("cat /sys/class/net/*/address").split()
+
+
+def test_hot_plugged_nic_appears_in_the_guest_survives_suspend_and_leaves_on_detach(
+    guest: Guest,
+) -> None:
+    nic = NicSpec(mac="02:00:0a:fe:09:99")  # no tap: the guest sees the NIC without a data plane
+    assert nic.mac not in guest_macs(guest)
+    device = guest.driver.attach_nic(guest.handle, nic)
+    assert guest.driver.attach_nic(guest.handle, nic) == device  # idempotent
+    deadline = time.monotonic() + 30
+    while nic.mac not in guest_macs(guest):
+        assert time.monotonic() < deadline, f"{nic.mac} never appeared in the guest"
+        time.sleep(0.2)
+    spec = replace(guest.spec, nics=(*guest.spec.nics, nic))  # what the service keeps
+    guest.handle = guest.driver.resume(guest.driver.suspend(guest.handle), spec)
+    assert nic.mac in guest_macs(guest)
+    guest.driver.detach_nic(guest.handle, nic.mac)
+    guest.driver.detach_nic(guest.handle, nic.mac)
+    assert nic.mac not in guest_macs(guest)
 
 
 @pytest.fixture

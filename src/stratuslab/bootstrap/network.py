@@ -93,6 +93,7 @@ def wire(w: Wiring) -> None:
     from stratuslab.api.rest import routes_network
     from stratuslab.services.network import SegmentPool, ensure_default_networks
     from stratuslab.services.network.extension import NetworkExtension
+    from stratuslab.services.network.nics import VmNics
     from stratuslab.services.network.service import REPO, NetworkService
 
     cfg = w.settings.network
@@ -111,6 +112,7 @@ def wire(w: Wiring) -> None:
     service.apply_live = ext.apply_live
     w.extensions.append(ext)
     w.services["network"] = service
+    w.services["vm_nics"] = VmNics(w.uow, w.clock, ext, w.nodes, quota=service.quota_for)
     w.routers.append(routes_network.router)
     w.workers.append((off_loop(lambda: resync(w, driver)), lambda: None))
 

@@ -1,7 +1,8 @@
-"""/api/v1 networks, address ranges, holds, reservations and security groups.
+"""/api/v1 networks, address ranges, holds, reservations, security groups and NIC hot-plug.
 
-The NetworkService arrives as ctx.extras["network"] (bootstrap/network.py).  Adapter only:
-request bodies -> service calls -> JSON; never imports drivers, persistence or settings.
+The NetworkService arrives as ctx.extras["network"] and VmNics as ctx.extras["vm_nics"]
+(bootstrap/network.py).  Adapter only: request bodies -> service calls -> JSON; never imports
+drivers, persistence or settings.
 """
 
 from __future__ import annotations
@@ -64,10 +65,22 @@ class AttachBody(_Strict):
     groups: list[str]
 
 
+class NicBody(_Strict):
+    network: str
+    ip: str | None = None
+
+
 def _svc(ctx: RestContext) -> Any:
     svc = ctx.extras.get("network")
     if svc is None:
         raise Unavailable("networking is not configured on this server")
+    return svc
+
+
+def _nics(ctx: RestContext) -> Any:
+    svc = ctx.extras.get("vm_nics")
+    if svc is None:
+        raise Unavailable("NIC hot-plug is not configured on this server")
     return svc
 
 
@@ -220,3 +233,19 @@ def delete_rule(name: str, body: RuleBody, ctx: Ctx, caller: Caller) -> dict[str
 def attach_groups(vm_id: int, body: AttachBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     vm = _svc(ctx).attach(caller, vm_id, body.groups)
     return {"id": vm.id, "nics": vm.spec.get("nics", [])}
+
+
+@router.post("/vms/{vm_id}/nics", status_code=201)
+def attach_nic(vm_id: int, body: NicBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """Hot-plug a NIC on `network` into the running VM; answers its facts (nic_id, mac, ip...)."""
+    vm = ctx.compute.get(caller, vm_id, action="action")
+    facts: dict[str, Any] = _nics(ctx).attach(caller, vm, body.network, body.ip)
+    return facts
+
+
+@router.delete("/vms/{vm_id}/nics/{nic}")
+def detach_nic(vm_id: int, nic: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """Unplug the VM's NIC given by MAC or NIC id (only its last, never its only one)."""
+    vm = ctx.compute.get(caller, vm_id, action="action")
+    facts: dict[str, Any] = _nics(ctx).detach(caller, vm, nic)
+    return facts

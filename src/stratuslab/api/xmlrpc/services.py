@@ -2,11 +2,11 @@
 
 VMs go through ComputeService (run/get/list/act), images through ImageService, users and groups
 through IdentityService, VM templates through TemplateService, hosts are the compute nodes.
-Authentication is the server's one chain.  Networks and volumes come from the `extras` mapping
-(the REST adapter's ctx.extras: "network", "volumes", "vm_volumes") when those are wired; what no
-service can do yet raises NotImplementedError (the dispatcher answers 0x800).  Translation
-only: every check is the services'.  Imports core, services and this package; never drivers,
-persistence or settings.
+Authentication is the server's one chain.  Networks, NICs and volumes come from the `extras`
+mapping (the REST adapter's ctx.extras: "network", "vm_nics", "volumes", "vm_volumes") when those
+are wired; what no service can do yet raises NotImplementedError (the dispatcher answers 0x800).
+Translation only: every check is the services'.  Imports core, services and this package; never
+drivers, persistence or settings.
 """
 
 from __future__ import annotations
@@ -213,10 +213,18 @@ class ServicesBackend(NetworkCalls, VolumeCalls):
         self.compute.update_user_template(principal, vm_id, values, merge=merge)
 
     def vm_attach_nic(self, principal: Principal, vm_id: int, nic: NicRequest) -> None:
-        raise _unsupported("attaching NICs")
+        nics = self.extras.get("vm_nics")
+        if nics is None:
+            raise _unsupported("attaching NICs")
+        cmd = self.nic_command(principal, nic)
+        vm = self.compute.get(principal, vm_id, action="action")
+        nics.attach(principal, vm, cmd["network"], cmd.get("ip"))
 
     def vm_detach_nic(self, principal: Principal, vm_id: int, nic_id: int) -> None:
-        raise _unsupported("detaching NICs")
+        nics = self.extras.get("vm_nics")
+        if nics is None:
+            raise _unsupported("detaching NICs")
+        nics.detach(principal, self.compute.get(principal, vm_id, action="action"), str(nic_id))
 
     def vm_deploy(self, principal: Principal, vm_id: int, host_id: int) -> None:
         self.compute.deploy(principal, vm_id, self._host_name(host_id))

@@ -17,6 +17,7 @@ from stratuslab.core.hypervisor import (
     DiskSpec,
     EventSink,
     HypervisorCaps,
+    NicSpec,
     Observation,
     VmHandle,
     VmSpec,
@@ -79,6 +80,14 @@ class Hypervisor(ABC):
 
     def detach_disk(self, handle: VmHandle, disk_name: str) -> None:
         raise DriverError(f"the {self.name} hypervisor cannot hot-unplug disks")
+
+    def attach_nic(self, handle: VmHandle, nic: NicSpec) -> str:
+        """Hot-plug a NIC (its tap made by the network driver); return its device id."""
+        raise DriverError(f"the {self.name} hypervisor cannot hot-plug NICs")
+
+    def detach_nic(self, handle: VmHandle, mac: str) -> None:
+        """Hot-unplug the NIC with this MAC.  Idempotent."""
+        raise DriverError(f"the {self.name} hypervisor cannot hot-plug NICs")
 
     def close(self) -> None:
         """Release watchers and threads (VMs keep running)."""

@@ -20,6 +20,7 @@ from stratuslab.core.errors import DriverError
 from stratuslab.core.hypervisor import (
     DiskSpec,
     HypervisorCaps,
+    NicSpec,
     Observation,
     ObservedState,
     VmHandle,
@@ -31,7 +32,8 @@ from stratuslab.drivers.hypervisor.base import Hypervisor
 class SimulatedHypervisor(Hypervisor):
     name: ClassVar[str] = "simulated"
     capabilities: ClassVar[HypervisorCaps] = HypervisorCaps(
-        graceful_shutdown=True, suspend=True, reboot=True, hotplug_disk=True, real_guests=False
+        graceful_shutdown=True, suspend=True, reboot=True, hotplug_disk=True, hotplug_nic=True,
+        real_guests=False,
     )
 
     def __init__(
@@ -95,7 +97,8 @@ class SimulatedHypervisor(Hypervisor):
         if self.boot_delay:
             time.sleep(self.boot_delay)
         self._set(
-            spec.vm_id, ObservedState.RUNNING, name=spec.name, disks=[d.name for d in spec.disks]
+            spec.vm_id, ObservedState.RUNNING, name=spec.name, disks=[d.name for d in spec.disks],
+            nics=[n.mac for n in spec.nics],
         )
         return VmHandle(spec.vm_id, self.host, {"driver": self.name})
 
@@ -154,6 +157,26 @@ class SimulatedHypervisor(Hypervisor):
         data = self._require(handle)
         disks = [d for d in data.get("disks", []) if d != disk_name]
         self._set(handle.vm_id, ObservedState(data["state"]), disks=disks)
+
+    def attach_nic(self, handle: VmHandle, nic: NicSpec) -> str:
+        self._maybe_fail("attach_nic")
+        data = self._require(handle)
+        nics = list(data.get("nics", []))
+        if nic.mac not in nics:
+            nics.append(nic.mac)
+            self._set(handle.vm_id, ObservedState(data["state"]), nics=nics)
+        return f"nic{nics.index(nic.mac)}"
+
+    def detach_nic(self, handle: VmHandle, mac: str) -> None:
+        self._maybe_fail("detach_nic")
+        data = self._load(handle.vm_id)
+        if data is not None and mac in data.get("nics", []):
+            nics = [m for m in data["nics"] if m != mac]
+            self._set(handle.vm_id, ObservedState(data["state"]), nics=nics)
+
+    def nics(self, vm_id: int) -> list[str]:
+        """The MACs of the VM's NICs (for tests)."""
+        return list((self._load(vm_id) or {}).get("nics", []))
 
     # -- for tests and demos -------------------------------------------------------------
     def simulate_guest_poweroff(self, vm_id: int) -> None:

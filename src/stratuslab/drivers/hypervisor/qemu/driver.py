@@ -22,6 +22,7 @@ from stratuslab.core.errors import DriverError
 from stratuslab.core.hypervisor import (
     DiskSpec,
     HypervisorCaps,
+    NicSpec,
     Observation,
     ObservedState,
     VmHandle,
@@ -29,7 +30,14 @@ from stratuslab.core.hypervisor import (
 )
 from stratuslab.drivers._process import Process
 from stratuslab.drivers.hypervisor.base import Hypervisor
-from stratuslab.drivers.hypervisor.qemu import cmdline, hotplug, layout, process, suspend
+from stratuslab.drivers.hypervisor.qemu import (
+    cmdline,
+    hotplug,
+    layout,
+    nichotplug,
+    process,
+    suspend,
+)
 from stratuslab.drivers.hypervisor.qemu.accel import AccelChooser
 from stratuslab.drivers.hypervisor.qemu.qmp import QmpSession
 from stratuslab.drivers.hypervisor.qemu.watcher import Exit, Watcher
@@ -45,7 +53,8 @@ _OBSERVED = {
 class QemuHypervisor(Hypervisor):
     name: ClassVar[str] = "qemu"
     capabilities: ClassVar[HypervisorCaps] = HypervisorCaps(
-        graceful_shutdown=True, suspend=True, reboot=True, hotplug_disk=True, real_guests=True
+        graceful_shutdown=True, suspend=True, reboot=True, hotplug_disk=True, hotplug_nic=True,
+        real_guests=True
     )
 
     def __init__(
@@ -236,6 +245,7 @@ class QemuHypervisor(Hypervisor):
                 "hotplug": [],
                 "detached": [],
                 "targets": hotplug.initial_targets(list(spec.disks)),
+                "nics": [n.mac for n in spec.nics],
             }
             return self._launch(spec, argv, fresh)
 
@@ -331,6 +341,22 @@ class QemuHypervisor(Hypervisor):
                 return
             changes = hotplug.detach(f"VM {handle.vm_id}", instance, record, disk_name)
             instance.update_record(**changes)
+
+    def attach_nic(self, handle: VmHandle, nic: NicSpec) -> str:
+        with self._lock(handle.vm_id):
+            instance, record = self._running(handle, "attach a NIC")
+            machine = record.get("machine", self.machine)
+            device, changes = nichotplug.attach(f"VM {handle.vm_id}", instance, record, nic, machine)
+            if changes:
+                instance.update_record(**changes)
+            return device
+
+    def detach_nic(self, handle: VmHandle, mac: str) -> None:
+        with self._lock(handle.vm_id):
+            instance, record = self._running(handle, "detach a NIC")
+            changes = nichotplug.detach(f"VM {handle.vm_id}", instance, record, mac)
+            if changes:
+                instance.update_record(**changes)
 
     def status(self, handle: VmHandle) -> Observation:
         instance = self.index.lookup(handle.vm_id)
