@@ -67,13 +67,11 @@ def drain(cloud: Cloud, limit: int = 100) -> None:
 
 
 @contextlib.contextmanager
-def http_directory(directory: Path) -> Iterator[str]:
-    """Serve `directory` over HTTP on 127.0.0.1; yields the base URL (no trailing slash)."""
-    import functools
+def serve_http(handler: Any) -> Iterator[str]:
+    """Run an HTTP server with `handler` on 127.0.0.1; yields its base URL (no trailing slash)."""
     import http.server
     import threading
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
@@ -81,3 +79,22 @@ def http_directory(directory: Path) -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def _quiet_files() -> Any:
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    return Quiet
+
+
+@contextlib.contextmanager
+def http_directory(directory: Path) -> Iterator[str]:
+    """Serve the files of `directory` over HTTP on 127.0.0.1; yields the base URL."""
+    import functools
+
+    with serve_http(functools.partial(_quiet_files(), directory=str(directory))) as url:
+        yield url

@@ -11,18 +11,18 @@ import json
 import os
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from lxml import etree
+from tests.conftest import http_directory, serve_http
 from tests.e2e.conftest import Server, free_port
 from tests.unit.marketplace.pki import Identity, make_ca, make_endorser
 
@@ -35,11 +35,6 @@ pytestmark = [pytest.mark.e2e]
 CACHE = os.environ.get("STRATUSLAB_TEST_CACHE", "/var/tmp/stratuslab-test-cache")
 P12_PASSWORD = "p12-secret"
 HUGE = b"<2 GB>"  # marker: the rogue marketplace streams a 2 GB document instead
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        return None
 
 
 class RogueMarketplace(BaseHTTPRequestHandler):
@@ -87,17 +82,6 @@ class RogueMarketplace(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def _serve(handler: Any) -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 class Pki:
     def __init__(self, base: Path) -> None:
         self.ca = make_ca("Site Test CA", key_index=0)
@@ -130,14 +114,15 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     root = tmp_path_factory.mktemp("www")
-    for url in _serve(partial(_Quiet, directory=str(root))):
+    with http_directory(root) as url:
         yield root, url
 
 
 @pytest.fixture(scope="module")
 def rogue() -> Iterator[str]:
     RogueMarketplace.docs = {}
-    yield from _serve(RogueMarketplace)
+    with serve_http(RogueMarketplace) as url:
+        yield url
 
 
 def _config(path: Path, text: str) -> Path:

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import bz2
-import functools
 import gzip
 import hashlib
 import io
 import lzma
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from tests.conftest import http_directory
 
 from stratuslab.core.errors import DriverError
 from stratuslab.core.marketplace import MetadataEntry
@@ -25,11 +23,6 @@ from .conftest import NOW
 IMAGE = bytes(range(256)) * 4096  # 1 MiB of raw "disk"
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("www")
@@ -38,14 +31,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     (root / "tiny.img.xz").write_bytes(lzma.compress(IMAGE))
     (root / "tiny.img.bz2").write_bytes(bz2.compress(IMAGE))
     (root / "two-members.img.gz").write_bytes(gzip.compress(IMAGE[:1000]) + gzip.compress(IMAGE[1000:]))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_directory(root) as url:
+        yield url, root
 
 
 def entry_for(path: Path, *locations: str) -> MetadataEntry:
