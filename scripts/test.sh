@@ -4,6 +4,15 @@
 # Extra arguments go to pytest, e.g.  scripts/test.sh -k compute -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Root is needed (apt-get, network namespaces). As root, go on; otherwise elevate once with sudo.
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    echo "$(basename "$0"): not root; re-running with sudo"
+    exec sudo --preserve-env=STRATUSLAB_DEMO_DIR,STRATUSLAB_DEMO_PORT,STRATUSLAB_SLOW_TESTS,CI "$0" "$@"
+  fi
+  echo "$(basename "$0"): needs root (apt-get, network namespaces) and sudo is not installed; run it as root" >&2
+  exit 1
+fi
 scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
