@@ -124,7 +124,7 @@ class Dispatcher:
         except ArgumentError as exc:
             return fault(f"[{name}] {exc}", OneError.XML_RPC_API)
         try:
-            principal = self.backend.authenticate(session_credentials(params[0], base))
+            principal = self.backend.identity.authenticate(session_credentials(params[0], base))
             ctx = Ctx(self.backend, principal, self.version)
             return success(method.handler(ctx, *args))
         except CloudError as exc:

@@ -35,51 +35,51 @@ def _members(users: Sequence[User], group: Group) -> list[int]:
 def user_allocate(ctx: Ctx, name: str, password: str, driver: str, groups: list[int]) -> int:
     if not all(isinstance(g, int) and not isinstance(g, bool) for g in groups):
         raise InvalidInput(f"group ids {groups!r} must be integers")
-    return ctx.backend.user_allocate(
+    return ctx.backend.identity.user_allocate(
         ctx.principal, name, password, driver=driver or "core", groups=groups
     )
 
 
 def user_info(ctx: Ctx, user_id: int) -> str:
-    return r.user_xml(ctx.backend.user_get(ctx.principal, user_id), ctx.backend)
+    return r.user_xml(ctx.backend.identity.user_get(ctx.principal, user_id), ctx.backend.identity)
 
 
 def userpool_info(ctx: Ctx) -> str:
-    return r.user_pool_xml(ctx.backend.user_list(ctx.principal), ctx.backend)
+    return r.user_pool_xml(ctx.backend.identity.user_list(ctx.principal), ctx.backend.identity)
 
 
 def user_passwd(ctx: Ctx, user_id: int, password: str) -> int:
-    ctx.backend.user_passwd(ctx.principal, user_id, password)
+    ctx.backend.identity.user_passwd(ctx.principal, user_id, password)
     return user_id
 
 
 def user_chgrp(ctx: Ctx, user_id: int, group_id: int) -> int:
-    ctx.backend.user_chgrp(ctx.principal, user_id, group_id)
+    ctx.backend.identity.user_chgrp(ctx.principal, user_id, group_id)
     return user_id
 
 
 def user_delete(ctx: Ctx, user_id: int) -> int:
-    ctx.backend.user_delete(ctx.principal, user_id)
+    ctx.backend.identity.user_delete(ctx.principal, user_id)
     return user_id
 
 
 def group_allocate(ctx: Ctx, name: str) -> int:
-    return ctx.backend.group_allocate(ctx.principal, name)
+    return ctx.backend.identity.group_allocate(ctx.principal, name)
 
 
 def group_info(ctx: Ctx, group_id: int) -> str:
-    group = ctx.backend.group_get(ctx.principal, group_id)
-    return r.group_xml(group, _members(ctx.backend.user_list(ctx.principal), group))
+    group = ctx.backend.identity.group_get(ctx.principal, group_id)
+    return r.group_xml(group, _members(ctx.backend.identity.user_list(ctx.principal), group))
 
 
 def grouppool_info(ctx: Ctx) -> str:
-    users = ctx.backend.user_list(ctx.principal)
-    groups = ctx.backend.group_list(ctx.principal)
+    users = ctx.backend.identity.user_list(ctx.principal)
+    groups = ctx.backend.identity.group_list(ctx.principal)
     return r.group_pool_xml((g, _members(users, g)) for g in groups)
 
 
 def group_delete(ctx: Ctx, group_id: int) -> int:
-    ctx.backend.group_delete(ctx.principal, group_id)
+    ctx.backend.identity.group_delete(ctx.principal, group_id)
     return group_id
 
 
@@ -87,66 +87,66 @@ def group_delete(ctx: Ctx, group_id: int) -> int:
 
 
 def image_info(ctx: Ctx, image_id: int) -> str:
-    return r.image_xml(ctx.backend.image_get(ctx.principal, image_id), ctx.backend)
+    return r.image_xml(ctx.backend.images.get(ctx.principal, image_id), ctx.backend.identity)
 
 
 def imagepool_info(ctx: Ctx, filter_flag: int, start: int, end: int) -> str:
-    return r.image_pool_xml(ctx.backend.image_list(ctx.principal), ctx.backend)
+    return r.image_pool_xml(ctx.backend.images.list(ctx.principal), ctx.backend.identity)
 
 
 def image_allocate(ctx: Ctx, text: str, datastore_id: int) -> int:
     request = requests.image_allocate(template.parse(text), datastore_id)
-    return ctx.backend.image_allocate(ctx.principal, request)
+    return ctx.backend.images.allocate(ctx.principal, request)
 
 
 def image_delete(ctx: Ctx, image_id: int) -> int:
-    ctx.backend.image_delete(ctx.principal, image_id)
+    ctx.backend.images.delete(ctx.principal, image_id)
     return image_id
 
 
 def image_enable(ctx: Ctx, image_id: int, enabled: bool) -> int:
-    ctx.backend.image_enable(ctx.principal, image_id, enabled=enabled)
+    ctx.backend.images.enable(ctx.principal, image_id, enabled=enabled)
     return image_id
 
 
 def image_persistent(ctx: Ctx, image_id: int, persistent: bool) -> int:
-    ctx.backend.image_persistent(ctx.principal, image_id, persistent=persistent)
+    ctx.backend.images.persistent(ctx.principal, image_id, persistent=persistent)
     return image_id
 
 
 def image_chtype(ctx: Ctx, image_id: int, image_type: str) -> int:
-    ctx.backend.image_chtype(ctx.principal, image_id, image_type.upper())
+    ctx.backend.images.chtype(ctx.principal, image_id, image_type.upper())
     return image_id
 
 
 def host_allocate(ctx: Ctx, name: str, im_mad: str, vm_mad: str) -> int:
-    return ctx.backend.host_allocate(ctx.principal, name, im_mad=im_mad, vm_mad=vm_mad)
+    return ctx.backend.system.host_allocate(ctx.principal, name, im_mad=im_mad, vm_mad=vm_mad)
 
 
 def host_enable(ctx: Ctx, host_id: int, enabled: bool) -> int:
-    ctx.backend.host_enable(ctx.principal, host_id, enabled=enabled)
+    ctx.backend.system.host_enable(ctx.principal, host_id, enabled=enabled)
     return host_id
 
 
 def host_delete(ctx: Ctx, host_id: int) -> int:
-    ctx.backend.host_delete(ctx.principal, host_id)
+    ctx.backend.system.host_delete(ctx.principal, host_id)
     return host_id
 
 
 def host_info(ctx: Ctx, host_id: int) -> str:
-    return r.host_xml(_find(ctx.backend.host_list(ctx.principal), host_id, lambda h: h.id, "host"))
+    return r.host_xml(_find(ctx.backend.system.host_list(ctx.principal), host_id, lambda h: h.id, "host"))
 
 
 def hostpool_info(ctx: Ctx) -> str:
-    return r.host_pool_xml(ctx.backend.host_list(ctx.principal))
+    return r.host_pool_xml(ctx.backend.system.host_list(ctx.principal))
 
 
 def datastorepool_info(ctx: Ctx) -> str:
-    return r.datastore_pool_xml(ctx.backend.datastore_list(ctx.principal))
+    return r.datastore_pool_xml(ctx.backend.system.datastore_list(ctx.principal))
 
 
 def datastore_info(ctx: Ctx, ds_id: int) -> str:
-    stores = ctx.backend.datastore_list(ctx.principal)
+    stores = ctx.backend.system.datastore_list(ctx.principal)
     return r.datastore_xml(_find(stores, ds_id, lambda d: d.id, "datastore"))
 
 
@@ -165,16 +165,16 @@ def _hex(value: object, what: str) -> int:
 
 def acl_addrule(ctx: Ctx, user: object, resource: object, rights: object, zone: object) -> int:
     masks = _hex(user, "user"), _hex(resource, "resource"), _hex(rights, "rights")
-    return ctx.backend.acl_add(ctx.principal, *masks)
+    return ctx.backend.system.acl_add(ctx.principal, *masks)
 
 
 def acl_delrule(ctx: Ctx, rule_id: int) -> int:
-    ctx.backend.acl_delete(ctx.principal, rule_id)
+    ctx.backend.system.acl_delete(ctx.principal, rule_id)
     return rule_id
 
 
 def acl_info(ctx: Ctx) -> str:
-    return r.acl_pool_xml(ctx.backend.acl_list(ctx.principal))
+    return r.acl_pool_xml(ctx.backend.system.acl_list(ctx.principal))
 
 
 _I, _S, _X = int, str, object  # object: any XML-RPC value, checked by the handler

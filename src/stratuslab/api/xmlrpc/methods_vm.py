@@ -42,7 +42,7 @@ def system_config(ctx: Ctx) -> str:
 
 def _image_or_none(ctx: Ctx, image_id: int) -> Image | None:
     try:
-        return ctx.backend.image_get(ctx.principal, image_id)
+        return ctx.backend.images.get(ctx.principal, image_id)
     except CloudError as exc:
         if exc.kind in (ErrorKind.NOT_FOUND, ErrorKind.FORBIDDEN):
             return None
@@ -51,12 +51,12 @@ def _image_or_none(ctx: Ctx, image_id: int) -> Image | None:
 
 def vm_allocate(ctx: Ctx, text: str, hold: bool) -> int:
     request = requests.vm_request(template.parse(text))
-    return ctx.backend.vm_allocate(ctx.principal, request, hold=hold)
+    return ctx.backend.vms.allocate(ctx.principal, request, hold=hold)
 
 
 def vm_info(ctx: Ctx, vm_id: int) -> str:
-    vm = ctx.backend.vm_get(ctx.principal, vm_id)
-    return vm_xml(vm, ctx.backend, _image_or_none(ctx, vm.image_id))
+    vm = ctx.backend.vms.get(ctx.principal, vm_id)
+    return vm_xml(vm, ctx.backend.identity, _image_or_none(ctx, vm.image_id))
 
 
 def vm_action(ctx: Ctx, name: str, vm_id: int) -> int:
@@ -66,65 +66,65 @@ def vm_action(ctx: Ctx, name: str, vm_id: int) -> int:
             f"VM action {name!r} is not supported",
             hint="use one of: " + ", ".join(sorted(ACTION_NAMES)),
         )
-    ctx.backend.vm_action(ctx.principal, vm_id, action)
+    ctx.backend.vms.action(ctx.principal, vm_id, action)
     return vm_id
 
 
 def vm_rename(ctx: Ctx, vm_id: int, name: str) -> int:
-    ctx.backend.vm_rename(ctx.principal, vm_id, name)
+    ctx.backend.vms.rename(ctx.principal, vm_id, name)
     return vm_id
 
 
 def vm_update(ctx: Ctx, vm_id: int, text: str, merge: int) -> int:
     items = tuple(template.parse(text).items) if text.strip() else ()
-    ctx.backend.vm_update(ctx.principal, vm_id, items, merge=merge == 1)
+    ctx.backend.vms.update(ctx.principal, vm_id, items, merge=merge == 1)
     return vm_id
 
 
 def vm_attach(ctx: Ctx, vm_id: int, text: str) -> int:
     disk = requests.disk(requests.one_vector(template.parse(text), "DISK"))
-    ctx.backend.vm_attach_disk(ctx.principal, vm_id, disk)
+    ctx.backend.volumes.attach_disk(ctx.principal, vm_id, disk)
     return vm_id
 
 
 def vm_detach(ctx: Ctx, vm_id: int, disk_id: int) -> int:
-    ctx.backend.vm_detach_disk(ctx.principal, vm_id, disk_id)
+    ctx.backend.volumes.detach_disk(ctx.principal, vm_id, disk_id)
     return vm_id
 
 
 def vm_attachnic(ctx: Ctx, vm_id: int, text: str) -> int:
     nic = requests.nic(requests.one_vector(template.parse(text), "NIC"))
-    ctx.backend.vm_attach_nic(ctx.principal, vm_id, nic)
+    ctx.backend.vms.attach_nic(ctx.principal, vm_id, nic)
     return vm_id
 
 
 def vm_detachnic(ctx: Ctx, vm_id: int, nic_id: int) -> int:
-    ctx.backend.vm_detach_nic(ctx.principal, vm_id, nic_id)
+    ctx.backend.vms.detach_nic(ctx.principal, vm_id, nic_id)
     return vm_id
 
 
 def vm_deploy(ctx: Ctx, vm_id: int, host_id: int) -> int:
-    ctx.backend.vm_deploy(ctx.principal, vm_id, host_id)
+    ctx.backend.vms.deploy(ctx.principal, vm_id, host_id)
     return vm_id
 
 
 def vm_migrate(ctx: Ctx, vm_id: int, host_id: int, live: bool) -> int:
-    ctx.backend.vm_migrate(ctx.principal, vm_id, host_id, live=live)
+    ctx.backend.vms.migrate(ctx.principal, vm_id, host_id, live=live)
     return vm_id
 
 
 def vm_chown(ctx: Ctx, vm_id: int, user_id: int, group_id: int) -> int:
-    ctx.backend.vm_chown(ctx.principal, vm_id, user_id, group_id)
+    ctx.backend.vms.chown(ctx.principal, vm_id, user_id, group_id)
     return vm_id
 
 
 def vmpool_info(ctx: Ctx, filter_flag: int, start: int, end: int, state: int) -> str:
     query = requests.vm_query(filter_flag, start, end, state)
-    vms = ctx.backend.vm_list(ctx.principal, query)
+    vms = ctx.backend.vms.list(ctx.principal, query)
     images: Mapping[int, Image] = {}
     if vms:
-        images = {i.id: i for i in ctx.backend.image_list(ctx.principal) if i.id is not None}
-    return vm_pool_xml(vms, ctx.backend, images)
+        images = {i.id: i for i in ctx.backend.images.list(ctx.principal) if i.id is not None}
+    return vm_pool_xml(vms, ctx.backend.identity, images)
 
 
 def template_allocate(ctx: Ctx, text: str) -> int:
@@ -132,46 +132,46 @@ def template_allocate(ctx: Ctx, text: str) -> int:
     name = tpl.get("NAME")
     if not name:
         raise InvalidInput("the VM template has no NAME", hint='add NAME="my-template"')
-    return ctx.backend.template_allocate(ctx.principal, name, template.render(tpl))
+    return ctx.backend.system.template_allocate(ctx.principal, name, template.render(tpl))
 
 
 def template_info(ctx: Ctx, template_id: int) -> str:
-    return vmtemplate_xml(ctx.backend.template_get(ctx.principal, template_id), ctx.backend)
+    return vmtemplate_xml(ctx.backend.system.template_get(ctx.principal, template_id), ctx.backend.identity)
 
 
 def template_instantiate(ctx: Ctx, template_id: int, name: str, hold: bool, extra: str) -> int:
-    record = ctx.backend.template_get(ctx.principal, template_id)
+    record = ctx.backend.system.template_get(ctx.principal, template_id)
     tpl = template.parse(record.body)
     if extra.strip():
         tpl = tpl.merged(template.parse(extra))
     if name:
         tpl = tpl.merged(template.Template([("NAME", name)]))
     tpl.items.append(("TEMPLATE_ID", str(template_id)))
-    return ctx.backend.vm_allocate(ctx.principal, requests.vm_request(tpl), hold=hold)
+    return ctx.backend.vms.allocate(ctx.principal, requests.vm_request(tpl), hold=hold)
 
 
 def template_update(ctx: Ctx, template_id: int, text: str, merge: int) -> int:
     """Replace (0) or merge into (1) the template's text; its name stays."""
     new = template.parse(text)
     if merge == 1:
-        new = template.parse(ctx.backend.template_get(ctx.principal, template_id).body).merged(new)
-    ctx.backend.template_update(ctx.principal, template_id, template.render(new))
+        new = template.parse(ctx.backend.system.template_get(ctx.principal, template_id).body).merged(new)
+    ctx.backend.system.template_update(ctx.principal, template_id, template.render(new))
     return template_id
 
 
 def template_clone(ctx: Ctx, template_id: int, name: str) -> int:
-    record = ctx.backend.template_get(ctx.principal, template_id)
+    record = ctx.backend.system.template_get(ctx.principal, template_id)
     tpl = template.parse(record.body).merged(template.Template([("NAME", name)]))
-    return ctx.backend.template_allocate(ctx.principal, name, template.render(tpl))
+    return ctx.backend.system.template_allocate(ctx.principal, name, template.render(tpl))
 
 
 def template_delete(ctx: Ctx, template_id: int) -> int:
-    ctx.backend.template_delete(ctx.principal, template_id)
+    ctx.backend.system.template_delete(ctx.principal, template_id)
     return template_id
 
 
 def templatepool_info(ctx: Ctx, filter_flag: int, start: int, end: int) -> str:
-    return vmtemplate_pool_xml(ctx.backend.template_list(ctx.principal), ctx.backend)
+    return vmtemplate_pool_xml(ctx.backend.system.template_list(ctx.principal), ctx.backend.identity)
 
 
 _I, _S, _B = int, str, bool

@@ -18,22 +18,22 @@ from stratuslab.core.errors import InvalidInput, NotFound
 
 def vn_allocate(ctx: Ctx, text: str, cluster_id: int) -> int:
     request = requests.network_allocate(template.parse(text))
-    return ctx.backend.network_allocate(ctx.principal, request)
+    return ctx.backend.networks.allocate(ctx.principal, request)
 
 
 def vn_info(ctx: Ctx, net_id: int) -> str:
-    for net in ctx.backend.network_list(ctx.principal):
+    for net in ctx.backend.networks.list(ctx.principal):
         if net.id == net_id:
-            return r.vnet_xml(net, ctx.backend)
+            return r.vnet_xml(net, ctx.backend.identity)
     raise NotFound("virtual network", net_id, listing="one.vnpool.info")
 
 
 def vnpool_info(ctx: Ctx, filter_flag: int, start: int, end: int) -> str:
-    return r.vnet_pool_xml(ctx.backend.network_list(ctx.principal), ctx.backend)
+    return r.vnet_pool_xml(ctx.backend.networks.list(ctx.principal), ctx.backend.identity)
 
 
 def vn_delete(ctx: Ctx, net_id: int) -> int:
-    ctx.backend.network_delete(ctx.principal, net_id)
+    ctx.backend.networks.delete(ctx.principal, net_id)
     return net_id
 
 
@@ -42,7 +42,7 @@ def _range(text: str) -> AddressRange:
 
 
 def vn_add_ar(ctx: Ctx, net_id: int, text: str) -> int:
-    ctx.backend.network_add_range(ctx.principal, net_id, _range(text))
+    ctx.backend.networks.add_range(ctx.principal, net_id, _range(text))
     return net_id
 
 
@@ -50,41 +50,41 @@ def vn_update_ar(ctx: Ctx, net_id: int, text: str) -> int:
     ar = _range(text)
     if ar.ar_id is None:
         raise InvalidInput("AR=[...] must carry the AR_ID of the range to update")
-    ctx.backend.network_update_range(ctx.principal, net_id, ar)
+    ctx.backend.networks.update_range(ctx.principal, net_id, ar)
     return net_id
 
 
 def vn_rm_ar(ctx: Ctx, net_id: int, ar_id: int) -> int:
-    ctx.backend.network_rm_range(ctx.principal, net_id, ar_id)
+    ctx.backend.networks.rm_range(ctx.principal, net_id, ar_id)
     return net_id
 
 
 def vn_hold(ctx: Ctx, net_id: int, text: str) -> int:
-    ctx.backend.network_hold(ctx.principal, net_id, requests.lease_address(template.parse(text)))
+    ctx.backend.networks.hold(ctx.principal, net_id, requests.lease_address(template.parse(text)))
     return net_id
 
 
 def vn_release(ctx: Ctx, net_id: int, text: str) -> int:
     address = requests.lease_address(template.parse(text))
-    ctx.backend.network_release(ctx.principal, net_id, address)
+    ctx.backend.networks.release(ctx.principal, net_id, address)
     return net_id
 
 
 def vn_reserve(ctx: Ctx, net_id: int, text: str) -> int:
     reservation = requests.reservation(template.parse(text))
-    return ctx.backend.network_reserve(ctx.principal, net_id, reservation)
+    return ctx.backend.networks.reserve(ctx.principal, net_id, reservation)
 
 
 def vn_addleases(ctx: Ctx, net_id: int, text: str) -> int:
     lease = requests.one_vector(template.parse(text), "LEASES")
     ar = AddressRange(ip=lease.get("IP"), mac=lease.get("MAC"), size=1)
-    ctx.backend.network_add_range(ctx.principal, net_id, ar)
+    ctx.backend.networks.add_range(ctx.principal, net_id, ar)
     return net_id
 
 
 def vn_rmleases(ctx: Ctx, net_id: int, text: str) -> int:
     address = requests.lease_address(template.parse(text))
-    ctx.backend.network_remove_lease(ctx.principal, net_id, address)
+    ctx.backend.networks.remove_lease(ctx.principal, net_id, address)
     return net_id
 
 

@@ -40,8 +40,8 @@ def _vm(**changes: object) -> Vm:
 
 
 def test_vm_xml_parses_in_pyone_with_what_clients_read(backend: Any) -> None:
-    fake = backend
-    xml = vm_xml(_vm(), fake, fake.images[3])
+    fake = backend.identity
+    xml = vm_xml(_vm(), fake, backend.images.records[3])
     assert xml.startswith("<VM>")  # pyone only parses results whose first character is '<'
     vm = bindings.parseString(xml.encode())
     assert type(vm).__name__ == "VMSub"
@@ -65,8 +65,8 @@ def test_vm_xml_parses_in_pyone_with_what_clients_read(backend: Any) -> None:
 
 
 def test_vm_xml_element_order_follows_vm_xsd(backend: Any) -> None:
-    fake = backend
-    root = ET.fromstring(vm_xml(_vm(), fake, fake.images[3]))
+    fake = backend.identity
+    root = ET.fromstring(vm_xml(_vm(), fake, backend.images.records[3]))
     order = [child.tag for child in root]
     assert order == [
         "ID",
@@ -94,8 +94,8 @@ def test_vm_xml_element_order_follows_vm_xsd(backend: Any) -> None:
 
 
 def test_the_stratuslab_client_paths_are_present(backend: Any) -> None:
-    fake = backend
-    root = ET.fromstring(vm_xml(_vm(), fake, fake.images[3]))
+    fake = backend.identity
+    root = ET.fromstring(vm_xml(_vm(), fake, backend.images.records[3]))
     for path in (
         "STATE",
         "LCM_STATE",
@@ -108,7 +108,7 @@ def test_the_stratuslab_client_paths_are_present(backend: Any) -> None:
 
 
 def test_pending_vm_without_host_has_empty_history_and_error_in_user_template(backend: Any) -> None:
-    fake = backend
+    fake = backend.identity
     vm = bindings.parseString(
         vm_xml(_vm(state="pending", host=None, ip=None, mac=None, error="no host"), fake).encode()
     )
@@ -117,13 +117,13 @@ def test_pending_vm_without_host_has_empty_history_and_error_in_user_template(ba
 
 
 def test_vm_pool_parses_with_every_vm(backend: Any) -> None:
-    fake = backend
-    pool = bindings.parseString(vm_pool_xml([_vm(), _vm(id=8)], fake, fake.images).encode())
+    fake = backend.identity
+    pool = bindings.parseString(vm_pool_xml([_vm(), _vm(id=8)], fake, backend.images.records).encode())
     assert [vm.ID for vm in pool.VM] == [7, 8]
 
 
 def test_user_and_user_pool_parse(backend: Any) -> None:
-    fake = backend
+    fake = backend.identity
     user = bindings.parseString(r.user_xml(fake.users[5], fake).encode())
     assert (user.ID, user.GID, user.NAME, user.GNAME, user.AUTH_DRIVER) == (
         5,
@@ -138,7 +138,7 @@ def test_user_and_user_pool_parse(backend: Any) -> None:
 
 
 def test_group_and_group_pool_parse_with_members(backend: Any) -> None:
-    fake = backend
+    fake = backend.identity
     group = bindings.parseString(r.group_xml(fake.groups[1], [5]).encode())
     assert (group.ID, group.NAME, group.USERS.ID) == (1, "users", [5])
     pool = bindings.parseString(r.group_pool_xml([(g, []) for g in fake.groups.values()]).encode())
@@ -146,8 +146,8 @@ def test_group_and_group_pool_parse_with_members(backend: Any) -> None:
 
 
 def test_image_and_image_pool_parse(backend: Any) -> None:
-    fake = backend
-    image = bindings.parseString(r.image_xml(fake.images[3], fake, [7]).encode())
+    fake = backend.identity
+    image = bindings.parseString(r.image_xml(backend.images.records[3], fake, [7]).encode())
     assert (image.ID, image.NAME, image.UNAME, image.STATE, image.SIZE) == (
         3,
         "ttylinux",
@@ -157,12 +157,12 @@ def test_image_and_image_pool_parse(backend: Any) -> None:
     )
     assert image.SOURCE.endswith("3.qcow2") and image.VMS.ID == [7] and image.RUNNING_VMS == 1
     assert image.PERMISSIONS.OTHER_U == 1  # public
-    pool = bindings.parseString(r.image_pool_xml(fake.images.values(), fake).encode())
+    pool = bindings.parseString(r.image_pool_xml(backend.images.records.values(), fake).encode())
     assert len(pool.IMAGE) == 1
 
 
 def test_vnet_from_a_plain_dict_parses_with_address_ranges(backend: Any) -> None:
-    fake = backend
+    fake = backend.identity
     net = {
         "id": 2,
         "name": "private",
@@ -174,7 +174,7 @@ def test_vnet_from_a_plain_dict_parses_with_address_ranges(backend: Any) -> None
     vnet = bindings.parseString(r.vnet_xml(net, fake).encode())
     assert (vnet.ID, vnet.NAME, vnet.UID, vnet.BRIDGE) == (2, "private", 5, "br2")
     assert vnet.AR_POOL.AR[0].IP == "192.168.0.2" and vnet.AR_POOL.AR[0].SIZE == 10
-    pool = bindings.parseString(r.vnet_pool_xml(fake.network_list(None), fake).encode())  # type: ignore[arg-type]
+    pool = bindings.parseString(r.vnet_pool_xml(backend.networks.list(None), fake).encode())  # type: ignore[arg-type]
     assert pool.VNET[0].NAME == "public"
 
 
@@ -187,7 +187,7 @@ def test_host_pool_parses_with_capacity() -> None:
 
 
 def test_vm_template_pool_parses_with_template_attributes(backend: Any) -> None:
-    fake = backend
+    fake = backend.identity
     rec = TemplateRecord(4, "tiny", "alice", "users", 'NAME="tiny"\nDISK=[IMAGE_ID="3"]', NOW)
     pool = bindings.parseString(r.vmtemplate_pool_xml([rec], fake).encode())
     parsed = pool.VMTEMPLATE[0]
@@ -196,8 +196,7 @@ def test_vm_template_pool_parses_with_template_attributes(backend: Any) -> None:
 
 
 def test_acl_pool_renders_masks_in_hex(backend: Any) -> None:
-    fake = backend
-    pool = bindings.parseString(r.acl_pool_xml(fake.acls.values()).encode())
+    pool = bindings.parseString(r.acl_pool_xml(backend.system.acls.values()).encode())
     acl = pool.ACL[0]
     assert (acl.USER, acl.RESOURCE, acl.RIGHTS, acl.STRING) == (
         "100000001",

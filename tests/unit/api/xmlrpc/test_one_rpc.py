@@ -51,7 +51,7 @@ def test_kill_instance_uses_finalize(rpc: Any, backend: Any) -> None:
     vm_id = rpc.one.vm.allocate("alice:s3cr:t", TEMPLATE)[1]
     assert rpc.one.vm.action("alice:s3cr:t", "finalize", vm_id) == [True, vm_id, 0]
     assert backend.calls[-1] == ("vm_action", vm_id, VmAction.KILL)
-    assert backend.vms[vm_id].state == "done"
+    assert backend.vms.records[vm_id].state == "done"
 
 
 def test_wrong_argument_types_get_api_error_and_change_nothing(rpc: Any, backend: Any) -> None:
@@ -60,7 +60,7 @@ def test_wrong_argument_types_get_api_error_and_change_nothing(rpc: Any, backend
     assert "argument 2 (action) must be string, got integer 7" in message
     ok, message, code = rpc.one.vm.allocate("alice:s3cr:t", ["not", "text"])
     assert (ok, code) == (False, 0x1000)
-    assert backend.vms == {} and not [c for c in backend.calls if c[0] != "authenticate"]
+    assert backend.vms.records == {} and not [c for c in backend.calls if c[0] != "authenticate"]
 
 
 def test_missing_arguments_and_bad_session_are_api_errors(rpc: Any) -> None:
@@ -73,7 +73,7 @@ def test_unclosed_bracket_is_reported_and_nothing_allocated(rpc: Any, backend: A
     ok, message, code = rpc.one.vm.allocate("alice:s3cr:t", 'NAME="x"\nDISK=[IMAGE_ID="3"\n')
     assert (ok, code) == (False, 0x800)
     assert "unclosed '[' opened at line 2, column 6 for DISK" in message
-    assert backend.vms == {}
+    assert backend.vms.records == {}
 
 
 def test_nic_on_a_missing_network_is_no_such_object(rpc: Any, backend: Any) -> None:
@@ -81,7 +81,7 @@ def test_nic_on_a_missing_network_is_no_such_object(rpc: Any, backend: Any) -> N
         "alice:s3cr:t", 'DISK=[IMAGE_ID="3"]\nNIC=[NETWORK="nowhere"]'
     )
     assert (ok, code) == (False, 0x400) and "network nowhere does not exist" in message
-    assert backend.vms == {}
+    assert backend.vms.records == {}
 
 
 def test_bad_password_is_an_authentication_error(rpc: Any) -> None:
@@ -234,7 +234,7 @@ INBOUND_PORTS = "22,80"
 
 def test_classic_stratuslab_template_is_understood(rpc: Any, backend: Any) -> None:
     calls = []
-    backend.vm_allocate = lambda principal, request, hold: calls.append(request) or 11
+    backend.vms.allocate = lambda principal, request, hold: calls.append(request) or 11
     assert rpc.one.vm.allocate("alice:s3cr:t", CLASSIC_TEMPLATE) == [True, 11, 0]
     (request,) = calls
     assert (request.name, request.cpu, request.vcpu, request.memory_mib) == ("classic", 1, 1, 1536)

@@ -60,7 +60,7 @@ DISK = [ SOURCE = https://marketplace.stratuslab.eu/metadata/{MARKET_ID}, TARGET
 NIC = [ network_uname = oneadmin, network = public ]
 CONTEXT = [ public_key = "ssh-rsa AAAA me", target = hdd, FOO = bar ]
 """
-    cmd = backend.run_command(admin, request(text), hold=False)
+    cmd = backend.vms.run_command(admin, request(text), hold=False)
     assert (cmd.image_id, cmd.name, cmd.cpu, cmd.ram_mib, cmd.swap_mib) == (
         image,
         "vm1",
@@ -79,13 +79,13 @@ def test_what_the_services_cannot_do_is_not_implemented(
     backend: ServicesBackend, admin: Principal, image: int
 ) -> None:
     with pytest.raises(NotImplementedError, match="INBOUND_PORTS"):
-        backend.run_command(
+        backend.vms.run_command(
             admin, request(f'DISK=[IMAGE_ID="{image}"]\nINBOUND_PORTS="22"'), hold=False
         )
     with pytest.raises(NotImplementedError, match="booting from a persistent volume"):
-        backend.run_command(admin, request(f'DISK=[SOURCE="{UUID}"]'), hold=False)
+        backend.vms.run_command(admin, request(f'DISK=[SOURCE="{UUID}"]'), hold=False)
     with pytest.raises(NotImplementedError, match="more than one image"):
-        backend.run_command(
+        backend.vms.run_command(
             admin, request(f'DISK=[IMAGE_ID="{image}"]\nDISK=[IMAGE_ID="{image}"]'), hold=False
         )
 
@@ -95,29 +95,29 @@ def test_vmpool_filters_and_paging(
 ) -> None:
     bob = cloud.identity.create_user(admin, "bob", "bob-pw")
     bob_p = Principal("bob", bob.id or 0, ("users",), frozenset(bob.roles))
-    mine = [backend.vm_allocate(admin, request(f'DISK=[IMAGE_ID="{image}"]'), hold=False)]
-    mine += [backend.vm_allocate(admin, request(f'DISK=[IMAGE_ID="{image}"]'), hold=True)]
-    theirs = backend.vm_allocate(bob_p, request(f'DISK=[IMAGE_ID="{image}"]'), hold=False)
+    mine = [backend.vms.allocate(admin, request(f'DISK=[IMAGE_ID="{image}"]'), hold=False)]
+    mine += [backend.vms.allocate(admin, request(f'DISK=[IMAGE_ID="{image}"]'), hold=True)]
+    theirs = backend.vms.allocate(bob_p, request(f'DISK=[IMAGE_ID="{image}"]'), hold=False)
     drain(cloud)
 
     def ids(flag: int, start: int = -1, end: int = -1, state: int = -1) -> list[int]:
         query = requests.vm_query(flag, start, end, state)
-        return [vm.id or 0 for vm in backend.vm_list(admin, query)]
+        return [vm.id or 0 for vm in backend.vms.list(admin, query)]
 
     assert ids(-2) == [*mine, theirs] and ids(-3) == mine
     assert ids(bob.id or 0) == [theirs] and ids(-4) == mine  # admin's group is oneadmin
     assert ids(-2, mine[1], theirs) == [mine[1], theirs]  # an id range
     assert ids(-2, 1, -2) == [mine[1], theirs][:2] and ids(-2, 0, -1) == [*mine, theirs]
     assert ids(-2, state=2) == [mine[1]]  # HOLD
-    assert [vm.id for vm in backend.vm_list(bob_p, requests.vm_query(-2, -1, -1))] == [theirs]
-    assert backend.vm_get(admin, theirs).vm_state is VmState.RUNNING
+    assert [vm.id for vm in backend.vms.list(bob_p, requests.vm_query(-2, -1, -1))] == [theirs]
+    assert backend.vms.get(admin, theirs).vm_state is VmState.RUNNING
 
 
 def test_x509_users_are_created_with_their_subject(
     backend: ServicesBackend, admin: Principal
 ) -> None:
     dn = "/C=EU/O=StratusLab/CN=Alice Example"
-    user_id = backend.user_allocate(admin, "alice", dn, driver="x509", groups=[])
-    assert backend.user_get(admin, user_id).dn == dn
+    user_id = backend.identity.user_allocate(admin, "alice", dn, driver="x509", groups=[])
+    assert backend.identity.user_get(admin, user_id).dn == dn
     with pytest.raises(NotImplementedError, match="ssh"):
-        backend.user_allocate(admin, "carl", "pw-pw", driver="ssh", groups=[])
+        backend.identity.user_allocate(admin, "carl", "pw-pw", driver="ssh", groups=[])

@@ -1,4 +1,4 @@
-"""The volume half of the XML-RPC services backend: persistent disks of `one.vm.allocate`,
+"""Volumes (the VolumePort): persistent disks of `one.vm.allocate`,
 `one.vm.attach` / `one.vm.detach`, and the attached volumes shown as DISKs in `one.vm.info`.
 
 A DISK whose SOURCE is a volume UUID (or StratusLab's `pdisk:<endpoint>/<uuid>`) names a
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from stratuslab.api.xmlrpc.backend import DiskRequest
+from stratuslab.api.xmlrpc.services.common import Deps
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import NotFound
 
@@ -45,20 +45,15 @@ def is_readonly(disk: DiskRequest) -> bool:
 
 
 class VolumeCalls:
-    extras: Mapping[str, Any]
-
-    def _needs(self, name: str, what: str) -> Any:
-        service = self.extras.get(name)
-        if service is None:
-            raise NotImplementedError(what)
-        return service
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
     def attachments(self, principal: Principal) -> dict[int, list[str]]:
         """VM id -> UUIDs of the persistent volumes attached to it (as the caller sees them)."""
-        if self.extras.get("volumes") is None:
+        if not self.deps.has("volumes"):
             return {}
         found: dict[int, list[str]] = {}
-        for vol in self.extras["volumes"].describe(principal):
+        for vol in self.deps.extras["volumes"].describe(principal):
             for vm_id in vol.attached_to:
                 found.setdefault(vm_id, []).append(vol.uuid)
         return {vm_id: sorted(uuids) for vm_id, uuids in found.items()}
@@ -70,20 +65,17 @@ class VolumeCalls:
             vm.spec = {**vm.spec, "disks": [*vm.spec.get("disks", ()), *disks]}
         return vm
 
-    def vm_attach_disk(self, principal: Principal, vm_id: int, disk: DiskRequest) -> None:
+    def attach_disk(self, principal: Principal, vm_id: int, disk: DiskRequest) -> None:
         uuid = volume_uuid(disk)
         if uuid is None:
             raise NotImplementedError("attaching disks other than volumes (SOURCE=<volume uuid>)")
-        hotplug = self._needs("vm_volumes", "attaching volumes")
-        hotplug.attach(principal, self.vm_get(principal, vm_id), [uuid])
+        hotplug = self.deps.feature("vm_volumes", "attaching volumes")
+        hotplug.attach(principal, self.deps.compute.get(principal, vm_id), [uuid])
 
-    def vm_detach_disk(self, principal: Principal, vm_id: int, disk_id: int) -> None:
-        vm = self.vm_get(principal, vm_id)
+    def detach_disk(self, principal: Principal, vm_id: int, disk_id: int) -> None:
+        vm = self.deps.compute.get(principal, vm_id)
         uuids = self.attachments(principal).get(vm_id, [])
         if not 1 <= disk_id <= len(uuids):
             raise NotFound(f"detachable disk of VM {vm_id}", disk_id, "one.vm.info (DISK_ID)")
-        hotplug = self._needs("vm_volumes", "detaching volumes")
+        hotplug = self.deps.feature("vm_volumes", "detaching volumes")
         hotplug.detach(principal, vm, [uuids[disk_id - 1]])
-
-    def vm_get(self, principal: Principal, vm_id: int) -> Vm:  # provided by the backend
-        raise NotImplementedError

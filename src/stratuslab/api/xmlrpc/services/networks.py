@@ -1,4 +1,4 @@
-"""The network half of the XML-RPC services backend (`one.vn.*`, NICs of `one.vm.allocate`).
+"""Virtual networks (the NetworkPort: `one.vn.*`) and the NICs of `one.vm.allocate`.
 
 Works over the NetworkService found as extras["network"] (bootstrap/network.py); without it
 there are no networks: listings are empty, a NIC names a missing network (0x400) and changes
@@ -21,6 +21,7 @@ from stratuslab.api.xmlrpc.backend import (
     NicRequest,
     Reservation,
 )
+from stratuslab.api.xmlrpc.services.common import Deps
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidInput, NotFound
 from stratuslab.core.network import Network
@@ -96,13 +97,11 @@ def _record(net: Network, used: int) -> NetworkRecord:
 
 
 class NetworkCalls:
-    extras: Mapping[str, Any]
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
     def _service(self) -> Any:
-        service = self.extras.get("network")
-        if service is None:
-            raise NotImplementedError("virtual networks")
-        return service
+        return self.deps.feature("network", "virtual networks")
 
     def _network(self, net_id: int) -> Network:
         for view in self._service().networks():
@@ -115,13 +114,13 @@ class NetworkCalls:
         wanted: int | str | None = nic.network_id if nic.network_id is not None else nic.network
         if wanted is None:
             raise InvalidInput("a NIC needs NETWORK_ID or NETWORK", hint=f"list them: {LISTING}")
-        for net in self.network_list(principal):
+        for net in self.list(principal):
             if wanted in (net.id, net.name):
                 return {"network": net.name, **({"ip": nic.ip} if nic.ip else {})}
         raise NotFound("virtual network", wanted, LISTING)
 
     def network_ids(self) -> dict[str, int]:
-        if self.extras.get("network") is None:
+        if not self.deps.has("network"):
             return {}
         return {v.network.name: v.network.id for v in self._service().networks()}
 
@@ -143,13 +142,13 @@ class NetworkCalls:
         vm.spec = {**vm.spec, "nics": merged}
         return vm
 
-    def network_list(self, principal: Principal) -> Sequence[NetworkRecord]:
-        if self.extras.get("network") is None:
+    def list(self, principal: Principal) -> Sequence[NetworkRecord]:
+        if not self.deps.has("network"):
             return []
         views = sorted(self._service().networks(), key=lambda v: v.network.id or 0)
         return [_record(v.network, v.usage.leases_used) for v in views]
 
-    def network_allocate(self, principal: Principal, request: NetworkAllocate) -> int:
+    def allocate(self, principal: Principal, request: NetworkAllocate) -> int:
         subnet = _subnet(request)
         table: dict[str, Any] = {"subnet": subnet}
         if request.ranges:
@@ -171,34 +170,34 @@ class NetworkCalls:
                 return int(view.network.id)
         raise NotFound("virtual network", name, LISTING)
 
-    def network_delete(self, principal: Principal, net_id: int) -> None:
+    def delete(self, principal: Principal, net_id: int) -> None:
         self._service().delete(principal, self._network(net_id).name)
 
-    def network_add_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None:
+    def add_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None:
         net = self._network(net_id)
         self._service().add_range(principal, net.name, _range_text(ar, net.subnet))
 
-    def network_update_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None:
+    def update_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None:
         raise NotImplementedError("changing an address range (remove it and add another)")
 
-    def network_rm_range(self, principal: Principal, net_id: int, ar_id: int) -> None:
+    def rm_range(self, principal: Principal, net_id: int, ar_id: int) -> None:
         net = self._network(net_id)
         if not 0 <= ar_id < len(net.ranges):
             raise NotFound(f"address range of virtual network {net_id}", ar_id, "one.vn.info")
         self._service().remove_range(principal, net.name, str(net.ranges[ar_id]))
 
-    def network_hold(self, principal: Principal, net_id: int, address: str) -> None:
+    def hold(self, principal: Principal, net_id: int, address: str) -> None:
         self._service().hold(principal, self._network(net_id).name, _ip(address))
 
-    def network_release(self, principal: Principal, net_id: int, address: str) -> None:
+    def release(self, principal: Principal, net_id: int, address: str) -> None:
         self._service().release_hold(principal, self._network(net_id).name, _ip(address))
 
-    def network_remove_lease(self, principal: Principal, net_id: int, address: str) -> None:
+    def remove_lease(self, principal: Principal, net_id: int, address: str) -> None:
         """3.x rmleases: the single-address range addleases made."""
         ip = _ip(address)
         self._service().remove_range(principal, self._network(net_id).name, f"{ip}-{ip}")
 
-    def network_reserve(self, principal: Principal, net_id: int, reservation: Reservation) -> int:
+    def reserve(self, principal: Principal, net_id: int, reservation: Reservation) -> int:
         if reservation.ip or reservation.network_id is not None or reservation.ar_id is not None:
             raise NotImplementedError("reserving given addresses or into an existing reservation")
         made, _leases = self._service().reserve(
