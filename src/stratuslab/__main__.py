@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sys
 from typing import Any
 
 import click
@@ -15,21 +14,15 @@ from stratuslab.core.errors import CloudError
 
 def _settings(config: str | None, data_dir: str | None, listen: str | None = None,
               hypervisor: str | None = None) -> Any:
-    from stratuslab.settings import load_settings
+    from stratuslab.ops.common import load
 
-    env = dict(os.environ)
-    if "STRATUSLAB_ADMIN_PASSWORD" in env:
-        env.setdefault("STRATUSLAB_SERVER_ADMIN_PASSWORD", env["STRATUSLAB_ADMIN_PASSWORD"])
-    return load_settings(
-        config, env=env,
-        overrides={"server": {"data_dir": data_dir, "listen": listen},
-                   "hypervisor": {"driver": hypervisor}},
-    )
+    return load(config, data_dir, listen, hypervisor)
 
 
 def _fail(exc: CloudError) -> None:
-    click.echo(f"Error: {exc.full_message}", err=True)
-    sys.exit(2)
+    from stratuslab.ops.common import fail
+
+    fail(exc)
 
 
 @click.group(invoke_without_command=True)
@@ -129,6 +122,14 @@ def status(config: str | None, data_dir: str | None) -> None:
     engine = dbm.make_engine(settings.database_url)
     click.echo(f"current: {dbm.current_revision(engine) or 'empty'}; needed: {dbm.head_revision()}")
 
+
+def _register() -> None:
+    from stratuslab.ops.config import config
+
+    main.add_command(config)
+
+
+_register()
 
 if __name__ == "__main__":
     main()
