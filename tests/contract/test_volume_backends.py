@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from stratuslab.core.errors import DriverError, InvalidInput
+from stratuslab.core.volumes import ParentFile
 from stratuslab.drivers import _process
 from stratuslab.drivers.storage.volumes import VolumeBackend, build_backend, build_backends
 
@@ -108,8 +109,8 @@ def test_child_of_a_parent_is_at_least_the_parents_size(
     _process.run(["qemu-img", "create", "-q", "-f", "qcow2", str(parent), str(2 * GIB)])
     _process.run(["qemu-io", "-f", "qcow2", str(parent), "-c", "write -P 0x33 0 64k"])
     u = new_uuid()
-    loc = backend.create(u, 1, str(parent))
-    info = _process.run(["qemu-img", "info", "--output=json", "-U", loc]).stdout
+    loc = backend.create(u, 1, ParentFile(str(parent), "qcow2"))
+    info = _process.run(["qemu-img", "info", "--output=json", "-U", "-f", backend.source_format(u), loc]).stdout
     assert f'"virtual-size": {2 * GIB}' in info
     read = _process.run(
         ["qemu-io", "-f", backend.source_format(u), "-r", loc, "-c", "read -P 0x33 0 64k"]

@@ -237,6 +237,16 @@ class BackendVolume:
 
 
 @dataclass(frozen=True, slots=True)
+class ParentFile:
+    """The bytes a new volume grows from, and the format they were recorded with (the image's
+    registered format, or the parent volume's pool format).  The format is always passed to the
+    tools, so a header a guest wrote into a raw volume is never taken for a qcow2 one."""
+
+    path: str
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
 class BackendCaps:
     copy_on_write: bool = True  # children share the parent's blocks (False: a full copy)
     remote: bool = False  # exports reachable from other hosts (iSCSI)
@@ -252,9 +262,10 @@ class VolumeBackendPort(Protocol):
     @property
     def capabilities(self) -> BackendCaps: ...
 
-    def create(self, uuid: str, size_gb: int, parent_path: str | None = None) -> str:
-        """Make the volume (a copy-on-write child of `parent_path` when given, which may be an
-        image file or another volume's location); return its location."""
+    def create(self, uuid: str, size_gb: int, parent: ParentFile | None = None) -> str:
+        """Make the volume (a copy-on-write child of `parent` when given: an image file or
+        another volume's location, opened with the format recorded for it, never probed);
+        return its location."""
         ...
 
     def delete(self, uuid: str) -> None:
@@ -393,6 +404,7 @@ class ImageParent:
 
     image_id: int
     path: str
+    format: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from stratuslab.core.errors import DriverError
-from stratuslab.core.volumes import BackendCaps, BackendVolume
+from stratuslab.core.volumes import BackendCaps, BackendVolume, ParentFile
 
 
 class FixedClock:
@@ -29,8 +29,11 @@ class RecordingBackend:
         if args[0] in self.fail:
             raise DriverError(f"{args[0]} failed: disk full")
 
-    def create(self, uuid: str, size_gb: int, parent_path: str | None = None) -> str:
-        self._call("create", uuid, str(size_gb), str(parent_path))
+    def create(self, uuid: str, size_gb: int, parent: ParentFile | None = None) -> str:
+        if parent is None:
+            self._call("create", uuid, str(size_gb), "None")
+        else:  # the format is always passed with the parent
+            self._call("create", uuid, str(size_gb), parent.path, parent.format)
         return f"/pool/{uuid}.qcow2"
 
     def delete(self, uuid: str) -> None:

@@ -261,13 +261,13 @@ def test_cow_child_of_a_volume_gets_the_parent_location_and_at_least_its_size(
     parent = svc.create(ALICE, CreateVolume(size_gb=4, visibility="public"))
     child = svc.create(BOB, CreateVolume(size_gb=1, parent_volume=parent.uuid))
     assert child.parent == f"volume:{parent.uuid}" and child.size_gb == 4
-    assert backend.calls[-1] == ("create", child.uuid, "4", parent.location)
+    assert backend.calls[-1] == ("create", child.uuid, "4", parent.location, "raw")
 
 
 def test_root_volume_from_image_is_quarantined_and_volatile_deleted_when_vm_ends(
     svc: VolumeService, backend: RecordingBackend
 ) -> None:
-    image = ImageParent(image_id=3, path="/cache/ttylinux.qcow2")
+    image = ImageParent(image_id=3, path="/cache/ttylinux.qcow2", format="qcow2")
     root = svc.create(
         ALICE, CreateVolume(size_gb=1, parent_image=image, kind=VolumeKind.ROOT, vm_id=9)
     )

@@ -19,26 +19,19 @@ import httpx
 from stratuslab.core.errors import DriverError, InvalidInput
 from stratuslab.core.ports import StoredImage
 from stratuslab.drivers._process import run
+from stratuslab.drivers.storage.diskformat import check_image
 
 CHUNK = 1 << 20
-QCOW2_MAGIC = b"QFI\xfb"
-
-
-def detect_format(head: bytes) -> str:
-    return "qcow2" if head.startswith(QCOW2_MAGIC) else "raw"
 
 
 class _Digest:
-    """SHA-1, size and first bytes of a stream, fed chunk by chunk."""
+    """SHA-1 and size of a stream, fed chunk by chunk."""
 
     def __init__(self) -> None:
         self.sha1 = hashlib.sha1(usedforsecurity=False)
         self.size = 0
-        self.head = b""
 
     def update(self, chunk: bytes) -> None:
-        if len(self.head) < 8:
-            self.head += chunk[: 8 - len(self.head)]
         self.sha1.update(chunk)
         self.size += len(chunk)
 
@@ -121,9 +114,10 @@ class FileImageStore:
     def _place(
         self, tmp: str, hashed: _Digest, *, expected_sha1: str | None, name: str, source: str
     ) -> StoredImage:
-        """Move the finished temporary file to `<sha1>.<format>` (read-only); bytes already
-        cached are kept once.  The caller removes `tmp` on failure."""
-        digest, size, head = hashed.sha1.hexdigest(), hashed.size, hashed.head
+        """Check the finished temporary file (format from its own first bytes; a qcow2 naming
+        a backing or data file is refused) and move it to `<sha1>.<format>` (read-only); bytes
+        already cached are kept once.  The caller removes `tmp` on failure."""
+        digest, size = hashed.sha1.hexdigest(), hashed.size
         if expected_sha1 and expected_sha1.lower() != digest:
             raise InvalidInput(
                 f"image {name}: checksum mismatch (expected SHA-1 {expected_sha1.lower()}, "
@@ -132,13 +126,14 @@ class FileImageStore:
             )
         if size == 0:
             raise InvalidInput(f"image {name}: {source} is empty")
-        final = self.images_dir / f"{digest}.{detect_format(head)}"
+        fmt = check_image(tmp, name=name, qemu_img=self.qemu_img)
+        final = self.images_dir / f"{digest}.{fmt}"
         if final.exists():
             os.unlink(tmp)
         else:
             os.chmod(tmp, 0o444)
             os.replace(tmp, final)
-        return StoredImage(str(final), detect_format(head), size, digest)
+        return StoredImage(str(final), fmt, size, digest)
 
     def remove(self, path: str) -> None:
         p = Path(path)

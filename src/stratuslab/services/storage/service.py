@@ -20,6 +20,7 @@ from stratuslab.core.volumes import (
     Attachment,
     AttachPlan,
     CreateVolume,
+    ParentFile,
     ParentKind,
     ParentRef,
     UpdateVolume,
@@ -62,14 +63,14 @@ class VolumeService:
         self, principal: Principal, cmd: CreateVolume, *, group: str | None = None
     ) -> Volume:
         """Record and charge, make it in the backend, then mark it ready (or failed)."""
-        volume, parent_path = self._prepare(principal, cmd, group)
+        volume, parent_file = self._prepare(principal, cmd, group)
         with self._uow() as uow:
             self._quotas.charge(quotas(uow), volume)
             volumes(uow).add(volume)
             uow.commit()
         backend = self._backend(volume.pool)
         try:
-            location = backend.create(volume.uuid, volume.size_gb, parent_path)
+            location = backend.create(volume.uuid, volume.size_gb, parent_file)
         except CloudError as exc:
             self._mark_failed(volume, exc)
             raise
@@ -83,7 +84,7 @@ class VolumeService:
 
     def _prepare(
         self, principal: Principal, cmd: CreateVolume, group: str | None
-    ) -> tuple[Volume, str | None]:
+    ) -> tuple[Volume, ParentFile | None]:
         size = rules.validate_size(cmd.size_gb)
         tag = rules.validate_tag(cmd.tag)
         visibility = rules.validate_visibility(cmd.visibility)
@@ -91,16 +92,17 @@ class VolumeService:
         self._backend(pool)
         uuid = self._new_uuid()
         parent: ParentRef | None = None
-        parent_path: str | None = None
+        parent_file: ParentFile | None = None
         if cmd.parent_volume and cmd.parent_image:
             raise InvalidInput("a volume grows from one parent: give --cow or an image, not both")
         if cmd.parent_volume:
             src = self._parent_volume(principal, cmd.parent_volume, pool)
-            parent, parent_path = ParentRef(ParentKind.VOLUME, src.uuid), src.location
+            parent = ParentRef(ParentKind.VOLUME, src.uuid)
+            parent_file = ParentFile(str(src.location), self._backend(pool).source_format(src.uuid))
             size = max(size, src.size_gb)
         elif cmd.parent_image:
             parent = ParentRef(ParentKind.IMAGE, str(cmd.parent_image.image_id))
-            parent_path = cmd.parent_image.path
+            parent_file = ParentFile(cmd.parent_image.path, cmd.parent_image.format)
         now = self._clock.now()
         volume = Volume(
             uuid=uuid,
@@ -117,7 +119,7 @@ class VolumeService:
             created_at=now,
             updated_at=now,
         )
-        return volume, parent_path
+        return volume, parent_file
 
     def _parent_volume(self, principal: Principal, uuid: str, pool: str) -> Volume:
         uuid = rules.validate_uuid(uuid)

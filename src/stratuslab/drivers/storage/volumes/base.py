@@ -12,15 +12,15 @@ Imports `core` and `drivers._process` only.
 
 from __future__ import annotations
 
-import json
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
 from stratuslab.core.errors import DriverError, InvalidInput
-from stratuslab.core.volumes import UUID_RE, BackendCaps, BackendVolume
+from stratuslab.core.volumes import UUID_RE, BackendCaps, BackendVolume, ParentFile
 from stratuslab.drivers import _process
+from stratuslab.drivers.storage.diskformat import qemu_img_info
 
 GIB = 1024**3
 
@@ -30,7 +30,7 @@ class VolumeBackend(ABC):
     capabilities: ClassVar[BackendCaps]
 
     @abstractmethod
-    def create(self, uuid: str, size_gb: int, parent_path: str | None = None) -> str: ...
+    def create(self, uuid: str, size_gb: int, parent: ParentFile | None = None) -> str: ...
 
     @abstractmethod
     def delete(self, uuid: str) -> None: ...
@@ -64,38 +64,33 @@ def checked_uuid(uuid: str) -> str:
 
 
 class QemuImg:
-    """qemu-img through `_process.run`, with one timeout for every call."""
+    """qemu-img through `_process.run`, with one timeout for every call.  Every call names the
+    format of each file it opens (`-f`, `-F`): a header is never probed, so a guest that wrote a
+    qcow2 header into its raw volume cannot make a clone open a host file."""
 
     def __init__(self, binary: str = "qemu-img", *, timeout: float = 120.0) -> None:
         self.binary = binary
         self.timeout = timeout
 
-    def info(self, path: str | os.PathLike[str]) -> dict[str, object]:
-        out = _process.run(
-            [self.binary, "info", "--output=json", "-U", str(path)], timeout=self.timeout
-        )
-        try:
-            data: dict[str, object] = json.loads(out.stdout)
-        except ValueError as exc:
-            raise DriverError(f"qemu-img info {path}: unreadable output") from exc
-        return data
+    def info(self, path: str | os.PathLike[str], *, fmt: str) -> dict[str, object]:
+        return qemu_img_info(path, fmt, qemu_img=self.binary, timeout=self.timeout)
 
-    def format_of(self, path: str | os.PathLike[str]) -> str:
-        return str(self.info(path).get("format", "raw"))
-
-    def virtual_size(self, path: str | os.PathLike[str]) -> int:
-        size = self.info(path).get("virtual-size", 0)
+    def virtual_size(self, path: str | os.PathLike[str], *, fmt: str) -> int:
+        size = self.info(path, fmt=fmt).get("virtual-size", 0)
         return int(size) if isinstance(size, int | str) else 0
 
-    def create(self, path: Path, size_bytes: int, *, fmt: str, backing: str | None = None) -> None:
+    def create(
+        self, path: Path, size_bytes: int, *, fmt: str, backing: ParentFile | None = None
+    ) -> None:
         argv = [self.binary, "create", "-q", "-f", fmt]
         if backing is not None:
-            argv += ["-b", os.path.abspath(backing), "-F", self.format_of(backing)]
+            argv += ["-b", os.path.abspath(backing.path), "-F", backing.format]
         _process.run([*argv, str(path), str(size_bytes)], timeout=self.timeout)
 
-    def convert(self, source: str, dest: Path, *, fmt: str) -> None:
+    def convert(self, source: ParentFile, dest: Path, *, fmt: str) -> None:
         _process.run(
-            [self.binary, "convert", "-q", "-O", fmt, source, str(dest)], timeout=self.timeout
+            [self.binary, "convert", "-q", "-f", source.format, "-O", fmt, source.path, str(dest)],
+            timeout=self.timeout,
         )
 
     def resize(self, path: Path, size_bytes: int, *, fmt: str) -> None:
@@ -105,13 +100,13 @@ class QemuImg:
         )
 
 
-def parent_size(qemu_img: QemuImg, parent_path: str | None, size_gb: int) -> int:
+def parent_size(qemu_img: QemuImg, parent: ParentFile | None, size_gb: int) -> int:
     """A child is never smaller than its parent: the guest would see a truncated disk."""
     size = size_gb * GIB
-    if parent_path is not None:
-        if not os.path.exists(parent_path):
-            raise DriverError(f"parent {parent_path} of the new volume does not exist")
-        size = max(size, qemu_img.virtual_size(parent_path))
+    if parent is not None:
+        if not os.path.exists(parent.path):
+            raise DriverError(f"parent {parent.path} of the new volume does not exist")
+        size = max(size, qemu_img.virtual_size(parent.path, fmt=parent.format))
     return size
 
 

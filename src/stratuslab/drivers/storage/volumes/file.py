@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from stratuslab.core.errors import DriverError
-from stratuslab.core.volumes import BackendCaps, BackendVolume
+from stratuslab.core.volumes import BackendCaps, BackendVolume, ParentFile
 from stratuslab.drivers.storage.volumes.base import (
     QemuImg,
     VolumeBackend,
@@ -34,15 +34,15 @@ class FileBackend(VolumeBackend):
     def _path(self, uuid: str) -> Path:
         return self.directory / f"{checked_uuid(uuid)}.qcow2"
 
-    def create(self, uuid: str, size_gb: int, parent_path: str | None = None) -> str:
+    def create(self, uuid: str, size_gb: int, parent: ParentFile | None = None) -> str:
         final = self._path(uuid)
         if final.exists():
             return str(final)
         self.directory.mkdir(parents=True, exist_ok=True)
-        size = parent_size(self.qemu_img, parent_path, size_gb)
+        size = parent_size(self.qemu_img, parent, size_gb)
         part = tmp_path(final)
         try:
-            self.qemu_img.create(part, size, fmt="qcow2", backing=parent_path)
+            self.qemu_img.create(part, size, fmt="qcow2", backing=parent)
             part.rename(final)
         finally:
             remove_quietly(part)

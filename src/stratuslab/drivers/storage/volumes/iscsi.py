@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from stratuslab.core.errors import DriverError
-from stratuslab.core.volumes import BackendCaps, BackendVolume, iqn_for
+from stratuslab.core.volumes import BackendCaps, BackendVolume, ParentFile, iqn_for
 from stratuslab.drivers.storage.volumes.base import (
     QemuImg,
     VolumeBackend,
@@ -54,19 +54,19 @@ class IscsiBackend(VolumeBackend):
             self.tgt.ensure_started()
         return self.tgt
 
-    def create(self, uuid: str, size_gb: int, parent_path: str | None = None) -> str:
+    def create(self, uuid: str, size_gb: int, parent: ParentFile | None = None) -> str:
         final = self._path(uuid)
         if final.exists():
             return str(final)
         self.directory.mkdir(parents=True, exist_ok=True)
-        size = parent_size(self.qemu_img, parent_path, size_gb)
+        size = parent_size(self.qemu_img, parent, size_gb)
         part = tmp_path(final)
         try:
-            if parent_path is None:
+            if parent is None:
                 with open(part, "wb") as f:  # sparse: no block is written
                     f.truncate(size)
             else:
-                self.qemu_img.convert(parent_path, part, fmt="raw")
+                self.qemu_img.convert(parent, part, fmt="raw")
                 if part.stat().st_size < size:
                     self.qemu_img.resize(part, size, fmt="raw")
             part.rename(final)

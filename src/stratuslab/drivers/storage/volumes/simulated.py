@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from stratuslab.core.errors import DriverError
-from stratuslab.core.volumes import BackendCaps, BackendVolume
+from stratuslab.core.volumes import BackendCaps, BackendVolume, ParentFile
 from stratuslab.drivers.storage.volumes.base import GIB, VolumeBackend, checked_uuid
 
 
@@ -37,11 +37,11 @@ class SimulatedBackend(VolumeBackend):
             part.write_text(json.dumps(self._volumes, sort_keys=True))
             part.replace(self._state_file)
 
-    def create(self, uuid: str, size_gb: int, parent_path: str | None = None) -> str:
+    def create(self, uuid: str, size_gb: int, parent: ParentFile | None = None) -> str:
         with self._lock:
             self._volumes.setdefault(
                 checked_uuid(uuid),
-                {"size": size_gb * GIB, "parent": parent_path, "exported": False},
+                {"size": size_gb * GIB, "parent": parent.path if parent else None, "exported": False},
             )
             self._save()
         return f"simulated:{uuid}"
