@@ -13,7 +13,7 @@ from typing import Any
 from stratuslab.api import occi, xmlrpc
 from stratuslab.api.occi.services import ServicesBackend as OcciServices
 from stratuslab.api.xmlrpc.services import ServicesBackend as XmlRpcServices
-from stratuslab.bootstrap.cloud import Wiring
+from stratuslab.bootstrap.wiring import Wiring
 from stratuslab.persistence.templates import VmTemplateRepo
 from stratuslab.services.templates import REPO as TEMPLATES_REPO
 from stratuslab.services.templates import TemplateService

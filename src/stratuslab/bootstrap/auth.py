@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from stratuslab.api.classic import ClassicEndpoints, remembered
-from stratuslab.bootstrap.cloud import Wiring
+from stratuslab.bootstrap.wiring import Wiring
 from stratuslab.core.auth import Credentials
 from stratuslab.core.directory import Directory
 from stratuslab.core.entities import Principal
@@ -86,7 +86,7 @@ def wire(w: Wiring) -> None:
 
 def registration_router(settings: Settings, directory: Directory) -> Any:
     from stratuslab.api.registration import make_router
-    from stratuslab.api.rest.app import current_principal
+    from stratuslab.api.rest.deps import current_principal
     from stratuslab.drivers.identity.mail import SmtpConfig, SmtpMailer
     from stratuslab.services.auth.registration import (
         RateLimiter,

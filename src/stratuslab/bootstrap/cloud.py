@@ -9,9 +9,9 @@ one `Wiring` object, so features do not edit each other's wiring.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ from sqlalchemy import Engine
 
 from stratuslab import __version__
 from stratuslab.api.rest import RestContext, create_app
-from stratuslab.core.auth import Credentials
+from stratuslab.bootstrap.wiring import Wiring
+from stratuslab.core.auth import Authenticator, Credentials
 from stratuslab.core.entities import InstanceType, Principal
 from stratuslab.core.errors import AuthenticationFailed
 from stratuslab.core.node import Node
@@ -48,29 +49,6 @@ from stratuslab.services.reconciler import Reconciler
 from stratuslab.settings import Settings, parse_duration
 
 log = logging.getLogger("stratuslab.server")
-
-
-@dataclass
-class Wiring:
-    """What feature modules receive and extend while the cloud is assembled."""
-
-    settings: Settings
-    uow: SqlUnitOfWorkFactory
-    clock: SystemClock
-    identity: IdentityService
-    images: ImageService | None = None
-    nodes: dict[str, Node] = field(default_factory=dict)
-    netns: str | None = None  # the data-plane namespace the node's guests live in
-    extensions: list[Any] = field(default_factory=list)  # services.extensions.VmExtension
-    auth_links: dict[str, Any] = field(default_factory=dict)  # name -> Authenticator
-    services: dict[str, Any] = field(default_factory=dict)  # handed to the REST adapter as extras
-    mounts: list[tuple[str, Any]] = field(default_factory=list)  # (path prefix, ASGI app)
-    routers: list[Any] = field(default_factory=list)  # APIRouters added to the main app
-    workers: list[tuple[Any, Any]] = field(default_factory=list)  # (start, stop) callables
-    closers: list[Any] = field(default_factory=list)
-    job_handlers: dict[str, Any] = field(default_factory=dict)  # job kind -> handler(Job)
-    middlewares: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)  # (class, kwargs)
-    authenticate: Any = None  # set once the chain is built
 
 
 @dataclass
@@ -209,7 +187,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     return cloud
 
 
-def simple_chain(links: list[Any]) -> Any:
+def simple_chain(links: list[Authenticator]) -> Callable[[Credentials], Principal]:
     def authenticate(creds: Credentials) -> Principal:
         for link in links:
             principal = link.authenticate(creds)

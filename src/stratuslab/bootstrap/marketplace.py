@@ -16,7 +16,7 @@ from typing import Any
 
 from stratuslab.api.marketplace import create_app
 from stratuslab.api.rest import routes_marketplace
-from stratuslab.bootstrap.cloud import Wiring
+from stratuslab.bootstrap.wiring import Wiring
 from stratuslab.bootstrap_marketplace import (
     POLICY_KEYS,
     MarketplaceConfig,

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from stratuslab.bootstrap.cloud import Wiring
+from stratuslab.bootstrap.wiring import Wiring
 from stratuslab.core.errors import CloudError
 from stratuslab.persistence.network import SqlNetworkRepo
 

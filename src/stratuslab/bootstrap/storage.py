@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, cast
 
-from stratuslab.bootstrap.cloud import Wiring
+from stratuslab.bootstrap.wiring import Wiring
 from stratuslab.core.errors import CloudError
 from stratuslab.core.volumes import StorageQuota, VolumeBackendPort
 from stratuslab.drivers.storage.volumes import build_backends

@@ -53,7 +53,7 @@ class Api:
     def _message(resp: httpx.Response) -> str:
         try:
             err = resp.json()["error"]
-            return err["message"] + (f"; {err['hint']}" if err.get("hint") else "")
+            return str(err["message"]) + (f"; {err['hint']}" if err.get("hint") else "")
         except Exception:
             return f"HTTP {resp.status_code}: {resp.text[:500]}"
 

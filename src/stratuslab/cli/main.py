@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -52,40 +51,3 @@ for command in (*vms.COMMANDS, *admin.COMMANDS, *marketplace.COMMANDS, *registra
 
 def main() -> None:
     cli(prog_name="stratus")
-
-
-GLOBAL_OPTIONS = {"--endpoint", "-u", "--username", "-p", "--password", "--token", "--section"}
-
-
-def _classic(name: str) -> None:
-    """`stratus-NAME ARGS` == `stratus [global options] NAME [other ARGS]`, in any order."""
-    argv, globals_, rest = sys.argv[1:], [], []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in GLOBAL_OPTIONS and i + 1 < len(argv):
-            globals_ += argv[i : i + 2]
-            i += 2
-            continue
-        if arg.split("=", 1)[0] in GLOBAL_OPTIONS and "=" in arg:
-            globals_.append(arg)
-        else:
-            rest.append(arg)
-        i += 1
-    cli(args=[*globals_, name, *rest], prog_name=f"stratus-{name}")
-
-
-def classic_run_instance() -> None:
-    _classic("run-instance")
-
-
-def classic_describe_instance() -> None:
-    _classic("describe-instance")
-
-
-def classic_kill_instance() -> None:
-    _classic("kill-instance")
-
-
-def classic_shutdown_instance() -> None:
-    _classic("shutdown-instance")

@@ -150,33 +150,3 @@ def quarantine_purge(ctx: click.Context, uuid: str | None) -> None:
 
 COMMANDS: list[click.Command] = [create_volume, describe_volumes, update_volume, attach_volume,
                                  detach_volume, delete_volume, storage]  # fmt: skip
-
-
-def _classic(name: str) -> None:
-    from stratuslab.cli.main import _classic as run
-
-    run(name)
-
-
-def classic_create_volume() -> None:
-    _classic("create-volume")
-
-
-def classic_describe_volumes() -> None:
-    _classic("describe-volumes")
-
-
-def classic_update_volume() -> None:
-    _classic("update-volume")
-
-
-def classic_attach_volume() -> None:
-    _classic("attach-volume")
-
-
-def classic_detach_volume() -> None:
-    _classic("detach-volume")
-
-
-def classic_delete_volume() -> None:
-    _classic("delete-volume")

@@ -93,7 +93,10 @@ EventSink = Callable[[Observation], None]
 class HypervisorPort(Protocol):
     """What services need from a hypervisor driver (drivers/hypervisor/base.py implements it)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The driver's registered name (a class attribute of the driver)."""
+        ...
 
     @property
     def capabilities(self) -> HypervisorCaps: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -46,7 +47,9 @@ class _Repo:
     def _add(self, obj: Any) -> Any:
         result = self.conn.execute(insert(self.table).values(**to_values(obj, self.table)))
         if "id" in self.table.c and getattr(obj, "id", None) is None:
-            obj.id = result.inserted_primary_key[0]
+            key = result.inserted_primary_key
+            assert key is not None  # an INSERT of one row
+            obj.id = key[0]
         return obj
 
     def _get(self, obj_id: Any) -> Any:
@@ -236,7 +239,7 @@ class JobRepo(_Repo):
     def update(self, job: Job) -> None:
         self._update(job)
 
-    def heartbeat(self, runner: str, job_ids: list[int], now: datetime) -> None:
+    def heartbeat(self, runner: str, job_ids: builtins.list[int], now: datetime) -> None:
         heartbeat(self.conn, runner, job_ids, now)
 
     def active_for_vm(self, vm_id: int) -> Job | None:

@@ -8,12 +8,22 @@ from typing import Any, Self
 
 from sqlalchemy import Connection, Engine
 
+from stratuslab.core import ports
 from stratuslab.persistence import repos
 
 RepoFactory = Callable[[Connection], Any]
 
 
 class SqlUnitOfWork:
+    users: ports.UserRepo  # the port's type: protocol attributes are invariant
+    groups: ports.GroupRepo  # the port's type: protocol attributes are invariant
+    images: ports.ImageRepo  # the port's type: protocol attributes are invariant
+    vms: ports.VmRepo  # the port's type: protocol attributes are invariant
+    jobs: ports.JobRepo  # the port's type: protocol attributes are invariant
+    events: ports.EventRepo  # the port's type: protocol attributes are invariant
+    tokens: ports.TokenRepo  # the port's type: protocol attributes are invariant
+    idempotency: ports.IdempotencyRepo  # the port's type: protocol attributes are invariant
+
     def __init__(
         self, engine: Engine, *, readonly: bool = False,
         extra_repos: Mapping[str, RepoFactory] | None = None,

@@ -26,11 +26,11 @@ from stratuslab.core.states import (
     allowed_from,
     next_state,
 )
-from stratuslab.services.auth.policy import PRIVATE, authorize, check_gate
 from stratuslab.services.common import record
 from stratuslab.services.extensions import VmExtension
 from stratuslab.services.images import image_permissions
 from stratuslab.services.placement import HOST_LISTING, Placement
+from stratuslab.services.policy import PRIVATE, authorize, check_gate
 
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 CONTEXT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")

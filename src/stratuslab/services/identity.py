@@ -21,7 +21,7 @@ from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Group, Principal, Role, User
 from stratuslab.core.errors import AuthenticationFailed, Conflict, Forbidden, InvalidInput, NotFound
 from stratuslab.core.ports import Clock, PasswordHasher, UnitOfWorkFactory
-from stratuslab.services.auth.policy import authorize_service, check_gate
+from stratuslab.services.policy import authorize_service, check_gate
 
 NAME_RE = re.compile(r"^[A-Za-z][\w.-]{1,63}$")
 ADMIN_USER = "admin"

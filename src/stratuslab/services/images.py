@@ -12,8 +12,8 @@ from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, InvalidSta
 from stratuslab.core.imagebuild import ImageBuilderPort, ProgressFn
 from stratuslab.core.ports import Clock, ImageStorePort, Page, UnitOfWorkFactory, VmFilter
 from stratuslab.core.states import TERMINAL, VmState
-from stratuslab.services.auth.policy import PRIVATE, Permissions, authorize, check_gate
 from stratuslab.services.common import record
+from stratuslab.services.policy import PRIVATE, Permissions, authorize, check_gate
 
 SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 LISTING = "stratus image list"

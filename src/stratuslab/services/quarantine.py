@@ -15,7 +15,7 @@ from stratuslab.core.entities import Principal
 from stratuslab.core.errors import NotFound
 from stratuslab.core.instance import QuarantineEntry
 from stratuslab.core.node import Node
-from stratuslab.services.auth.policy import authorize_service
+from stratuslab.services.policy import authorize_service
 
 log = logging.getLogger(__name__)
 

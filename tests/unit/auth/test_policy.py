@@ -4,7 +4,7 @@ import pytest
 
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import Forbidden, NotFound
-from stratuslab.services.auth.policy import Permissions, authorize, authorize_service
+from stratuslab.services.policy import Permissions, authorize, authorize_service
 
 ALICE = Principal("alice", 1, ("physics",), frozenset({"cloud-access"}), "password")
 BOB = Principal("bob", 2, ("physics",), frozenset({"cloud-access"}), "password")

@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from stratuslab.api.rest.app import Caller, Ctx
+from stratuslab.api.rest.deps import Caller, Ctx
 from stratuslab.api.rest.schemas import image_out, job_out
 from stratuslab.core.errors import Unavailable
 

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from stratuslab.api.rest.app import Caller, Ctx, RestContext
+from stratuslab.api.rest.deps import Caller, Ctx, RestContext
 from stratuslab.core.errors import Unavailable
 
 router = APIRouter(prefix="/api/v1", tags=["network"])  # added by bootstrap/network.py

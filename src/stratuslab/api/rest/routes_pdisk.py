@@ -25,7 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from stratuslab.api.rest.app import Caller, Ctx
+from stratuslab.api.rest.deps import Caller, Ctx
 from stratuslab.api.rest.errors import STATUS
 from stratuslab.api.rest.routes_volumes import services
 from stratuslab.core.errors import CloudError, InvalidInput

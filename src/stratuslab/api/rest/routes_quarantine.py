@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from stratuslab.api.rest.app import Caller, Ctx
+from stratuslab.api.rest.deps import Caller, Ctx
 
 router = APIRouter(tags=["quarantine"])
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import PlainTextResponse
 
-from stratuslab.api.rest.app import Caller, Ctx
+from stratuslab.api.rest.deps import Caller, Ctx
 from stratuslab.api.rest.schemas import RunInstanceBody, event_out, image_out, job_out, vm_out
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.errors import Forbidden

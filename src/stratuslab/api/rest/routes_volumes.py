@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from stratuslab.api.rest.app import Caller, Ctx, RestContext
+from stratuslab.api.rest.deps import Caller, Ctx, RestContext
 from stratuslab.core.errors import NotFound, Unavailable
 from stratuslab.core.volumes import CreateVolume, UpdateVolume
 

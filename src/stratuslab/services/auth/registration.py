@@ -25,8 +25,8 @@ from stratuslab.core.directory import (
 )
 from stratuslab.core.entities import Principal, Role
 from stratuslab.core.errors import CloudError, Conflict, InvalidInput, NotFound, QuotaExceeded
-from stratuslab.services.auth.policy import authorize_service
 from stratuslab.services.auth.x509.dn import to_rfc4514
+from stratuslab.services.policy import authorize_service
 
 _UID = re.compile(r"^\w{3,20}$", re.ASCII)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
