@@ -5,14 +5,8 @@ docs/configuration.md is generated from the same declarations (`reference`).  On
 composition root (`bootstrap`, `__main__`, `ops`) imports this package.
 """
 
-from stratuslab.settings.loader import (
-    Settings,
-    SettingsError,
-    load_settings,
-    parse_duration,
-    parse_listen,
-    read_toml,
-)
+from stratuslab.settings.loader import load_settings, read_toml
+from stratuslab.settings.model import Settings, SettingsError, parse_duration, parse_listen
 from stratuslab.settings.sections import (
     HypervisorSettings,
     ImageSettings,

@@ -9,7 +9,7 @@ import typing
 from collections.abc import Iterator
 from typing import Any
 
-from stratuslab.settings.loader import Settings
+from stratuslab.settings.model import Settings
 from stratuslab.settings.sections import DURATION
 
 HEADER = """\

@@ -4,12 +4,8 @@ bounds and units are checked by `loader` from each field's declaration)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-from stratuslab.settings.loader import SettingsError, parse_duration
-
-if TYPE_CHECKING:
-    from stratuslab.settings.loader import Settings
+from stratuslab.settings.model import Settings, SettingsError, parse_duration
 
 DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgresql+psycopg://")
 
