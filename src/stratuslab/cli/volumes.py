@@ -46,7 +46,7 @@ def create_volume(ctx: click.Context, size: int, tag: str, public: bool, readonl
 
 @click.command("describe-volumes")
 @click.argument("uuids", nargs=-1)
-@click.option("-f", "--filter", "filters", multiple=True, help="key:regex (AND); repeatable")
+@click.option("-f", "--filter", "filters", multiple=True, help="key:pattern (glob: * ?, ^ and $ anchor; AND); repeatable")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array")
 @click.pass_context
 def describe_volumes(ctx: click.Context, uuids: tuple[str, ...], filters: tuple[str, ...],

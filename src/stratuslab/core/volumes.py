@@ -171,15 +171,27 @@ class UsageDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class GlobPattern:
+    """A user's filter pattern, compiled: characters, `*` (None) and `?` (`ones`), anchors.
+    Never a regular expression (services/storage/filters.py says why)."""
+
+    text: str
+    tokens: tuple[str | None, ...]
+    ones: tuple[bool, ...]
+    start: bool = False
+    end: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class VolumeFilter:
-    """One `key:regex` term (pdisk's `describe-volumes -f`); terms are AND-combined and each
-    regex is matched with `re.search` against the field's text."""
+    """One `key:pattern` term (pdisk's `describe-volumes -f`); terms are AND-combined and each
+    pattern is a glob matched against the field's text."""
 
     key: str
-    pattern: re.Pattern[str]
+    pattern: GlobPattern
 
     def __str__(self) -> str:
-        return f"{self.key}:{self.pattern.pattern}"
+        return f"{self.key}:{self.pattern.text}"
 
 
 # --- errors ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""/api/v1/volumes (persistent volumes: create, list with `key:regex` filters, show, update,
+"""/api/v1/volumes (persistent volumes: create, list with `key:pattern` filters, show, update,
 delete, attach/detach to a running VM) and /api/v1/storage/quarantine (admins).
 
 The VolumeService arrives as ctx.extras["volumes"] and the hot-plug use case as
@@ -77,7 +77,7 @@ def create_volume(body: VolumeBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
 @router.get("/volumes")
 def list_volumes(
     ctx: Ctx, caller: Caller,
-    filter: Annotated[list[str] | None, Query(description="key:regex, AND-combined")] = None,
+    filter: Annotated[list[str] | None, Query(description="key:pattern (glob with * and ?, ^/$ anchors), AND-combined")] = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     svc, _ = services(ctx)
     return [volume_out(v) for v in svc.describe(caller, filters=tuple(filter or ()))]

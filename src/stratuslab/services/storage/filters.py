@@ -1,16 +1,22 @@
-"""Listing filters for volumes, as pdisk's `stratus-describe-volumes -f key:regex`.
+"""Listing filters for volumes, as pdisk's `stratus-describe-volumes -f key:pattern`.
 
-Each term is `key:regex`; terms are AND-combined; a regex is matched with `re.search` against
-the field's text (so `tag:^db` and `owner:alice` work as in StratusLab).  Imports `core` only.
+Each term is `key:pattern`; terms are AND-combined.  A pattern is a glob, never a regular
+expression: user text must not reach a backtracking regex engine (one catastrophic pattern
+would freeze a server thread).  `*` matches any run of characters, `?` one character, `\\`
+escapes the next one; a pattern matches anywhere in the field unless it starts with `^` (anchored
+at the start) or ends with `$` (anchored at the end) — so pdisk's usual `tag:^db`, `owner:alice`
+and `state:ready$` mean what they meant.  Matching runs in O(len(pattern) × len(text)) at worst,
+and patterns are at most `MAX_PATTERN` characters.  Imports `core` only.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from stratuslab.core.errors import InvalidInput
-from stratuslab.core.volumes import Volume, VolumeFilter
+from stratuslab.core.volumes import GlobPattern, Volume, VolumeFilter
+
+MAX_PATTERN = 200
 
 
 def _attached(v: Volume) -> str:
@@ -42,7 +48,7 @@ def parse_filter(text: str) -> VolumeFilter:
     key = key.strip().lower()
     if not sep or not key:
         raise InvalidInput(
-            f"filter {text!r} is not key:regex",
+            f"filter {text[:60]!r} is not key:pattern",
             hint=f"write e.g. -f tag:^data -f owner:alice (keys: {', '.join(sorted(FIELDS))})",
         )
     if key not in FIELDS:
@@ -50,14 +56,71 @@ def parse_filter(text: str) -> VolumeFilter:
             f"filter {text!r} names unknown field {key!r}",
             hint=f"known fields: {', '.join(sorted(FIELDS))}",
         )
-    try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
+    return VolumeFilter(key, compile_glob(pattern, what=f"filter {key}"))
+
+
+def compile_glob(pattern: str, *, what: str) -> GlobPattern:
+    """`^`/`$` anchors, `*`, `?` and `\\` escapes into a token list; InvalidInput when too long."""
+    if len(pattern) > MAX_PATTERN:
         raise InvalidInput(
-            f"filter {text!r}: {pattern!r} is not a regular expression ({exc})",
-            hint="escape special characters with a backslash",
-        ) from None
-    return VolumeFilter(key, compiled)
+            f"{what}: the pattern is {len(pattern)} characters long; at most {MAX_PATTERN}",
+            hint="shorten the pattern; * matches any run of characters",
+        )
+    start = pattern.startswith("^")
+    body = pattern[1:] if start else pattern
+    end = body.endswith("$") and not body.endswith("\\$")
+    body = body[:-1] if end else body
+    tokens: list[str | None] = []  # a character, or None for `*`; "?" is kept as ONE below
+    ones: list[bool] = []
+    it = iter(body)
+    for ch in it:
+        if ch == "\\":
+            nxt = next(it, "\\")
+            tokens.append(nxt)
+            ones.append(False)
+        elif ch == "*":
+            if not tokens or tokens[-1] is not None or ones[-1]:
+                tokens.append(None)
+                ones.append(False)
+        else:
+            tokens.append(ch)
+            ones.append(ch == "?")
+    return GlobPattern(pattern, tuple(tokens), tuple(ones), start, end)
+
+
+def glob_search(glob: GlobPattern, text: str) -> bool:
+    """Whether `glob` matches `text` (anywhere unless anchored): one pass of a set of positions
+    in the pattern over the text, O(len(pattern) × len(text)), no backtracking."""
+    tokens, ones, n = glob.tokens, glob.ones, len(glob.tokens)
+
+    def close(states: set[int]) -> set[int]:
+        out, todo = set(states), list(states)
+        while todo:  # a `*` may match nothing: its successor is reachable too
+            i = todo.pop()
+            if i < n and tokens[i] is None and i + 1 not in out:
+                out.add(i + 1)
+                todo.append(i + 1)
+        return out
+
+    states = close({0})
+    if n in states and not glob.end:
+        return True
+    for ch in text:
+        nxt: set[int] = set()
+        for i in states:
+            if i == n:
+                continue
+            tok = tokens[i]
+            if tok is None:
+                nxt.add(i)  # `*` eats the character and stays
+            elif ones[i] or tok == ch:
+                nxt.add(i + 1)
+        if not glob.start:
+            nxt.add(0)  # unanchored: a match may begin at the next character
+        states = close(nxt)
+        if n in states and not glob.end:
+            return True
+    return n in states
 
 
 def parse_filters(texts: Sequence[str]) -> tuple[VolumeFilter, ...]:
@@ -65,7 +128,7 @@ def parse_filters(texts: Sequence[str]) -> tuple[VolumeFilter, ...]:
 
 
 def matches(volume: Volume, filters: Iterable[VolumeFilter]) -> bool:
-    return all(f.pattern.search(FIELDS[f.key](volume)) for f in filters)
+    return all(glob_search(f.pattern, FIELDS[f.key](volume)) for f in filters)
 
 
 def select(volumes: Iterable[Volume], filters: Sequence[VolumeFilter]) -> list[Volume]:
