@@ -100,7 +100,8 @@ class VolumeExtension(VmExtension):
         for uuid, forced_ro in claims:
             vol = rules.visible(principal, repo.get(uuid), uuid)
             rules.check_attachable(vol, vm_id)
-            readonly = forced_ro or vol.readonly
+            # --persistent-disk asks to write (owner only); --readonly-disk never writes
+            readonly = True if forced_ro else rules.attach_readonly(principal, vol, write=True)
             att = Attachment(uuid, vm_id, readonly=readonly, attached_at=now)
             refusal = repo.try_attach(att, exclusive=not readonly)
             if refusal is not None:

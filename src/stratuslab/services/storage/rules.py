@@ -106,6 +106,29 @@ def changeable(principal: Principal, volume: Volume | None, uuid: str, action: s
 # --- attach ---------------------------------------------------------------------------------
 
 
+def attach_readonly(principal: Principal, volume: Volume, *, write: bool | None) -> bool:
+    """Whether the attachment is read-only.  Writing needs ownership (or the admin role): a
+    public volume of someone else is shared read-only at most, whatever the caller's group.
+
+    `write` is what the caller asked for: True (`--persistent-disk`: refused on someone
+    else's writable volume, naming `--readonly-disk`), False (`--readonly-disk`), None
+    (hot-plug: the volume's own mode for its owner, read-only for everyone else).  A volume
+    marked read-only is always attached read-only."""
+    if write is False or volume.readonly:  # a read-only volume is attached read-only
+        return True
+    if can_change(principal, volume):
+        return False
+    if write:
+        raise Forbidden(
+            f"volume {volume.uuid} belongs to {volume.owner}; only its owner may attach it "
+            "for writing",
+            hint=f"attach it read-only: stratus run-instance --readonly-disk {volume.uuid}, or "
+            f"make a copy you own: stratus create-volume --cow {volume.uuid}",
+        )
+    return True
+
+
+
 def check_attachable(volume: Volume, vm_id: int) -> None:
     """Refuse what the record alone can refuse before trying the compare-and-swap."""
     if volume.kind == VolumeKind.VOLATILE:

@@ -223,15 +223,19 @@ class VolumeService:
 
     # --- attach / detach --------------------------------------------------------------------
 
-    def attach(self, principal: Principal, uuid: str, vm_id: int) -> AttachPlan:
+    def attach(
+        self, principal: Principal, uuid: str, vm_id: int, *, write: bool | None = None
+    ) -> AttachPlan:
         """Record the attachment (compare-and-swap: one writer) and export the volume; the
-        caller hot-plugs `plan.source` and then calls `attached(...)` with the device name."""
+        caller hot-plugs `plan.source` and then calls `attached(...)` with the device name.
+        Another user's public volume is attached read-only (rules.attach_readonly)."""
         uuid = rules.validate_uuid(uuid)
         with self._uow() as uow:
             vol = rules.visible(principal, volumes(uow).get(uuid), uuid)
             rules.check_attachable(vol, vm_id)
-            att = Attachment(uuid, vm_id, readonly=vol.readonly, attached_at=self._clock.now())
-            refusal = volumes(uow).try_attach(att, exclusive=not vol.shareable)
+            readonly = rules.attach_readonly(principal, vol, write=write)
+            att = Attachment(uuid, vm_id, readonly=readonly, attached_at=self._clock.now())
+            refusal = volumes(uow).try_attach(att, exclusive=not readonly)
             if refusal is not None:
                 raise rules.refusal_error(vol, vm_id, refusal)
             uow.commit()
@@ -241,7 +245,7 @@ class VolumeService:
         except CloudError:
             self.release(uuid, vm_id)
             raise
-        return AttachPlan(uuid, vm_id, source, backend.source_format(uuid), vol.readonly)
+        return AttachPlan(uuid, vm_id, source, backend.source_format(uuid), readonly)
 
     def mounts(self, principal: Principal, uuid: str) -> list[Attachment]:
         """The volume's attachments (VM and the device the guest sees), as pdisk's mounts."""
