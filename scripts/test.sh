@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
   if command -v sudo >/dev/null 2>&1; then
     echo "$(basename "$0"): not root; re-running with sudo"
-    exec sudo --preserve-env=STRATUSLAB_DEMO_DIR,STRATUSLAB_DEMO_PORT,STRATUSLAB_SLOW_TESTS,CI "$0" "$@"
+    exec sudo --preserve-env=STRATUSLAB_DEMO_DIR,STRATUSLAB_DEMO_PORT,STRATUSLAB_SLOW_TESTS,STRATUSLAB_FAIL_ON_SKIP,CI "$0" "$@"
   fi
   echo "$(basename "$0"): needs root (apt-get, network namespaces) and sudo is not installed; run it as root" >&2
   exit 1
@@ -19,5 +19,11 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff";          ruff check src tests bench
 echo "== mypy (strict on core, services, drivers)"; mypy
 echo "== import-linter"; lint-imports --no-cache
+# any skip not listed with its reason in tests/skip-allowlist.toml fails the run
+export STRATUSLAB_FAIL_ON_SKIP="${STRATUSLAB_FAIL_ON_SKIP:-1}"
 echo "== pytest"
 pytest -q -ra --durations=15 "$@"
+if [ $# -eq 0 ]; then
+  echo "== pytest: the service tests again, on PostgreSQL (a private cluster of this run)"
+  STRATUSLAB_TEST_POSTGRES=1 pytest -q -ra tests/unit tests/security
+fi

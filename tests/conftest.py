@@ -1,4 +1,8 @@
-"""Shared fixtures: settings for a throw-away cloud, and a built (not served) cloud."""
+"""Shared fixtures: the migrated template database, and a built (not served) simulated cloud.
+
+Helpers (settings, drain, HTTP servers, waits, PKI) live in tests/helpers; import them from
+there, never from this file.
+"""
 
 from __future__ import annotations
 
@@ -6,48 +10,66 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from tests.helpers.cloud import DATABASE_URL_ENV, make_settings, migrated_template, seed_data_dir
+from tests.helpers.postgres import missing_binaries, private_cluster
 
 from stratuslab.bootstrap import Cloud, build_cloud
 from stratuslab.core.entities import Principal
-from stratuslab.settings import Settings, load_settings
+
+# fixtures shared across directories: real guests (tiny_image) and the auth lab (slapd, disk_pki,
+# proxy_files), used by name and never imported; and the skip guard (tests/skip-allowlist.toml)
+pytest_plugins = ("tests.helpers.guests", "tests.helpers.authlab", "tests.helpers.skips")
 
 
-def make_settings(data_dir: Path, **sections: dict[str, Any]) -> Settings:
-    overrides: dict[str, dict[str, Any]] = {"server": {"data_dir": str(data_dir)},
-                                            "hypervisor": {"driver": "simulated"}}
-    for name, values in sections.items():
-        overrides.setdefault(name, {}).update(values)
-    url = os.environ.get("STRATUSLAB_TEST_DATABASE_URL")
-    if url:
-        overrides["server"]["database_url"] = url
-    return load_settings(None, env={}, overrides=overrides)
+POSTGRES_RUN_ENV = "STRATUSLAB_TEST_POSTGRES"  # =1: the service tests' clouds use PostgreSQL
+_CLUSTER: list[contextlib.AbstractContextManager[str]] = []
 
 
-def reset_database(url: str) -> None:
-    """Empty a PostgreSQL database given to the test run (each test starts from nothing)."""
-    from sqlalchemy import text
+def pytest_configure(config: pytest.Config) -> None:
+    """STRATUSLAB_TEST_POSTGRES=1 runs every `cloud` of the session on a private PostgreSQL
+    cluster (scripts/test.sh does a second pass of the service tests that way)."""
+    if os.environ.get(POSTGRES_RUN_ENV) == "1" and not os.environ.get(DATABASE_URL_ENV):
+        cluster = private_cluster()
+        os.environ[DATABASE_URL_ENV] = cluster.__enter__()
+        _CLUSTER.append(cluster)
 
-    from stratuslab.persistence.db import make_engine
 
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _CLUSTER:
+        _CLUSTER.pop().__exit__(None, None, None)
+        os.environ.pop(DATABASE_URL_ENV, None)
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite cloud database migrated to head for the whole run; tests copy it."""
+    return migrated_template(tmp_path_factory.mktemp("template-db"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database: STRATUSLAB_TEST_DATABASE_URL, else a private cluster started once
+    for the run (tests.helpers.postgres)."""
+    given = os.environ.get(DATABASE_URL_ENV)
+    if given:
+        yield given
+        return
+    if missing_binaries():
+        pytest.skip("PostgreSQL server binaries are missing (scripts/setup.sh installs postgresql)")
+    with private_cluster() as url:
+        yield url
 
 
 @pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[Cloud]:
+def cloud(tmp_path: Path, template_db: Path) -> Iterator[Cloud]:
     """A simulated all-in-one cloud whose job runner the test drives by hand (run_once).
 
-    With STRATUSLAB_TEST_DATABASE_URL=postgresql://... the same tests run on PostgreSQL.
+    It starts from a copy of the migrated template database.  With
+    STRATUSLAB_TEST_DATABASE_URL=postgresql://... the same tests run on PostgreSQL.
     """
-    url = os.environ.get("STRATUSLAB_TEST_DATABASE_URL")
-    if url:
-        reset_database(url)
+    seed_data_dir(tmp_path, template_db)
     c = build_cloud(make_settings(tmp_path))
     c.identity.ensure_admin("adminpw")
     yield c
@@ -57,44 +79,3 @@ def cloud(tmp_path: Path) -> Iterator[Cloud]:
 @pytest.fixture
 def admin(cloud: Cloud) -> Principal:
     return cloud.identity.check_password("admin", "adminpw")
-
-
-def drain(cloud: Cloud, limit: int = 100) -> None:
-    """Run queued jobs until none is left."""
-    for _ in range(limit):
-        if not cloud.runner.run_once():
-            return
-
-
-@contextlib.contextmanager
-def serve_http(handler: Any) -> Iterator[str]:
-    """Run an HTTP server with `handler` on 127.0.0.1; yields its base URL (no trailing slash)."""
-    import http.server
-    import threading
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-def _quiet_files() -> Any:
-    import http.server
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    return Quiet
-
-
-@contextlib.contextmanager
-def http_directory(directory: Path) -> Iterator[str]:
-    """Serve the files of `directory` over HTTP on 127.0.0.1; yields the base URL."""
-    import functools
-
-    with serve_http(functools.partial(_quiet_files(), directory=str(directory))) as url:
-        yield url

@@ -12,6 +12,7 @@ import dataclasses
 import pytest
 
 from stratuslab.core.errors import Conflict, DriverError, InvalidInput
+from stratuslab.core.hypervisor import NicSpec
 from stratuslab.core.network import (
     AddressRange,
     Direction,
@@ -43,6 +44,17 @@ def lease(ip: str, vm_id: int) -> Lease:
 
 
 class NetworkDriverContract:
+    """Each driver's test class says how to observe what the driver made (its rules, its DHCP
+    entries) through the two `observed_*` hooks, so the contract checks effects, not silence."""
+
+    def observed_tcp_ports(self, net_driver: NetworkDriver, nic: NicSpec) -> set[int]:
+        """Destination TCP ports the NIC's inbound rules open, as the data plane holds them."""
+        raise NotImplementedError
+
+    def observed_dhcp_macs(self, net_driver: NetworkDriver, network: Network) -> list[str]:
+        """MAC addresses of the DHCP host entries of `network`, one per entry."""
+        raise NotImplementedError
+
     def test_ensure_segment_is_idempotent(self, net_driver: NetworkDriver) -> None:
         net_driver.ensure_segment(NETWORK)
         net_driver.ensure_segment(NETWORK)
@@ -61,7 +73,9 @@ class NetworkDriverContract:
         nic = net_driver.plug_nic(8, 0, NETWORK, le, default_rules())
         web = Rule(Direction.INBOUND, IpProtocol.TCP, 80, 80, remote_cidr="10.0.0.0/8")
         net_driver.apply_rules(nic, (*default_rules(), web))
+        assert 80 in self.observed_tcp_ports(net_driver, nic)
         net_driver.apply_rules(nic, default_rules())
+        assert 80 not in self.observed_tcp_ports(net_driver, nic)
 
     def test_unresolved_group_rules_are_refused(self, net_driver: NetworkDriver) -> None:
         nic = net_driver.plug_nic(9, 0, NETWORK, lease("10.250.0.12", 9), default_rules())
@@ -90,8 +104,10 @@ class NetworkDriverContract:
         net_driver.ensure_segment(NETWORK)
         net_driver.add_dhcp_host(NETWORK, le)
         net_driver.add_dhcp_host(NETWORK, le)
+        assert self.observed_dhcp_macs(net_driver, NETWORK).count(le.mac) == 1
         net_driver.remove_dhcp_host(NETWORK, le)
         net_driver.remove_dhcp_host(NETWORK, le)
+        assert le.mac not in self.observed_dhcp_macs(net_driver, NETWORK)
 
     def test_network_without_segment_id_is_refused(self, net_driver: NetworkDriver) -> None:
         with pytest.raises(DriverError, match="has no segment id"):

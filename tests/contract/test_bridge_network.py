@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.contract.network_contract import NetworkDriverContract
 
+from stratuslab.core.hypervisor import NicSpec
+from stratuslab.core.network import Network
 from stratuslab.drivers.network.bridge import BridgeConfig, BridgeDriver
 from stratuslab.drivers.network.bridge.namespace import create_netns, delete_netns
 
@@ -31,4 +36,11 @@ def net_driver(tmp_path: Path) -> Iterator[BridgeDriver]:
 
 
 class TestBridgeNetwork(NetworkDriverContract):
-    pass
+    def observed_tcp_ports(self, net_driver: Any, nic: NicSpec) -> set[int]:
+        ruleset = subprocess.run(["ip", "netns", "exec", net_driver.netns, "nft", "list",
+                                  "ruleset"], capture_output=True, text=True, check=True,
+                                 timeout=30).stdout
+        return {int(port) for port in re.findall(r"tcp dport (\d+)", ruleset)}
+
+    def observed_dhcp_macs(self, net_driver: Any, network: Network) -> list[str]:
+        return [line.split(",")[0] for line in net_driver.dhcp_hosts(network)]

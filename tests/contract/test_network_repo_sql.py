@@ -1,7 +1,7 @@
 """The SQLAlchemy NetworkRepo keeps one lease per (network, address) under concurrent IPAM: each
 acquire runs in its own unit of work; a lost race is a Conflict inside a SAVEPOINT, IPAM moves on
-to the next address and the transaction survives.  SQLite here; PostgreSQL in
-tests/integration/db/test_postgres_network.py runs `race_leases` too."""
+to the next address and the transaction survives.  SQLite, and PostgreSQL (a private cluster,
+tests/helpers/postgres.py) for the race."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from tests.helpers.cloud import reset_database
 
 from stratuslab.core.errors import Conflict
 from stratuslab.core.network import AddressRange, Network, SecurityGroup, SegmentKind
@@ -28,7 +29,7 @@ def make_uow(url: str) -> SqlUnitOfWorkFactory:
     return uow
 
 
-def race_leases(uow: SqlUnitOfWorkFactory, threads: int = 6, each: int = 5) -> None:
+def assert_leases_race_safely(uow: SqlUnitOfWorkFactory, threads: int = 6, each: int = 5) -> None:
     size = threads * each
     with uow() as u:
         create_network(u.repo("networks"), Network(
@@ -61,7 +62,15 @@ def race_leases(uow: SqlUnitOfWorkFactory, threads: int = 6, each: int = 5) -> N
 
 
 def test_concurrent_acquires_never_duplicate_an_address_sqlite(tmp_path: Path) -> None:
-    race_leases(make_uow(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    assert_leases_race_safely(make_uow(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+
+
+@pytest.mark.integration
+def test_concurrent_acquires_never_duplicate_an_address_postgresql(postgres_url: str) -> None:
+    reset_database(postgres_url)
+    uow = make_uow(postgres_url)
+    assert_leases_race_safely(uow, threads=8, each=6)
+    uow.engine.dispose()
 
 
 def test_rows_round_trip_networks_groups_and_reservations(tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from tests.contract.hypervisor_contract import HypervisorContract, HypervisorEnv
-from tests.integration.conftest import tiny_image, tiny_image_builder  # noqa: F401 - fixtures
 
 from stratuslab.core.hypervisor import BootSpec, DiskSpec, VmHandle, VmSpec
 from stratuslab.core.imagebuild import BuiltImage
@@ -59,7 +58,7 @@ def sigkill_qemu(drv: Hypervisor, handle: VmHandle) -> None:
 
 
 @pytest.fixture
-def hv(tmp_path: Path, tiny_image: BuiltImage) -> HypervisorEnv:  # noqa: F811 - fixture
+def hv(tmp_path: Path, tiny_image: BuiltImage) -> HypervisorEnv:
     storage = FileInstanceStorage(str(tmp_path / "instances"), str(tmp_path / "quarantine"))
     specs: dict[int, VmSpec] = {}
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from tests.contract.network_contract import NETWORK, NetworkDriverContract, lease
 
 from stratuslab.core.errors import DriverError
-from stratuslab.core.network import default_rules
+from stratuslab.core.hypervisor import NicSpec
+from stratuslab.core.network import Direction, IpProtocol, Network, default_rules
 from stratuslab.drivers.network.simulated import SimulatedNetworkDriver
 
 
@@ -16,7 +19,13 @@ def net_driver() -> SimulatedNetworkDriver:
 
 
 class TestSimulatedNetwork(NetworkDriverContract):
-    pass
+    def observed_tcp_ports(self, net_driver: Any, nic: NicSpec) -> set[int]:
+        return {r.port_min for r in net_driver.rules[nic.tap]
+                if r.direction is Direction.INBOUND and r.protocol is IpProtocol.TCP
+                and r.port_min is not None}
+
+    def observed_dhcp_macs(self, net_driver: Any, network: Network) -> list[str]:
+        return list(net_driver.dhcp.get(network.name, {}))
 
 
 def test_simulated_driver_records_rules_and_dhcp_entries() -> None:

@@ -1,8 +1,8 @@
 """The contract of VolumeRepo / StorageQuotaRepo (core/volumes.py), run against every
 implementation: the in-memory fake and the SQLAlchemy repositories on SQLite (each entry of
 `IMPLEMENTATIONS` takes a scratch directory and returns a fresh unit-of-work factory on an empty
-database whose `repo("volumes")` and `repo("storage_quotas")` are registered).  The same tests
-run on PostgreSQL from tests/integration/db/test_volume_repo_postgres.py.
+database whose `repo("volumes")` and `repo("storage_quotas")` are registered), and on
+PostgreSQL (the `postgresql` parameter: a private cluster, see tests/helpers/postgres.py).
 
 Every check that matters for safety is a race: threads released together through a barrier,
 each in its own unit of work, and exactly one may win.
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers.cloud import reset_database
 
 from stratuslab.core.volumes import (
     Attachment,
@@ -54,9 +55,15 @@ U1 = "3f2a0c1e-0000-4000-8000-000000000001"
 ALICE = QuotaSubject(SubjectKind.USER, "alice")
 
 
-@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+@pytest.fixture(params=[*sorted(IMPLEMENTATIONS),
+                        pytest.param("postgresql", marks=pytest.mark.integration)])
 def uow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UowFactory]:
-    factory = IMPLEMENTATIONS[request.param](tmp_path)
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        reset_database(url)
+        factory: Any = sql_uow(url)
+    else:
+        factory = IMPLEMENTATIONS[request.param](tmp_path)
     yield factory
     engine = getattr(factory, "engine", None)
     if engine is not None:

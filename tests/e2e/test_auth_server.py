@@ -19,15 +19,8 @@ import httpx
 import pytest
 from ldap3 import HASHED_SALTED_SHA
 from ldap3.utils.hashed import hashed
-from tests.e2e.conftest import BIN, Server, free_port
-from tests.integration.auth.conftest import (  # noqa: F401 - fixtures
-    ROOT_DN,
-    ROOT_PW,
-    VO,
-    disk_pki,
-    proxy_files,
-    slapd,
-)
+from tests.helpers.authlab import ROOT_DN, ROOT_PW, VO
+from tests.helpers.servers import BIN, Server, free_port
 
 from stratuslab.services.auth.x509 import issue
 
@@ -84,7 +77,7 @@ class AuthServer(Server):
 
 
 @pytest.fixture(scope="module")
-def srv(slapd, disk_pki, tmp_path_factory) -> Iterator[AuthServer]:  # noqa: F811
+def srv(slapd, disk_pki, tmp_path_factory) -> Iterator[AuthServer]:
     base = tmp_path_factory.mktemp("auth-e2e")
     (base / "login-pswd.properties").write_text(
         "# the original proxy's file\nfiler = MD5:" + _md5("Filer-pw1") + ",cloud-access\n")
@@ -166,7 +159,7 @@ def test_password_file_user_with_the_original_md5_hash(srv: AuthServer) -> None:
     assert bad.status_code == 401
 
 
-def test_ldap_person_without_cloud_access_is_refused_vms(srv: AuthServer, slapd,  # noqa: F811
+def test_ldap_person_without_cloud_access_is_refused_vms(srv: AuthServer, slapd,
                                                          image: str) -> None:
     conn = slapd.admin()
     conn.add("uid=dave,ou=users,o=cloud", ["inetOrgPerson"],
@@ -181,7 +174,7 @@ def test_ldap_person_without_cloud_access_is_refused_vms(srv: AuthServer, slapd,
 
 
 def test_client_certificate_over_tls_maps_to_the_ldap_user(srv: AuthServer,
-                                                           disk_pki) -> None:  # noqa: F811
+                                                           disk_pki) -> None:
     answer = srv.https("/cert/api/v1/whoami", disk_pki.files["alice_cert"],
                        disk_pki.files["alice_key"])
     assert answer.status_code == 200, answer.text
@@ -192,7 +185,7 @@ def test_client_certificate_over_tls_maps_to_the_ldap_user(srv: AuthServer,
 
 
 @pytest.mark.parametrize("kind,method", [("rfc", "proxy"), ("voms", "voms")])
-def test_proxies_over_tls(srv: AuthServer, proxy_files, kind: str,  # noqa: F811
+def test_proxies_over_tls(srv: AuthServer, proxy_files, kind: str,
                           method: str) -> None:
     answer = srv.https("/cert/api/v1/whoami", getattr(proxy_files, kind))
     assert answer.status_code == 200, answer.text
@@ -202,7 +195,7 @@ def test_proxies_over_tls(srv: AuthServer, proxy_files, kind: str,  # noqa: F811
         assert "vo-members" in body["groups"] and "cloud-access" in body["roles"]
 
 
-def _self_signed(disk_pki, tmp_path: Path) -> tuple[Path, Path]:  # noqa: F811
+def _self_signed(disk_pki, tmp_path: Path) -> tuple[Path, Path]:
     rogue = issue.make_ca("/DC=eu/DC=stratuslab/O=Test/CN=Alice Example", disk_pki.now)
     (tmp_path / "c.pem").write_bytes(rogue.cert_pem())
     (tmp_path / "k.pem").write_bytes(rogue.key_pem())
@@ -216,8 +209,8 @@ def _self_signed(disk_pki, tmp_path: Path) -> tuple[Path, Path]:  # noqa: F811
     ("voms_untrusted", "voms"),
     ("none", "no credentials"),
 ])
-def test_bad_certificates_get_401_and_an_audit_line(srv: AuthServer, disk_pki,  # noqa: F811
-                                                    proxy_files, tmp_path: Path,  # noqa: F811
+def test_bad_certificates_get_401_and_an_audit_line(srv: AuthServer, disk_pki,
+                                                    proxy_files, tmp_path: Path,
                                                     case: str, reason: str) -> None:
     files: tuple[Path | None, Path | None] = {
         "self-signed": _self_signed(disk_pki, tmp_path),
@@ -268,7 +261,7 @@ def test_xmlrpc_at_pswd_takes_ldap_passwords_and_answers_401_to_wrong_ones(
 
 
 @pytest.fixture(scope="module")
-def minimal(slapd, tmp_path_factory) -> Iterator[Server]:  # noqa: F811
+def minimal(slapd, tmp_path_factory) -> Iterator[Server]:
     """The outside contract: [auth.ldap] url and user_dn_template alone enable LDAP login."""
     base = tmp_path_factory.mktemp("auth-min")
     (base / "server.toml").write_text(
@@ -293,7 +286,7 @@ def test_url_and_dn_template_alone_enable_ldap_login(minimal: Server, tmp_path: 
     assert "auth failure method=ldap identity='alice' source=127.0.0.1" in minimal.log()
 
 
-def test_xmlrpc_at_cert_takes_a_proxy(srv: AuthServer, proxy_files) -> None:  # noqa: F811
+def test_xmlrpc_at_cert_takes_a_proxy(srv: AuthServer, proxy_files) -> None:
     call = xmlrpc.client.dumps(("", -3, -1, -1, -1), "one.vmpool.info")
     answer = srv.https("/cert/xmlrpc", proxy_files.rfc, method="POST", content=call,
                        headers={"content-type": "text/xml"})

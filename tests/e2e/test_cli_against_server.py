@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.conftest import BIN, Server
+from tests.helpers.servers import BIN, Server
 
 pytestmark = pytest.mark.e2e
 
@@ -95,7 +95,7 @@ def test_list_types_shows_stratuslab_table(server: Server) -> None:
 
 
 def test_server_killed_mid_job_resumes_after_restart(tmp_path: Path) -> None:
-    from tests.e2e.conftest import free_port
+    from tests.helpers.servers import free_port
 
     srv = Server(tmp_path / "data", free_port(), args=["--hypervisor", "simulated"],
                  env={"STRATUSLAB_HYPERVISOR_SIMULATED_BOOT_DELAY": "3"})

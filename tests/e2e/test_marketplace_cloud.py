@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 import pytest
 from lxml import etree
-from tests.conftest import http_directory, serve_http
-from tests.e2e.conftest import Server, free_port
-from tests.unit.marketplace.pki import Identity, make_ca, make_endorser
+from tests.helpers.net import http_directory, serve_http
+from tests.helpers.pki import Identity, make_ca, make_endorser
+from tests.helpers.servers import Server, free_port
 
 from stratuslab.core.marketplace import Endorsement, Endorser
 from stratuslab.services.marketplace import build, rdf, xmldsig

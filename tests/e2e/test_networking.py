@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.e2e.conftest import Server, free_port
+from tests.helpers.servers import Server, free_port
 
 pytestmark = [pytest.mark.e2e]
 

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import Server, free_port
+from tests.helpers.servers import CACHE, Server, free_port, wait_console, wait_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-CACHE = os.environ.get("STRATUSLAB_TEST_CACHE", "/var/tmp/stratuslab-test-cache")
-
 
 @pytest.fixture(scope="module")
 def qemu_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
@@ -49,28 +44,6 @@ def tiny(qemu_server: Server) -> str:
     return first
 
 
-def wait_console(srv: Server, vm_id: int, pattern: str, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = srv.cli("console", str(vm_id), check=False).stdout
-        if re.search(pattern, text, re.M):
-            return text
-        time.sleep(0.5)
-    raise AssertionError(f"console of VM {vm_id} never matched {pattern!r}:\n{text[-2000:]}")
-
-
-def wait_state(srv: Server, vm_id: int, state: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    vm: dict = {}
-    while time.monotonic() < deadline:
-        [vm] = srv.cli_json("describe-instance", str(vm_id))
-        if vm["state"] == state:
-            return vm
-        time.sleep(0.3)
-    raise AssertionError(f"VM {vm_id} stayed {vm.get('state')}, expected {state}")
-
-
 def test_guest_boots_contextualized_survives_restart_suspends_and_is_quarantined(
     qemu_server: Server, tiny: str, tmp_path: Path
 ) -> None:
@@ -86,7 +59,7 @@ def test_guest_boots_contextualized_survives_restart_suspends_and_is_quarantined
     # the server is killed while the VM runs: after the restart the VM is found, not duplicated
     srv.kill()
     srv.start()
-    time.sleep(2)
+    wait_state(srv, vm_id, "running")  # adopted at start-up
     vms = srv.cli_json("describe-instance")
     assert [(v["id"], v["state"]) for v in vms] == [(vm_id, "running")]
 

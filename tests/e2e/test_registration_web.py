@@ -11,9 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from tests.e2e.conftest import Server, free_port
-from tests.integration.auth.conftest import ROOT_DN, ROOT_PW, slapd  # noqa: F401 - fixture
-from tests.integration.auth.test_registration_flow import Sink
+from tests.helpers.authlab import ROOT_DN, ROOT_PW, Sink
+from tests.helpers.servers import Server, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -53,7 +52,7 @@ def sink() -> Iterator[tuple[Sink, int]]:
 
 
 @pytest.fixture(scope="module")
-def web(slapd, sink, tmp_path_factory) -> Iterator[Server]:  # noqa: F811
+def web(slapd, sink, tmp_path_factory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("registration-web")
     (base / "server.toml").write_text(CONFIG.format(
         ldap=slapd.url, root_dn=ROOT_DN, root_pw=ROOT_PW, smtp_port=sink[1]))

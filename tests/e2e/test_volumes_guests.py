@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import Server, free_port
-from tests.e2e.test_real_vm import CACHE, wait_console, wait_state
+from tests.helpers.servers import CACHE, Server, free_port, wait_console, wait_state
 
 from stratuslab.core.volumes import disk_name_for
 from stratuslab.drivers.hypervisor.guestagent import run_in_guest

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pyone
 import pytest
-from tests.conftest import http_directory
-from tests.e2e.conftest import Server, free_port
+from tests.helpers.net import http_directory
+from tests.helpers.servers import Server, free_port
 
 pytestmark = pytest.mark.e2e
 

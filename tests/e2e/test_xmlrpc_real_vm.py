@@ -11,8 +11,7 @@ from typing import Any
 
 import pyone
 import pytest
-from tests.e2e.conftest import Server, free_port
-from tests.e2e.test_real_vm import CACHE, wait_console
+from tests.helpers.servers import CACHE, Server, free_port, wait_console
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -25,8 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import Server, free_port
-from tests.e2e.test_real_vm import wait_console
+from tests.helpers.servers import Server, free_port, wait_console
 
 pytestmark = [
     pytest.mark.slow, pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(1800),

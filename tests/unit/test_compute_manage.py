@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import drain
+from tests.helpers.cloud import drain
 
 from stratuslab.bootstrap import Cloud
 from stratuslab.core.commands import RunInstance

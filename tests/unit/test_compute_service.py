@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from tests.conftest import drain, make_settings
+from tests.helpers.cloud import drain, make_settings
 
 from stratuslab.bootstrap import Cloud, build_cloud
 from stratuslab.core.commands import RunInstance

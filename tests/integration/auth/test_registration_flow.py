@@ -4,7 +4,6 @@ cloud-access membership -> approval mail -> LDAP login.  Real slapd, real SMTP (
 from __future__ import annotations
 
 import base64
-import email
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
+from tests.helpers.authlab import Sink
 
 from stratuslab.api.registration import make_router
 from stratuslab.api.rest import errors
@@ -32,17 +32,6 @@ from stratuslab.services.auth.registration import (
 from stratuslab.services.auth.x509 import normalise_dn
 
 pytestmark = pytest.mark.integration
-
-
-class Sink:
-    """aiosmtpd handler keeping every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
 
 
 @pytest.fixture

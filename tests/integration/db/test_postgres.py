@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.conftest import drain, make_settings
-from tests.integration.db.conftest import reset
+from tests.helpers.cloud import drain, make_settings
+from tests.helpers.cloud import reset_database as reset
 
 from stratuslab.bootstrap import build_cloud
 from stratuslab.core.commands import RunInstance

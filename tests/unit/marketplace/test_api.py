@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from lxml import etree
+from tests.helpers.marketdocs import NOW, creds, signed, unsigned
+from tests.helpers.pki import Identity
 
 from stratuslab.api.marketplace import create_app
 from stratuslab.persistence.marketplace import SqlMarketplaceRepository, open_database, sqlite_url
 from stratuslab.services.marketplace import MarketplaceService, TrustStore, xmldsig
 from stratuslab.services.marketplace.policy import PolicyLists, TrustPolicy
-
-from .conftest import NOW, creds, signed, unsigned
-from .pki import Identity
 
 
 def _client(tmp: Path, trust: TrustStore, **policy: list[str]) -> TestClient:

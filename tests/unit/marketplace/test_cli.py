@@ -14,6 +14,7 @@ import httpx
 import pytest
 import uvicorn
 from click.testing import CliRunner
+from tests.helpers.pki import Identity
 
 from stratuslab.api.marketplace import create_app
 from stratuslab.cli.marketplace import COMMANDS
@@ -21,8 +22,6 @@ from stratuslab.core.marketplace import PolicyRefused
 from stratuslab.drivers.storage.marketfetch import MetadataClient
 from stratuslab.persistence.marketplace import SqlMarketplaceRepository, open_database, sqlite_url
 from stratuslab.services.marketplace import ImageGate, MarketplaceService, TrustPolicy, TrustStore
-
-from .pki import Identity
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import drain, make_settings
+from tests.helpers.cloud import drain, make_settings
+from tests.helpers.marketdocs import creds, later, signed
+from tests.helpers.pki import Identity
 
 from stratuslab.bootstrap import Cloud, build_cloud
 from stratuslab.core.commands import RunInstance
@@ -18,9 +20,6 @@ from stratuslab.core.entities import Principal
 from stratuslab.core.marketplace import InvalidMetadata, PolicyRefused
 from stratuslab.core.ports import Page, VmFilter
 from stratuslab.services.marketplace import xmldsig
-
-from .conftest import creds, later, signed
-from .pki import Identity
 
 
 @pytest.fixture

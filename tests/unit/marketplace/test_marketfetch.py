@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import http_directory
+from tests.helpers.marketdocs import NOW
+from tests.helpers.net import http_directory
 
 from stratuslab.core.errors import DriverError
 from stratuslab.core.marketplace import MetadataEntry
 from stratuslab.drivers.storage.marketfetch import MarketplaceFetcher
 from stratuslab.services.marketplace import build
-
-from .conftest import NOW
 
 IMAGE = bytes(range(256)) * 4096  # 1 MiB of raw "disk"
 

@@ -4,12 +4,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from tests.helpers.marketdocs import NOW, unsigned
 
 from stratuslab.core.marketplace import MetadataEntry, PolicyRefused
 from stratuslab.services.marketplace import rdf
 from stratuslab.services.marketplace.policy import PolicyLists, TrustPolicy
-
-from .conftest import NOW, unsigned
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from tests.helpers.marketdocs import NOW, unsigned
 
 from stratuslab.core.marketplace import (
     InvalidMetadata,
@@ -10,8 +11,6 @@ from stratuslab.core.marketplace import (
     sha1_to_identifier,
 )
 from stratuslab.services.marketplace import rdf
-
-from .conftest import NOW, unsigned
 
 
 def test_identifier_is_27_chars_and_round_trips_to_sha1() -> None:

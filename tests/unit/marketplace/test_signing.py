@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from tests.helpers.marketdocs import NOW, creds, endorse, signed, unsigned, xmlsec_sign
+from tests.helpers.pki import Identity, make_endorser
 
 from stratuslab.core.marketplace import InvalidMetadata, SignatureInvalid
 from stratuslab.services.marketplace import rdf, xmldsig
 from stratuslab.services.marketplace.trust import SigningCredentials, TrustStore
-
-from .conftest import NOW, creds, endorse, signed, unsigned, xmlsec_sign
-from .pki import Identity, make_endorser
 
 
 def test_signed_entry_verifies_and_names_the_certificate(alice: Identity, trust: TrustStore) -> None:
@@ -153,7 +152,7 @@ def test_hashed_system_ca_dir_layout_can_be_copied(ca: Identity, tmp_path: Path)
 def test_intermediate_ca_travels_in_the_signature_and_chains_to_the_root(
     ca: Identity, trust: TrustStore
 ) -> None:
-    from .pki import make_intermediate
+    from tests.helpers.pki import make_intermediate
 
     sub = make_intermediate(ca)
     carol = make_endorser(sub, "Carol Example", "carol@example.org", key_index=3)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import drain
+from tests.helpers.cloud import drain
 
 from stratuslab.bootstrap import Cloud
 from stratuslab.core.commands import RunInstance

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import drain
+from tests.helpers.cloud import drain
 
 from stratuslab.api.xmlrpc import requests, template
 from stratuslab.api.xmlrpc.services import ServicesBackend

@@ -1,4 +1,4 @@
-"""Shared fixtures for integration tests (real QEMU, namespaces, tgt...).
+"""Fixtures for real guests (a pytest plugin loaded by tests/conftest.py).
 
 `tiny_image` builds the tiny guest image once per session (cached across sessions under
 $STRATUSLAB_TEST_CACHE, default /var/tmp/stratuslab-test-cache) and returns its BuiltImage:

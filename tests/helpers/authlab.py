@@ -1,21 +1,26 @@
 """Fixtures for auth integration tests: a real slapd on 127.0.0.1, a test PKI on disk
 (CA directory in the grid hashed layout, user/host/VOMS certificates, vomsdir), and an SMTP
-sink (aiosmtpd).  Everything runs on loopback and is torn down at the end of the session."""
+sink (aiosmtpd).  Everything runs on loopback and is torn down at the end of the session.
+A pytest plugin loaded by tests/conftest.py: its fixtures are available to every test."""
 
 from __future__ import annotations
 
+import email
+import email.message
 import os
 import shutil
 import socket
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from ldap3 import Connection, Server
+from tests.helpers.net import free_port
+from tests.helpers.waits import wait_until
 
 from stratuslab.drivers import _process
 from stratuslab.drivers.identity.ldap import LdapConfig
@@ -27,21 +32,16 @@ ALICE_DN = "/DC=eu/DC=stratuslab/O=Test/CN=Alice Example"
 VO = "vo.stratuslab.eu"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+            return False
+
+    wait_until(listening, timeout=timeout, interval=0.05,
+               message=f"nothing listens on 127.0.0.1:{port}")
 
 
 SLAPD_CONF = """include /etc/ldap/schema/core.schema
@@ -257,3 +257,14 @@ def proxy_files(disk_pki: DiskPki) -> ProxyFiles:
                    "-pastac", "3:00"),
         _fake_voms(disk_pki, root / "proxy_voms_rogue.pem", "rogue_voms"),
     )
+
+
+class Sink:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"

@@ -1,4 +1,4 @@
-"""Test PKI made with `cryptography`: a CA and endorser certificates carrying an email."""
+"""Certificate factories made with `cryptography`: CAs, intermediates and endorser certificates carrying an email (marketplace signing, X.509 trust-chain tests)."""
 
 from __future__ import annotations
 
