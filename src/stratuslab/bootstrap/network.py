@@ -14,10 +14,8 @@ import logging
 import threading
 import zlib
 from collections.abc import Callable
-from typing import Any
 
 from stratuslab.bootstrap.wiring import Wiring
-from stratuslab.core.errors import CloudError
 from stratuslab.persistence.network import SqlNetworkRepo
 
 log = logging.getLogger("stratuslab.server")
@@ -94,6 +92,7 @@ def wire(w: Wiring) -> None:
     from stratuslab.services.network import SegmentPool, ensure_default_networks
     from stratuslab.services.network.extension import NetworkExtension
     from stratuslab.services.network.nics import VmNics
+    from stratuslab.services.network.resync import resync_data_plane
     from stratuslab.services.network.service import REPO, NetworkService
 
     cfg = w.settings.network
@@ -114,22 +113,4 @@ def wire(w: Wiring) -> None:
     w.services["network"] = service
     w.services["vm_nics"] = VmNics(w.uow, w.clock, ext, w.nodes, quota=service.quota_for)
     w.routers.append(routes_network.router)
-    w.workers.append((off_loop(lambda: resync(w, driver)), lambda: None))
-
-
-def resync(w: Wiring, driver: Any) -> None:
-    """After a restart: segments and DHCP entries of the VMs that still hold leases."""
-    from stratuslab.services.network.service import REPO
-
-    try:
-        with w.uow(readonly=True) as uow:
-            repo = uow.repo(REPO)
-            for network in repo.list_networks():
-                leases = [le for le in repo.leases(network.name) if le.vm_id is not None]
-                if not leases:
-                    continue
-                driver.ensure_segment(network)
-                for lease in leases:
-                    driver.add_dhcp_host(network, lease)
-    except CloudError as exc:  # the server still starts; new deploys retry the data plane
-        log.warning("network: resync failed: %s", exc.full_message)
+    w.workers.append((off_loop(lambda: resync_data_plane(w.uow, driver)), lambda: None))

@@ -16,13 +16,9 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
-from datetime import timedelta
 from typing import Any, cast
 
 from stratuslab.bootstrap.wiring import Wiring
-from stratuslab.core.errors import CloudError
 from stratuslab.core.volumes import StorageQuota, VolumeBackendPort
 from stratuslab.drivers.storage.volumes import build_backends
 from stratuslab.persistence.volumes import SqlStorageQuotaRepo, SqlVolumeRepo
@@ -51,10 +47,12 @@ def _limit(count: int, gb: int) -> StorageQuota:
 
 def wire(w: Wiring) -> None:
     from stratuslab.api.rest import routes_pdisk, routes_volumes
+    from stratuslab.services.periodic import PeriodicWorker
     from stratuslab.services.storage.extension import VolumeExtension
     from stratuslab.services.storage.hotplug import VolumeHotplug
     from stratuslab.services.storage.quotas import QuotaAccountant, QuotaDefaults
     from stratuslab.services.storage.service import VolumeService
+    from stratuslab.services.storage.upkeep import VolumePurger, reexport_attached
     from stratuslab.services.storage.vmattach import VmVolumes
 
     st = w.settings.storage
@@ -77,11 +75,12 @@ def wire(w: Wiring) -> None:
     for name, backend in built.items():
         inside_netns = pools[name].get("backend") == "iscsi" and pools[name].get("netns") == w.netns
         w.closers.append(backend.stop if w.netns and inside_netns else backend.close)
-    w.workers.append((lambda: reexport(service), lambda: None))
-    purger = Purger(service.purge_quarantine, w.clock,
-                    retention_s=parse_duration(w.settings.quarantine.period),
-                    interval_s=parse_duration(w.settings.quarantine.purge_interval))  # fmt: skip
-    w.workers.append((purger.start, purger.stop))
+    w.workers.append((lambda: reexport_attached(service.reexport_attached), lambda: None))
+    purger = VolumePurger(service.purge_quarantine, w.clock,
+                          retention_s=parse_duration(w.settings.quarantine.period))
+    worker = PeriodicWorker("volume-purger", purger.run_once,
+                            interval=parse_duration(w.settings.quarantine.purge_interval))
+    w.workers.append((worker.start, worker.stop))
     w.services["volume_retention"] = purger.cutoff
     log.info("storage: pools %s (default %s)",
              ", ".join(f"{n}={t.get('backend')}" for n, t in pools.items()), st.default_pool)
@@ -91,54 +90,3 @@ def vm_state(w: Wiring, vm_id: int) -> str | None:
     with w.uow(readonly=True) as uow:
         vm = uow.vms.get(vm_id)
     return vm.state if vm is not None else None
-
-
-def reexport(service: Any) -> None:
-    """After a restart: the attached volumes' exports again (tgtd may have gone with the host)."""
-    try:
-        count = service.reexport_attached()
-        if count:
-            log.info("storage: exported %d attached volume(s) again", count)
-    except CloudError as exc:  # the server still starts; attach/deploy retry the export
-        log.warning("storage: re-export of attached volumes failed: %s", exc.full_message)
-
-
-class Purger:
-    """Purges quarantined volumes older than the retention every `interval_s` seconds."""
-
-    def __init__(self, purge: Callable[[Any], list[Any]], clock: Any, *, retention_s: float,
-                 interval_s: float) -> None:  # fmt: skip
-        self._purge = purge
-        self._clock = clock
-        self._retention = timedelta(seconds=retention_s)
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def cutoff(self) -> Any:
-        """Volumes quarantined before this instant are due."""
-        return self._clock.now() - self._retention
-
-    def run_once(self) -> list[Any]:
-        return self._purge(self.cutoff())
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="volume-purger", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                purged = self.run_once()
-                if purged:
-                    log.info("storage: purged quarantined volumes %s", [v.uuid for v in purged])
-            except Exception:
-                log.exception("storage: quarantine purge failed")
-
-

@@ -22,6 +22,7 @@ class ErrorKind(StrEnum):
     DRIVER = "driver"  # a backend (hypervisor, storage, network) failed
     INTERNAL = "internal"
     UNAVAILABLE = "unavailable"  # a dependency is not ready (schema, node)
+    UNSUPPORTED = "unsupported"  # a request this cloud does not implement (yet)
 
 
 class CloudError(Exception):
@@ -90,3 +91,13 @@ class DriverError(CloudError):
 
 class Unavailable(CloudError):
     kind = ErrorKind.UNAVAILABLE
+
+
+class Unsupported(CloudError):
+    """A valid request that this cloud does not implement (yet); `what` names the feature."""
+
+    kind = ErrorKind.UNSUPPORTED
+    template = "{what} is not supported by this cloud yet"
+
+    def __init__(self, what: str, *, hint: str | None = None):
+        super().__init__(hint=hint, what=what)

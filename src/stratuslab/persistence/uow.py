@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine
 
 from stratuslab.core import ports
 from stratuslab.persistence import repos
+from stratuslab.persistence.engine import READONLY
 
 RepoFactory = Callable[[Connection], Any]
 
@@ -38,7 +39,7 @@ class SqlUnitOfWork:
         self._conn = self._engine.connect()
         # SQLite: writers take the write lock up front (BEGIN IMMEDIATE) so two read-then-write
         # transactions never deadlock on the lock upgrade; readers stay concurrent (WAL).
-        self._conn.info["stratuslab_readonly"] = self._readonly
+        self._conn.info[READONLY] = self._readonly
         self._conn.begin()
         c = self._conn
         self.users = repos.UserRepo(c)

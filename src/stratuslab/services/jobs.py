@@ -17,6 +17,7 @@ from datetime import timedelta
 from stratuslab.core.entities import Job, JobState
 from stratuslab.core.errors import CloudError
 from stratuslab.core.ports import Clock, UnitOfWorkFactory
+from stratuslab.services.periodic import PeriodicWorker
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ Handler = Callable[[Job], None]
 
 class JobRunner:
     HEARTBEAT = 2.0
+    POLL = 0.5  # a worker looks for jobs this often when nobody wakes it
     STALE_AFTER = timedelta(seconds=10)
 
     def __init__(
@@ -43,31 +45,34 @@ class JobRunner:
         self.default = default
         self.workers = workers
         self.runner_id = f"{name}-{uuid.uuid4().hex[:8]}"
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._active: set[int] = set()
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._workers = [
+            PeriodicWorker(f"job-worker-{i}", self.drain, interval=self.POLL, run_first=True,
+                           join_timeout=10.0)
+            for i in range(workers)
+        ]
+        self._heartbeat = PeriodicWorker("job-heartbeat", self.beat, interval=self.HEARTBEAT)
 
     def wake(self) -> None:
-        self._wake.set()
+        for worker in self._workers:
+            worker.wake()
 
     def start(self) -> None:
-        self._stop.clear()
-        for i in range(self.workers):
-            th = threading.Thread(target=self._loop, name=f"job-worker-{i}", daemon=True)
-            th.start()
-            self._threads.append(th)
-        hb = threading.Thread(target=self._heartbeats, name="job-heartbeat", daemon=True)
-        hb.start()
-        self._threads.append(hb)
+        self._stopping.clear()
+        for worker in (*self._workers, self._heartbeat):
+            worker.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        for th in self._threads:
-            th.join(timeout)
-        self._threads.clear()
+    def stop(self) -> None:
+        self._stopping.set()  # workers finish the job in hand and claim no other
+        for worker in (*self._workers, self._heartbeat):
+            worker.stop()
+
+    def drain(self) -> None:
+        """Run ready jobs until none is left (one round of a worker)."""
+        while not self._stopping.is_set() and self.run_once():
+            pass
 
     def run_once(self) -> bool:
         """Claim and run one job; False when none was ready.  (Also used by tests.)"""
@@ -108,25 +113,11 @@ class JobRunner:
             uow.jobs.update(current)
             uow.commit()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self.run_once():
-                    continue
-            except Exception:
-                log.exception("job runner loop error")
-            self._wake.wait(0.5)
-            self._wake.clear()
-
-    def _heartbeats(self) -> None:
-        while not self._stop.wait(self.HEARTBEAT):
-            with self._lock:
-                active = list(self._active)
-            if not active:
-                continue
-            try:
-                with self.uow() as uow:
-                    uow.jobs.heartbeat(self.runner_id, active, self.clock.now())
-                    uow.commit()
-            except Exception:
-                log.exception("job heartbeat failed")
+    def beat(self) -> None:
+        """Heartbeats of the jobs this runner is running (one round of the heartbeat worker)."""
+        with self._lock:
+            active = list(self._active)
+        if active:
+            with self.uow() as uow:
+                uow.jobs.heartbeat(self.runner_id, active, self.clock.now())
+                uow.commit()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import builtins
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from stratuslab.core.entities import Principal
 from stratuslab.core.errors import NotFound
 from stratuslab.core.instance import QuarantineEntry
 from stratuslab.core.node import Node
+from stratuslab.services.periodic import PeriodicWorker
 from stratuslab.services.policy import authorize_service
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,7 @@ class QuarantineService:
         self.period = period_s
         self.interval = interval_s
         self.now = now
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = PeriodicWorker("quarantine-purger", self.purge_expired, interval=interval_s)
 
     def _all(self) -> list[Quarantined]:
         out = []
@@ -82,18 +81,7 @@ class QuarantineService:
         return purged
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="quarantine-purger", daemon=True)
-        self._thread.start()
+        self.worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.purge_expired()
-            except Exception:
-                log.exception("quarantine purge failed")
+        self.worker.stop()

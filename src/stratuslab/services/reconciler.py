@@ -9,7 +9,6 @@ has finished is an orphan and is killed.  VMs with an active job are left to tha
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
 
 from stratuslab.core.hypervisor import Observation, ObservedState, VmHandle
@@ -17,6 +16,7 @@ from stratuslab.core.node import Node
 from stratuslab.core.ports import Clock, Page, UnitOfWorkFactory, VmFilter
 from stratuslab.core.states import VmState
 from stratuslab.services.lifecycle import record_observation
+from stratuslab.services.periodic import PeriodicWorker
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,7 @@ class Reconciler:
         self.uow = uow
         self.clock = clock
         self.nodes = nodes
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.worker = PeriodicWorker("reconciler", self.sync, interval=interval, run_first=True)
 
     def observe(self, obs: Observation) -> None:
         """Called from driver watcher threads."""
@@ -72,20 +70,7 @@ class Reconciler:
                         log.exception("cannot kill orphan VM %s on %s", vm_id, name)
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="reconciler", daemon=True)
-        self._thread.start()
+        self.worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(5)
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.sync()
-            except Exception:
-                log.exception("reconciler sync failed")
-            if self._stop.wait(self.interval):
-                return
+        self.worker.stop()

@@ -4,7 +4,7 @@ Paths are relative to wherever the app is mounted (`/` standalone, `/marketplace
 Representations by Accept (or `?format=xml|json|html`): XML = the signed originals (default, as
 the original server), JSON, HTML for browsing.  Uploads are read in chunks and refused past
 `max_body` bytes, so a 2 GB body is never held in memory.  CloudError kinds map to HTTP statuses in
-`_STATUS` only.  Imports core and services; never drivers, persistence or settings.
+`api/http_status.py` only.  Imports core and services; never drivers, persistence or settings.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from fastapi.responses import (
     Response,
 )
 
+from stratuslab.api.http_status import http_status
 from stratuslab.api.marketplace import render
-from stratuslab.core.errors import CloudError, ErrorKind
+from stratuslab.core.errors import CloudError
 from stratuslab.core.marketplace import (
     EMAIL_RE,
     EntryNotFound,
@@ -36,14 +37,6 @@ from stratuslab.services.marketplace.service import MarketplaceService
 
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 XML = "application/xml"
-_STATUS = {
-    ErrorKind.INVALID: 400,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.FORBIDDEN: 403,
-    ErrorKind.AUTHENTICATION: 401,
-    ErrorKind.UNAVAILABLE: 503,
-}
 
 
 class BodyTooLarge(InvalidMetadata):
@@ -114,7 +107,7 @@ def create_app(service: MarketplaceService, *, max_body: int = DEFAULT_MAX_BODY)
 def _errors_and_home(app: FastAPI) -> None:
     @app.exception_handler(CloudError)
     async def _cloud_error(request: Request, exc: CloudError) -> Response:
-        status = _STATUS.get(exc.kind, 500)
+        status = http_status(exc)
         headers = {}
         if isinstance(exc, BodyTooLarge):
             # close instead of draining the rest of a huge upload

@@ -77,8 +77,8 @@ class LinkRecord:
 
 
 class OcciBackend(Protocol):
-    """The services, as the OCCI adapter uses them.  A method the services cannot do yet may
-    raise NotImplementedError: the client then gets 501."""
+    """The services, as the OCCI adapter uses them.  A method the services cannot do yet
+    raises core.errors.Unsupported (a bare NotImplementedError alike): the client gets 501."""
 
     def authenticate(self, credentials: Credentials) -> Principal: ...
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from stratuslab.api.occi.backend import LinkRecord, NetworkRecord, NetworkRequest
 from stratuslab.core.entities import Principal, Vm
-from stratuslab.core.errors import InvalidInput, NotFound
+from stratuslab.core.errors import InvalidInput, NotFound, Unsupported
 from stratuslab.core.network import Network
 from stratuslab.core.states import VmState
 
@@ -55,7 +55,7 @@ class NetworkCalls:
     def _service(self) -> Any:
         service = self.extras.get("network")
         if service is None:
-            raise NotImplementedError("networks")
+            raise Unsupported("networks")
         return service
 
     def _networks(self) -> list[Network]:
@@ -113,7 +113,7 @@ class NetworkCalls:
         title: str | None = None,
         label: str | None = None,
     ) -> None:
-        raise NotImplementedError("renaming or relabelling networks")
+        raise Unsupported("renaming or relabelling networks")
 
     # ---- networkinterface links --------------------------------------------------------------
     def nic_links(self, vms: Sequence[Vm]) -> list[LinkRecord]:

@@ -22,7 +22,7 @@ from stratuslab.api.occi import wire
 from stratuslab.api.occi.backend import OcciBackend
 from stratuslab.api.occi.textfmt import OcciError
 from stratuslab.core.auth import Credentials
-from stratuslab.core.errors import CloudError
+from stratuslab.core.errors import CloudError, Unsupported
 
 log = logging.getLogger(__name__)
 Work = Callable[[ops.Call, wire.Body, str], Response]
@@ -66,8 +66,8 @@ class _Occi:
             response = wire.error_response(exc.status, exc.message)
         except CloudError as exc:
             response = wire.cloud_error_response(exc)
-        except NotImplementedError:
-            response = wire.error_response(501, "not supported by this cloud yet")
+        except NotImplementedError as exc:  # a backend without its own Unsupported
+            response = wire.cloud_error_response(Unsupported(str(exc) or request.url.path))
         except Exception:
             log.exception("OCCI %s %s failed", request.method, request.url.path)
             response = wire.error_response(500, "internal error; the server log has the details")

@@ -4,7 +4,7 @@ Compute goes through ComputeService (run/get/list/act; delete is the `kill` acti
 mixins are ImageService's images and resource_tpl mixins the compute instance types.
 Authentication is the server's one chain.  Networks, storage and their links come from the
 `extras` mapping (ctx.extras: "network", "volumes", "vm_volumes") when they are wired; without
-them the collections are empty and changes raise NotImplementedError (501).  Translation only.
+them the collections are empty and changes raise Unsupported (501).  Translation only.
 Imports core, services and this package; never drivers, persistence or settings.
 """
 
@@ -21,7 +21,7 @@ from stratuslab.api.occi.storage import StorageCalls
 from stratuslab.core.auth import Credentials
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Image, InstanceType, Principal, Vm
-from stratuslab.core.errors import InvalidInput, NotFound
+from stratuslab.core.errors import InvalidInput, NotFound, Unsupported
 from stratuslab.core.ports import Page
 from stratuslab.core.states import VmAction, VmState
 from stratuslab.services.compute import ComputeService
@@ -138,7 +138,7 @@ class ServicesBackend(NetworkCalls, StorageCalls):
         vm = self.compute_get(principal, compute_id)
         if kind == "storagelink":
             return self.attach_storage(principal, vm, str(target_id))
-        raise NotImplementedError("adding network interfaces to a running compute")
+        raise Unsupported("adding network interfaces to a running compute")
 
     def link_list(
         self, principal: Principal, compute_id: int | None = None
@@ -152,5 +152,5 @@ class ServicesBackend(NetworkCalls, StorageCalls):
     def link_delete(self, principal: Principal, link_id: str) -> None:
         vm_id, _, target = link_id.partition("_")
         if not vm_id.isdigit() or target.isdigit():
-            raise NotImplementedError("removing network interfaces from a running compute")
+            raise Unsupported("removing network interfaces from a running compute")
         self.detach_storage(principal, self.compute_get(principal, int(vm_id)), target)

@@ -16,7 +16,7 @@ from typing import Any
 
 from stratuslab.api.occi.backend import LinkRecord, StorageRecord
 from stratuslab.core.entities import Principal, Vm
-from stratuslab.core.errors import InvalidState, NotFound
+from stratuslab.core.errors import InvalidState, NotFound, Unsupported
 from stratuslab.core.volumes import CreateVolume, UpdateVolume, Volume, VolumeKind, VolumeState
 
 LISTING = "GET /occi/storage/"
@@ -39,7 +39,7 @@ class StorageCalls:
     def _volumes(self) -> Any:
         service = self.extras.get("volumes")
         if service is None:
-            raise NotImplementedError("storage (volumes)")
+            raise Unsupported("storage (volumes)")
         return service
 
     def _visible(self, principal: Principal) -> list[Volume]:
@@ -97,7 +97,7 @@ class StorageCalls:
         size_gib: float | None = None,
     ) -> None:
         if size_gib is not None:
-            raise NotImplementedError("resizing storage")
+            raise Unsupported("resizing storage")
         self.storage_get(principal, storage_id)
         self._volumes().update(principal, storage_id, UpdateVolume(tag=title))
 
@@ -115,12 +115,12 @@ class StorageCalls:
         self.storage_get(principal, storage_id)
         hotplug = self.extras.get("vm_volumes")
         if hotplug is None:
-            raise NotImplementedError("attaching storage to a running compute")
+            raise Unsupported("attaching storage to a running compute")
         hotplug.attach(principal, vm, [storage_id])
         return f"{vm.id}_{storage_id}"
 
     def detach_storage(self, principal: Principal, vm: Vm, storage_id: str) -> None:
         hotplug = self.extras.get("vm_volumes")
         if hotplug is None:
-            raise NotImplementedError("detaching storage from a running compute")
+            raise Unsupported("detaching storage from a running compute")
         hotplug.detach(principal, vm, [storage_id])

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
 
+from stratuslab.api.http_status import http_status
 from stratuslab.api.occi import jsonfmt, textfmt
 from stratuslab.api.occi.model import Category, Entity, Registry
 from stratuslab.api.occi.textfmt import Header, OcciError
@@ -26,19 +27,6 @@ JSON_TYPES = ("application/occi+json", "application/json")
 TEXT_TYPES = ("text/plain", "text/occi", "text/uri-list")
 MAX_PAGE = 1000
 
-#: The one place where CloudError kinds become OCCI (HTTP) statuses.
-STATUS: Mapping[ErrorKind, int] = {
-    ErrorKind.INVALID: 400,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.STATE: 409,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.QUOTA: 403,
-    ErrorKind.AUTHENTICATION: 401,
-    ErrorKind.FORBIDDEN: 403,
-    ErrorKind.DRIVER: 500,
-    ErrorKind.INTERNAL: 500,
-    ErrorKind.UNAVAILABLE: 503,
-}
 
 
 def check_version(request: Request) -> None:
@@ -198,7 +186,7 @@ def error_response(status: int, message: str) -> Response:
 
 
 def cloud_error_response(exc: CloudError) -> Response:
-    response = error_response(STATUS.get(exc.kind, 500), exc.full_message)
+    response = error_response(http_status(exc), exc.full_message)
     if exc.kind is ErrorKind.AUTHENTICATION:
         response.headers["WWW-Authenticate"] = 'Basic realm="StratusLab OCCI"'
     return response

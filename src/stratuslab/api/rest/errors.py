@@ -1,4 +1,4 @@
-"""The one place where CloudError kinds become HTTP statuses and the JSON error shape."""
+"""The JSON error shape of the REST API (statuses from api/http_status.py, shared with OCCI)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from stratuslab.api.http_status import STATUS, http_status
 from stratuslab.core.errors import CloudError, ErrorKind
 
-STATUS = {
-    ErrorKind.INVALID: 400,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.STATE: 409,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.QUOTA: 403,
-    ErrorKind.AUTHENTICATION: 401,
-    ErrorKind.FORBIDDEN: 403,
-    ErrorKind.DRIVER: 502,
-    ErrorKind.INTERNAL: 500,
-    ErrorKind.UNAVAILABLE: 503,
-}
+__all__ = ["STATUS", "error_body", "install"]
+
 
 
 def error_body(kind: str, message: str, hint: str = "") -> dict[str, dict[str, str]]:
@@ -31,7 +22,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(CloudError)
     async def _cloud(request: Request, exc: CloudError) -> JSONResponse:
         headers = {"WWW-Authenticate": 'Basic realm="stratuslab"'} if exc.kind is ErrorKind.AUTHENTICATION else None
-        return JSONResponse(error_body(exc.kind, exc.message, exc.hint), STATUS[exc.kind], headers=headers)
+        return JSONResponse(error_body(exc.kind, exc.message, exc.hint), http_status(exc), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

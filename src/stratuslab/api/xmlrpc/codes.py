@@ -157,6 +157,7 @@ ERROR_CODES: Mapping[ErrorKind, OneError] = {
     ErrorKind.DRIVER: OneError.INTERNAL,
     ErrorKind.INTERNAL: OneError.INTERNAL,
     ErrorKind.UNAVAILABLE: OneError.INTERNAL,
+    ErrorKind.UNSUPPORTED: OneError.ACTION,
 }
 
 

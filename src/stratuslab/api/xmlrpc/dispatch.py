@@ -20,7 +20,7 @@ from stratuslab.api.xmlrpc.backend import XmlRpcBackend
 from stratuslab.api.xmlrpc.codes import OneError, error_response, fault, success
 from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Principal
-from stratuslab.core.errors import CloudError
+from stratuslab.core.errors import CloudError, Unsupported
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,8 @@ class Dispatcher:
             return success(method.handler(ctx, *args))
         except CloudError as exc:
             return error_response(name, exc)
-        except NotImplementedError:
-            return fault(f"[{name}] not supported by this cloud yet", OneError.ACTION)
+        except NotImplementedError as exc:  # a backend without its own Unsupported
+            return error_response(name, Unsupported(str(exc) or name))
         except Exception:
             log.exception("XML-RPC %s failed", name)
             return fault(

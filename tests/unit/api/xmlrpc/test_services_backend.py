@@ -12,6 +12,7 @@ from stratuslab.api.xmlrpc import requests, template
 from stratuslab.api.xmlrpc.services import ServicesBackend
 from stratuslab.bootstrap import Cloud
 from stratuslab.core.entities import Principal
+from stratuslab.core.errors import Unsupported
 from stratuslab.core.states import VmState
 from stratuslab.services.templates import TemplateService
 
@@ -78,13 +79,13 @@ CONTEXT = [ public_key = "ssh-rsa AAAA me", target = hdd, FOO = bar ]
 def test_what_the_services_cannot_do_is_not_implemented(
     backend: ServicesBackend, admin: Principal, image: int
 ) -> None:
-    with pytest.raises(NotImplementedError, match="INBOUND_PORTS"):
+    with pytest.raises(Unsupported, match="INBOUND_PORTS"):
         backend.vms.run_command(
             admin, request(f'DISK=[IMAGE_ID="{image}"]\nINBOUND_PORTS="22"'), hold=False
         )
-    with pytest.raises(NotImplementedError, match="booting from a persistent volume"):
+    with pytest.raises(Unsupported, match="booting from a persistent volume"):
         backend.vms.run_command(admin, request(f'DISK=[SOURCE="{UUID}"]'), hold=False)
-    with pytest.raises(NotImplementedError, match="more than one image"):
+    with pytest.raises(Unsupported, match="more than one image"):
         backend.vms.run_command(
             admin, request(f'DISK=[IMAGE_ID="{image}"]\nDISK=[IMAGE_ID="{image}"]'), hold=False
         )
@@ -119,5 +120,5 @@ def test_x509_users_are_created_with_their_subject(
     dn = "/C=EU/O=StratusLab/CN=Alice Example"
     user_id = backend.identity.user_allocate(admin, "alice", dn, driver="x509", groups=[])
     assert backend.identity.user_get(admin, user_id).dn == dn
-    with pytest.raises(NotImplementedError, match="ssh"):
+    with pytest.raises(Unsupported, match="ssh"):
         backend.identity.user_allocate(admin, "carl", "pw-pw", driver="ssh", groups=[])

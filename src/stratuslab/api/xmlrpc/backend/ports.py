@@ -5,8 +5,8 @@ images, virtual networks, volumes (disk hot-plug) and the system (hosts, VM temp
 datastores).  A method group (`methods_*`) talks to its own port only, so each group can be
 tested with a fake of that port alone.  ids are our ids (OpenNebula ids).  Every method may raise
 a CloudError (the adapter turns it into ``[False, message, code]``); a method the services
-cannot do yet may raise NotImplementedError (``[False, "... not supported by this cloud yet",
-0x800]``).  Imports only core and this package.
+cannot do yet raises core.errors.Unsupported (``[False, "... is not supported by this cloud
+yet", 0x800]``; a bare NotImplementedError is answered the same way).  Imports only core and this package.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One part per port: VMs go through ComputeService (`vms`), images through ImageSe
 (`images`), users and groups through IdentityService (`identity`), virtual networks and volumes
 through the network and storage features when they are wired (`networks`, `volumes`), hosts,
 VM templates, ACLs and datastores through `system`.  Authentication is the server's one chain.
-What no service can do yet raises NotImplementedError (the dispatcher answers 0x800).
+What no service can do yet raises core.errors.Unsupported (the dispatcher answers 0x800).
 Translation only: every check is the services'.  Imports core, services and this package; never
 drivers, persistence or settings.
 """

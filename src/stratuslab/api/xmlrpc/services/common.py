@@ -14,7 +14,7 @@ from typing import Any
 
 from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Principal, Role
-from stratuslab.core.errors import NotFound
+from stratuslab.core.errors import NotFound, Unsupported
 from stratuslab.services.compute import ComputeService
 from stratuslab.services.identity import IdentityService
 from stratuslab.services.images import ImageService
@@ -39,15 +39,15 @@ class Deps:
         return self.extras.get(name) is not None
 
     def feature(self, name: str, what: str) -> Any:
-        """The optional service `name`; NotImplementedError(what) (0x800) when not wired."""
+        """The optional service `name`; Unsupported(what) (0x800) when not wired."""
         service = self.extras.get(name)
         if service is None:
-            raise NotImplementedError(what)
+            raise Unsupported(what)
         return service
 
 
-def unsupported(what: str) -> NotImplementedError:
-    return NotImplementedError(what)
+def unsupported(what: str) -> Unsupported:
+    return Unsupported(what)
 
 
 def host_name(compute: ComputeService, host_id: int) -> str:

@@ -2,7 +2,7 @@
 
 Works over the NetworkService found as extras["network"] (bootstrap/network.py); without it
 there are no networks: listings are empty, a NIC names a missing network (0x400) and changes
-raise NotImplementedError (0x800).  OpenNebula ids are the networks' database ids; address
+raise Unsupported (0x800).  OpenNebula ids are the networks' database ids; address
 ranges are the network's ranges in order (AR_ID = index); `one.vn.reserve` answers the id of
 the reservation the service made (our reservations are not networks of their own).
 Translation only.  Imports core, services and this package.
@@ -23,7 +23,7 @@ from stratuslab.api.xmlrpc.backend import (
 )
 from stratuslab.api.xmlrpc.services.common import Deps
 from stratuslab.core.entities import Principal, Vm
-from stratuslab.core.errors import InvalidInput, NotFound
+from stratuslab.core.errors import InvalidInput, NotFound, Unsupported
 from stratuslab.core.network import Network
 
 LISTING = "one.vnpool.info"
@@ -58,7 +58,7 @@ def _subnet(request: NetworkAllocate) -> str:
 def _range_text(ar: AddressRange, subnet: str | None = None) -> str:
     """AR=[TYPE=IP4, IP, SIZE] -> "FIRST-LAST" (clipped to the subnet's host addresses)."""
     if ar.type not in ("IP4", "IP4_6") or not ar.ip:
-        raise NotImplementedError(f"{ar.type} address ranges without an IPv4 IP")
+        raise Unsupported(f"{ar.type} address ranges without an IPv4 IP")
     try:
         first = int(ipaddress.IPv4Address(ar.ip))
     except ValueError:
@@ -178,7 +178,7 @@ class NetworkCalls:
         self._service().add_range(principal, net.name, _range_text(ar, net.subnet))
 
     def update_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None:
-        raise NotImplementedError("changing an address range (remove it and add another)")
+        raise Unsupported("changing an address range (remove it and add another)")
 
     def rm_range(self, principal: Principal, net_id: int, ar_id: int) -> None:
         net = self._network(net_id)
@@ -199,7 +199,7 @@ class NetworkCalls:
 
     def reserve(self, principal: Principal, net_id: int, reservation: Reservation) -> int:
         if reservation.ip or reservation.network_id is not None or reservation.ar_id is not None:
-            raise NotImplementedError("reserving given addresses or into an existing reservation")
+            raise Unsupported("reserving given addresses or into an existing reservation")
         made, _leases = self._service().reserve(
             principal, self._network(net_id).name, reservation.size, reservation.name or ""
         )

@@ -5,7 +5,7 @@ A DISK whose SOURCE is a volume UUID (or StratusLab's `pdisk:<endpoint>/<uuid>`)
 persistent volume (READONLY="YES": attached read-only); a further image DISK whose SOURCE is a
 Marketplace identifier (or its metadata URL) is a read-only Marketplace disk.  Works over the VolumeService
 (extras["volumes"]) and the hot-plug service (extras["vm_volumes"]) when the storage feature is
-wired; without them such DISKs raise NotImplementedError (0x800).  Attached volumes follow the
+wired; without them such DISKs raise Unsupported (0x800).  Attached volumes follow the
 boot disk as DISK_ID 1, 2... in UUID order.  Translation only.  Imports core, services and
 this package.
 """
@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from stratuslab.api.xmlrpc.backend import DiskRequest
 from stratuslab.api.xmlrpc.services.common import Deps
 from stratuslab.core.entities import Principal, Vm
-from stratuslab.core.errors import NotFound
+from stratuslab.core.errors import NotFound, Unsupported
 
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
@@ -68,7 +68,7 @@ class VolumeCalls:
     def attach_disk(self, principal: Principal, vm_id: int, disk: DiskRequest) -> None:
         uuid = volume_uuid(disk)
         if uuid is None:
-            raise NotImplementedError("attaching disks other than volumes (SOURCE=<volume uuid>)")
+            raise Unsupported("attaching disks other than volumes (SOURCE=<volume uuid>)")
         hotplug = self.deps.feature("vm_volumes", "attaching volumes")
         hotplug.attach(principal, self.deps.compute.get(principal, vm_id), [uuid])
 
