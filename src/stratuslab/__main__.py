@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import os
 from typing import Any
 
 import click
@@ -46,87 +43,17 @@ def main(ctx: click.Context, config: str | None, data_dir: str | None, listen: s
 
 
 def serve(settings: Any, *, all_in_one: bool) -> None:
-    import uvicorn
+    from stratuslab.ops.serve import serve as run
 
-    from stratuslab.bootstrap import admin_password_file, build_cloud
-
-    logging.basicConfig(level=settings.server.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cloud = build_cloud(settings, create_db=all_in_one)
-    generated = cloud.identity.ensure_admin(settings.server.admin_password or None)
-    if generated:
-        path = admin_password_file(settings)
-        path.write_text(generated + "\n")
-        os.chmod(path, 0o600)
-        click.echo(f"bootstrap admin user 'admin' created; password: {generated} (also in {path})")
-    host, _, port = settings.server.listen.rpartition(":")
-    click.echo(f"stratus-server listening on http://{host}:{port} (data in {settings.data_dir})")
-    if not settings.tls.listen:
-        uvicorn.run(cloud.app, host=host.strip("[]") or "127.0.0.1", port=int(port),
-                    log_level="warning", access_log=False)
-        return
-    from stratuslab.api.tls import uvicorn_tls_options
-
-    plain = uvicorn.Config(cloud.app, host=host.strip("[]") or "127.0.0.1", port=int(port),
-                           log_level="warning", access_log=False)
-    thost, _, tport = settings.tls.listen.rpartition(":")
-    tls = uvicorn.Config(cloud.app, host=thost.strip("[]") or "127.0.0.1", port=int(tport),
-                         log_level="warning", access_log=False, lifespan="off",
-                         **uvicorn_tls_options(settings.tls.cert, settings.tls.key))
-    click.echo(f"stratus-server listening on https://{thost}:{tport} (client certificates)")
-    asyncio.run(_serve_both(uvicorn.Server(plain), uvicorn.Server(tls)))
-
-
-async def _serve_both(plain: Any, tls: Any) -> None:
-    """The plain listener owns the app's lifespan; the TLS one stops with it."""
-    tls_task = asyncio.create_task(tls.serve())
-    try:
-        await plain.serve()
-    finally:
-        tls.should_exit = True
-        await tls_task
-
-
-@main.group()
-def db() -> None:
-    """Manage the cloud database schema."""
-
-
-@db.command()
-@click.option("--config", "config", type=click.Path(dir_okay=False))
-@click.option("--data-dir")
-@click.option("--revision", default="head", show_default=True)
-def upgrade(config: str | None, data_dir: str | None, revision: str) -> None:
-    """Migrate the database to the latest schema."""
-    from stratuslab.persistence import db as dbm
-
-    try:
-        settings = _settings(config, data_dir)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = dbm.make_engine(settings.database_url)
-        before = dbm.current_revision(engine)
-        dbm.upgrade(engine, revision)
-        click.echo(f"database at revision {dbm.current_revision(engine)} (was {before or 'empty'})")
-    except CloudError as exc:
-        _fail(exc)
-
-
-@db.command()
-@click.option("--config", "config", type=click.Path(dir_okay=False))
-@click.option("--data-dir")
-def status(config: str | None, data_dir: str | None) -> None:
-    """Show the schema revision of the database and the one this server needs."""
-    from stratuslab.persistence import db as dbm
-
-    settings = _settings(config, data_dir)
-    engine = dbm.make_engine(settings.database_url)
-    click.echo(f"current: {dbm.current_revision(engine) or 'empty'}; needed: {dbm.head_revision()}")
+    run(settings, all_in_one=all_in_one)
 
 
 def _register() -> None:
     from stratuslab.ops.config import config
+    from stratuslab.ops.database import db
 
     main.add_command(config)
+    main.add_command(db)
 
 
 _register()

@@ -19,11 +19,12 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from stratuslab import __version__
+from stratuslab.api.requestid import RequestIdMiddleware
 from stratuslab.api.rest import RestContext, create_app
 from stratuslab.bootstrap.wiring import Wiring
 from stratuslab.core.auth import Authenticator, Credentials
 from stratuslab.core.entities import InstanceType, Principal
-from stratuslab.core.errors import AuthenticationFailed
+from stratuslab.core.errors import AuthenticationFailed, Unavailable
 from stratuslab.core.node import Node
 from stratuslab.drivers.hypervisor import load as load_hypervisor
 from stratuslab.drivers.storage.imagestore import FileImageStore
@@ -118,11 +119,17 @@ def make_node(settings: Settings, netns: str | None = None) -> Node:
 
 
 def open_database(settings: Settings, *, create_if_empty: bool) -> Engine:
+    where = (f"--data-dir {settings.data_dir}" if not settings.server.database_url
+             else "--config <the settings file that names this database>")
+    if not create_if_empty and not db.exists(settings.database_url):
+        raise Unavailable(f"there is no database at {db.sqlite_path(settings.database_url)}",
+                          hint=f"check --data-dir/--config, or create one: stratus-server db "
+                          f"upgrade --create {where} (or start with --all-in-one)")
     engine = db.make_engine(settings.database_url)
     if create_if_empty and db.current_revision(engine) is None:
         log.info("new database: creating the schema")
         db.upgrade(engine)
-    db.require_current_schema(engine)
+    db.require_current_schema(engine, hint=f"run: stratus-server db upgrade {where}")
     return engine
 
 
@@ -172,6 +179,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
         app.mount(prefix, sub_app)
     for middleware, options in w.middlewares:
         app.add_middleware(middleware, **options)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every API, every mount
     cloud = Cloud(settings, engine, identity, w.images, compute, runner, reconciler, quarantine,
                   w.nodes, app, w)
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from stratuslab.core.context import current_request_id
 from stratuslab.core.states import VmState
 
 
@@ -156,6 +157,8 @@ class Job:
     params: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: the request that asked for it (core.context); its runner logs under the same id
+    request_id: str | None = field(default_factory=current_request_id)
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ carried into the `DriverError` the user sees.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from stratuslab.core.errors import DriverError
 
 DEFAULT_TIMEOUT = 60.0
+log = logging.getLogger("stratuslab.drivers.process")
 
 #: what `spawn` returns, and what waiting on it may raise (so drivers need not import subprocess)
 Process = subprocess.Popen[bytes]
@@ -39,6 +41,7 @@ def run(
 ) -> Result:
     """Run `argv`; raise DriverError naming the command and quoting its stderr on failure."""
     argv = tuple(str(a) for a in argv)
+    log.debug("run %s", " ".join(argv))
     try:
         proc = subprocess.run(
             argv,
@@ -57,6 +60,7 @@ def run(
     except subprocess.TimeoutExpired as exc:
         raise DriverError(f"{' '.join(argv[:3])} timed out after {timeout:.0f} s") from exc
     result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
+    log.debug("%s exited %d", argv[0], proc.returncode)
     if check and proc.returncode != 0:
         raise DriverError(
             f"{' '.join(argv[:3])} failed (exit {proc.returncode}): "
@@ -77,6 +81,7 @@ def spawn(
     """Start a long-running process (QEMU, dnsmasq, tgtd) detached from our process group."""
     out = open(stdout_path, "ab") if stdout_path else subprocess.DEVNULL
     err = open(stderr_path, "ab") if stderr_path else subprocess.DEVNULL
+    log.debug("spawn %s", " ".join(str(a) for a in argv))
     try:
         return subprocess.Popen(
             [str(a) for a in argv],

@@ -111,6 +111,7 @@ jobs = Table(
     Column("params", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
+    Column("request_id", String(64)),
     Index("ix_jobs_state_id", "state", "id"),
 )
 

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
+from stratuslab.core.context import bound_request_id
 from stratuslab.core.entities import Job, JobState
 from stratuslab.core.errors import CloudError
 from stratuslab.core.ports import Clock, UnitOfWorkFactory
@@ -85,7 +86,9 @@ class JobRunner:
         with self._lock:
             self._active.add(job.id or 0)
         try:
-            self._execute(job)
+            with bound_request_id(job.request_id or f"job-{job.id}"):
+                log.info("job %s (%s) started", job.id, job.kind)
+                self._execute(job)
         finally:
             with self._lock:
                 self._active.discard(job.id or 0)
@@ -112,6 +115,7 @@ class JobRunner:
             current.updated_at = self.clock.now()
             uow.jobs.update(current)
             uow.commit()
+        log.info("job %s (%s) %s%s", job.id, job.kind, current.state, f": {error}" if error else "")
 
     def beat(self) -> None:
         """Heartbeats of the jobs this runner is running (one round of the heartbeat worker)."""
