@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -14,8 +15,8 @@ from stratuslab.core.errors import Unavailable
 from stratuslab.persistence.engine import make_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-__all__ = ["current_revision", "downgrade", "head_revision", "make_engine",
-           "require_current_schema", "upgrade"]
+__all__ = ["current_revision", "downgrade", "exists", "head_revision", "history", "is_older", "make_engine",
+           "require_current_schema", "sqlite_path", "upgrade"]
 
 UPGRADE_HINT = "run: stratus-server db upgrade --data-dir DIR (or --config FILE)"
 
