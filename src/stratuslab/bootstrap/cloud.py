@@ -110,6 +110,12 @@ def make_node(settings: Settings, netns: str | None = None) -> Node:
         hypervisor = cls(data / "simulated", host=name, boot_delay=hv.simulated_boot_delay,  # type: ignore[call-arg]
                          fail=fail)
         storage: Any = SimulatedInstanceStorage(data / "instances", data / "quarantine")
+    elif hv.driver == "libvirt":
+        lv = settings.libvirt
+        hypervisor = cls(data / "run", host=name, uri=lv.uri, machine=lv.machine,  # type: ignore[call-arg]
+                         netns=netns, domain_prefix=lv.domain_prefix,
+                         domain_type=lv.domain_type)
+        storage = FileInstanceStorage(str(data / "instances"), str(data / "quarantine"))
     else:
         q = settings.qemu
         hypervisor = cls(data / "run", host=name, accel=q.accel, machine=q.machine,  # type: ignore[call-arg]

@@ -11,6 +11,7 @@ from stratuslab.settings.sections import (
     HypervisorSettings,
     ImageSettings,
     InstanceTypeSettings,
+    LibvirtSettings,
     NetworkSettings,
     QemuSettings,
     QuarantineSettings,
@@ -34,7 +35,7 @@ from stratuslab.settings.sections_access import (
 __all__ = [
     "AuthSettings", "HypervisorSettings", "ImageSettings", "InstanceTypeSettings",
     "LdapAuthSettings", "MailSettings", "MarketplaceSettings", "NetworkSettings",
-    "PolicySettings", "QemuSettings", "QuarantineSettings", "RegistrationSettings",
+    "LibvirtSettings", "PolicySettings", "QemuSettings", "QuarantineSettings", "RegistrationSettings",
     "ServerSettings", "Settings", "SettingsError", "StorageSettings", "TlsSettings",
     "VomsAuthSettings", "X509AuthSettings", "XmlRpcSettings", "default_data_dir",
     "load_settings", "parse_duration", "parse_listen", "read_toml",

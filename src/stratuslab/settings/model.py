@@ -12,6 +12,7 @@ from stratuslab.settings.sections import (
     HypervisorSettings,
     ImageSettings,
     InstanceTypeSettings,
+    LibvirtSettings,
     NetworkSettings,
     QemuSettings,
     QuarantineSettings,
@@ -70,6 +71,7 @@ class Settings:
     instance_types: InstanceTypeSettings = field(default_factory=InstanceTypeSettings)
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     qemu: QemuSettings = field(default_factory=QemuSettings)
+    libvirt: LibvirtSettings = field(default_factory=LibvirtSettings)
     images: ImageSettings = field(default_factory=ImageSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)

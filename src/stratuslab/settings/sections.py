@@ -103,6 +103,19 @@ class QemuSettings:
 
 
 @dataclass(frozen=True)
+class LibvirtSettings:
+    uri: str = setting("", example="qemu:///system",
+                       doc="libvirt connection URI; empty: the node runs its own libvirtd "
+                           "(sockets, state and logs under data_dir/run/libvirtd, inside the "
+                           "data-plane namespace)")
+    machine: str = setting("pc", choices=("pc", "q35"), doc="machine type of the domains")
+    domain_type: str = setting("qemu", choices=("qemu", "kvm"),
+                               doc="qemu: TCG emulation; kvm: hardware virtualisation")
+    domain_prefix: str = setting("stratuslab-", doc="domain names are PREFIX<vm id>; give each "
+                                 "cloud sharing one libvirtd its own prefix")
+
+
+@dataclass(frozen=True)
 class ImageSettings:
     build_cache: str = setting("", doc="cache of `stratus image build`; empty: data_dir/build-cache")
 

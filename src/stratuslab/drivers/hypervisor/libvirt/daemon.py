@@ -109,7 +109,8 @@ class ManagedLibvirtd:
 
     def ensure_running(self) -> str:
         """Start the daemon unless it already runs; return its connection URI."""
-        if self.pid() is not None and self._answers():
+        if self.pid() is not None:  # ours already runs (e.g. before a restart of the server)
+            self._wait_answering(None)
             return self.uri
         self._lay_out()
         argv = ["unshare", "--mount", "--propagation", "private", "--",
@@ -118,21 +119,26 @@ class ManagedLibvirtd:
         if self.netns:
             argv = ["ip", "netns", "exec", self.netns, *argv]
         log = self.base / "log" / "daemon.out"
-        proc = self._proc = _process.spawn(argv, stdout_path=str(log), stderr_path=str(log))
+        self._proc = _process.spawn(argv, stdout_path=str(log), stderr_path=str(log))
+        self._wait_answering(self._proc)
+        return self.uri
+
+    def _wait_answering(self, proc: _process.Process | None) -> None:
         deadline = time.monotonic() + self.start_timeout
         while not (self.pid() is not None and self._answers()):
-            if proc.poll() is not None or time.monotonic() > deadline:
+            gone = proc.poll() is not None if proc is not None else self.pid() is None
+            if gone or time.monotonic() > deadline:
+                log = self.base / "log" / "daemon.out"
                 tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                 daemon_log = self.base / "log" / "libvirtd.log"
                 if daemon_log.exists():
                     tail += daemon_log.read_text(errors="replace")[-2000:]
-                if proc.poll() is None:
+                if proc is not None and proc.poll() is None:
                     proc.kill()
-                raise DriverError(f"libvirtd did not start under {self.base}: {tail.strip()}",
+                raise DriverError(f"libvirtd under {self.base} does not answer: {tail.strip()}",
                                   hint="check that the libvirt-daemon and "
                                        "libvirt-daemon-driver-qemu packages are installed")
             time.sleep(0.05)
-        return self.uri
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the daemon (its guests keep running)."""

@@ -44,7 +44,12 @@ def target_name(index: int) -> str:
             return "vd" + letters
 
 
-def disk_element(disk: DiskSpec, target: str) -> ET.Element:
+def cdrom_bus(machine: str) -> str:
+    """IDE on pc (the guest's ata_piix), SATA on q35 (which has no IDE)."""
+    return "sata" if machine == "q35" else "ide"
+
+
+def disk_element(disk: DiskSpec, target: str, machine: str = "pc") -> ET.Element:
     if disk.format not in FORMATS:
         raise InvalidInput(f"disk {disk.name}: format {disk.format!r} is not qcow2 or raw")
     cdrom = disk.kind == "cdrom"
@@ -62,7 +67,7 @@ def disk_element(disk: DiskSpec, target: str) -> ET.Element:
     else:
         _sub(el, "source", file=os.path.abspath(disk.source))
     if cdrom:
-        _sub(el, "target", dev=target, bus="sata")
+        _sub(el, "target", dev=target, bus=cdrom_bus(machine))
     else:
         _sub(el, "target", dev=target, bus="virtio")
         _sub(el, "serial", disk.name[:20])
@@ -94,15 +99,16 @@ def nic_element(nic: NicSpec) -> ET.Element:
     return el
 
 
-def targets_of(spec: VmSpec) -> dict[str, str]:
-    """Disk name -> device name, in spec order (CD-ROMs get sdX on the SATA bus)."""
+def targets_of(spec: VmSpec, machine: str = "pc") -> dict[str, str]:
+    """Disk name -> device name, in spec order (virtio vdX; CD-ROMs hdc… on IDE, sdX on SATA)."""
     out: dict[str, str] = {}
     disks = [d for d in spec.disks if d.kind != "cdrom"]
     cds = [d for d in spec.disks if d.kind == "cdrom"]
     for i, d in enumerate(disks):
         out[d.name] = target_name(i)
     for i, d in enumerate(cds):
-        out[d.name] = "sd" + chr(ord("a") + i)
+        first = "c" if cdrom_bus(machine) == "ide" else "a"  # hda/hdb: no IDE master on pc CDs
+        out[d.name] = ("hd" if cdrom_bus(machine) == "ide" else "sd") + chr(ord(first) + i)
     return out
 
 
@@ -130,9 +136,9 @@ def domain_xml(spec: VmSpec, *, name: str, machine: str, domain_type: str = "qem
     _sub(dom, "on_reboot", "restart")
     _sub(dom, "on_crash", "destroy")
     devices = _sub(dom, "devices")
-    targets = targets_of(spec)
+    targets = targets_of(spec, machine)
     for disk in spec.disks:
-        devices.append(disk_element(disk, targets[disk.name]))
+        devices.append(disk_element(disk, targets[disk.name], machine))
     for nic in spec.nics:
         devices.append(nic_element(nic))
     instance = os.path.abspath(spec.instance_dir)
@@ -150,6 +156,14 @@ def _model(name: str) -> ET.Element:
     el = ET.Element("model", {"fallback": "allow"})
     el.text = name
     return el
+
+
+def disk_xml(disk: DiskSpec, target: str, machine: str) -> str:
+    return ET.tostring(disk_element(disk, target, machine), encoding="unicode")
+
+
+def nic_xml(nic: NicSpec) -> str:
+    return ET.tostring(nic_element(nic), encoding="unicode")
 
 
 def interface_macs(xml: str) -> dict[str, str]:

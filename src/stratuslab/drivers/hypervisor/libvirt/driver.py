@@ -33,7 +33,7 @@ from stratuslab.core.hypervisor import (
     VmSpec,
 )
 from stratuslab.drivers.hypervisor.base import Hypervisor
-from stratuslab.drivers.hypervisor.libvirt import domxml
+from stratuslab.drivers.hypervisor.libvirt import domxml, hotplug
 from stratuslab.drivers.hypervisor.libvirt import records as rec
 from stratuslab.drivers.hypervisor.libvirt.daemon import ManagedLibvirtd
 from stratuslab.drivers.hypervisor.libvirt.events import ensure_event_loop
@@ -129,11 +129,17 @@ class LibvirtHypervisor(Hypervisor):
             raise DriverError(f"VM {vm_id}: libvirt failed: {exc}") from exc
 
     def _active(self, vm_id: int) -> bool:
+        """Whether the VM's domain runs.  Only libvirt's own "no such domain" means no: any
+        other failure raises, so that a hiccup of libvirtd never turns into a crashed VM."""
         dom = self._domain(vm_id)
+        if dom is None:
+            return False
         try:
-            return bool(dom is not None and dom.isActive())
-        except libvirt.libvirtError:
-            return False  # a transient domain that ended between the two calls
+            return bool(dom.isActive())
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return False  # a transient domain that ended between the two calls
+            raise DriverError(f"VM {vm_id}: libvirt failed: {exc}") from exc
 
     def _handle(self, vm_id: int, instance_dir: str) -> VmHandle:
         return VmHandle(vm_id, self.host, {
@@ -216,11 +222,10 @@ class LibvirtHypervisor(Hypervisor):
                                   hint="see the error text from libvirt/QEMU above") from exc
             return self._handle(spec.vm_id, spec.instance_dir)
 
-    @staticmethod
-    def _fresh(spec: VmSpec) -> dict[str, Any]:
+    def _fresh(self, spec: VmSpec) -> dict[str, Any]:
         return {"vm_id": spec.vm_id, "name": spec.name, "state": rec.RUNNING, "reason": "",
                 "instance_dir": os.path.abspath(spec.instance_dir),
-                "targets": domxml.targets_of(spec)}
+                "targets": domxml.targets_of(spec, self.machine)}
 
     def _stop(self, vm_id: int, *, graceful: float) -> str:
         dom = self._domain(vm_id)
@@ -336,59 +341,34 @@ class LibvirtHypervisor(Hypervisor):
         except FileNotFoundError:
             return b""
 
-    # -- hot-plug --------------------------------------------------------------------------
+    # -- hot-plug (the device XML and libvirt calls are in `hotplug`) -----------------------
     def attach_disk(self, handle: VmHandle, disk: DiskSpec) -> str:
         with self._lock(handle.vm_id):
             record, dom = self._running(handle, "attach a disk")
             targets: dict[str, str] = dict(record.get("targets", {}))
-            if disk.name in targets:
-                return targets[disk.name]
-            used = set(targets.values()) | set(domxml.disk_targets(dom.XMLDesc(0)))
-            dev = next(domxml.target_name(i) for i in range(702) if domxml.target_name(i) not in used)
-            xml = domxml.ET.tostring(domxml.disk_element(disk, dev), encoding="unicode")
-            self._device(dom, xml, attach=True, what=f"disk {disk.name}")
-            targets[disk.name] = dev
-            self.records.update(handle.vm_id, targets=targets)
-            return dev
+            if disk.name not in targets:
+                targets[disk.name] = hotplug.plug_disk(dom, disk, set(targets.values()), self.machine)
+                self.records.update(handle.vm_id, targets=targets)
+            return targets[disk.name]
 
     def detach_disk(self, handle: VmHandle, disk_name: str) -> None:
         with self._lock(handle.vm_id):
             record, dom = self._running(handle, "detach a disk")
             targets: dict[str, str] = dict(record.get("targets", {}))
             dev = targets.pop(disk_name, None)
-            if dev is None:
-                return
-            xml = domxml.disk_targets(dom.XMLDesc(0)).get(dev)
-            if xml is not None:
-                self._device(dom, xml, attach=False, what=f"disk {disk_name}")
-            self.records.update(handle.vm_id, targets=targets)
+            if dev is not None:
+                hotplug.unplug_disk(dom, dev, disk_name)
+                self.records.update(handle.vm_id, targets=targets)
 
     def attach_nic(self, handle: VmHandle, nic: NicSpec) -> str:
         with self._lock(handle.vm_id):
             _, dom = self._running(handle, "attach a NIC")
-            mac = nic.mac.lower()
-            if mac not in domxml.interface_macs(dom.XMLDesc(0)):
-                xml = domxml.ET.tostring(domxml.nic_element(nic), encoding="unicode")
-                self._device(dom, xml, attach=True, what=f"NIC {mac}")
-            return "nic-" + mac.replace(":", "")
+            return hotplug.plug_nic(dom, nic)
 
     def detach_nic(self, handle: VmHandle, mac: str) -> None:
         with self._lock(handle.vm_id):
             _, dom = self._running(handle, "detach a NIC")
-            xml = domxml.interface_macs(dom.XMLDesc(0)).get(mac.lower())
-            if xml is not None:
-                self._device(dom, xml, attach=False, what=f"NIC {mac}")
-
-    @staticmethod
-    def _device(dom: Any, xml: str, *, attach: bool, what: str) -> None:
-        try:
-            if attach:
-                dom.attachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
-            else:
-                dom.detachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
-        except libvirt.libvirtError as exc:
-            verb = "plug" if attach else "unplug"
-            raise DriverError(f"libvirt could not hot-{verb} {what} of {dom.name()}: {exc}") from exc
+            hotplug.unplug_nic(dom, mac)
 
     def close(self) -> None:
         """Stop handling events (VMs keep running)."""
