@@ -26,7 +26,7 @@ def _fail(exc: CloudError) -> None:
 @click.option("--config", "config", type=click.Path(dir_okay=False), help="TOML settings file")
 @click.option("--data-dir", help="data directory (database, images, instances, logs)")
 @click.option("--listen", help="HOST:PORT to serve on (default 127.0.0.1:8080)")
-@click.option("--hypervisor", help="hypervisor driver: qemu (default) or simulated")
+@click.option("--hypervisor", help="hypervisor driver: qemu (default), libvirt or simulated")
 @click.option("--all-in-one", is_flag=True, help="server, marketplace and one node in one process")
 @click.version_option(package_name="stratuslab")
 @click.pass_context

@@ -18,7 +18,6 @@ from pathlib import Path
 import libvirt
 import pytest
 from tests.contract.hypervisor_contract import HypervisorContract, HypervisorEnv
-from tests.integration.conftest import tiny_image, tiny_image_builder  # noqa: F401 - fixtures
 
 from stratuslab.core.hypervisor import BootSpec, DiskSpec, VmHandle, VmSpec
 from stratuslab.core.imagebuild import BuiltImage
@@ -66,7 +65,7 @@ def guest_poweroff(drv: Hypervisor, handle: VmHandle) -> None:
 
 
 @pytest.fixture
-def hv(tmp_path: Path, tiny_image: BuiltImage, libvirtd: ManagedLibvirtd) -> HypervisorEnv:  # noqa: F811
+def hv(tmp_path: Path, tiny_image: BuiltImage, libvirtd: ManagedLibvirtd) -> HypervisorEnv:
     storage = FileInstanceStorage(str(tmp_path / "instances"), str(tmp_path / "quarantine"))
     specs: dict[int, VmSpec] = {}
 

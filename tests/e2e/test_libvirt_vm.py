@@ -9,11 +9,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from tests.e2e.conftest import Server, free_port
+from tests.helpers.servers import CACHE, Server, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-CACHE = os.environ.get("STRATUSLAB_TEST_CACHE", "/var/tmp/stratuslab-test-cache")
 
 
 @pytest.fixture(scope="module")
