@@ -39,7 +39,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def admin(srv: Server) -> Any:
-    return pyone.OneServer(f"{srv.endpoint}/RPC2", session="admin:adminpw")
+    return pyone.OneServer(f"{srv.endpoint}/one/7.4/RPC2", session="admin:adminpw")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def alice(srv: Server, admin: Any) -> Any:
     """A user created over XML-RPC (she registers her own image below)."""
     uid = admin.user.allocate("alice", "alice-pw", "core", [])
     assert admin.user.info(uid).NAME == "alice"
-    return pyone.OneServer(f"{srv.endpoint}/RPC2", session="alice:alice-pw")
+    return pyone.OneServer(f"{srv.endpoint}/one/7.4/RPC2", session="alice:alice-pw")
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +85,10 @@ def vm_count(srv: Server) -> int:
 # ---- the life cycle ------------------------------------------------------------------------
 
 
-def test_system_version_answers_the_configured_version(admin: Any) -> None:
-    assert admin.system.version() == VERSION
+def test_each_path_answers_the_version_it_claims(srv: Server, admin: Any) -> None:
+    assert rpc(srv).one.system.version("admin:adminpw") == [True, VERSION, 0]  # the setting
+    assert admin.system.version() == "7.4.0"  # /one/7.4/RPC2
+    assert rpc(srv, "/one/3.2/RPC2").one.system.version("admin:adminpw")[1] == "3.2.0"
 
 
 def test_template_life_cycle_with_pyone_bindings(alice: Any, admin: Any, image_id: int) -> None:
@@ -380,7 +382,7 @@ def test_wrong_password_at_rpc2_is_the_authentication_error(srv: Server) -> None
     ok, message, code = rpc(srv).one.vmpool.info("admin:wrong", -2, -1, -1, -1)
     assert (ok, code) == (False, AUTH) and "password" in message
     with pytest.raises(pyone.OneAuthenticationException):
-        pyone.OneServer(f"{srv.endpoint}/RPC2", session="admin:wrong").vmpool.info(-2, -1, -1, -1)
+        pyone.OneServer(f"{srv.endpoint}/one/7.4/RPC2", session="admin:wrong").vmpool.info(-2, -1, -1, -1)
 
 
 def test_unclosed_bracket_is_refused_and_creates_nothing(srv: Server, image_id: int) -> None:

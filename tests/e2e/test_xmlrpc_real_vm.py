@@ -51,9 +51,9 @@ def test_template_instantiated_over_xmlrpc_boots_a_contextualized_guest(
 ) -> None:
     srv = qemu_server
     image = int(srv.cli("image", "build", "tiny").stdout.strip())
-    admin = pyone.OneServer(f"{srv.endpoint}/RPC2", session="admin:adminpw")
+    admin = pyone.OneServer(f"{srv.endpoint}/one/7.4/RPC2", session="admin:adminpw")
     admin.user.allocate("carol", "carol-pw", "core", [])
-    carol = pyone.OneServer(f"{srv.endpoint}/RPC2", session="carol:carol-pw")
+    carol = pyone.OneServer(f"{srv.endpoint}/one/7.4/RPC2", session="carol:carol-pw")
     template = carol.template.allocate(
         f'NAME="tiny"\nCPU="1"\nVCPU="1"\nMEMORY="128"\nDISK=[IMAGE_ID="{image}"]\n'
         'NIC=[NETWORK="public"]\nCONTEXT=[HOSTNAME="one-ctx", SSH_PUBLIC_KEY="ssh-ed25519 AAAA c"]'

@@ -1,7 +1,8 @@
 """Wiring of the other API adapters (XML-RPC, OCCI) onto the main application.
 
-XML-RPC (OpenNebula-compatible) at /RPC2 and /xmlrpc, plus the classic StratusLab paths
-/pswd/xmlrpc and /cert/xmlrpc; OCCI 1.2 under /occi/ with the query interface at /occi/-/ and
+XML-RPC (OpenNebula-compatible) at /RPC2 and /xmlrpc, the classic StratusLab paths
+/pswd/xmlrpc and /cert/xmlrpc, and /one/3.2/RPC2, /one/7.4/RPC2 (each path claims one OpenNebula
+line: xmlrpc.endpoint_versions); OCCI 1.2 under /occi/ with the query interface at /occi/-/ and
 /.well-known/org/ogf/occi/-/.  Both adapters get backends over the same services as REST and the
 server's one authenticator chain; VM templates (one.template.*) live in the vm_templates table.
 """
@@ -17,8 +18,6 @@ from stratuslab.bootstrap.wiring import Wiring
 from stratuslab.persistence.templates import VmTemplateRepo
 from stratuslab.services.templates import REPO as TEMPLATES_REPO
 from stratuslab.services.templates import TemplateService
-
-XMLRPC_PATHS = ("/RPC2", "/xmlrpc", "/pswd/xmlrpc", "/cert/xmlrpc")
 
 
 def wire(w: Wiring, app: Any) -> None:
@@ -36,7 +35,7 @@ def wire(w: Wiring, app: Any) -> None:
         extras=w.services,
     )
     app.include_router(
-        xmlrpc.create_router(one, version=w.settings.xmlrpc.one_version, paths=XMLRPC_PATHS)
+        xmlrpc.create_router(one, paths=xmlrpc.endpoint_versions(w.settings.xmlrpc.one_version))
     )
     backend = OcciServices(
         authenticate=w.authenticate, compute=compute, images=w.images, extras=w.services

@@ -9,6 +9,8 @@
     POST   /pdisk/disks/{uuid}/mounts  form vm_id[, node]       hot-plug into a running VM
     DELETE /pdisk/disks/{uuid}/mounts/{uuid}_{vmid}             hot-unplug
 
+Each path also answers with a trailing slash (as the 14.06 client sends it; no redirect), and
+mount/unmount replies carry the device as `target` (what that client reads).
 Served under `/pdisk`, `/pdisk/pswd` and `/pdisk/cert` (the old client appends the credential
 kind to `pdisk_endpoint`), and under `/pswd/pdisk...`/`/cert/pdisk...` through the classic-prefix
 middleware.  Bodies are form-encoded; answers are JSON, errors `{"message", "code"}` as pdisk's.
@@ -122,32 +124,44 @@ async def mount_disk(uuid: str, request: Request, ctx: Ctx, caller: Caller) -> A
     def mount() -> dict[str, Any]:
         vm = ctx.compute.get(caller, _int(form, "vm_id"), action="action")
         (plugged,) = vm_volumes.attach(caller, vm, [uuid])
-        return {"uuid": uuid, "vmId": plugged.vm_id, "device": plugged.device}
+        # `target` is what the 14.06 client prints ("ATTACHED ... on /dev/<target>")
+        return {"uuid": uuid, "vmId": plugged.vm_id, "device": plugged.device,
+                "target": plugged.device}
 
     return await run_in_threadpool(_guard, mount)
 
 
 def unmount_disk(uuid: str, mount_id: str, ctx: Ctx, caller: Caller) -> Any:
-    _, vm_volumes = services(ctx)
+    svc, vm_volumes = services(ctx)
 
     def unmount() -> dict[str, Any]:
         _, sep, vm_text = mount_id.rpartition("_")
         if not sep or not vm_text.isdigit():
             raise InvalidInput(f"mount id {mount_id!r} is not <uuid>_<vmid>")
         vm = ctx.compute.get(caller, int(vm_text), action="action")
+        device = next((m.device for m in svc.mounts(caller, uuid) if m.vm_id == vm.id), None)
         vm_volumes.detach(caller, vm, [uuid])
-        return {"uuid": uuid, "vmId": int(vm_text)}
+        return {"uuid": uuid, "vmId": int(vm_text), "target": device or ""}
 
     return _guard(unmount)
 
 
+def _paths(path: str) -> tuple[str, str]:
+    """The path and its trailing-slash twin: the 14.06 client posts to `.../disks/` and deletes
+    `.../disks/{uuid}/`, and cannot follow a redirect for POST or DELETE."""
+    return path, path + "/"
+
+
 for _prefix in PREFIXES:
-    router.add_api_route(f"{_prefix}/disks", list_disks, methods=["GET"])
-    router.add_api_route(f"{_prefix}/disks", create_disk, methods=["POST"])
-    router.add_api_route(f"{_prefix}/disks/{{uuid}}", show_disk, methods=["GET"])
-    router.add_api_route(f"{_prefix}/disks/{{uuid}}", update_disk, methods=["PUT"])
-    router.add_api_route(f"{_prefix}/disks/{{uuid}}", delete_disk, methods=["DELETE"])
-    router.add_api_route(f"{_prefix}/disks/{{uuid}}/mounts", list_mounts, methods=["GET"])
-    router.add_api_route(f"{_prefix}/disks/{{uuid}}/mounts", mount_disk, methods=["POST"])
-    router.add_api_route(f"{_prefix}/disks/{{uuid}}/mounts/{{mount_id}}", unmount_disk,
-                         methods=["DELETE"])  # fmt: skip
+    for _path in _paths(f"{_prefix}/disks"):
+        router.add_api_route(_path, list_disks, methods=["GET"])
+        router.add_api_route(_path, create_disk, methods=["POST"])
+    for _path in _paths(f"{_prefix}/disks/{{uuid}}"):
+        router.add_api_route(_path, show_disk, methods=["GET", "HEAD"])
+        router.add_api_route(_path, update_disk, methods=["PUT"])
+        router.add_api_route(_path, delete_disk, methods=["DELETE"])
+    for _path in _paths(f"{_prefix}/disks/{{uuid}}/mounts"):
+        router.add_api_route(_path, list_mounts, methods=["GET"])
+        router.add_api_route(_path, mount_disk, methods=["POST"])
+    for _path in _paths(f"{_prefix}/disks/{{uuid}}/mounts/{{mount_id}}"):
+        router.add_api_route(_path, unmount_disk, methods=["DELETE"])

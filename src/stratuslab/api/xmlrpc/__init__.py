@@ -6,6 +6,7 @@ bootstrap, nor the other API adapters.
 """
 
 from stratuslab.api.xmlrpc.backend import XmlRpcBackend
+from stratuslab.api.xmlrpc.profiles import endpoint_versions
 from stratuslab.api.xmlrpc.router import create_router
 
-__all__ = ["XmlRpcBackend", "create_router"]
+__all__ = ["XmlRpcBackend", "create_router", "endpoint_versions"]

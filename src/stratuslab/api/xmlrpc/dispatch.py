@@ -18,6 +18,7 @@ from typing import Any
 
 from stratuslab.api.xmlrpc.backend import XmlRpcBackend
 from stratuslab.api.xmlrpc.codes import OneError, error_response, fault, success
+from stratuslab.api.xmlrpc.profiles import Profile
 from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import CloudError, Unsupported
@@ -41,7 +42,11 @@ class Param:
 class Ctx:
     backend: XmlRpcBackend
     principal: Principal
-    version: str
+    profile: Profile
+
+    @property
+    def version(self) -> str:
+        return self.profile.version
 
 
 Handler = Callable[..., Any]
@@ -125,7 +130,7 @@ class Dispatcher:
             return fault(f"[{name}] {exc}", OneError.XML_RPC_API)
         try:
             principal = self.backend.identity.authenticate(session_credentials(params[0], base))
-            ctx = Ctx(self.backend, principal, self.version)
+            ctx = Ctx(self.backend, principal, Profile(self.version))
             return success(method.handler(ctx, *args))
         except CloudError as exc:
             return error_response(name, exc)

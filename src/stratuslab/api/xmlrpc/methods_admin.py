@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
+from stratuslab.api.xmlrpc import render_legacy as legacy
 from stratuslab.api.xmlrpc import render_pools as r
 from stratuslab.api.xmlrpc import requests, template
 from stratuslab.api.xmlrpc.dispatch import Ctx, Method, Param
@@ -41,11 +42,13 @@ def user_allocate(ctx: Ctx, name: str, password: str, driver: str, groups: list[
 
 
 def user_info(ctx: Ctx, user_id: int) -> str:
-    return r.user_xml(ctx.backend.identity.user_get(ctx.principal, user_id), ctx.backend.identity)
+    render = legacy.user_xml if ctx.profile.legacy else r.user_xml
+    return render(ctx.backend.identity.user_get(ctx.principal, user_id), ctx.backend.identity)
 
 
 def userpool_info(ctx: Ctx) -> str:
-    return r.user_pool_xml(ctx.backend.identity.user_list(ctx.principal), ctx.backend.identity)
+    render = legacy.user_pool_xml if ctx.profile.legacy else r.user_pool_xml
+    return render(ctx.backend.identity.user_list(ctx.principal), ctx.backend.identity)
 
 
 def user_passwd(ctx: Ctx, user_id: int, password: str) -> int:
@@ -69,13 +72,15 @@ def group_allocate(ctx: Ctx, name: str) -> int:
 
 def group_info(ctx: Ctx, group_id: int) -> str:
     group = ctx.backend.identity.group_get(ctx.principal, group_id)
-    return r.group_xml(group, _members(ctx.backend.identity.user_list(ctx.principal), group))
+    render = legacy.group_xml if ctx.profile.legacy else r.group_xml
+    return render(group, _members(ctx.backend.identity.user_list(ctx.principal), group))
 
 
 def grouppool_info(ctx: Ctx) -> str:
     users = ctx.backend.identity.user_list(ctx.principal)
     groups = ctx.backend.identity.group_list(ctx.principal)
-    return r.group_pool_xml((g, _members(users, g)) for g in groups)
+    render = legacy.group_pool_xml if ctx.profile.legacy else r.group_pool_xml
+    return render([(g, _members(users, g)) for g in groups])
 
 
 def group_delete(ctx: Ctx, group_id: int) -> int:
@@ -87,11 +92,13 @@ def group_delete(ctx: Ctx, group_id: int) -> int:
 
 
 def image_info(ctx: Ctx, image_id: int) -> str:
-    return r.image_xml(ctx.backend.images.get(ctx.principal, image_id), ctx.backend.identity)
+    render = legacy.image_xml if ctx.profile.legacy else r.image_xml
+    return render(ctx.backend.images.get(ctx.principal, image_id), ctx.backend.identity)
 
 
 def imagepool_info(ctx: Ctx, filter_flag: int, start: int, end: int) -> str:
-    return r.image_pool_xml(ctx.backend.images.list(ctx.principal), ctx.backend.identity)
+    render = legacy.image_pool_xml if ctx.profile.legacy else r.image_pool_xml
+    return render(ctx.backend.images.list(ctx.principal), ctx.backend.identity)
 
 
 def image_allocate(ctx: Ctx, text: str, datastore_id: int) -> int:
@@ -134,11 +141,13 @@ def host_delete(ctx: Ctx, host_id: int) -> int:
 
 
 def host_info(ctx: Ctx, host_id: int) -> str:
-    return r.host_xml(_find(ctx.backend.system.host_list(ctx.principal), host_id, lambda h: h.id, "host"))
+    host = _find(ctx.backend.system.host_list(ctx.principal), host_id, lambda h: h.id, "host")
+    return legacy.host_xml(host) if ctx.profile.legacy else r.host_xml(host)
 
 
 def hostpool_info(ctx: Ctx) -> str:
-    return r.host_pool_xml(ctx.backend.system.host_list(ctx.principal))
+    render = legacy.host_pool_xml if ctx.profile.legacy else r.host_pool_xml
+    return render(ctx.backend.system.host_list(ctx.principal))
 
 
 def datastorepool_info(ctx: Ctx) -> str:

@@ -7,15 +7,16 @@ logic.  Imports only core and this package.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from stratuslab.api.xmlrpc import render_legacy as legacy
 from stratuslab.api.xmlrpc import requests, template
 from stratuslab.api.xmlrpc import xmlout as x
 from stratuslab.api.xmlrpc.codes import ACTION_NAMES, action_for
 from stratuslab.api.xmlrpc.dispatch import Ctx, Method, Param
 from stratuslab.api.xmlrpc.render_pools import vmtemplate_pool_xml, vmtemplate_xml
-from stratuslab.api.xmlrpc.render_vm import vm_pool_xml, vm_xml
-from stratuslab.core.entities import Image
+from stratuslab.api.xmlrpc.render_vm import vm_pool_xml, vm_short_pool_xml, vm_xml
+from stratuslab.core.entities import Image, Vm
 from stratuslab.core.errors import CloudError, ErrorKind, InvalidInput
 from stratuslab.core.states import USER_ACTIONS
 
@@ -56,7 +57,8 @@ def vm_allocate(ctx: Ctx, text: str, hold: bool) -> int:
 
 def vm_info(ctx: Ctx, vm_id: int) -> str:
     vm = ctx.backend.vms.get(ctx.principal, vm_id)
-    return vm_xml(vm, ctx.backend.identity, _image_or_none(ctx, vm.image_id))
+    render = legacy.vm_xml if ctx.profile.legacy else vm_xml
+    return render(vm, ctx.backend.identity, _image_or_none(ctx, vm.image_id))
 
 
 def vm_action(ctx: Ctx, name: str, vm_id: int) -> int:
@@ -118,13 +120,28 @@ def vm_chown(ctx: Ctx, vm_id: int, user_id: int, group_id: int) -> int:
     return vm_id
 
 
-def vmpool_info(ctx: Ctx, filter_flag: int, start: int, end: int, state: int) -> str:
+def _vmpool(
+    ctx: Ctx, filter_flag: int, start: int, end: int, state: int
+) -> tuple[Sequence[Vm], Mapping[int, Image]]:
     query = requests.vm_query(filter_flag, start, end, state)
     vms = ctx.backend.vms.list(ctx.principal, query)
     images: Mapping[int, Image] = {}
     if vms:
         images = {i.id: i for i in ctx.backend.images.list(ctx.principal) if i.id is not None}
-    return vm_pool_xml(vms, ctx.backend.identity, images)
+    return vms, images
+
+
+def vmpool_info(ctx: Ctx, filter_flag: int, start: int, end: int, state: int) -> str:
+    """3.x: full VMs; 7.x: the reduced pool form (infoextended has the full one)."""
+    vms, images = _vmpool(ctx, filter_flag, start, end, state)
+    render = legacy.vm_pool_xml if ctx.profile.legacy else vm_short_pool_xml
+    return render(vms, ctx.backend.identity, images)
+
+
+def vmpool_infoextended(ctx: Ctx, filter_flag: int, start: int, end: int, state: int) -> str:
+    vms, images = _vmpool(ctx, filter_flag, start, end, state)
+    render = legacy.vm_pool_xml if ctx.profile.legacy else vm_pool_xml
+    return render(vms, ctx.backend.identity, images)
 
 
 def template_allocate(ctx: Ctx, text: str) -> int:
@@ -199,7 +216,7 @@ METHODS: Mapping[str, Method] = {
         vm_chown, (Param("id", _I), Param("user", _I, -1), Param("group", _I, -1))
     ),
     "one.vmpool.info": Method(vmpool_info, (*_POOL, Param("state", _I, -1))),
-    "one.vmpool.infoextended": Method(vmpool_info, (*_POOL, Param("state", _I, -1))),
+    "one.vmpool.infoextended": Method(vmpool_infoextended, (*_POOL, Param("state", _I, -1))),
     "one.template.allocate": Method(template_allocate, (Param("template", _S),)),
     "one.template.info": Method(template_info, (Param("id", _I),)),
     "one.template.instantiate": Method(

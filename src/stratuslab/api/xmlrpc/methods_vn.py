@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from stratuslab.api.xmlrpc import render_legacy as legacy
 from stratuslab.api.xmlrpc import render_pools as r
 from stratuslab.api.xmlrpc import requests, template
 from stratuslab.api.xmlrpc.backend import AddressRange
@@ -24,12 +25,14 @@ def vn_allocate(ctx: Ctx, text: str, cluster_id: int) -> int:
 def vn_info(ctx: Ctx, net_id: int) -> str:
     for net in ctx.backend.networks.list(ctx.principal):
         if net.id == net_id:
-            return r.vnet_xml(net, ctx.backend.identity)
+            render = legacy.vnet_xml if ctx.profile.legacy else r.vnet_xml
+            return render(net, ctx.backend.identity)
     raise NotFound("virtual network", net_id, listing="one.vnpool.info")
 
 
 def vnpool_info(ctx: Ctx, filter_flag: int, start: int, end: int) -> str:
-    return r.vnet_pool_xml(ctx.backend.networks.list(ctx.principal), ctx.backend.identity)
+    render = legacy.vnet_pool_xml if ctx.profile.legacy else r.vnet_pool_xml
+    return render(ctx.backend.networks.list(ctx.principal), ctx.backend.identity)
 
 
 def vn_delete(ctx: Ctx, net_id: int) -> int:

@@ -7,6 +7,7 @@ belongs to the services and is not exposed here yet.  Imports only core and this
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
 from stratuslab.api.xmlrpc import xmlout as x
@@ -24,6 +25,10 @@ from stratuslab.core.entities import Group, Image, ImageState, User
 _QUOTAS = ("DATASTORE_QUOTA", "NETWORK_QUOTA", "VM_QUOTA", "IMAGE_QUOTA")
 
 
+#: 7.x groups carry VLAN rules for their virtual network templates: none here
+_VLAN_RULES = x.node("VLAN_RULES", x.leaf("ID", -1))
+
+
 def _quotas() -> str:
     return "".join(x.node(q) for q in _QUOTAS)
 
@@ -32,7 +37,7 @@ def _ids(tag: str, ids: Iterable[int]) -> str:
     return x.node(tag, (x.leaf("ID", i) for i in ids))
 
 
-def _owned(rec_id: int | None, owner: str, group: str, name: str, ids: Ids) -> str:
+def owned(rec_id: int | None, owner: str, group: str, name: str, ids: Ids) -> str:
     return x.leaves(
         [
             ("ID", rec_id),
@@ -60,7 +65,6 @@ def _user_fields(user: User, ids: Ids) -> str:
             x.leaf("PASSWORD", "*"),  # hashes never leave the server
             x.leaf("AUTH_DRIVER", "x509" if user.dn else "core"),
             x.leaf("ENABLED", 1 if user.enabled else 0),
-            x.node("LOGIN_TOKEN"),
             x.template("TEMPLATE", {"ROLES": " ".join(user.roles)} if user.roles else {}),
         ]
     )
@@ -99,6 +103,7 @@ def group_xml(group: Group, member_ids: Sequence[int]) -> str:
         "GROUP",
         _group_fields(group, member_ids),
         _quotas(),
+        _VLAN_RULES,
         x.node("DEFAULT_GROUP_QUOTAS", _quotas()),
     )
 
@@ -109,6 +114,7 @@ def group_pool_xml(groups: Iterable[tuple[Group, Sequence[int]]]) -> str:
         "GROUP_POOL",
         (x.node("GROUP", _group_fields(g, m)) for g, m in groups),
         (x.node("QUOTAS", x.leaf("ID", g.id), _quotas()) for g, _ in groups),
+        _VLAN_RULES,
         x.node("DEFAULT_GROUP_QUOTAS", _quotas()),
     )
 
@@ -130,7 +136,7 @@ def image_xml(image: Image, ids: Ids, vm_ids: Sequence[int] = ()) -> str:
         template["MARKETPLACE_ID"] = image.marketplace_id
     return x.node(
         "IMAGE",
-        _owned(image.id, image.owner, image.group, image.name, ids),
+        owned(image.id, image.owner, image.group, image.name, ids),
         x.permissions("110", "100" if image.public else "000", "100" if image.public else "000"),
         x.leaves(
             [
@@ -138,6 +144,7 @@ def image_xml(image: Image, ids: Ids, vm_ids: Sequence[int] = ()) -> str:
                 ("DISK_TYPE", 0),  # FILE
                 ("PERSISTENT", 0),
                 ("REGTIME", x.epoch(image.created_at)),
+                ("MODTIME", x.epoch(image.created_at)),
                 ("SOURCE", image.path),
                 ("PATH", image.source or ""),
                 ("FORMAT", image.format),
@@ -161,6 +168,7 @@ def image_xml(image: Image, ids: Ids, vm_ids: Sequence[int] = ()) -> str:
             "SNAPSHOTS",
             x.leaves([("ALLOW_ORPHANS", "NO"), ("CURRENT_BASE", -1), ("NEXT_SNAPSHOT", 0)]),
         ),
+        x.node("BACKUP_INCREMENTS"),
     )
 
 
@@ -171,18 +179,45 @@ def image_pool_xml(images: Iterable[Image], ids: Ids) -> str:
 # ---- networks ---------------------------------------------------------------------------
 
 
-def _address_range(index: int, ar: Mapping[str, object]) -> str:
-    fields = {"AR_ID": str(index)}
-    fields.update({str(k).upper(): str(v) for k, v in ar.items()})
-    return x.node("AR", (x.cdata(k, v) for k, v in fields.items()))
+#: 7.x AR elements in the schema's order (after AR_ID, IP, MAC, NEXT_INDEX)
+_AR_TAIL = ("PARENT_NETWORK_AR_ID", "SHARED", "SIZE", "TYPE", "VLAN_ID", "ULA_PREFIX", "VN_MAD",
+            "MAC_END", "IP_END")  # fmt: skip
 
 
-def vnet_xml(net: NetworkRecord | Mapping[str, object], ids: Ids) -> str:
+def _mac(ip: str) -> str:
+    """OpenNebula's MAC for an IPv4 address: the 02:00 prefix, then the address's bytes."""
+    try:
+        packed = ipaddress.IPv4Address(ip).packed
+    except ValueError:
+        return ""
+    return "02:00:" + ":".join(f"{b:02x}" for b in packed)
+
+
+def _address_range(index: int, ar: Mapping[str, object], *, pool: bool = False) -> str:
+    """One AR; in a pool (vnet_pool.xsd) without the end addresses and lease count."""
+    given = {str(k).upper(): str(v) for k, v in ar.items()}
+    given.setdefault("TYPE", "IP4")
+    given.setdefault("SIZE", "1")
+    if given.get("IP") and not given.get("IP_END"):
+        size = int(given["SIZE"]) if given["SIZE"].isdigit() else 1
+        given["IP_END"] = str(ipaddress.IPv4Address(given["IP"]) + max(0, size - 1))
+    fields = [("AR_ID", str(index))]
+    if given.get("IP"):
+        fields.append(("IP", given["IP"]))
+    fields += [("MAC", given.get("MAC") or _mac(given.get("IP", ""))), ("NEXT_INDEX", "0")]
+    tail = _AR_TAIL[:-2] if pool else _AR_TAIL
+    fields += [(k, given[k]) for k in tail if k in given]
+    if not pool:
+        fields.append(("USED_LEASES", given.get("USED_LEASES", "0")))
+    return x.node("AR", (x.cdata(k, v) for k, v in fields))
+
+
+def vnet_xml(net: NetworkRecord | Mapping[str, object], ids: Ids, *, pool: bool = False) -> str:
     if not isinstance(net, NetworkRecord):
         net = NetworkRecord.from_mapping(net)
     return x.node(
         "VNET",
-        _owned(net.id, net.owner, net.group, net.name, ids),
+        owned(net.id, net.owner, net.group, net.name, ids),
         x.permissions("110", "100", "000"),
         _ids("CLUSTERS", [0]),
         x.leaves(
@@ -192,6 +227,7 @@ def vnet_xml(net: NetworkRecord | Mapping[str, object], ids: Ids) -> str:
                 ("STATE", 1),  # READY
                 ("PREV_STATE", 1),
                 ("PARENT_NETWORK_ID", ""),
+                ("TEMPLATE_ID", -1),
                 ("VN_MAD", "bridge"),
                 ("PHYDEV", ""),
                 ("VLAN_ID", net.vlan_id),
@@ -207,12 +243,12 @@ def vnet_xml(net: NetworkRecord | Mapping[str, object], ids: Ids) -> str:
         x.node("UPDATING_VMS"),
         x.node("ERROR_VMS"),
         x.template("TEMPLATE", {"BRIDGE": net.bridge, **net.attrs}),
-        x.node("AR_POOL", (_address_range(i, ar) for i, ar in enumerate(net.address_ranges))),
+        x.node("AR_POOL", (_address_range(i, ar, pool=pool) for i, ar in enumerate(net.address_ranges))),
     )
 
 
 def vnet_pool_xml(nets: Iterable[NetworkRecord | Mapping[str, object]], ids: Ids) -> str:
-    return x.node("VNET_POOL", (vnet_xml(n, ids) for n in nets))
+    return x.node("VNET_POOL", (vnet_xml(n, ids, pool=True) for n in nets))
 
 
 # ---- hosts, templates, ACLs, datastores ------------------------------------------------
@@ -246,7 +282,12 @@ def host_xml(host: HostRecord) -> str:
             ]
         ),
         x.node(
-            "HOST_SHARE", share, x.node("DATASTORES"), x.node("PCI_DEVICES"), x.node("NUMA_NODES")
+            "HOST_SHARE",
+            share,
+            x.node("DATASTORES", x.leaves([("DISK_USAGE", 0), ("FREE_DISK", 0), ("MAX_DISK", 0),
+                                           ("USED_DISK", 0)])),  # fmt: skip
+            x.node("PCI_DEVICES"),
+            x.node("NUMA_NODES"),
         ),
         _ids("VMS", host.vm_ids),
         x.template("TEMPLATE", {"HOSTNAME": host.name, **host.attrs}),
@@ -261,7 +302,7 @@ def host_pool_xml(hosts: Iterable[HostRecord]) -> str:
 def vmtemplate_xml(rec: TemplateRecord, ids: Ids) -> str:
     return x.node(
         "VMTEMPLATE",
-        _owned(rec.id, rec.owner, rec.group, rec.name, ids),
+        owned(rec.id, rec.owner, rec.group, rec.name, ids),
         x.permissions("110", "000", "000"),
         x.leaf("REGTIME", x.epoch(rec.created_at)),
         x.template("TEMPLATE", parse(rec.body)),
@@ -294,7 +335,7 @@ def acl_pool_xml(rules: Iterable[AclRecord]) -> str:
 def datastore_xml(ds: DatastoreRecord) -> str:
     return x.node(
         "DATASTORE",
-        _owned(ds.id, "oneadmin", "oneadmin", ds.name, _AdminIds()),
+        owned(ds.id, "oneadmin", "oneadmin", ds.name, _AdminIds()),
         x.permissions("110", "100", "100"),
         x.leaves(
             [

@@ -63,13 +63,16 @@ def _nics(vm: Vm) -> list[dict[str, str]]:
     return nics
 
 
-def vm_template(vm: Vm, image: Image | None) -> list[tuple[str, Value]]:
+def vm_template(vm: Vm, image: Image | None, *, legacy: bool = False) -> list[tuple[str, Value]]:
+    """The VM's TEMPLATE; INSTANCE_TYPE only in 3.x shapes (7.x's schema lists what TEMPLATE
+    may hold, and it is not among them)."""
     items: list[tuple[str, Value]] = []
     if vm.spec.get("context"):
         items.append(("CONTEXT", {str(k).upper(): str(v) for k, v in vm.spec["context"].items()}))
     items.append(("CPU", str(vm.spec.get("cpu", vm.vcpu))))
     items.extend(("DISK", d) for d in _disks(vm, image))
-    items.append(("INSTANCE_TYPE", vm.instance_type))
+    if legacy:
+        items.append(("INSTANCE_TYPE", vm.instance_type))
     items.append(("MEMORY", str(vm.memory_mib)))
     items.extend(("NIC", n) for n in _nics(vm))
     items.append(("TM_MAD_SYSTEM", "qcow2"))
@@ -95,6 +98,8 @@ def _history(vm: Vm, uid: int, gid: int) -> str:
             ("VM_MAD", "qemu"),
             ("TM_MAD", "qcow2"),
             ("DS_ID", 0),
+            ("PLAN_ID", -1),
+            ("ACTION_ID", -1),
             ("PSTIME", start),
             ("PETIME", start),
             ("RSTIME", start),
@@ -153,8 +158,68 @@ def vm_xml(vm: Vm, ids: Ids, image: Image | None = None) -> str:
         x.template("TEMPLATE", vm_template(vm, image)),
         x.template("USER_TEMPLATE", user_template),
         _history(vm, uid, gid),
+        x.node("BACKUPS", x.node("BACKUP_CONFIG"), x.node("BACKUP_IDS")),
     )
 
 
 def vm_pool_xml(vms: Iterable[Vm], ids: Ids, images: Mapping[int, Image]) -> str:
     return x.node("VM_POOL", (vm_xml(vm, ids, images.get(vm.image_id)) for vm in vms))
+
+
+def _short_history(vm: Vm) -> str:
+    if not vm.host:
+        return x.node("HISTORY_RECORDS")
+    record = x.leaves(
+        [
+            ("OID", vm.id),
+            ("SEQ", 0),
+            ("HOSTNAME", vm.host),
+            ("HID", int(vm.spec.get("host_id", 0))),
+            ("CID", -1),
+            ("DS_ID", 0),
+            ("VM_MAD", "qemu"),
+            ("TM_MAD", "qcow2"),
+            ("ACTION", 0),
+        ]
+    )
+    return x.node("HISTORY_RECORDS", x.node("HISTORY", record))
+
+
+def vm_short_xml(vm: Vm, ids: Ids, image: Image | None = None) -> str:
+    """The reduced VM of 7.x's `one.vmpool.info` (vm_pool.xsd); infoextended has full VMs."""
+    state, lcm = state_numbers(vm.vm_state, vm.last_action)
+    template: list[tuple[str, Value]] = [
+        ("CPU", str(vm.spec.get("cpu", vm.vcpu))),
+        ("MEMORY", str(vm.memory_mib)),
+        ("VCPU", str(vm.vcpu)),
+    ]
+    template.extend(("DISK", d) for d in _disks(vm, image))
+    template.extend(("NIC", n) for n in _nics(vm))
+    return x.node(
+        "VM",
+        x.leaves(
+            [
+                ("ID", vm.id),
+                ("UID", ids.user_id(vm.owner)),
+                ("GID", ids.group_id(vm.group)),
+                ("UNAME", vm.owner),
+                ("GNAME", vm.group),
+                ("NAME", vm.name),
+                ("LAST_POLL", x.epoch(vm.updated_at)),
+                ("STATE", state),
+                ("LCM_STATE", lcm),
+                ("RESCHED", 0),
+                ("STIME", x.epoch(vm.created_at)),
+                ("ETIME", x.epoch(vm.updated_at) if vm.vm_state is VmState.DONE else 0),
+                ("DEPLOY_ID", f"one-{vm.id}" if vm.host else ""),
+            ]
+        ),
+        x.template("TEMPLATE", template),
+        x.node("MONITORING"),
+        x.node("USER_TEMPLATE"),
+        _short_history(vm),
+    )
+
+
+def vm_short_pool_xml(vms: Iterable[Vm], ids: Ids, images: Mapping[int, Image]) -> str:
+    return x.node("VM_POOL", (vm_short_xml(vm, ids, images.get(vm.image_id)) for vm in vms))

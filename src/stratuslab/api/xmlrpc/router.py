@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -60,11 +60,27 @@ def request_credentials(request: Request) -> Credentials:
 
 
 def create_router(
-    backend: XmlRpcBackend, *, version: str = DEFAULT_VERSION, paths: Sequence[str] = PATHS
+    backend: XmlRpcBackend,
+    *,
+    version: str = DEFAULT_VERSION,
+    paths: Sequence[str] | Mapping[str, str] = PATHS,
 ) -> APIRouter:
-    dispatcher = Dispatcher(backend, all_methods(), version=version)
+    """`paths`: the paths to answer on, all as `version`, or a mapping path -> the OpenNebula
+    version that path claims (`profiles.endpoint_versions`)."""
+    versions = dict(paths) if isinstance(paths, Mapping) else dict.fromkeys(paths, version)
+    methods = all_methods()
     router = APIRouter(tags=["xmlrpc"])
+    for path, claimed in versions.items():
+        router.add_api_route(
+            path,
+            _endpoint(Dispatcher(backend, methods, version=claimed)),
+            methods=["POST"],
+            include_in_schema=False,
+        )
+    return router
 
+
+def _endpoint(dispatcher: Dispatcher) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_BODY:
@@ -73,6 +89,4 @@ def create_router(
         answer = await run_in_threadpool(dispatcher.handle, body, request_credentials(request))
         return Response(answer, media_type="text/xml")
 
-    for path in paths:
-        router.add_api_route(path, endpoint, methods=["POST"], include_in_schema=False)
-    return router
+    return endpoint

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.unit.api.xmlrpc.fakes import FakeBackend
 
-from stratuslab.api.xmlrpc import create_router
+from stratuslab.api.xmlrpc import create_router, endpoint_versions
 
 
 class ClientTransport(xmlrpc.client.Transport):
@@ -42,7 +42,7 @@ def backend() -> FakeBackend:
 @pytest.fixture
 def client(backend: FakeBackend) -> TestClient:
     app = FastAPI()
-    app.include_router(create_router(backend, version="3.2.0"))
+    app.include_router(create_router(backend, paths=endpoint_versions("3.2.0")))
     return TestClient(app)
 
 
@@ -54,6 +54,7 @@ def rpc(client: TestClient) -> xmlrpc.client.ServerProxy:
 
 @pytest.fixture
 def one(client: TestClient) -> Any:
-    server = pyone.OneServer("http://testserver/RPC2", session="oneadmin:secret")
+    # pyone is a 7.x client: it talks to the endpoint that claims the 7.4 line
+    server = pyone.OneServer("http://testserver/one/7.4/RPC2", session="oneadmin:secret")
     server._ServerProxy__transport = ClientTransport(client)  # pyone's requests transport
     return server

@@ -90,6 +90,7 @@ def test_vm_xml_element_order_follows_vm_xsd(backend: Any) -> None:
         "TEMPLATE",
         "USER_TEMPLATE",
         "HISTORY_RECORDS",
+        "BACKUPS",
     ]
 
 
