@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from tests.e2e.conftest import Server, free_port
+from tests.helpers.servers import Server, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from lxml import etree
-from tests.unit.api.xmlrpc.conftest import ClientTransport
-from tests.unit.api.xmlrpc.fakes import FakeBackend
+from tests.unit.api.xmlrpc.fakes import ClientTransport, FakeBackend
 
 from stratuslab.api.xmlrpc import create_router, endpoint_versions
 

@@ -13,10 +13,12 @@ from tests.unit.api.xmlrpc.fakes.identity import NOW, FakeIdentity
 from tests.unit.api.xmlrpc.fakes.images import FakeImages
 from tests.unit.api.xmlrpc.fakes.networks import FakeNetworks
 from tests.unit.api.xmlrpc.fakes.system import FakeSystem
+from tests.unit.api.xmlrpc.fakes.transport import ClientTransport
 from tests.unit.api.xmlrpc.fakes.vms import FakeVms, FakeVolumes
 
 __all__ = [
     "NOW",
+    "ClientTransport",
     "FakeBackend",
     "FakeIdentity",
     "FakeImages",
