@@ -59,6 +59,10 @@ def image_id(alice: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[i
         url = f"{base}/disk.raw"
         image = alice.image.allocate(f'NAME="ttylinux"\nPATH="{url}"\nTYPE="OS"', 1)
         assert isinstance(image, int)
+        deadline = time.monotonic() + 60  # a URL is downloaded by a job: LOCKED (4) until READY
+        while (state := alice.image.info(image).STATE) != 1:
+            assert state == 4 and time.monotonic() < deadline, f"image {image}: STATE {state}"
+            time.sleep(0.1)
         yield image
 
 

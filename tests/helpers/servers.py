@@ -35,7 +35,9 @@ class Server:
 
     def start(self, timeout: float = 30) -> None:
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")
-        env = {**os.environ, "STRATUSLAB_ADMIN_PASSWORD": "adminpw", **self.env}
+        # tests serve images on loopback: image URLs may name 127.0.0.1 (never allowed by default)
+        env = {**os.environ, "STRATUSLAB_ADMIN_PASSWORD": "adminpw",
+               "STRATUSLAB_IMAGES_URL_ALLOW_HOSTS": "127.0.0.1", **self.env}
         self.proc = subprocess.Popen(
             [str(BIN / "stratus-server"), "--all-in-one", "--data-dir", str(self.data_dir),
              "--listen", f"127.0.0.1:{self.port}", *self.args],

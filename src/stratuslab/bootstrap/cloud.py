@@ -27,7 +27,6 @@ from stratuslab.core.entities import InstanceType, Principal
 from stratuslab.core.errors import AuthenticationFailed, Unavailable
 from stratuslab.core.node import Node
 from stratuslab.drivers.hypervisor import load as load_hypervisor
-from stratuslab.drivers.storage.imagestore import FileImageStore
 from stratuslab.drivers.storage.instance import FileInstanceStorage
 from stratuslab.drivers.storage.simulated import SimulatedInstanceStorage
 from stratuslab.drivers.storage.tinyimage import TinyImageBuilder
@@ -140,7 +139,7 @@ def open_database(settings: Settings, *, create_if_empty: bool) -> Engine:
 
 
 def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
-    from stratuslab.bootstrap import apis, auth, marketplace, network, storage
+    from stratuslab.bootstrap import apis, auth, images, marketplace, network, storage
 
     data = settings.data_dir
     data.mkdir(parents=True, exist_ok=True)
@@ -153,7 +152,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     node = make_node(settings, w.netns)
     w.nodes[node.name] = node
     builder = TinyImageBuilder(settings.images.build_cache or str(data / "build-cache"))
-    w.images = ImageService(uow, FileImageStore(data / "images"), clock, builder=builder)
+    w.images = images.wire(w, builder)
     w.auth_links = {"token": TokenAuthenticator(identity), "password": PasswordDbAuthenticator(identity)}
     for feature in (network, storage, marketplace, auth):
         feature.wire(w)

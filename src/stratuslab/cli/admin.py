@@ -117,9 +117,15 @@ def image_register(ctx: click.Context, name: str, source: str, sha1: str | None,
                    kernel: str | None, initrd: str | None, cmdline: str | None,
                    public: bool, ports: tuple[int, ...]) -> None:
     """Register SOURCE (a path on the server or a URL) as image NAME; print its id."""
-    img = _api(ctx).post("/api/v1/images", json={
+    api = _api(ctx)
+    img = api.post("/api/v1/images", json={
         "name": name, "source": source, "sha1": sha1, "kernel": kernel, "initrd": initrd,
         "cmdline": cmdline, "public": public, "inbound_ports": list(ports)}, timeout=3600)
+    if img.get("job"):  # a URL: the server downloads it in a job; wait for it
+        (job,) = api.wait_jobs([img["job"]["id"]], on_update=lambda jobs: None)
+        if job["state"] != "done":
+            raise click.ClickException(
+                f"image {img['id']} ({name}): {job.get('error') or 'the download did not finish'}")
     click.echo(img["id"])
 
 

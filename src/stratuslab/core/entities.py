@@ -83,6 +83,8 @@ class ImageState(StrEnum):
     READY = "ready"
     DELETED = "deleted"
     DISABLED = "disabled"  # kept, but new VMs may not start from it
+    IMPORTING = "importing"  # its URL is being downloaded by a job; not usable yet
+    FAILED = "failed"  # the download job failed (the job's error says why); delete it
 
 
 @dataclass(slots=True)

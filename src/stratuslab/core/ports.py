@@ -7,6 +7,7 @@ image store.  Only the standard library.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -144,8 +145,12 @@ class ImageStorePort(Protocol):
     """Brings image bytes into the cloud's image cache, verifying their checksum."""
 
     def import_image(
-        self, source: str, *, expected_sha1: str | None, name: str
-    ) -> StoredImage: ...
+        self, source: str, *, expected_sha1: str | None, name: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> StoredImage:
+        """Copy (server path) or download (http/https URL, within the store's SSRF rules and
+        limits) `source`; `progress(bytes so far)` is called along the way."""
+        ...
 
     def import_flattened(
         self, overlay_path: str, *, name: str, fmt: str = "qcow2"

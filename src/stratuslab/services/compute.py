@@ -102,6 +102,10 @@ class ComputeService:
                 raise InvalidState(what="image", name=str(cmd.image_id), state="disabled",
                                    action="run new VMs from it",
                                    allowed="an enabled image; its owner enables it again")
+            if image is not None and image.state == ImageState.IMPORTING.value:
+                raise InvalidState(what="image", name=str(cmd.image_id), state="importing",
+                                   action="run new VMs from it",
+                                   allowed="ready; wait until its download job is done")
             if image is None or image.state != ImageState.READY.value:
                 raise NotFound("image", cmd.image_id, "stratus image list")
             authorize(principal, "use", image.owner, image.group, image_permissions(image),

@@ -1,18 +1,20 @@
-"""Images: register from a local file or URL with a checksum, save a powered-off VM's disk as
-a new image, list, show, delete."""
+"""Images: register from a server file (admins) or a URL (downloaded by a job, see
+services/imageimport.py) with a checksum, save a powered-off VM's disk as a new image, list,
+show, delete."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from urllib.parse import urlparse
 
-from stratuslab.core.entities import Image, ImageState, Principal
+from stratuslab.core.entities import Image, ImageState, Job, Principal
 from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
 from stratuslab.core.imagebuild import ImageBuilderPort, ProgressFn
 from stratuslab.core.ports import Clock, ImageStorePort, Page, UnitOfWorkFactory, VmFilter
 from stratuslab.core.states import TERMINAL, VmState
 from stratuslab.services.common import record
+from stratuslab.services.imageimport import UrlImports
 from stratuslab.services.policy import PRIVATE, Permissions, authorize, check_gate
 
 SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
@@ -33,15 +35,24 @@ def check_inbound_ports(name: str, ports: Sequence[int]) -> list[int]:
     return sorted(set(ports))
 
 
+def _check_request(name: str, sha1: str | None, inbound_ports: Sequence[int]) -> list[int]:
+    if not name or len(name) > 128:
+        raise InvalidInput("an image name must have 1 to 128 characters")
+    if sha1 is not None and not SHA1_RE.match(sha1):
+        raise InvalidInput(f"image {name}: --sha1 {sha1!r} is not 40 hex digits")
+    return check_inbound_ports(name, inbound_ports)
+
+
 class ImageService:
     def __init__(
         self, uow: UnitOfWorkFactory, store: ImageStorePort, clock: Clock, *,
-        builder: ImageBuilderPort | None = None,
+        builder: ImageBuilderPort | None = None, wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.uow = uow
         self.store = store
         self.clock = clock
         self.builder = builder
+        self.url_imports = UrlImports(uow, store, clock, wake=wake)
 
     def build(
         self, principal: Principal, recipe: str, *, name: str | None = None,
@@ -74,15 +85,54 @@ class ImageService:
         inbound_ports: Sequence[int] = (),
     ) -> Image:
         """Import an image the caller names: admins may give a path on the server, others an
-        http(s) URL only (a server path would let a user read any file the server can)."""
+        http(s) URL only (a server path would let a user read any file the server can).  A URL
+        is downloaded by a job: the image comes back `importing` (see register_request)."""
+        return self.register_request(
+            principal, name, source, sha1=sha1, kernel=kernel, initrd=initrd, cmdline=cmdline,
+            public=public, inbound_ports=inbound_ports)[0]
+
+    def register_request(
+        self,
+        principal: Principal,
+        name: str,
+        source: str,
+        *,
+        sha1: str | None = None,
+        kernel: str | None = None,
+        initrd: str | None = None,
+        cmdline: str | None = None,
+        public: bool = False,
+        inbound_ports: Sequence[int] = (),
+    ) -> tuple[Image, Job | None]:
+        """(image, None) for a server file, copied now; (importing image, its download job)
+        when any source is a URL."""
         if not principal.is_admin:
             for what, src in (("image", source), ("kernel", kernel), ("initrd", initrd)):
                 if src and urlparse(src).scheme not in ("http", "https"):
                     raise Forbidden(
                         f"{what} source {src} is a path on the server; only admins may import "
                         "server files", hint="give an http(s) URL, or ask an admin to register it")
+        if any(src and urlparse(src).scheme in ("http", "https")
+               for src in (source, kernel, initrd)):
+            return self._queue_download(principal, name, source, sha1=sha1, kernel=kernel,
+                                        initrd=initrd, cmdline=cmdline, public=public,
+                                        inbound_ports=inbound_ports)
         return self._register(principal, name, source, sha1=sha1, kernel=kernel, initrd=initrd,
-                              cmdline=cmdline, public=public, inbound_ports=inbound_ports)
+                              cmdline=cmdline, public=public, inbound_ports=inbound_ports), None
+
+    def _queue_download(
+        self, principal: Principal, name: str, source: str, *, sha1: str | None,
+        kernel: str | None, initrd: str | None, cmdline: str | None, public: bool,
+        inbound_ports: Sequence[int],
+    ) -> tuple[Image, Job]:
+        check_gate(principal)
+        ports = _check_request(name, sha1, inbound_ports)
+        image = Image(
+            None, name, principal.user, principal.groups[0] if principal.groups else "users",
+            "", "raw", 0, (sha1 or "").lower(), public=public, source=source, cmdline=cmdline,
+            created_at=self.clock.now(), inbound_ports=ports,
+        )
+        return self.url_imports.queue(image, sha1=sha1, kernel=kernel, initrd=initrd)
 
     def _register(
         self,
@@ -98,11 +148,7 @@ class ImageService:
         inbound_ports: Sequence[int] = (),
     ) -> Image:
         check_gate(principal)
-        if not name or len(name) > 128:
-            raise InvalidInput("an image name must have 1 to 128 characters")
-        if sha1 is not None and not SHA1_RE.match(sha1):
-            raise InvalidInput(f"image {name}: --sha1 {sha1!r} is not 40 hex digits")
-        ports = check_inbound_ports(name, inbound_ports)
+        ports = _check_request(name, sha1, inbound_ports)
         stored = self.store.import_image(source, expected_sha1=sha1, name=name)
         boot = {}
         for label, path in (("kernel", kernel), ("initrd", initrd)):

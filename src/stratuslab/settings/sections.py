@@ -118,6 +118,15 @@ class LibvirtSettings:
 @dataclass(frozen=True)
 class ImageSettings:
     build_cache: str = setting("", doc="cache of `stratus image build`; empty: data_dir/build-cache")
+    url_allow_hosts: list[str] = setting(
+        factory=list, example='["images.intranet.example.org", "10.0.0.5"]',
+        doc="hosts (names or addresses, as written in URLs) that image URLs may name although "
+        "they resolve to loopback, private, link-local or other non-public addresses; empty: "
+        "image downloads reach public addresses only")
+    url_max_bytes: int = setting(16 * 1024**3, unit="bytes", minimum=1,
+                                 doc="largest image (or kernel, initrd) downloaded from a URL")
+    url_timeout: str = setting("1h", unit=DURATION,
+                               doc="longest time one image download from a URL may take")
 
 
 @dataclass(frozen=True)

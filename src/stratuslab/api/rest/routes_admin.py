@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from stratuslab.api.rest.deps import Caller, Ctx
 from stratuslab.api.rest.schemas import (
@@ -16,6 +17,7 @@ from stratuslab.api.rest.schemas import (
     RegisterImageBody,
     TokenBody,
     image_out,
+    job_out,
     user_out,
 )
 
@@ -28,12 +30,16 @@ def list_images(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
 
 
 @router.post("/images", status_code=201, tags=["images"])
-def register_image(body: RegisterImageBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    image = ctx.images.register(
+def register_image(body: RegisterImageBody, ctx: Ctx, caller: Caller) -> Any:
+    """201 with the image for a server file; 202 with the image (`importing`) and the job that
+    downloads it for a URL."""
+    image, job = ctx.images.register_request(
         caller, body.name, body.source, sha1=body.sha1, kernel=body.kernel, initrd=body.initrd,
         cmdline=body.cmdline, public=body.public, inbound_ports=body.inbound_ports,
     )
-    return image_out(image)
+    if job is None:
+        return {**image_out(image), "job": None}
+    return JSONResponse({**image_out(image), "job": job_out(job)}, status_code=202)
 
 
 @router.post("/images/build", status_code=201, tags=["images"])

@@ -121,10 +121,11 @@ def group_pool_xml(groups: Iterable[tuple[Group, Sequence[int]]]) -> str:
 
 # ---- images -----------------------------------------------------------------------------
 
-#: OpenNebula IMAGE_STATES: 1 READY, 3 DISABLED, 7 DELETE.
+#: OpenNebula IMAGE_STATES: 1 READY, 3 DISABLED, 4 LOCKED, 5 ERROR, 7 DELETE.
 IMAGE_STATE_NUMBERS: Mapping[str, int] = {
     ImageState.READY.value: 1,
     ImageState.DISABLED.value: 3,
+    ImageState.IMPORTING.value: 4,  # LOCKED: being downloaded
     ImageState.DELETED.value: 7,
 }
 

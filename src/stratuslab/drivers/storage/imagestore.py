@@ -14,12 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
-import httpx
-
-from stratuslab.core.errors import DriverError, InvalidInput
+from stratuslab.core.errors import InvalidInput
 from stratuslab.core.ports import StoredImage
 from stratuslab.drivers._process import run
 from stratuslab.drivers.storage.diskformat import check_image
+from stratuslab.drivers.storage.urlfetch import DownloadRefused, UrlFetcher
 
 CHUNK = 1 << 20
 
@@ -38,29 +37,22 @@ class _Digest:
 
 class FileImageStore:
     def __init__(
-        self, images_dir: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None,
-        qemu_img: str = "qemu-img", convert_timeout: float = 1800.0,
+        self, images_dir: str | os.PathLike[str], *, qemu_img: str = "qemu-img",
+        convert_timeout: float = 1800.0, fetcher: UrlFetcher | None = None,
     ) -> None:
         self.images_dir = Path(images_dir)
         self.qemu_img = qemu_img
         self.convert_timeout = convert_timeout
         self.images_dir.mkdir(parents=True, exist_ok=True)
-        self.progress = progress
+        self.fetcher = fetcher or UrlFetcher()
 
     def _chunks(self, source: str) -> Iterator[bytes]:
         scheme = urlparse(source).scheme
         if scheme in ("http", "https"):
-            try:
-                with httpx.stream("GET", source, follow_redirects=True, timeout=60) as resp:
-                    if resp.status_code != 200:
-                        raise InvalidInput(
-                            f"image location {source} answered HTTP {resp.status_code}",
-                            hint="check the URL",
-                        )
-                    yield from resp.iter_bytes(CHUNK)
-            except httpx.HTTPError as exc:
-                raise DriverError(f"cannot download image from {source}: {exc}") from exc
+            yield from self.fetcher.chunks(source)
             return
+        if scheme not in ("", "file"):
+            raise DownloadRefused(source)
         path = Path(source[7:] if scheme == "file" else source)
         if not path.is_file():
             raise InvalidInput(
@@ -71,7 +63,10 @@ class FileImageStore:
             while chunk := f.read(CHUNK):
                 yield chunk
 
-    def import_image(self, source: str, *, expected_sha1: str | None, name: str) -> StoredImage:
+    def import_image(
+        self, source: str, *, expected_sha1: str | None, name: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> StoredImage:
         fd, tmp = tempfile.mkstemp(dir=self.images_dir, prefix=".import-")
         try:
             digest = _Digest()
@@ -79,8 +74,8 @@ class FileImageStore:
                 for chunk in self._chunks(source):  # hashed while written: one pass over the bytes
                     out.write(chunk)
                     digest.update(chunk)
-                    if self.progress:
-                        self.progress(digest.size)
+                    if progress:
+                        progress(digest.size)
             return self._place(tmp, digest, expected_sha1=expected_sha1, name=name, source=source)
         except BaseException:
             if os.path.exists(tmp):
