@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import drain, make_settings, serve_http
+from tests.helpers.cloud import drain, make_settings, seed_data_dir
+from tests.helpers.net import serve_http
 
 from stratuslab.bootstrap import Cloud, build_cloud
 from stratuslab.core.entities import Principal
@@ -55,7 +56,8 @@ def server() -> Iterator[str]:
         yield url
 
 
-def make_cloud(tmp_path: Path, **images: Any) -> Iterator[tuple[Cloud, Principal]]:
+def make_cloud(tmp_path: Path, template: Path, **images: Any) -> Iterator[tuple[Cloud, Principal]]:
+    seed_data_dir(tmp_path, template)
     cloud = build_cloud(make_settings(tmp_path, images=images))
     cloud.identity.ensure_admin("adminpw")
     admin = cloud.identity.check_password("admin", "adminpw")
@@ -67,13 +69,14 @@ def make_cloud(tmp_path: Path, **images: Any) -> Iterator[tuple[Cloud, Principal
 
 
 @pytest.fixture
-def strict(tmp_path: Path) -> Iterator[tuple[Cloud, Principal]]:
-    yield from make_cloud(tmp_path / "strict")
+def strict(tmp_path: Path, template_db: Path) -> Iterator[tuple[Cloud, Principal]]:
+    yield from make_cloud(tmp_path / "strict", template_db)
 
 
 @pytest.fixture
-def allowing(tmp_path: Path) -> Iterator[tuple[Cloud, Principal]]:
-    yield from make_cloud(tmp_path / "allowing", url_allow_hosts=["127.0.0.1"], url_max_bytes=4 * 8192)
+def allowing(tmp_path: Path, template_db: Path) -> Iterator[tuple[Cloud, Principal]]:
+    yield from make_cloud(tmp_path / "allowing", template_db, url_allow_hosts=["127.0.0.1"],
+                          url_max_bytes=4 * 8192)
 
 
 def outcome(cloud: Cloud, user: Principal, url: str) -> tuple[str, str, str]:
@@ -132,9 +135,10 @@ def test_redirect_into_loopback_is_checked_again_and_refused(
 
 
 def test_download_larger_than_the_cap_fails_and_leaves_nothing(
-    tmp_path: Path, server: str
+    tmp_path: Path, template_db: Path, server: str
 ) -> None:
-    for cloud, mallory in make_cloud(tmp_path, url_allow_hosts=["127.0.0.1"], url_max_bytes=1000):
+    for cloud, mallory in make_cloud(tmp_path, template_db, url_allow_hosts=["127.0.0.1"],
+                                     url_max_bytes=1000):
         state, job_state, _ = outcome(cloud, mallory, f"{server}/image.raw")
         assert (state, job_state) == ("failed", "failed")
         images = Path(cloud.settings.data_dir) / "images"
