@@ -49,11 +49,12 @@ def serve(settings: Any, *, all_in_one: bool) -> None:
 
 
 def _register() -> None:
+    from stratuslab.ops.backup import backup_command, restore_command
     from stratuslab.ops.config import config
     from stratuslab.ops.database import db
 
-    main.add_command(config)
-    main.add_command(db)
+    for command in (config, db, backup_command, restore_command):
+        main.add_command(command)
 
 
 _register()
