@@ -52,8 +52,9 @@ def _register() -> None:
     from stratuslab.ops.backup import backup_command, restore_command
     from stratuslab.ops.config import config
     from stratuslab.ops.database import db
+    from stratuslab.ops.dataplane import remove_data_plane
 
-    for command in (config, db, backup_command, restore_command):
+    for command in (config, db, backup_command, restore_command, remove_data_plane):
         main.add_command(command)
 
 

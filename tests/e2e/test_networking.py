@@ -241,7 +241,9 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         for vm in srv.cli_json("describe-instance", check=False):
             srv.cli("kill-instance", str(vm["id"]), check=False)
         srv.stop()
-        assert plane not in netns_list()  # the server removed its data-plane namespace
+        assert plane in netns_list()  # a server stop leaves the data plane running
+        srv.reap()
+        assert plane not in netns_list()  # stratus-server remove-data-plane removed it
     finally:
         srv.kill()
         for ns in (plane, host):  # only the namespaces of this module

@@ -67,8 +67,14 @@ class Server:
     def reap(self) -> None:
         """Kill every process (QEMU, dnsmasq...) still working in this server's data directory.
 
-        VMs outlive their server by design; a test must not leave them behind.
+        VMs and their data plane outlive their server by design; a test must not leave them
+        behind: `stratus-server remove-data-plane` takes the namespace and routes away.
         """
+        config = self.args[self.args.index("--config") + 1:][:1] if "--config" in self.args else []
+        subprocess.run([str(BIN / "stratus-server"), "remove-data-plane", "--data-dir",
+                        str(self.data_dir), *(["--config", *config] if config else [])],
+                       capture_output=True, timeout=60, check=False,
+                       env={**os.environ, "STRATUSLAB_CONFIG": "", **self.env})
         marker = str(self.data_dir)
         for pid_dir in Path("/proc").glob("[0-9]*"):
             try:

@@ -161,6 +161,8 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     executor = LifecycleExecutor(uow, clock, w.nodes, extensions=w.extensions,
                                  shutdown_timeout=settings.hypervisor.shutdown_timeout,
                                  place=placement.choose)
+    # adopt the data plane a previous server left: every live VM re-plugged (one function)
+    w.workers.append((network.off_loop(executor.replug_live), lambda: None))
     runner = JobRunner(uow, clock, w.job_handlers, default=executor.execute,
                        workers=settings.server.job_workers, name=settings.server.node_name)
     compute = ComputeService(uow, clock, types, nodes=w.nodes, wake=runner.wake,

@@ -2,7 +2,8 @@
 
 prepare(): picks the network driver ([network] driver; simulated with the simulated hypervisor,
 else bridge) and, for bridge, creates the all-in-one data-plane namespace (w.netns) with its
-uplink veth, removed again when the server stops.  wire(): the NetworkRepo in the unit of work,
+uplink veth.  A server stop leaves the data plane in place (guests keep their network; the next
+start adopts it); `remove_data_plane` (stratus-server remove-data-plane) takes it all away.  wire(): the NetworkRepo in the unit of work,
 the default networks, the NetworkExtension (leases and NICs) and NetworkService (REST routes
 under ctx.extras["network"]).
 """
@@ -29,10 +30,14 @@ def driver_name(w: Wiring) -> str:
 
 
 def netns_name(w: Wiring) -> str:
+    return netns_for(w.settings)
+
+
+def netns_for(settings: Any) -> str:
     """Unique per data directory, so two servers on one machine never share a namespace."""
-    if w.settings.network.netns:
-        return w.settings.network.netns
-    return f"sl-{zlib.crc32(str(w.settings.data_dir.resolve()).encode()):08x}"
+    if settings.network.netns:
+        return str(settings.network.netns)
+    return f"sl-{zlib.crc32(str(settings.data_dir.resolve()).encode()):08x}"
 
 
 def _link_nets(name: str) -> tuple[str, str]:
@@ -83,8 +88,24 @@ def prepare(w: Wiring) -> None:
     driver = BridgeDriver(BridgeConfig(state, netns=ns, lease_time=cfg.lease_time), uplink=uplink)
     w.netns = ns
     w.services[DRIVER_KEY] = driver
-    w.closers.append(off_loop(driver.shutdown))
+    w.closers.append(off_loop(driver.detach))
     log.info("network: data plane in namespace %s", ns)
+
+
+def remove_data_plane(settings: Any) -> str | None:
+    """Remove the all-in-one data plane of these settings: every guest, dnsmasq and kernel
+    object in its namespace, the uplink veth and this cloud's host routes (not another's).
+    Returns the namespace removed, or None when there was none."""
+    from stratuslab.drivers.network.bridge import DataPlaneNamespace
+    from stratuslab.drivers.network.bridge.namespace import netns_exists
+
+    ns = netns_for(settings)
+    if not netns_exists(ns):
+        return None
+    v4, v6 = _link_nets(ns)
+    host = settings.network.host_netns or None
+    off_loop(DataPlaneNamespace(ns, host_netns=host, link_net=v4, link_net6=v6).destroy)()
+    return ns
 
 
 def wire(w: Wiring) -> None:

@@ -259,9 +259,11 @@ class ComputeService:
             if target in (VmState.FAILED, VmState.DONE):
                 for ext in self.extensions:  # ends without a job: release in this transaction
                     ext.on_finish(uow, current, target.value)
-            # giving up on a failure twin still has to clean the node (QEMU, taps, disks)
+            # so does giving up (clean the node: QEMU, taps, disks) and declaring a VM running
+            # (re-plug its network: LifecycleExecutor.replug)
             needs_job = (target in TRANSITIONAL or target is VmState.PENDING
-                         or (action is VmAction.RECOVER_FAILURE and current.host is not None))
+                         or (action in (VmAction.RECOVER_FAILURE, VmAction.RECOVER_SUCCESS)
+                             and current.host is not None))
             action_kind = VmAction.DEPLOY.value if target is VmState.PENDING else action.value
             job = Job(None, action_kind, principal.user, vm_id=vm_id, target_state=target.value,
                       state="queued" if needs_job else "done", created_at=now, updated_at=now)

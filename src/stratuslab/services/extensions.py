@@ -44,6 +44,12 @@ class VmExtension:
     def on_prolog(self, vm: Vm, node: Node) -> PrologAdditions:
         return PrologAdditions()
 
+    def on_replug(self, vm: Vm, node: Node) -> None:
+        """Bring back, on the node, what a running VM needs around it (NICs on their segment with
+        their firewall and DHCP entry).  Idempotent; called through LifecycleExecutor.replug by
+        every path that brings a VM back to running."""
+        return None
+
     def on_node_release(self, vm: Vm, node: Node) -> None:
         return None
 

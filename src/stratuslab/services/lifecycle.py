@@ -18,7 +18,7 @@ from stratuslab.core.errors import CloudError, Conflict, DriverError
 from stratuslab.core.hypervisor import BootSpec, DiskSpec, NicSpec, ObservedState, VmHandle, VmSpec
 from stratuslab.core.instance import ContextSpec, PrologRequest
 from stratuslab.core.node import Node
-from stratuslab.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from stratuslab.core.ports import Clock, Page, UnitOfWork, UnitOfWorkFactory, VmFilter
 from stratuslab.core.states import FAILURE_TWIN, VmAction, VmState, step_done
 from stratuslab.services.common import record
 from stratuslab.services.extensions import VmExtension
@@ -61,6 +61,11 @@ class LifecycleExecutor:
     def _execute(self, job: Job) -> None:
         assert job.vm_id is not None
         action = VmAction(job.kind)
+        if action is VmAction.RECOVER_SUCCESS:  # declared running by an admin: give it its network
+            vm = self._load(job.vm_id)
+            if vm.vm_state is S.RUNNING:
+                self.replug(vm)
+            return
         if action is VmAction.RECOVER_FAILURE:
             vm = self._load(job.vm_id)
             if vm.vm_state is S.FAILED:
@@ -121,10 +126,36 @@ class LifecycleExecutor:
         }
         return {"spec": spec}
 
+    def replug(self, vm: Vm) -> None:
+        """The one way a VM coming back to running gets its surroundings on the node again (NICs
+        on their segment, firewall, DHCP entry): resume, start after poweroff, recover, reboot
+        and the adoption of running VMs at server start all call this, before the guest runs."""
+        node = self._node(vm)
+        for ext in self.extensions:
+            ext.on_replug(vm, node)
+
+    def replug_live(self) -> int:
+        """At server start: re-plug every running (or unknown) VM of this server's nodes, so a
+        restart adopts the data plane it left; a failure is logged and the next VM tried."""
+        with self.uow(readonly=True) as uow:
+            vms = uow.vms.list(VmFilter(states=(S.RUNNING.value, S.UNKNOWN.value)),
+                               Page(0, 100_000))  # fmt: skip
+        done = 0
+        for vm in vms:
+            if vm.host not in self.nodes:
+                continue
+            try:
+                self.replug(vm)
+                done += 1
+            except CloudError as exc:
+                log.warning("VM %s: re-plugging its network failed: %s", vm.id, exc.full_message)
+        return done
+
     def _boot(self, vm: Vm, action: VmAction) -> dict[str, Any]:
         node = self._node(vm)
         handle = self._handle(vm)
         if handle is not None:
+            self.replug(vm)  # resume, start after poweroff, recover-retry of a boot
             seen = node.hypervisor.status(handle).state
             if seen is ObservedState.RUNNING:
                 return {}  # started before a crash of ours: adopt it
@@ -151,13 +182,23 @@ class LifecycleExecutor:
     def _restore(self, vm: Vm, action: VmAction) -> dict[str, Any]:
         handle = self._require_handle(vm)
         node = self._node(vm)
+        self.replug(vm)
         if node.hypervisor.status(handle).state is ObservedState.RUNNING:
             return {}
         new = node.hypervisor.resume(handle, self._vm_spec(vm))
         return {"spec": {**vm.spec, "handle": {"host": new.host, "data": dict(new.data)}}}
 
-    def _reboot(self, vm: Vm, action: VmAction) -> None:
-        self._node(vm).hypervisor.reboot(self._require_handle(vm))
+    def _reboot(self, vm: Vm, action: VmAction) -> dict[str, Any] | None:
+        """Reset a running guest; one that is not running (an `unknown` VM whose process died,
+        which the state table lets reboot) is booted again from its disks instead."""
+        handle = self._require_handle(vm)
+        node = self._node(vm)
+        self.replug(vm)
+        if node.hypervisor.status(handle).state is ObservedState.RUNNING:
+            node.hypervisor.reboot(handle)
+            return None
+        new = node.hypervisor.resume(handle, self._vm_spec(vm))
+        return {"spec": {**vm.spec, "handle": {"host": new.host, "data": dict(new.data)}}}
 
     def _epilog(self, vm: Vm, action: VmAction) -> None:
         if vm.host is None:

@@ -7,6 +7,8 @@
   go to vm.spec["inbound_ports"] (with a firewall event) and open every NIC's firewall;
 - on_prolog: re-takes a lease a failed deploy released (the same address), plugs the NICs on the
   node with their rules and returns the NicSpecs;
+- on_replug: the same plugging for a VM coming back to running (resume, recover, start after
+  poweroff, reboot, server start-up), so a guest never runs without its network;
 - on_node_release: unplugs; on_finish: releases the leases once, in the done/failed transaction.
 Imports core and services only; the node's network driver arrives as a NetworkDriverPort.
 """
@@ -178,6 +180,9 @@ class NetworkExtension(VmExtension):
                 nic = dataclasses.replace(nic, tap=None, netns=None)  # nothing for QEMU to open
             made.append(nic)
         return PrologAdditions(nics=tuple(made))
+
+    def on_replug(self, vm: Vm, node: Node) -> None:
+        self.on_prolog(vm, node)  # plugging is idempotent: the same taps, rules and DHCP entries
 
     def _ensure_leases(
         self, uow: UnitOfWork, repo: NetworkRepo, vm: Vm, facts: Sequence[Mapping[str, str]]

@@ -2,9 +2,11 @@
 IPAM, never from a dynamic pool), router advertisements for IPv6 (SLAAC) or DHCPv6 for static
 IPv6, no DNS (port 0), no system configuration.
 
-It runs in the foreground as our child (`_process.spawn`, inside the data-plane namespace);
-host entries live in a hosts file that dnsmasq re-reads on SIGHUP.  A dnsmasq left by a crashed
-server is found by its pid file and replaced.  Imports core and drivers._process only.
+It runs in the foreground in a session of its own (`_process.spawn`, inside the data-plane
+namespace); host entries live in a hosts file that dnsmasq re-reads on SIGHUP.  It outlives the
+server on purpose (guests keep their DHCP while the server restarts): `detach()` forgets it, and
+the next `start()` adopts a dnsmasq found by its pid file when its command line is the one this
+network needs, or replaces it when the network changed.  Imports core and drivers._process only.
 """
 
 from __future__ import annotations
@@ -81,21 +83,26 @@ class Dnsmasq:
         self.workdir = workdir
         self.netns = netns
         self._proc: Process | None = None
+        self._adopted: int | None = None  # pid of a dnsmasq a previous server started
 
     @property
     def hosts_file(self) -> Path:
         return self.workdir / "hosts"
 
     def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return self._adopted is not None and self._cmdline(self._adopted) is not None
 
     def start(self, lease_time: str = "1h") -> None:
         if self.running():
             return
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.hosts_file.touch()
-        self._kill_orphan()
         args = argv(self.network, self.bridge, self.workdir, lease_time)
+        if self._adopt(args):
+            return
+        self._kill_orphan()
         if self.netns:
             args = ["ip", "netns", "exec", self.netns, *args]
         self._proc = _process.spawn(args, stderr_path=str(self.workdir / "stderr"))
@@ -123,12 +130,18 @@ class Dnsmasq:
         return self._read_hosts()
 
     def reload(self) -> None:
-        if self.running():
-            assert self._proc is not None
+        if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGHUP)
+        elif self._adopted is not None and self.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._adopted, signal.SIGHUP)
+
+    def detach(self) -> None:
+        """Forget the process and leave it serving (a clean server stop keeps the data plane)."""
+        self._proc, self._adopted = None, None
 
     def stop(self, timeout: float = 5.0) -> None:
-        proc, self._proc = self._proc, None
+        proc, self._proc, self._adopted = self._proc, None, None
         if proc is None:
             self._kill_orphan()
             return
@@ -148,6 +161,27 @@ class Dnsmasq:
         except FileNotFoundError:
             return []
 
+    @staticmethod
+    def _cmdline(pid: int) -> list[str] | None:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            return None
+        return raw.decode(errors="replace").rstrip("\0").split("\0") if raw else None
+
+    def _adopt(self, args: list[str]) -> bool:
+        """Take over the dnsmasq a previous server left, if it serves exactly `args`."""
+        try:
+            pid = int((self.workdir / "pid").read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return False
+        cmdline = self._cmdline(pid)
+        if cmdline is None or cmdline[-len(args) :] != args:
+            return False
+        self._adopted = pid
+        self.reload()  # the hosts file may have changed while nobody watched
+        return True
+
     def _kill_orphan(self) -> None:
         """A dnsmasq whose pid file and command line are ours but that is not our child."""
         pidfile = self.workdir / "pid"
@@ -159,6 +193,10 @@ class Dnsmasq:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 pidfile.unlink()
-        if str(self.hosts_file).encode() in cmdline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        if str(self.hosts_file).encode() not in cmdline:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5  # its sockets must be free before a new one binds
+        while time.monotonic() < deadline and self._cmdline(pid) is not None:
+            time.sleep(0.02)

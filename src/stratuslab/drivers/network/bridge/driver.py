@@ -100,10 +100,20 @@ class BridgeDriver(NetworkDriver):
         return cls(BridgeConfig(state_dir, netns=netns, lease_time=lease_time), uplink=uplink)
 
     def shutdown(self) -> None:
-        """Stop dnsmasq and remove the data-plane namespace (all-in-one server exit)."""
+        """Stop dnsmasq and remove the data-plane namespace with everything in it (guests
+        included): `stratus-server remove-data-plane`, never a plain server stop."""
         self.close()
         if self.uplink is not None:
             self.uplink.destroy()
+
+    def detach(self) -> None:
+        """Leave the data plane running without us (server stop): bridges, taps, nftables and
+        dnsmasq stay, and the next driver adopts them (`ensure_segment` is idempotent and
+        dnsmasq is adopted by its pid file)."""
+        with self._lock:
+            for dns in self._dnsmasq.values():
+                dns.detach()
+            self._dnsmasq.clear()
 
     @property
     def netns(self) -> str | None:

@@ -227,23 +227,55 @@ def set_up(name: str, *, netns: str | None, mtu: int | None = None) -> None:
         ipr.link("set", index=idx, state="up", **extra)
 
 
-def add_route(dst: str, *, gateway: str, dev: str | None = None, netns: str | None) -> None:
+def add_route(
+    dst: str, *, gateway: str, dev: str | None = None, netns: str | None, metric: int | None = None
+) -> None:
+    """Route `dst` via `gateway`.  Without a metric the route replaces any other to `dst`; with
+    one it is added beside routes of other metrics (other owners' routes stay)."""
     with _ipr(netns) as ipr:
         attrs: dict[str, Any] = {"dst": dst, "gateway": gateway}
         if dev:
             idx = _index(ipr, dev)
             if idx is not None:
                 attrs["oif"] = idx
+        if metric is not None:
+            attrs["priority"] = metric
         try:
             ipr.route("replace", **attrs)
         except NetlinkError as exc:
             raise _fail(f"adding route to {dst} via {gateway}", exc, netns) from exc
 
 
-def del_route(dst: str, *, netns: str | None) -> None:
+def del_route(
+    dst: str, *, netns: str | None, dev: str | None = None, metric: int | None = None
+) -> None:
+    """Delete the route to `dst`; with `dev`/`metric` only the one through that device and of
+    that metric (the caller's own), never another owner's."""
     with _ipr(netns) as ipr:
+        attrs: dict[str, Any] = {"dst": dst}
+        if dev:
+            idx = _index(ipr, dev)
+            if idx is None:
+                return  # our device is gone, and every route through it with it
+            attrs["oif"] = idx
+        if metric is not None:
+            attrs["priority"] = metric
         try:
-            ipr.route("del", dst=dst)
+            ipr.route("del", **attrs)
         except NetlinkError as exc:
             if exc.code not in (errno.ESRCH, errno.ENOENT):
                 raise _fail(f"deleting route to {dst}", exc, netns) from exc
+
+
+def routes_to(dst: str, *, netns: str | None) -> list[tuple[str, int]]:
+    """(device, metric) of every route to exactly `dst` (for tests and diagnostics)."""
+    net, _, plen = dst.partition("/")
+    family = 10 if ":" in net else 2
+    with _ipr(netns) as ipr:
+        names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+        out = []
+        for r in ipr.get_routes(family=family):
+            if r.get_attr("RTA_DST") == net and str(r["dst_len"]) == plen:
+                out.append((str(names.get(r.get_attr("RTA_OIF"), "")),
+                            int(r.get_attr("RTA_PRIORITY") or 0)))  # fmt: skip
+        return sorted(out)

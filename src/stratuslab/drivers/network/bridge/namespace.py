@@ -4,6 +4,9 @@ It holds every bridge, tap, dnsmasq and nftables table of the node, so an all-in
 touches the host's own interfaces beyond one veth pair: `<host_if>` on the host side and
 `uplink0` inside, with a link-local /30 and a ULA /64, IP forwarding inside, and a host route per
 routed network (public and local classes; private stays unreachable, as in StratusLab).
+Host routes belong to their cloud: each goes through this namespace's own veth with a metric
+derived from the namespace name, so two clouds on one host each keep their route (the lower
+metric carries the traffic) and removing one leaves the other's in place.
 `host_netns` lets tests play "the host" in a namespace of their own.  Imports core, drivers._process
 and the sibling links module only.
 """
@@ -27,6 +30,10 @@ UPLINK = "uplink0"
 def _netns_list() -> set[str]:
     out = _process.run(["ip", "netns", "list"], timeout=10).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def netns_exists(name: str) -> bool:
+    return name in _netns_list()
 
 
 def create_netns(name: str) -> None:
@@ -68,6 +75,7 @@ class DataPlaneNamespace:
         # link-local alone is not enough: replies from guests need a routable source address
         net6 = ipaddress.IPv6Network(link_net6)
         self.host_addr6, self.ns_addr6 = str(net6[1]), str(net6[2])
+        self.metric = 1000 + zlib.crc32(name.encode()) % 50_000
 
     def create(self) -> None:
         """Namespace, forwarding and the veth pair to the host (idempotent)."""
@@ -95,16 +103,19 @@ class DataPlaneNamespace:
         """Let the host reach the network's guests (public and local classes only)."""
         if network.address_class is AddressClass.PRIVATE:
             return
-        links.add_route(network.subnet, gateway=self.ns_addr, netns=self.host_netns)
+        links.add_route(network.subnet, gateway=self.ns_addr, dev=self.host_if,
+                        netns=self.host_netns, metric=self.metric)  # fmt: skip
         if network.ipv6_prefix and network.ipv6_mode is not Ipv6Mode.NONE:
-            links.add_route(
-                network.ipv6_prefix, gateway="fe80::2", dev=self.host_if, netns=self.host_netns
-            )
+            links.add_route(network.ipv6_prefix, gateway="fe80::2", dev=self.host_if,
+                            netns=self.host_netns, metric=self.metric)  # fmt: skip
 
     def unroute(self, network: Network) -> None:
-        links.del_route(network.subnet, netns=self.host_netns)
+        """Remove this cloud's routes to the network; other clouds' routes stay."""
+        links.del_route(network.subnet, dev=self.host_if, metric=self.metric,
+                        netns=self.host_netns)  # fmt: skip
         if network.ipv6_prefix:
-            links.del_route(network.ipv6_prefix, netns=self.host_netns)
+            links.del_route(network.ipv6_prefix, dev=self.host_if, metric=self.metric,
+                            netns=self.host_netns)  # fmt: skip
 
     def destroy(self) -> None:
         links.delete(self.host_if, netns=self.host_netns)
