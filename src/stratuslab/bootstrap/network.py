@@ -47,7 +47,7 @@ def _link_nets(name: str) -> tuple[str, str]:
     return str(v4), f"fd53:7472:6174:f{n % 4096:03x}::/64"
 
 
-def off_loop(fn: Callable[[], None]) -> Callable[[], None]:
+def off_loop(fn: Callable[[], object]) -> Callable[[], None]:
     """Run `fn` in a thread of its own and wait: netlink calls (pyroute2) refuse to run in a
     thread whose asyncio loop is running, and the server starts and stops inside its loop."""
 
