@@ -13,13 +13,26 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.e2e.conftest import Server, free_port
-from tests.e2e.test_networking import READY, guest, netns_list, wait_console, wait_state
-from tests.e2e.test_real_vm import CACHE
+from tests.helpers.servers import CACHE, Server, free_port, wait_console, wait_state
+
+from stratuslab.drivers import _process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 GATEWAY = "10.254.1.1"
+READY = r"^stratuslab-ready hostname=\S+ ipv4=(\S*) ipv6=(\S*)"
+
+
+def netns_list() -> set[str]:
+    out = _process.run(["ip", "netns", "list"], timeout=10).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def guest(srv: Server, vm_id: int, command: str, timeout: float = 60) -> tuple[int, str]:
+    from stratuslab.drivers.hypervisor.guestagent import run_in_guest
+
+    return run_in_guest(str(srv.data_dir / "instances" / str(vm_id) / "agent.sock"), command,
+                        timeout=timeout)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import logging
 import threading
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 from stratuslab.bootstrap.wiring import Wiring
 from stratuslab.persistence.network import SqlNetworkRepo
