@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import drain, make_settings
+from tests.helpers.cloud import drain, make_settings
 
 from stratuslab.bootstrap import Cloud, build_cloud
 from stratuslab.core.commands import RunInstance
