@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from stratuslab.core.marketplace import Endorser, InvalidMetadata, SignatureInvalid
+from stratuslab.services.marketplace.names import same_name
 
 MAX_CHAIN = 8
 _IGNORED_SUFFIXES = (".signing_policy", ".namespaces", ".crl_url", ".info", ".lsc")
@@ -38,14 +39,9 @@ def slash_dn(name: x509.Name) -> str:
     return "".join("/" + attr.rfc4514_string() for rdn in name.rdns for attr in rdn)
 
 
-def _norm(text: str) -> str:
-    return "".join(text.split()).lower()
-
-
 def dn_matches(text: str, name: x509.Name) -> bool:
-    wanted = _norm(text)
-    reversed_rfc = ",".join(reversed(dn(name).split(",")))
-    return wanted in {_norm(dn(name)), _norm(slash_dn(name)), _norm(reversed_rfc)}
+    """Compared as parsed names: the Java signer wrote an email attribute as `OID=#hex`."""
+    return same_name(text, name)
 
 
 def certificate_emails(cert: x509.Certificate) -> list[str]:
