@@ -130,11 +130,11 @@ def test_ldap_password_login_through_the_cli_owns_a_vm(srv: AuthServer, image: s
 def test_wrong_ldap_password_at_pswd_is_401_with_an_audit_line(srv: AuthServer) -> None:
     answer = httpx.get(srv.endpoint + "/pswd/api/v1/vms", auth=("alice", "wrong-pw"))
     assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Basic")
-    assert "wrong password for LDAP user alice" in answer.json()["error"]["message"]
+    assert "unknown user name or wrong password" in answer.json()["error"]["message"]
     assert any("auth failure method=ldap identity='alice' source=127.0.0.1" in line
                for line in audit_lines(srv))
     res = srv.cli("describe-instance", user="alice", password="wrong-pw", check=False)
-    assert res.returncode != 0 and "wrong password for LDAP user alice" in res.stderr
+    assert res.returncode != 0 and "unknown user name or wrong password" in res.stderr
 
 
 def test_pswd_serves_the_rest_api_to_a_password_and_cert_refuses_it(srv: AuthServer) -> None:
@@ -282,7 +282,7 @@ def test_url_and_dn_template_alone_enable_ldap_login(minimal: Server, tmp_path: 
     [vm] = minimal.cli_json("run-instance", image, user="alice", password="Alice-pw1")
     assert vm["owner"] == "alice"
     wrong = minimal.cli("describe-instance", user="alice", password="nope", check=False)
-    assert wrong.returncode != 0 and "wrong password for LDAP user alice" in wrong.stderr
+    assert wrong.returncode != 0 and "unknown user name or wrong password" in wrong.stderr
     assert "auth failure method=ldap identity='alice' source=127.0.0.1" in minimal.log()
 
 

@@ -11,8 +11,6 @@ Other paths pass through untouched.  Never import drivers, persistence or settin
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextvars
 import json
 from collections.abc import Callable, MutableMapping
@@ -21,17 +19,18 @@ from typing import Any
 
 import anyio.to_thread
 
+from stratuslab.api.credentials import Kind, credentials_from_scope
 from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import AuthenticationFailed, CloudError, ErrorKind
 
-PREFIXES = {"/pswd": "password", "/cert": "certificate"}
+PREFIXES: dict[str, Kind] = {"/pswd": "password", "/cert": "certificate"}
 Scope = MutableMapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Verified:
-    kind: str  # "password" | "certificate"
+    kind: Kind
     credentials: Credentials
     principal: Principal
 
@@ -53,31 +52,6 @@ def remembered(credentials: Credentials) -> Principal | None:
     same = credentials.username is None and credentials.token is None \
         and len(credentials.cert_chain) == len(seen.cert_chain) > 0
     return verified.principal if same else None
-
-
-def _basic(scope: Scope) -> tuple[str, str] | None:
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"authorization":
-            scheme, _, data = value.decode("latin-1").partition(" ")
-            if scheme.lower() != "basic":
-                return None
-            try:
-                user, sep, password = base64.b64decode(data.strip(), validate=True) \
-                    .decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            return (user, password) if sep else None
-    return None
-
-
-def _cert_chain(scope: Scope) -> tuple[bytes, ...]:
-    tls = (scope.get("extensions") or {}).get("tls") or {}
-    return tuple(tls.get("client_cert_chain_der") or ())
-
-
-def _client(scope: Scope) -> str:
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
 
 
 def _restrict(scope: Scope, kind: str) -> Scope:
@@ -118,13 +92,7 @@ class ClassicEndpoints:
             await self.app(scope, receive, send)
             return
         kind = PREFIXES[prefix]
-        source = _client(scope)
-        if kind == "password":
-            pair = _basic(scope)
-            credentials = Credentials(source, username=pair[0] if pair else None,
-                                      password=pair[1] if pair else None)
-        else:
-            credentials = Credentials(source, cert_chain=_cert_chain(scope))
+        credentials = credentials_from_scope(scope, only=kind)
         try:  # the chain decides even when nothing was sent, so the audit trail has it
             principal = await anyio.to_thread.run_sync(self.authenticate, credentials)
         except CloudError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from stratuslab.api.classic import ClassicEndpoints, remembered
@@ -34,7 +35,8 @@ def make_directory(settings: Settings) -> Directory | None:
         ldap.url, user_dn_template=ldap.user_dn_template or None,
         search_base=ldap.search_base or None, group_base=ldap.group_base or None,
         bind_dn=ldap.bind_dn or None, bind_password=ldap.bind_password or None,
-        timeout=ldap.timeout))
+        timeout=ldap.timeout, ca_file=ldap.ca_file or None, start_tls=ldap.start_tls,
+        insecure=ldap.insecure))
 
 
 def build_chain(w: Wiring, directory: Directory | None) -> Any:
@@ -46,8 +48,10 @@ def build_chain(w: Wiring, directory: Directory | None) -> Any:
         CloudPasswordAuthenticator,
         CloudUsers,
     )
+    from stratuslab.services.auth.throttle import DummyCheck, LoginThrottle, ThrottleConfig
 
     s = w.settings.auth
+    t = s.throttle
     w.uow.register(ORIGINS, UserOriginRepo)
     users = CloudUsers(w.uow, w.clock, directory=directory, create=s.create_users,
                        directory_grants_access=not s.ldap.group_base)
@@ -64,7 +68,11 @@ def build_chain(w: Wiring, directory: Directory | None) -> Any:
                              resolvers={name: users.resolver(name) for name in KNOWN})
     local = [CloudPasswordAuthenticator(w.identity, w.uow) if name == "password" else link
              for name, link in w.auth_links.items()]
-    chain = AuthenticatorChain([*local, *configured], logging_audit())
+    chain = AuthenticatorChain([*local, *configured], logging_audit(),
+                               throttle=LoginThrottle(time.monotonic, ThrottleConfig(
+                                   t.user_failures, t.address_failures, t.first_pause,
+                                   t.longest_pause)),
+                               dummy_check=DummyCheck())
     log.info("authentication methods: %s", ", ".join(chain.methods))
     return chain
 
@@ -81,25 +89,39 @@ def wire(w: Wiring) -> None:
     w.services["auth_chain"] = chain
     w.middlewares.append((ClassicEndpoints, {"authenticate": chain.authenticate}))
     if directory is not None and w.settings.registration.enabled:
-        w.routers.append(registration_router(w.settings, directory))
+        w.routers.append(registration_router(w, directory))
 
 
-def registration_router(settings: Settings, directory: Directory) -> Any:
+def _account_exists(w: Wiring) -> Callable[[str], bool]:
+    def exists(name: str) -> bool:
+        with w.uow(readonly=True) as uow:
+            return uow.users.by_name(name) is not None
+
+    return exists
+
+
+def registration_router(w: Wiring, directory: Directory) -> Any:
     from stratuslab.api.registration import make_router
     from stratuslab.api.rest.deps import current_principal
     from stratuslab.drivers.identity.mail import SmtpConfig, SmtpMailer
+    from stratuslab.services.auth.certificates import CertificateProof
     from stratuslab.services.auth.registration import (
         RateLimiter,
         RegistrationConfig,
         RegistrationService,
     )
+    from stratuslab.services.auth.x509 import CaDirectory
 
+    settings = w.settings
+    ca_dir = settings.auth.x509.ca_dir
+    proof = CertificateProof(CaDirectory(ca_dir)).dn_of if ca_dir else None
     reg, mail = settings.registration, settings.mail
     mailer = SmtpMailer(SmtpConfig(mail.host, mail.port, mail.sender, mail.username or None,
-                                   mail.password or None, mail.starttls, mail.timeout))
+                                   mail.password or None, mail.starttls, mail.timeout,
+                                   ca_file=mail.ca_file or None, insecure=mail.insecure))
     limiter = RateLimiter(reg.rate_limit, parse_duration(reg.rate_window), time.monotonic)
     service = RegistrationService(
         directory, mailer,
         RegistrationConfig(reg.admin_email, cloud_name=reg.cloud_name, base_url=reg.base_url),
-        limiter=limiter)
+        limiter=limiter, account_exists=_account_exists(w), prove_certificate=proof)
     return make_router(service, admin=current_principal)

@@ -179,12 +179,33 @@ def job_show(ctx: click.Context, job_id: int) -> None:
     print_json(_api(ctx).get(f"/api/v1/jobs/{job_id}"))
 
 
-@click.command("token")
-@click.option("--ttl-hours", type=float)
+@click.group("token", invoke_without_command=True)
+@click.option("--ttl-hours", type=float, help="lifetime (default 12, at most 720)")
 @click.pass_context
 def token(ctx: click.Context, ttl_hours: float | None) -> None:
-    """Issue an API token for the current user (use it with --token)."""
-    click.echo(_api(ctx).post("/api/v1/tokens", json={"ttl_hours": ttl_hours})["token"])
+    """Issue an API token for the current user (use it with --token); `token list`,
+    `token revoke ID`."""
+    if ctx.invoked_subcommand is None:
+        click.echo(_api(ctx).post("/api/v1/tokens", json={"ttl_hours": ttl_hours})["token"])
+
+
+@token.command("list")
+@click.option("--all", "all_users", is_flag=True, help="every user's tokens (admin)")
+@json_option
+@click.pass_context
+def token_list(ctx: click.Context, all_users: bool, as_json: bool) -> None:
+    """Unexpired tokens: their ids (never the tokens themselves) and expiry."""
+    rows = _api(ctx).get("/api/v1/tokens", params={"all": "true"} if all_users else {})
+    _show(rows, [("id", "id"), ("user", "user"), ("expires at", "expires_at")], as_json)
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: str) -> None:
+    """Revoke TOKEN_ID (from `stratus token list`, or the token itself) at once."""
+    _api(ctx).delete(f"/api/v1/tokens/{token_id}")
+    click.echo(f"token {token_id} revoked")
 
 
 @click.group("quarantine")

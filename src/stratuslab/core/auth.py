@@ -21,6 +21,9 @@ class Credentials:
     token: str | None = None
     #: client certificate chain from TLS, DER, end-entity (or proxy) first
     cert_chain: tuple[bytes, ...] = ()
+    #: why what was sent cannot be read (e.g. a malformed Authorization header); the chain
+    #: refuses such credentials with this message instead of treating them as anonymous
+    problem: str | None = None
 
 
 class Authenticator(Protocol):

@@ -55,7 +55,8 @@ class Directory(Protocol):
     def find_user(self, uid: str) -> DirectoryUser | None: ...
 
     def user_for_cert_dn(self, cert_dn: str) -> DirectoryUser | None:
-        """The person whose `seeAlso` holds `cert_dn` (RFC 4514 form)."""
+        """The ACTIVE person whose `seeAlso` holds `cert_dn` (RFC 4514 form); pending
+        registrations are never returned (None when no or several people hold it)."""
         ...
 
     def groups_of(self, user: DirectoryUser) -> tuple[str, ...]:

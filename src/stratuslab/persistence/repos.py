@@ -283,6 +283,21 @@ class TokenRepo(_Repo):
         return int(row.user_id)
 
 
+    def listing(self, user_id: int | None, now: datetime) -> list[tuple[str, int, datetime]]:
+        """(token_hash, user_id, expires_at) of unexpired tokens (of `user_id`, or all)."""
+        q = select(t.tokens.c.token_hash, t.tokens.c.user_id, t.tokens.c.expires_at)
+        if user_id is not None:
+            q = q.where(t.tokens.c.user_id == user_id)
+        rows = [(r.token_hash, int(r.user_id), _aware(r.expires_at)) for r in self.conn.execute(q)]
+        return sorted((r for r in rows if r[2] > now), key=lambda r: r[2])
+
+    def delete(self, token_hash: str) -> None:
+        self.conn.execute(delete(t.tokens).where(t.tokens.c.token_hash == token_hash))
+
+    def purge_expired(self, now: datetime) -> None:
+        self.conn.execute(delete(t.tokens).where(t.tokens.c.expires_at <= now))
+
+
 class IdempotencyRepo(_Repo):
     table = t.idempotency_keys
 

@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher as _Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -27,6 +28,7 @@ NAME_RE = re.compile(r"^[A-Za-z][\w.-]{1,63}$")
 ADMIN_USER = "admin"
 ADMIN_GROUP = "oneadmin"
 USERS_GROUP = "users"
+TOKEN_ID_LENGTH = 12  # hex characters of the stored hash shown as a token's id
 
 
 class Argon2Hasher:
@@ -60,6 +62,7 @@ def require_admin(principal: Principal, what: str) -> None:
 
 class IdentityService:
     TOKEN_TTL = timedelta(hours=12)
+    MAX_TOKEN_TTL = timedelta(days=30)
 
     def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
         self.uow = uow
@@ -192,20 +195,63 @@ class IdentityService:
             uow.commit()
 
     # -- tokens ---------------------------------------------------------------------------
+    def token_ttl(self, hours: float | None) -> timedelta:
+        """The lifetime asked for, checked against MAX_TOKEN_TTL (InvalidInput beyond it)."""
+        if hours is None:
+            return self.TOKEN_TTL
+        limit = self.MAX_TOKEN_TTL.total_seconds() / 3600
+        if not (0 < hours <= limit):  # also refuses NaN
+            raise InvalidInput(f"a token lifetime of {hours} hours is not allowed",
+                               hint=f"ask for more than 0 and at most {limit:g} hours")
+        return timedelta(hours=hours)
+
     def issue_token(self, principal: Principal, ttl: timedelta | None = None) -> tuple[str, str]:
         check_gate(principal)  # also: a principal without an account (user_id 0) gets none
+        ttl = self.token_ttl(ttl.total_seconds() / 3600 if ttl is not None else None)
         token = secrets.token_urlsafe(32)
-        expires = self.clock.now() + (ttl or self.TOKEN_TTL)
+        now = self.clock.now()
+        expires = now + ttl
         with self.uow() as uow:
+            uow.tokens.purge_expired(now)
             uow.tokens.add(hashlib.sha256(token.encode()).hexdigest(), principal.user_id, expires)
             uow.commit()
         return token, expires.isoformat()
+
+    def list_tokens(self, principal: Principal, *, all_users: bool = False,
+                    ) -> list[dict[str, Any]]:
+        """The caller's unexpired tokens (everyone's for an admin asking `all_users`): an id
+        (the first characters of the stored hash; the token itself is never kept) and expiry."""
+        if all_users:
+            require_admin(principal, "listing every user's tokens")
+        with self.uow(readonly=True) as uow:
+            rows = uow.tokens.listing(None if all_users else principal.user_id,
+                                      self.clock.now())
+            names = {u.id: u.name for u in uow.users.list()} if all_users else {}
+        return [{"id": digest[:TOKEN_ID_LENGTH], "user": names.get(uid, principal.user),
+                 "expires_at": expires.isoformat()} for digest, uid, expires in rows]
+
+    def revoke_token(self, principal: Principal, token_id: str) -> None:
+        """Delete the token `token_id` (an id from list_tokens, or the token itself) of the
+        caller; admins may revoke anyone's.  Takes effect at the next request."""
+        text = token_id.strip()
+        prefix = text.lower() if re.fullmatch(r"[0-9a-fA-F]{8,64}", text) else \
+            hashlib.sha256(text.encode()).hexdigest()
+        with self.uow() as uow:
+            mine = None if principal.is_admin else principal.user_id
+            found = [r for r in uow.tokens.listing(mine, self.clock.now())
+                     if r[0].startswith(prefix)]
+            if len(found) != 1:
+                raise NotFound("token", token_id, "stratus token list")
+            uow.tokens.delete(found[0][0])
+            uow.commit()
 
     # -- authenticators -------------------------------------------------------------------
     def check_password(self, name: str, password: str) -> Principal:
         with self.uow(readonly=True) as uow:
             user = uow.users.by_name(name)
         if user is None or not user.enabled or not user.password_hash:
+            if user is not None and user.password_hash:  # as much work as a wrong password
+                self.hasher.verify(user.password_hash, password)
             raise AuthenticationFailed()
         key = hashlib.sha256(f"{name}\0{password}\0{user.password_hash}".encode()).hexdigest()
         now = time.monotonic()

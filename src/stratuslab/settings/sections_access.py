@@ -21,6 +21,25 @@ class LdapAuthSettings:
     bind_dn: str = setting("", doc="service account for searches and registration writes")
     bind_password: str = setting("", doc="its password")
     timeout: float = setting(5.0, unit="seconds", minimum=0, doc="connect and operation timeout")
+    ca_file: str = setting("", example="/etc/ssl/ldap-ca.pem",
+                           doc="CA bundle (PEM) the server certificate must chain to, for "
+                           "ldaps:// and StartTLS (host name checked too); empty: the system's")
+    start_tls: bool = setting(False, doc="upgrade an ldap:// connection with StartTLS before "
+                              "any bind (clear-text ldap:// is accepted only to loopback)")
+    insecure: bool = setting(False, doc="accept an unverified server certificate or clear text "
+                             "to a remote server (passwords then go to whoever answers); "
+                             "refused at start-up unless set, logged as an error when set")
+
+
+@dataclass(frozen=True)
+class ThrottleSettings:
+    user_failures: int = setting(5, minimum=1, doc="failed password logins that pause a user "
+                                 "name, on every API at once")
+    address_failures: int = setting(20, minimum=1, doc="failed password logins that pause a "
+                                    "client address (people may share one)")
+    first_pause: float = setting(1.0, unit="seconds", minimum=0,
+                                 doc="first pause; doubles at each further failure")
+    longest_pause: float = setting(900.0, unit="seconds", minimum=0, doc="longest pause")
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,8 @@ class AuthSettings:
     ldap: LdapAuthSettings = setting(factory=LdapAuthSettings, doc="LDAP bind")
     x509: X509AuthSettings = setting(factory=X509AuthSettings, doc="X.509 client certificates")
     voms: VomsAuthSettings = setting(factory=VomsAuthSettings, doc="VOMS proxies")
+    throttle: ThrottleSettings = setting(factory=ThrottleSettings,
+                                         doc="backoff on failed password logins")
 
 
 @dataclass(frozen=True)
@@ -80,6 +101,11 @@ class MailSettings:
     password: str = setting("", doc="SMTP password")
     starttls: bool = setting(False, doc="upgrade the connection with STARTTLS")
     timeout: float = setting(10.0, unit="seconds", minimum=0, doc="SMTP timeout")
+    ca_file: str = setting("", doc="CA bundle for the server certificate under STARTTLS "
+                           "(name checked too); empty: the system's")
+    insecure: bool = setting(False, doc="accept an unverified server certificate, or a "
+                             "password login in clear text to a remote server (refused at "
+                             "start-up unless set); logged as an error")
 
 
 @dataclass(frozen=True)

@@ -43,10 +43,11 @@ def test_wrong_ldap_password_fails_with_an_audit_line(slapd) -> None:
     chain = AuthenticatorChain([LdapAuthenticator(LdapDirectory(slapd.config()), cloud_users)],
                                audit.append)
     for password in ("wrong", ""):
-        with pytest.raises(AuthenticationFailed, match="wrong password for LDAP user alice"):
+        with pytest.raises(AuthenticationFailed, match="unknown user name or wrong password"):
             chain.authenticate(Credentials(source="127.0.0.2", username="alice",
                                            password=password))
         assert not audit[-1].success and audit[-1].source == "127.0.0.2"
+        assert "wrong password for LDAP user alice" in audit[-1].reason  # the admin sees it
 
 
 def test_unknown_ldap_user_is_left_to_other_links(slapd) -> None:

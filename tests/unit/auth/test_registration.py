@@ -17,8 +17,15 @@ from stratuslab.services.auth.registration import (
 )
 
 ADMIN = Principal("root", 0, (), frozenset({"admin"}))
+ALICE_DN = "/DC=eu/DC=stratuslab/O=Test/CN=Alice Example"
 GOOD = Application("alice_1", "alice@example.org", "Alice", "Example", "S3cret-pw",
-                   "S3cret-pw", "/DC=eu/DC=stratuslab/O=Test/CN=Alice Example", "hello")
+                   "S3cret-pw", ALICE_DN, "hello", (b"alice's certificate",))
+
+
+def prove(chain: tuple[bytes, ...]) -> str:
+    """Stand-in for CertificateProof.dn_of: the one certificate this test knows."""
+    assert chain == (b"alice's certificate",)
+    return ALICE_DN
 
 
 @dataclass
@@ -67,7 +74,9 @@ def parts():
     now = [0.0]
     directory, mailer = FakeDirectory(), FakeMailer()
     service = RegistrationService(directory, mailer, RegistrationConfig("admin@example.org"),
-                                  limiter=RateLimiter(3, 600, lambda: now[0]))
+                                  limiter=RateLimiter(3, 600, lambda: now[0]),
+                                  account_exists=lambda name: name == "cloud_user",
+                                  prove_certificate=prove)
     return service, directory, mailer, now
 
 

@@ -9,14 +9,13 @@ Imports only core, this package, FastAPI/Starlette and the standard library.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from stratuslab.api.credentials import credentials_from_scope
 from stratuslab.api.occi import resources as ops
 from stratuslab.api.occi import wire
 from stratuslab.api.occi.backend import OcciBackend
@@ -29,21 +28,7 @@ Work = Callable[[ops.Call, wire.Body, str], Response]
 
 
 def request_credentials(request: Request) -> Credentials:
-    user = password = None
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("basic "):
-        try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-            user, _, password = decoded.partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            user = password = None
-    token = request.headers.get("x-auth-token")
-    return Credentials(
-        source=request.client.host if request.client else "unknown",
-        username=user,
-        password=password,
-        token=token,
-    )
+    return credentials_from_scope(request.scope)
 
 
 class _Occi:

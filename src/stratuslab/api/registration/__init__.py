@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from stratuslab.api.credentials import cert_chain_of
 from stratuslab.api.registration.admin import add_admin_page
 from stratuslab.core.directory import DirectoryUser
 from stratuslab.core.entities import Principal
@@ -30,7 +31,8 @@ _FORM = """{notice}<form method="post" action="{action}">
 <p><label>Email <input name="email" type="email" required value="{email}"></label></p>
 <p><label>Given name <input name="given_name" required value="{given_name}"></label></p>
 <p><label>Surname <input name="surname" required value="{surname}"></label></p>
-<p><label>Certificate DN (optional) <input name="cert_dn" value="{cert_dn}"></label></p>
+<p><label>Certificate DN (optional; connect over HTTPS with that certificate)
+ <input name="cert_dn" value="{cert_dn}"></label></p>
 <p><label>Password <input name="password" type="password" minlength="8" maxlength="20"
  required></label> <label>again <input name="password_check" type="password" required></label>
  (8-20 characters, three of: lower case, upper case, digits, symbols)</p>
@@ -94,7 +96,8 @@ def make_router(service: RegistrationService, *,
                                    hint="tick the box and send the form again")
             answer = service.apply(Application(uid, email, given_name, surname, password,
                                                password_check, cert_dn or None,
-                                               message or None), source=source)
+                                               message or None, cert_chain_of(request.scope)),
+                                   source=source)
         except (InvalidInput, QuotaExceeded) as exc:
             notice = f'<p class="error">{html.escape(exc.full_message)}</p>'
             status = 429 if isinstance(exc, QuotaExceeded) else 400
@@ -105,7 +108,8 @@ def make_router(service: RegistrationService, *,
     def apply(body: ApplicationIn, request: Request) -> dict[str, str]:
         source = request.client.host if request.client else "unknown"
         answer = service.apply(Application(body.uid, body.email, body.given_name, body.surname,
-                                           body.password, None, body.cert_dn, body.message),
+                                           body.password, None, body.cert_dn, body.message,
+                                           cert_chain_of(request.scope)),
                                source=source)
         return {"status": "received", "message": answer}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
@@ -113,9 +112,18 @@ def delete_group(name: str, ctx: Ctx, caller: Caller) -> None:
 
 @router.post("/tokens", status_code=201, tags=["users"])
 def issue_token(body: TokenBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    ttl = timedelta(hours=body.ttl_hours) if body.ttl_hours else None
-    token, expires = ctx.identity.issue_token(caller, ttl)
+    token, expires = ctx.identity.issue_token(caller, ctx.identity.token_ttl(body.ttl_hours))
     return {"token": token, "expires_at": expires, "user": caller.user}
+
+
+@router.get("/tokens", tags=["users"])
+def list_tokens(ctx: Ctx, caller: Caller, all: bool = False) -> list[dict[str, Any]]:
+    return ctx.identity.list_tokens(caller, all_users=all)  # type: ignore[no-any-return]
+
+
+@router.delete("/tokens/{token_id}", status_code=204, tags=["users"])
+def revoke_token(token_id: str, ctx: Ctx, caller: Caller) -> None:
+    ctx.identity.revoke_token(caller, token_id)
 
 
 @router.get("/whoami", tags=["users"])

@@ -8,14 +8,12 @@ one-proxy did.  Imports only core, this package, FastAPI and the standard librar
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from stratuslab.api.credentials import credentials_from_scope
 from stratuslab.api.xmlrpc.backend import XmlRpcBackend
 from stratuslab.api.xmlrpc.dispatch import Dispatcher, Method
 from stratuslab.api.xmlrpc.methods_admin import METHODS as ADMIN_METHODS
@@ -32,31 +30,8 @@ def all_methods() -> Mapping[str, Method]:
     return {**VM_METHODS, **VN_METHODS, **ADMIN_METHODS}
 
 
-def _basic(header: str | None) -> tuple[str | None, str | None]:
-    if not header or not header.lower().startswith("basic "):
-        return None, None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None, None
-    user, sep, password = decoded.partition(":")  # passwords may contain ':'
-    return (user, password) if sep else (None, None)
-
-
-def _cert_chain(request: Request) -> tuple[bytes, ...]:
-    tls = request.scope.get("extensions", {}).get("tls", {})
-    chain: Sequence[str] = tls.get("client_cert_chain", ()) if isinstance(tls, dict) else ()
-    return tuple(ssl.PEM_cert_to_DER_cert(pem) for pem in chain)
-
-
 def request_credentials(request: Request) -> Credentials:
-    user, password = _basic(request.headers.get("authorization"))
-    return Credentials(
-        source=request.client.host if request.client else "unknown",
-        username=user,
-        password=password,
-        cert_chain=_cert_chain(request),
-    )
+    return credentials_from_scope(request.scope)
 
 
 def create_router(

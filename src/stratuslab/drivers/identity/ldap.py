@@ -5,15 +5,24 @@ The DIT follows StratusLab's registration service: people are `inetOrgPerson` en
 `search_base`), with certificate DNs in `seeAlso`; groups are `groupOfUniqueNames` (also
 `groupOfNames`/`posixGroup` when reading) under `group_base`.  A registration's status lives in
 `employeeType` (`pending`/`active`; absent means active) and the applicant's note in
-`description`.  Network failures become Unavailable.  Imports ldap3 and core only.
+`description`.  Network failures become Unavailable.
+
+TLS: `ldaps://` and StartTLS (`start_tls`) always verify the server certificate and host name
+(against `ca_file`, else the system's trust store); a clear-text `ldap://` URL is accepted only
+on loopback.  `insecure` lifts both, with an error line in the log at start-up.
+Imports ldap3 and core only.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from ldap3 import (
     BASE,
@@ -23,6 +32,7 @@ from ldap3 import (
     SUBTREE,
     Connection,
     Server,
+    Tls,
 )
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
@@ -31,6 +41,8 @@ from ldap3.utils.hashed import hashed
 
 from stratuslab.core.directory import AccountStatus, DirectoryUser, NewDirectoryUser
 from stratuslab.core.errors import Conflict, InvalidInput, NotFound, Unavailable
+
+log = logging.getLogger("stratuslab.auth")
 
 _PERSON_ATTRS = ["uid", "mail", "givenName", "sn", "seeAlso", "employeeType", "description"]
 
@@ -44,6 +56,26 @@ class LdapConfig:
     bind_dn: str | None = None  # service account for searches and writes
     bind_password: str | None = None
     timeout: float = 5.0
+    ca_file: str | None = None  # PEM bundle the server certificate must chain to
+    start_tls: bool = False  # StartTLS on ldap:// before any bind
+    insecure: bool = False  # accept unverified TLS / clear text to a remote server
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def tls_problem(config: LdapConfig) -> str | None:
+    """Why this configuration would send passwords unprotected, or None."""
+    parsed = urlsplit(config.url)
+    if parsed.scheme == "ldaps" or config.start_tls:
+        return None
+    if _loopback(parsed.hostname or ""):
+        return None  # never leaves the machine
+    return (f"LDAP {config.url} would carry passwords in clear text to a remote server")
 
 
 def _first(entry: Mapping[str, Any], key: str) -> str | None:
@@ -59,17 +91,43 @@ class LdapDirectory:
             raise InvalidInput("LDAP needs user_dn_template or search_base",
                                hint="set [auth.ldap] user_dn_template")
         self.config = config
-        self.server = Server(config.url, connect_timeout=config.timeout)
+        problem = tls_problem(config)
+        if problem and not config.insecure:
+            raise InvalidInput(problem, hint="use an ldaps:// URL or set [auth.ldap] start_tls ="
+                               " true (insecure = true accepts the risk; not recommended)")
+        if config.insecure:
+            log.error("INSECURE: [auth.ldap] insecure = true: the LDAP server's certificate is "
+                      "NOT verified%s; passwords may go to whoever answers %s",
+                      f" ({problem})" if problem else "", config.url)
+        try:
+            tls = Tls(validate=ssl.CERT_NONE if config.insecure else ssl.CERT_REQUIRED,
+                      ca_certs_file=config.ca_file or None)
+        except LDAPException as exc:
+            raise InvalidInput(f"[auth.ldap] ca_file {config.ca_file}: {exc}",
+                               hint="point ca_file at a readable PEM bundle") from exc
+        self.server = Server(config.url, connect_timeout=config.timeout, tls=tls)
         self._receive_timeout = max(1, int(config.timeout))  # ldap3 packs it as an int
+
+    def _bound(self, user: str | None, password: str | None) -> tuple[Connection, bool]:
+        """A connection (StartTLS first when configured) and whether the bind succeeded."""
+        conn = Connection(self.server, user, password, receive_timeout=self._receive_timeout,
+                          raise_exceptions=False)
+        conn.open()
+        if self.config.start_tls and not conn.start_tls():
+            conn.unbind()
+            raise Unavailable(f"LDAP {self.config.url} refused StartTLS: "
+                              f"{(conn.result or {}).get('description')}",
+                              hint="check the server's TLS setup or [auth.ldap] start_tls")
+        return conn, bool(conn.bind())
 
     # connections ---------------------------------------------------------------------------
     @contextmanager
     def _service(self) -> Iterator[Connection]:
         """A connection bound as the service account (anonymous when none is configured)."""
         try:
-            conn = Connection(self.server, self.config.bind_dn, self.config.bind_password,
-                              receive_timeout=self._receive_timeout, raise_exceptions=False)
-            if not conn.bind():
+            conn, ok = self._bound(self.config.bind_dn, self.config.bind_password)
+            if not ok:
+                conn.unbind()
                 raise Unavailable(f"LDAP {self.config.url} refused the service bind "
                                   f"as {self.config.bind_dn}: {conn.result.get('description')}",
                                   hint="check [auth.ldap] bind_dn and bind_password")
@@ -130,9 +188,7 @@ class LdapDirectory:
                 return False
             dn = person.dn
         try:
-            conn = Connection(self.server, dn, password, receive_timeout=self._receive_timeout,
-                              raise_exceptions=False)
-            ok = bool(conn.bind())
+            conn, ok = self._bound(dn, password)
             conn.unbind()
         except LDAPException as exc:
             raise Unavailable(f"LDAP {self.config.url} is unreachable: {exc}",
@@ -142,8 +198,9 @@ class LdapDirectory:
     def user_for_cert_dn(self, cert_dn: str) -> DirectoryUser | None:
         base = self.config.search_base or _parent(self._template_dn("x") or "")
         with self._service() as conn:
-            found = self._search(conn, base, f"(seeAlso={escape_filter_chars(cert_dn)})",
-                                 _PERSON_ATTRS)
+            # pending registrations never map a certificate (nor lock its holder out)
+            query = f"(&(seeAlso={escape_filter_chars(cert_dn)})(!(employeeType=pending)))"
+            found = self._search(conn, base, query, _PERSON_ATTRS)
         return _to_user(*found[0]) if len(found) == 1 else None
 
     def list_users(self, status: AccountStatus | None = None) -> list[DirectoryUser]:
@@ -179,7 +236,7 @@ class LdapDirectory:
     def _dn_of(self, conn: Connection, uid: str) -> str:
         person = self._person(conn, uid)
         if person is None:
-            raise NotFound("user", uid, listing="stratus list-registrations")
+            raise NotFound("user", uid, listing="stratus registration list")
         return person.dn
 
     def modify_user(self, uid: str, changes: Mapping[str, Sequence[str]]) -> None:

@@ -16,7 +16,7 @@ from typing import Protocol
 from cryptography import x509
 
 from stratuslab.core.auth import Credentials
-from stratuslab.core.directory import Directory
+from stratuslab.core.directory import AccountStatus, Directory
 from stratuslab.core.entities import Principal, Role
 from stratuslab.core.errors import AuthenticationFailed
 from stratuslab.services.auth.common import Clock, UserResolver, resolve, utcnow
@@ -76,7 +76,8 @@ class DirectoryDnMapper:
 
     def user_for_dn(self, dn: str) -> str | None:
         person = self.directory.user_for_cert_dn(to_rfc4514(dn))
-        return person.uid if person else None
+        # a pending registration's claim of a DN maps nothing (it is not proof of holding it)
+        return person.uid if person and person.status is AccountStatus.ACTIVE else None
 
 
 class FirstMapper:
@@ -135,6 +136,24 @@ class X509Authenticator:
         chain = verify_chain(certs, self.trust(), self.clock())
         user = _mapped_user(self.dn_mapper, chain)
         return resolve(self.resolve_user, user, chain.kind)
+
+
+class CertificateProof:
+    """Proof that a request's sender holds a certificate: its verified chain's identity.
+
+    Registration binds a DN to an account only through this (the DN typed into a form proves
+    nothing)."""
+
+    def __init__(self, trust: Callable[[], TrustStore], *, clock: Clock = utcnow):
+        self.trust, self.clock = trust, clock
+
+    def dn_of(self, cert_chain: Sequence[bytes]) -> str:
+        """The end-entity DN (slash form) of a chain that verifies; AuthenticationFailed else."""
+        certs = [load_client_cert(item) for item in cert_chain] if cert_chain else []
+        if not certs:
+            raise AuthenticationFailed("no client certificate was presented",
+                                       hint="connect over HTTPS with your certificate")
+        return verify_chain(certs, self.trust(), self.clock()).identity
 
 
 def _mapped_user(mapper: DnMapper, chain: VerifiedChain) -> str:

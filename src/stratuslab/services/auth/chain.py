@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from stratuslab.core.auth import Authenticator, Credentials
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import AuthenticationFailed, CloudError, Unavailable
+from stratuslab.services.auth.common import BadPassword
+from stratuslab.services.auth.throttle import LoginThrottle
 from stratuslab.services.auth.x509.dn import slash_dn
 from stratuslab.services.auth.x509.proxy import proxy_info
 from stratuslab.services.auth.x509.trust import load_client_cert
@@ -70,12 +72,25 @@ def presented_identity(credentials: Credentials) -> str:
     return "<anonymous>"
 
 
-class AuthenticatorChain:
-    """Tries `links` in order; returns the Principal or raises AuthenticationFailed."""
+#: the one answer to a wrong password and to an unknown user name, on every API
+LOGIN_FAILED = "authentication failed: unknown user name or wrong password"
+LOGIN_HINT = "check the user name and password given to the client"
 
-    def __init__(self, links: Sequence[Authenticator], audit: AuditSink | None = None):
+
+class AuthenticatorChain:
+    """Tries `links` in order; returns the Principal or raises AuthenticationFailed.
+
+    Password attempts pass the shared `throttle` (backoff per user and per address) and end
+    with one message whether the user is unknown or the password wrong; when no link checked
+    a real hash, `dummy_check` does comparable work on the password.
+    """
+
+    def __init__(self, links: Sequence[Authenticator], audit: AuditSink | None = None, *,
+                 throttle: LoginThrottle | None = None,
+                 dummy_check: Callable[[str], None] | None = None):
         self.links = tuple(links)
         self.audit = audit or logging_audit()
+        self.throttle, self.dummy_check = throttle, dummy_check
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -83,6 +98,33 @@ class AuthenticatorChain:
 
     def authenticate(self, credentials: Credentials) -> Principal:
         identity = presented_identity(credentials)
+        if credentials.problem:
+            self._record(False, "none", identity, credentials, reason=credentials.problem)
+            raise AuthenticationFailed(credentials.problem,
+                                       hint="send HTTP Basic as base64 of user:password")
+        if credentials.username is None or credentials.password is None:
+            return self._walk(credentials, identity)
+        user, source = credentials.username, credentials.source
+        if self.throttle is not None:
+            try:
+                self.throttle.check(user, source)
+            except AuthenticationFailed as exc:
+                self._record(False, "throttle", identity, credentials, reason=exc.message)
+                raise
+        try:
+            principal = self._walk(credentials, identity)
+        except BadPassword:
+            self._failed_login(credentials)
+            raise AuthenticationFailed(LOGIN_FAILED, hint=LOGIN_HINT) from None
+        if self.throttle is not None:
+            self.throttle.succeeded(user, source)
+        return principal
+
+    def _failed_login(self, credentials: Credentials) -> None:
+        if self.throttle is not None:
+            self.throttle.failed(credentials.username, credentials.source)
+
+    def _walk(self, credentials: Credentials, identity: str) -> Principal:
         unavailable: Unavailable | None = None
         for link in self.links:
             try:
@@ -105,6 +147,10 @@ class AuthenticatorChain:
             raise unavailable
         reason = "no credentials" if identity == "<anonymous>" else "no method accepted them"
         self._record(False, "none", identity, credentials, reason=reason)
+        if credentials.username is not None and credentials.password is not None:
+            if self.dummy_check is not None:  # an unknown name costs what a wrong password does
+                self.dummy_check(credentials.password)
+            raise BadPassword(LOGIN_FAILED, hint=LOGIN_HINT)
         raise AuthenticationFailed(
             f"authentication failed for {identity}: {reason}",
             hint=f"this cloud accepts: {', '.join(self.methods) or 'nothing configured'}",

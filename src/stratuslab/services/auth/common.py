@@ -13,6 +13,12 @@ from datetime import UTC, datetime
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import AuthenticationFailed
 
+
+class BadPassword(AuthenticationFailed):
+    """A password link knows the user and the password is wrong.  The chain answers it with
+    the same message as an unknown user (the link's own message goes to the audit line)."""
+
+
 #: name proven by an authenticator -> the cloud's Principal for it (None: unknown to the cloud)
 UserResolver = Callable[[str], Principal | None]
 Clock = Callable[[], datetime]

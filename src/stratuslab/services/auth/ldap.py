@@ -11,7 +11,7 @@ from stratuslab.core.auth import Credentials
 from stratuslab.core.directory import AccountStatus, Directory
 from stratuslab.core.entities import Principal, Role
 from stratuslab.core.errors import AuthenticationFailed
-from stratuslab.services.auth.common import UserResolver, resolve
+from stratuslab.services.auth.common import BadPassword, UserResolver, resolve
 
 _ROLES = frozenset(r.value for r in Role)
 
@@ -32,7 +32,7 @@ class LdapAuthenticator:
         if person is None:
             return None
         if not self.directory.check_password(credentials.username, credentials.password):
-            raise AuthenticationFailed(f"wrong password for LDAP user {person.uid}",
+            raise BadPassword(f"wrong password for LDAP user {person.uid}",
                                        hint="check the password given to the client")
         if person.status is AccountStatus.PENDING:
             raise AuthenticationFailed(

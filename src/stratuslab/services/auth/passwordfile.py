@@ -21,8 +21,7 @@ from argon2.exceptions import Argon2Error, InvalidHashError
 
 from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Principal, Role
-from stratuslab.core.errors import AuthenticationFailed
-from stratuslab.services.auth.common import UserResolver, resolve
+from stratuslab.services.auth.common import BadPassword, UserResolver, resolve
 
 _LINE = re.compile(r"^\s*([^=:\s]+)\s*[=:]\s*(.*?)\s*$")
 _ARGON2 = re.compile(r"^(\$argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[^$,\s]+\$[^$,\s]+)(.*)$")
@@ -111,7 +110,7 @@ class PasswordFileAuthenticator:
             return None
         if not credentials.password or not check_secret(entry.secret, credentials.password,
                                                         hasher=self.hasher):
-            raise AuthenticationFailed(f"wrong password for user {entry.user}",
+            raise BadPassword(f"wrong password for user {entry.user}",
                                        hint="check the password given to the client")
         return resolve(self.resolve_user, entry.user, self.method,
                        groups=entry.groups, roles=entry.roles)

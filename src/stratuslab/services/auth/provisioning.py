@@ -17,11 +17,11 @@ import logging
 from dataclasses import replace
 
 from stratuslab.core.auth import Credentials
-from stratuslab.core.directory import AccountStatus, Directory
+from stratuslab.core.directory import AccountStatus, Directory, DirectoryUser
 from stratuslab.core.entities import Principal, Role, User
 from stratuslab.core.errors import AuthenticationFailed
 from stratuslab.core.ports import Clock, UnitOfWorkFactory
-from stratuslab.services.auth.common import UserResolver
+from stratuslab.services.auth.common import BadPassword, UserResolver
 from stratuslab.services.identity import USERS_GROUP, IdentityService, principal_of
 
 log = logging.getLogger("stratuslab.auth")
@@ -48,30 +48,53 @@ class CloudUsers:
 
         return resolve_user
 
-    def _directory_roles(self, name: str) -> frozenset[str] | None:
-        """Roles the directory grants an active person, None when it does not know them."""
-        if self.directory is None:
+    def _directory_person(self, name: str, method: str) -> DirectoryUser | None:
+        """The directory's person of that name, for names the directory vouches for."""
+        if self.directory is None or method not in _DIRECTORY_METHODS:
             return None
-        person = self.directory.find_user(name)
-        if person is None or person.status is not AccountStatus.ACTIVE:
+        return self.directory.find_user(name)
+
+    def _directory_roles(self, person: DirectoryUser | None) -> frozenset[str] | None:
+        """Roles the directory grants an active person, None when it does not know them."""
+        if self.directory is None or person is None:
             return None
         return self.grants | {g for g in self.directory.groups_of(person) if g in _ROLES}
 
+    def _origin(self, user: User) -> str | None:
+        with self.uow(readonly=True) as uow:
+            try:
+                row = uow.repo(ORIGINS).get(user.id or 0)
+            except KeyError:
+                return None
+        return str(row["origin"]) if row else None
+
     def resolve(self, name: str, method: str) -> Principal | None:
+        person = self._directory_person(name, method)
+        if person is not None and person.status is not AccountStatus.ACTIVE:
+            # a pending registration proves nothing, whatever certificate or password it names
+            raise AuthenticationFailed(f"the registration of {name} is still pending",
+                                       hint="wait for the administrator's approval email")
         with self.uow(readonly=True) as uow:
             user = uow.users.by_name(name)
         if user is not None:
             if not user.enabled:
                 return None
+            if person is not None and self._origin(user) != "ldap":
+                # the directory's `name` is not the cloud account `name` that an administrator
+                # (or another source) made: never hand one person the other's account
+                raise AuthenticationFailed(
+                    f"directory user {name} is not the owner of the cloud account {name}, "
+                    "which was not created from the directory",
+                    hint="an administrator must rename one of the two accounts",
+                )
             principal = principal_of(user, method)
             if method in _CERT_METHODS:  # an LDAP bind already carries the directory's roles
                 principal = replace(principal, roles=principal.roles
-                                    | (self._directory_roles(name) or frozenset()))
+                                    | (self._directory_roles(person) or frozenset()))
             elif method == "ldap":
                 principal = replace(principal, roles=principal.roles | self.grants)
             return principal
-        directory_roles = (self._directory_roles(name) if method in _DIRECTORY_METHODS
-                           else None)
+        directory_roles = self._directory_roles(person)
         if directory_roles is not None and Role.CLOUD_ACCESS.value not in directory_roles \
                 and Role.ADMIN.value not in directory_roles:
             # proven, but not (yet) granted: the policy gate answers with the way out
@@ -80,8 +103,8 @@ class CloudUsers:
             return None
         # a certificate mapped by a gridmap entry (no directory person): the entry is the grant
         granted = [Role.CLOUD_ACCESS.value] if (
-            method in _CERT_METHODS and directory_roles is None) else []
-        origin = "ldap" if directory_roles is not None else method
+            method in _CERT_METHODS and person is None) else []
+        origin = "ldap" if person is not None else method
         principal = principal_of(self._create(name, origin, method, granted), method)
         return replace(principal, roles=principal.roles | (directory_roles or frozenset()))
 
@@ -129,6 +152,6 @@ class CloudPasswordAuthenticator:
         try:
             return self.identity.check_password(credentials.username, credentials.password)
         except AuthenticationFailed:
-            raise AuthenticationFailed(f"authentication failed: wrong password for user "
+            raise BadPassword(f"authentication failed: wrong password for user "
                                        f"{credentials.username}",
                                        hint="check the password given to the client") from None

@@ -3,9 +3,14 @@
 An application is validated (uid `^\\w{3,20}$`, email, names, optional certificate DN, password
 8-20 non-blank characters passing a strength check), rate-limited per source address, and
 stored in the directory as PENDING; the administrator is mailed.  The answer is the same whether
-or not the uid was free, so the form cannot be used to enumerate accounts.  Approval activates
-the entry, adds it to `cloud-access` and mails the person; rejection mails them and deletes the
-entry.  Imports only core; the directory and the mailer arrive by constructor.
+or not the uid was free, so the form cannot be used to enumerate accounts; a uid that the cloud
+database already holds (an administrator's or a certificate user's account) is never stored,
+and approval refuses it too.  A certificate DN is bound only when the registration request
+itself presents that certificate over TLS (proof of possession); a pending entry never maps a
+certificate nor authenticates (see drivers/identity/ldap and services/auth/provisioning).
+Approval activates the entry, adds it to `cloud-access` and mails the person; rejection mails
+them and deletes the entry.  Imports only core; the directory and the mailer arrive by
+constructor.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from stratuslab.core.directory import (
     AccountStatus,
@@ -25,7 +30,7 @@ from stratuslab.core.directory import (
 )
 from stratuslab.core.entities import Principal, Role
 from stratuslab.core.errors import CloudError, Conflict, InvalidInput, NotFound, QuotaExceeded
-from stratuslab.services.auth.x509.dn import to_rfc4514
+from stratuslab.services.auth.x509.dn import normalise_dn, to_rfc4514
 from stratuslab.services.policy import authorize_service
 
 _UID = re.compile(r"^\w{3,20}$", re.ASCII)
@@ -46,6 +51,8 @@ class Application:
     password_check: str | None = None  # the form's second copy; None from the REST API
     cert_dn: str | None = None
     message: str | None = None
+    #: the TLS client chain of the registration request: the only proof of holding `cert_dn`
+    cert_chain: tuple[bytes, ...] = ()
 
 
 def password_problem(password: str, uid: str) -> str | None:
@@ -109,6 +116,15 @@ class RateLimiter:
                 del self._events[stale]
 
 
+#: does the cloud database already hold an account of that name?
+AccountExists = Callable[[str], bool]
+#: the verified end-entity DN of a client chain (AuthenticationFailed when it does not verify)
+ProveCertificate = Callable[[tuple[bytes, ...]], str]
+
+CERT_HINT = ("connect to the registration page over HTTPS with that certificate (or a proxy of"
+             " it) in your browser or client; the DN is taken from it")
+
+
 @dataclass(frozen=True, slots=True)
 class RegistrationConfig:
     admin_email: str
@@ -119,15 +135,46 @@ class RegistrationConfig:
 
 class RegistrationService:
     def __init__(self, directory: Directory, mailer: Mailer, config: RegistrationConfig, *,
-                 limiter: RateLimiter, log: logging.Logger | None = None):
+                 limiter: RateLimiter, account_exists: AccountExists,
+                 prove_certificate: ProveCertificate | None = None,
+                 log: logging.Logger | None = None):
+        """`account_exists` asks the cloud database (a uid it holds is never registrable);
+        `prove_certificate` verifies the request's client chain (None: no CA configured, so
+        no certificate can be bound at registration)."""
         self.directory, self.mailer, self.config = directory, mailer, config
-        self.limiter = limiter
+        self.limiter, self.account_exists = limiter, account_exists
+        self.prove_certificate = prove_certificate
         self.log = log or logging.getLogger("stratuslab.audit")
+
+    def _proven_dn(self, app: Application, claimed: str) -> str:
+        """`claimed` (RFC 4514) when the request's own certificate proves it, else refuse."""
+        if self.prove_certificate is None:
+            raise InvalidInput("registration refused: this cloud cannot register certificates"
+                               " (no certificate authorities are configured)",
+                               hint="leave the certificate DN empty")
+        if not app.cert_chain:
+            raise InvalidInput(f"registration refused: the certificate DN {claimed} can only be"
+                               " registered by presenting that certificate", hint=CERT_HINT)
+        try:
+            proven = to_rfc4514(self.prove_certificate(app.cert_chain))
+        except CloudError as exc:
+            raise InvalidInput(f"registration refused: the certificate presented does not"
+                               f" verify: {exc.message}", hint=CERT_HINT) from exc
+        if normalise_dn(proven) != normalise_dn(claimed):
+            raise InvalidInput(f"registration refused: the certificate presented is {proven},"
+                               f" not {claimed}", hint=CERT_HINT)
+        return proven
 
     def apply(self, app: Application, *, source: str) -> str:
         """Store a valid application as pending; the same answer whether the uid is free."""
         self.limiter.hit(source)
         new = validate(app)
+        if new.cert_dn:
+            new = replace(new, cert_dn=self._proven_dn(app, new.cert_dn))
+        if self.account_exists(new.uid):
+            self.log.warning("registration for uid=%s refused: the cloud database already has"
+                             " that account; source=%s", new.uid, source)
+            return RECEIVED
         try:
             self.directory.add_pending_user(new)
         except Conflict:
@@ -146,13 +193,18 @@ class RegistrationService:
     def _pending_user(self, uid: str) -> DirectoryUser:
         person = self.directory.find_user(uid)
         if person is None or person.status is not AccountStatus.PENDING:
-            raise NotFound("pending registration", uid, listing="stratus list-registrations")
+            raise NotFound("pending registration", uid, listing="stratus registration list")
         return person
 
     def approve(self, uid: str, *, admin: Principal) -> bool:
         """Activate and grant cloud access; True when the person could be mailed."""
         authorize_service(admin, "registration.approve")
         person = self._pending_user(uid)
+        if self.account_exists(uid):  # made in the database since the application
+            raise Conflict(f"cannot approve {uid}: the cloud already has an account {uid}"
+                           " that this person does not own",
+                           hint=f"reject it: stratus registration reject {uid} --reason"
+                                " 'user name taken'")
         self.directory.set_status(uid, AccountStatus.ACTIVE)
         self.directory.add_to_group(uid, self.config.access_group)
         self.log.info("registration approved uid=%s by=%s", uid, admin.user)
@@ -190,7 +242,8 @@ def _admin_body(new: NewDirectoryUser, config: RegistrationConfig) -> str:
     if new.message:
         lines.append(f"Message: {new.message}")
     where = config.base_url.rstrip("/")
-    lines.append(f"Approve: stratus approve-registration {new.uid}"
-                 + (f"  (or POST {where}/api/v1/registrations/{new.uid}/approve)"
-                    if where else ""))
+    lines.append(f"Approve: stratus registration approve {new.uid}")
+    lines.append(f"Reject:  stratus registration reject {new.uid} --reason TEXT")
+    if where:
+        lines.append(f"Or on the web: {where}/register/admin")
     return "\n".join(lines) + "\n"
