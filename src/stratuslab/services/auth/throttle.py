@@ -36,8 +36,8 @@ class _Record:
 
 @dataclass(frozen=True, slots=True)
 class ThrottleConfig:
-    user_free: int = 5  # failures of one user name before the first lock
-    address_free: int = 20  # failures from one address (many people may share it)
+    user_free: int = 5  # failures of one user name that pause it
+    address_free: int = 20  # failures from one address that pause it (people share addresses)
     base: float = 1.0  # seconds of the first lock
     ceiling: float = 900.0  # longest lock
     max_keys: int = 100_000
@@ -76,8 +76,8 @@ class LoginThrottle:
                 record = self._records.setdefault(key, _Record())
                 record.failures += 1
                 record.last = now
-                over = record.failures - (cfg.user_free if key.startswith("user:")
-                                          else cfg.address_free)
+                limit = cfg.user_free if key.startswith("user:") else cfg.address_free
+                over = record.failures - limit + 1  # paused from the limit-th failure on
                 if over > 0:
                     record.locked_until = now + min(cfg.ceiling, cfg.base * 2 ** min(over - 1, 30))
             self._forget_idle(now)
