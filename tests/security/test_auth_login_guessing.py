@@ -15,7 +15,7 @@ from pathlib import Path
 import argon2
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import make_settings
+from tests.helpers.cloud import make_settings, seed_data_dir
 
 from stratuslab.bootstrap import Cloud, build_cloud
 
@@ -23,11 +23,12 @@ ADMIN = ("admin", "adminpw")
 
 
 @pytest.fixture
-def throttled(tmp_path: Path) -> Iterator[Cloud]:
+def throttled(tmp_path: Path, template_db: Path) -> Iterator[Cloud]:
     """A cloud that pauses a user after 2 failures and an address after 4, for an hour (long
     enough that no test can outlive it: no timing assumptions)."""
     settings = make_settings(tmp_path, auth={"throttle": {
         "user_failures": 2, "address_failures": 4, "first_pause": 3600}})
+    seed_data_dir(tmp_path, template_db)
     c = build_cloud(settings)
     c.identity.ensure_admin("adminpw")
     c.identity.create_user(c.identity.check_password(*ADMIN), "gina", "gina-pw1")

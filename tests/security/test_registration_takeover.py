@@ -10,18 +10,12 @@ the holder."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from tests.integration.auth.conftest import disk_pki, slapd  # noqa: F401 - fixtures
-from tests.security.test_auth_pending_registration import (
-    DirServer,
-    holder,
-    ldap_person,
-    ldap_remove,
-    srv,  # noqa: F401 - fixture
-)
+from tests.helpers.dirlab import DirServer, dir_server, holder, ldap_person, ldap_remove
 
 from stratuslab.cli.main import cli
 from stratuslab.services.auth.registration import (
@@ -33,12 +27,20 @@ from stratuslab.services.auth.registration import (
 from stratuslab.services.auth.x509.dn import normalise_dn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def srv(slapd, disk_pki, tmp_path_factory) -> Iterator[DirServer]:  # type: ignore[no-untyped-def]
+    with dir_server(slapd, disk_pki, tmp_path_factory.mktemp("sec-reg")) as server:
+        yield server
+
+
 APPLICATION = {"email": "x@example.org", "given_name": "X", "surname": "Y",
                "password": "Zq7-secret!9"}
 
 
 def test_registration_of_a_database_uid_is_never_stored_nor_approved(
-        srv: DirServer, slapd) -> None:  # noqa: F811
+        srv: DirServer, slapd) -> None:
     srv.cli("user", "create", "quinn", "--password", "Quinn-db-pw1")
     taken = httpx.post(srv.endpoint + "/api/v1/registrations", json={**APPLICATION,
                                                                      "uid": "quinn"})
@@ -59,7 +61,7 @@ def test_registration_of_a_database_uid_is_never_stored_nor_approved(
         ldap_remove(slapd, entry)
 
 
-def test_dn_claim_without_the_certificate_is_refused(srv: DirServer, disk_pki) -> None:  # noqa: F811
+def test_dn_claim_without_the_certificate_is_refused(srv: DirServer, disk_pki) -> None:
     alice_dn = "/DC=eu/DC=stratuslab/O=Test/CN=Alice Example"
     plain = httpx.post(srv.endpoint + "/api/v1/registrations",
                        json={**APPLICATION, "uid": "mallet", "cert_dn": alice_dn})
@@ -75,8 +77,8 @@ def test_dn_claim_without_the_certificate_is_refused(srv: DirServer, disk_pki) -
     assert "mallet" not in [p["uid"] for p in srv.cli_json("registration", "list")]
 
 
-def test_pending_claim_of_a_dn_never_locks_out_its_holder(srv: DirServer, slapd,  # noqa: F811
-                                                          disk_pki) -> None:  # noqa: F811
+def test_pending_claim_of_a_dn_never_locks_out_its_holder(srv: DirServer, slapd,
+                                                          disk_pki) -> None:
     sam = holder(srv, disk_pki, "Sam Holder")
     held = ldap_person(slapd, "sam", pending=False, dn=sam.dn)
     claim = ldap_person(slapd, "samclaim", pending=True, dn=sam.dn)
@@ -93,7 +95,7 @@ def test_pending_claim_of_a_dn_never_locks_out_its_holder(srv: DirServer, slapd,
 
 
 def test_registration_over_tls_with_the_certificate_binds_its_dn(
-        srv: DirServer, disk_pki) -> None:  # noqa: F811
+        srv: DirServer, disk_pki) -> None:
     tina = holder(srv, disk_pki, "Tina Proven")
     applied = srv.https("/api/v1/registrations", tina, method="POST",
                         json={**APPLICATION, "uid": "tina", "cert_dn": tina.dn})
