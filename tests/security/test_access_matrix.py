@@ -67,13 +67,15 @@ def _vm(o: Mapping[str, str]) -> int:
 
 
 def _pdisk(prefix: str) -> dict[str, Row]:
-    """pdisk paths, the same under each of its prefixes (form bodies, JSON answers)."""
+    """pdisk paths, the same under each of its prefixes and with a trailing slash (the 14.06
+    client's form): form bodies, JSON answers."""
     p = prefix
     if p.endswith("/cert"):  # certificate-only: a password is refused on every path
         hole = "issue 12 (Also): /pdisk/cert/... accepts a password over plain HTTP"
-        return {k: cert_only(objects=v.objects, body=v.body, form=v.form, hole=hole)
-                for k, v in _pdisk("/pdisk").items() for k in [k.replace("/pdisk", p, 1)]}
-    return {
+        return {k.replace("/pdisk", p, 1): cert_only(objects=v.objects, body=v.body, form=v.form,
+                                                     hole=hole)
+                for k, v in _pdisk("/pdisk").items()}
+    rows = {
         f"GET {p}/disks": user(200, hides="volume"),
         f"POST {p}/disks": user(201, body=lambda o: {"size": "1", "tag": "pd"}, form=True),
         f"GET {p}/disks/{{uuid}}": own(200, objects={"uuid": "volume"}),
@@ -86,6 +88,7 @@ def _pdisk(prefix: str) -> dict[str, Row]:
             body=lambda o: {"vm_id": o["vm"]}),
         f"DELETE {p}/disks/{{uuid}}/mounts/{{mount_id}}": own(200, objects={"*": "mount"}),
     }
+    return {**rows, **{k + "/": v for k, v in rows.items()}}
 
 
 REST: dict[str, Row] = {
@@ -188,6 +191,7 @@ REST: dict[str, Row] = {
     # --- XML-RPC endpoints (each method has its own rows below)
     # (XML-RPC answers faults inside a 200; the per-method rows check who may do what)
     "POST /RPC2": public(200), "POST /xmlrpc": public(200), "POST /pswd/xmlrpc": user(200),
+    "POST /one/3.2/RPC2": public(200), "POST /one/7.4/RPC2": public(200),
     "POST /cert/xmlrpc": cert_only(),
     # --- the marketplace: public reads; uploads are authenticated by their XML signature
     "GET /marketplace/": public(200),
