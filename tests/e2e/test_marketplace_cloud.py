@@ -507,3 +507,39 @@ def test_real_guest_boots_from_a_marketplace_image(
         for vm in srv.cli_json("describe-instance", check=False) if srv.proc else []:
             srv.cli("kill-instance", str(vm["id"]), check=False)
         srv.stop()
+
+
+def test_classic_client_runs_a_marketplace_id_over_xmlrpc(
+    site: Server, pki: Pki, files: tuple[Path, str]
+) -> None:
+    """stratus-run-instance <id> of the 14.06 client: one.vm.allocate at /pswd/xmlrpc with
+    DISK/SOURCE = <marketplace>/metadata/<id>.  The cloud verifies the entry, applies the policy
+    and imports it on demand, once; a refused entry answers the reason and leaves nothing."""
+    import xmlrpc.client
+
+    root, url = files
+    image = gz_image(root, "classic", os.urandom(50_000))
+    ident = quick_publish(site, image, f"{url}/{image.name}", pki.alice, "alice@example.org")
+    host = site.endpoint.removeprefix("http://")
+    proxy = xmlrpc.client.ServerProxy(f"http://admin:adminpw@{host}/pswd/xmlrpc")
+    template = (f'NAME = classic\nCPU = 1\nVCPU = 1\nMEMORY = 256\n'
+                f'DISK = [ SOURCE = "{site.endpoint}/marketplace/metadata/{ident}", '
+                f'TARGET = "hda", DRIVER = "raw", SAVE = "no" ]\n')  # fmt: skip
+    first = proxy.one.vm.allocate("admin:adminpw", template)
+    second = proxy.one.vm.allocate("admin:adminpw", template)
+    assert first[0] and second[0], (first, second)
+    [registered] = [i for i in rest(site, "/api/v1/images") if i.get("marketplace_id") == ident]
+    imports = [j for j in rest(site, "/api/v1/jobs") if j["kind"] == "image-import"
+               and j.get("image_id") == registered["id"]]  # fmt: skip
+    assert len(imports) == 1  # fetched once, for both VMs
+    for vm_id in (first[1], second[1]):
+        assert rest(site, f"/api/v1/vms/{vm_id}")["image_id"] == registered["id"]
+
+    blocked = gz_image(root, "classic-carol", os.urandom(50_000))
+    carol = quick_publish(site, blocked, f"{url}/{blocked.name}", pki.carol, "carol@example.org")
+    before = vm_count(site)
+    ok, message, code = proxy.one.vm.allocate(
+        "admin:adminpw", template.replace(ident, carol))
+    assert not ok and "carol@example.org" in message, message
+    assert leftovers(site, carol) == [] and vm_count(site) == before
+    site.cli("kill-instance", str(first[1]), str(second[1]))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from stratuslab.core.entities import Image, ImageState, Job, JobState, Principal
-from stratuslab.core.errors import Conflict, InvalidInput, NotFound
+from stratuslab.core.errors import Conflict, InvalidInput, NotFound, Unavailable
 from stratuslab.core.marketplace import (
     EntryNotFound,
     EntryQuery,
@@ -142,6 +142,37 @@ class MarketplaceImages:
             uow.commit()
         self.wake()
         return None, job
+
+    def import_now(self, principal: Principal, identifier: str, *, timeout_s: float = 900,
+                   poll_s: float = 0.2) -> Image:
+        """The cloud image of `identifier`, imported first if this node lacks it: for clients
+        that name the image in the VM template (XML-RPC DISK/SOURCE) and expect a VM id back.
+
+        Verification and policy come first (`request_import`); the download runs as the usual
+        `image-import` job, whose end this waits for (bounded by `timeout_s`)."""
+        image, job = self.request_import(principal, identifier)
+        if image is not None:
+            return image
+        assert job is not None and job.id is not None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self.uow(readonly=True) as uow:
+                current = uow.jobs.get(job.id)
+                found = None
+                if current is not None and current.params.get("image_id") is not None:
+                    found = uow.images.get(int(current.params["image_id"]))
+            if current is None:
+                raise NotFound("job", job.id, "stratus job list")
+            if current.state == JobState.DONE.value and found is not None:
+                return found
+            if current.state == JobState.FAILED.value:
+                raise InvalidInput(f"marketplace image {identifier} was not imported: "
+                                   f"{current.error or 'the import job failed'}",
+                                   hint=f"see job {job.id}: stratus job {job.id}")
+            if time.monotonic() > deadline:
+                raise Unavailable(f"marketplace image {identifier} is still being imported "
+                                  f"(job {job.id})", hint="try again when the job is done")
+            time.sleep(poll_s)
 
     def _boot_files(self, principal: Principal, image_id: int) -> Image:
         with self.uow(readonly=True) as uow:

@@ -2,7 +2,8 @@
 
 `Deps` carries the cloud's services (compute, images, identity, templates), the server's one
 authenticator, and `extras`: the features that may or may not be wired (network, vm_nics,
-volumes, vm_volumes; the REST adapter's ctx.extras), looked up by `feature()` in one place.
+volumes, vm_volumes, marketplace_images; the REST adapter's ctx.extras), looked up by
+`has()`/`feature()`.
 Imports core and services only.
 """
 

@@ -113,6 +113,13 @@ class VmCalls:
         wanted = disk.image or disk.source
         if not wanted:
             raise InvalidInput("the image DISK needs IMAGE_ID, IMAGE or SOURCE")
+        market = marketplace_id(disk)
+        if market and self.deps.has("marketplace_images"):
+            # StratusLab clients name the marketplace entry (<marketplace>/metadata/<id>): use
+            # this node's copy, or verify, apply the policy and import it now (once per image)
+            images = self.deps.extras["marketplace_images"]
+            image = images.registered(market) or images.import_now(principal, market)
+            return int(image.id)
         for image in self.deps.images.list(principal):
             names = (image.name, image.path, image.source, image.marketplace_id)
             if image.id is not None and (
