@@ -27,7 +27,7 @@ MISSING = {"vm": "987654", "held_vm": "987654", "vm_with_nic": "987654",
            "volume": "00000000-0000-4000-8000-000000000000", "image": "987653",
            "job": "987652", "secgroup": "no-such-group", "reservation": "987651",
            "template": "987650", "user": "no-such-user", "user_id": "987649",
-           "group_id": "987648", "network_id": "987647"}
+           "group_id": "987648", "network_id": "987647", "token": "0123456789abcdef"}
 
 
 class Access(Enum):
@@ -183,6 +183,11 @@ class World:
 
     def _make_self_id(self) -> int:
         return int(self.cloud.identity.get_user(self.admin, OWNER[0]).id)
+
+    def _make_token(self) -> str:
+        """A token of the owner, by the id `stratus token list` shows."""
+        self.cloud.identity.issue_token(self.owner)
+        return str(self.cloud.identity.list_tokens(self.owner)[-1]["id"])
 
     def _make_public_image(self) -> int:
         return int(self.base_image.id)

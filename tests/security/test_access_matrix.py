@@ -71,9 +71,7 @@ def _pdisk(prefix: str) -> dict[str, Row]:
     client's form): form bodies, JSON answers."""
     p = prefix
     if p.endswith("/cert"):  # certificate-only: a password is refused on every path
-        hole = "issue 12 (Also): /pdisk/cert/... accepts a password over plain HTTP"
-        return {k.replace("/pdisk", p, 1): cert_only(objects=v.objects, body=v.body, form=v.form,
-                                                     hole=hole)
+        return {k.replace("/pdisk", p, 1): cert_only(objects=v.objects, body=v.body, form=v.form)
                 for k, v in _pdisk("/pdisk").items()}
     rows = {
         f"GET {p}/disks": user(200, hides="volume"),
@@ -137,6 +135,8 @@ REST: dict[str, Row] = {
     "POST /api/v1/groups": admin_only(201, body=lambda o: {"name": "newgroup"}),
     "DELETE /api/v1/groups/{name}": admin_only(204, objects={"name": "group"}),
     "POST /api/v1/tokens": user(201, body=lambda o: {"ttl_hours": 1}),
+    "GET /api/v1/tokens": user(200, hides="token"),
+    "DELETE /api/v1/tokens/{token_id}": own(204, objects={"token_id": "token"}),
     "GET /api/v1/whoami": user(200),
     # --- quarantine (admin housekeeping)
     "GET /api/v1/quarantine": admin_only(200),
