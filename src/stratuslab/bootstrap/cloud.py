@@ -40,6 +40,7 @@ from stratuslab.services.identity import (
     PasswordDbAuthenticator,
     TokenAuthenticator,
 )
+from stratuslab.services.imageimport import URL_IMPORT_JOB
 from stratuslab.services.images import ImageService
 from stratuslab.services.jobs import JobRunner
 from stratuslab.services.lifecycle import LifecycleExecutor
@@ -164,6 +165,8 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     # adopt the data plane a previous server left: every live VM re-plugged (one function)
     w.workers.append((network.off_loop(executor.replug_live), lambda: None))
     runner = JobRunner(uow, clock, w.job_handlers, default=executor.execute,
+                       give_up={URL_IMPORT_JOB: w.images.url_imports.give_up},
+                       default_give_up=executor.give_up,
                        workers=settings.server.job_workers, name=settings.server.node_name)
     compute = ComputeService(uow, clock, types, nodes=w.nodes, wake=runner.wake,
                              extensions=w.extensions, placement=placement)

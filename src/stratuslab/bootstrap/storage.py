@@ -51,6 +51,7 @@ def wire(w: Wiring) -> None:
     from stratuslab.services.storage.extension import VolumeExtension
     from stratuslab.services.storage.hotplug import VolumeHotplug
     from stratuslab.services.storage.quotas import QuotaAccountant, QuotaDefaults
+    from stratuslab.services.storage.recovery import StuckVolumes
     from stratuslab.services.storage.service import VolumeService
     from stratuslab.services.storage.upkeep import VolumePurger, reexport_attached
     from stratuslab.services.storage.vmattach import VmVolumes
@@ -75,6 +76,9 @@ def wire(w: Wiring) -> None:
     for name, backend in built.items():
         inside_netns = pools[name].get("backend") == "iscsi" and pools[name].get("netns") == w.netns
         w.closers.append(backend.stop if w.netns and inside_netns else backend.close)
+    started = w.clock.now()  # volumes creating/deleting before this were the previous process's
+    stuck = StuckVolumes(w.uow, backends, quota_accountant=accountant)
+    w.workers.append((lambda: stuck.recover(started), lambda: None))
     w.workers.append((lambda: reexport_attached(service.reexport_attached), lambda: None))
     purger = VolumePurger(service.purge_quarantine, w.clock,
                           retention_s=parse_duration(w.settings.quarantine.period))

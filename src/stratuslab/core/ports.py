@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -75,8 +75,13 @@ class JobRepo(Protocol):
     def add(self, job: Job) -> Job: ...
     def get(self, job_id: int) -> Job | None: ...
     def list(self, owner: str | None, vm_id: int | None, page: Page) -> list[Job]: ...
-    def claim_next(self, runner: str, now: datetime, stale_before: datetime) -> Job | None:
-        """Take the oldest queued job, or a running one whose runner stopped heart-beating."""
+    def claim_next(
+        self, runner: str, now: datetime, stale_before: datetime,
+        retry_delay: Callable[[int], timedelta] | None = None,
+    ) -> Job | None:
+        """Take the oldest queued job, or a running one whose runner stopped heart-beating —
+        and, with `retry_delay`, whose heartbeat is older than `stale_before` minus
+        `retry_delay(attempts so far)` (backoff between attempts that keep being interrupted)."""
         ...
 
     def update(self, job: Job) -> None: ...

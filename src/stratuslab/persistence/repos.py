@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table, and_, delete, func, insert, or_, select, update
@@ -193,8 +194,13 @@ class JobRepo(_Repo):
             q = q.where(t.jobs.c.vm_id == vm_id)
         return [from_row(Job, r) for r in self.conn.execute(q)]
 
-    def claim_next(self, runner: str, now: datetime, stale_before: datetime) -> Job | None:
-        """Compare-and-swap claim; on PostgreSQL the candidate row is locked SKIP LOCKED."""
+    def claim_next(
+        self, runner: str, now: datetime, stale_before: datetime,
+        retry_delay: Callable[[int], timedelta] | None = None,
+    ) -> Job | None:
+        """Compare-and-swap claim; on PostgreSQL the candidate row is locked SKIP LOCKED.  An
+        interrupted job waits `retry_delay(attempts)` more before it is claimed again: the
+        candidates are read in id order and the first one due is taken."""
         claimable = or_(
             t.jobs.c.state == JobState.QUEUED.value,
             and_(t.jobs.c.state == JobState.RUNNING.value, t.jobs.c.heartbeat < stale_before),
@@ -206,14 +212,17 @@ class JobRepo(_Repo):
             .where(t.jobs.c.vm_id.is_not(None))
         )
         q = (
-            select(t.jobs.c.id, t.jobs.c.state, t.jobs.c.heartbeat)
+            select(t.jobs.c.id, t.jobs.c.state, t.jobs.c.heartbeat, t.jobs.c.attempts)
             .where(claimable, or_(t.jobs.c.vm_id.is_(None), t.jobs.c.vm_id.not_in(busy)))
             .order_by(t.jobs.c.id)
-            .limit(1)
+            .limit(1 if retry_delay is None else 64)
         )
         if self.conn.dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
-        row = self.conn.execute(q).first()
+        row = next((r for r in self.conn.execute(q)
+                    if r.state == JobState.QUEUED.value or retry_delay is None
+                    or r.heartbeat is None
+                    or _aware(r.heartbeat) < stale_before - retry_delay(r.attempts)), None)
         if row is None:
             return None
         result = self.conn.execute(

@@ -60,6 +60,10 @@ class UrlImports:
             self._set_state(image_id, ImageState.FAILED)
             raise
 
+    def give_up(self, job: Job, reason: str) -> None:
+        """The job runner abandons the download: the image becomes `failed`."""
+        self._set_state(int(job.params["image_id"]), ImageState.FAILED)
+
     def _download(self, job: Job, image: Image) -> None:
         p = job.params
         last = [0.0]

@@ -4,6 +4,12 @@ Jobs are claimed with a compare-and-swap (SKIP LOCKED on PostgreSQL), kept alive
 and reclaimed by any runner when their heartbeat goes stale — which is how a job interrupted by
 a server crash resumes after the restart.  Handlers are idempotent, so running a step twice is
 harmless.
+
+A job that keeps being interrupted (it crashes or hangs the server each time) is not retried
+without end: each new attempt waits longer (`retry_delay`: 5 s doubling, at most 5 min, on top
+of the staleness), and the attempt after `max_attempts` marks the job `failed` with the reason
+instead of running it; the kind's give-up hook (VM jobs: the VM enters the failure twin of its
+state with that reason) lets the user see and act on it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,13 @@ from stratuslab.services.periodic import PeriodicWorker
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Job], None]
+GiveUp = Callable[[Job, str], None]
+MAX_ATTEMPTS = 5
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Extra wait before attempt `attempts + 1` of an interrupted job: 5 s, 10 s, 20 s ... 5 min."""
+    return timedelta(seconds=min(300.0, 5.0 * 2 ** max(0, attempts - 1)))
 
 
 class JobRunner:
@@ -39,12 +52,18 @@ class JobRunner:
         default: Handler | None = None,
         workers: int = 4,
         name: str = "runner",
+        max_attempts: int = MAX_ATTEMPTS,
+        give_up: Mapping[str, GiveUp] | None = None,
+        default_give_up: GiveUp | None = None,
     ) -> None:
         self.uow = uow
         self.clock = clock
         self.handlers = dict(handlers)
         self.default = default
         self.workers = workers
+        self.max_attempts = max_attempts
+        self.give_up = dict(give_up or {})
+        self.default_give_up = default_give_up
         self.runner_id = f"{name}-{uuid.uuid4().hex[:8]}"
         self._active: set[int] = set()
         self._lock = threading.Lock()
@@ -79,10 +98,13 @@ class JobRunner:
         """Claim and run one job; False when none was ready.  (Also used by tests.)"""
         now = self.clock.now()
         with self.uow() as uow:
-            job = uow.jobs.claim_next(self.runner_id, now, now - self.STALE_AFTER)
+            job = uow.jobs.claim_next(self.runner_id, now, now - self.STALE_AFTER, retry_delay)
             uow.commit()
         if job is None:
             return False
+        if job.attempts > self.max_attempts:
+            self._abandon(job)
+            return True
         with self._lock:
             self._active.add(job.id or 0)
         try:
@@ -116,6 +138,27 @@ class JobRunner:
             uow.jobs.update(current)
             uow.commit()
         log.info("job %s (%s) %s%s", job.id, job.kind, current.state, f": {error}" if error else "")
+
+    def _abandon(self, job: Job) -> None:
+        """The attempt after the last: fail the job with the reason instead of running it."""
+        reason = (f"gave up after {job.attempts - 1} attempts: each one was interrupted before "
+                  f"it finished (the server stopped or crashed while running it; last step: "
+                  f"{job.step or 'none'})")
+        log.error("job %s (%s): %s", job.id, job.kind, reason)
+        hook = self.give_up.get(job.kind, self.default_give_up)
+        if hook is not None:
+            try:
+                hook(job, reason)
+            except Exception:
+                log.exception("job %s (%s): give-up hook failed", job.id, job.kind)
+        with self.uow() as uow:
+            current = uow.jobs.get(job.id or 0)
+            if current is None or current.runner != self.runner_id:
+                return
+            current.state, current.error = JobState.FAILED.value, reason
+            current.updated_at = self.clock.now()
+            uow.jobs.update(current)
+            uow.commit()
 
     def beat(self) -> None:
         """Heartbeats of the jobs this runner is running (one round of the heartbeat worker)."""

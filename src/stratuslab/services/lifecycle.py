@@ -58,6 +58,15 @@ class LifecycleExecutor:
             # another request (e.g. a kill) moved the VM first; its own job carries on from there
             log.info("job %s (%s) of VM %s superseded", job.id, job.kind, job.vm_id)
 
+    def give_up(self, job: Job, reason: str) -> None:
+        """The job runner abandons `job` (every attempt was interrupted): a VM left in a
+        transitional state enters its failure twin with `reason`, where `recover` applies."""
+        if job.vm_id is None:
+            return
+        vm = self._load(job.vm_id)
+        if vm.vm_state is S.PENDING or vm.vm_state in self._steps():
+            self._fail(vm, CloudError(reason))
+
     def _execute(self, job: Job) -> None:
         assert job.vm_id is not None
         action = VmAction(job.kind)
