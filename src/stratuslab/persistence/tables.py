@@ -32,6 +32,7 @@ groups = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True)),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
 users = Table(
@@ -45,6 +46,7 @@ users = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("dn", String(512), unique=True),
     Column("created_at", DateTime(timezone=True)),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
 images = Table(
@@ -67,6 +69,7 @@ images = Table(
     Column("marketplace_id", String(64)),
     Column("created_at", DateTime(timezone=True)),
     Column("inbound_ports", JSON, nullable=False, default=list, server_default="[]"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
 vms = Table(
@@ -92,6 +95,7 @@ vms = Table(
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
     Index("ix_vms_owner_state", "owner", "state"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
 jobs = Table(
@@ -113,6 +117,7 @@ jobs = Table(
     Column("updated_at", DateTime(timezone=True)),
     Column("request_id", String(64)),
     Index("ix_jobs_state_id", "state", "id"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
 vm_events = Table(
@@ -127,6 +132,7 @@ vm_events = Table(
     Column("host", String(128)),
     Column("ip", String(64)),
     Column("mac", String(32)),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
 tokens = Table(

@@ -50,6 +50,7 @@ networks = Table(
     Column("enabled", Boolean, nullable=False, server_default=true()),
     Column("owner", String(64), nullable=False),
     UniqueConstraint("segment_kind", "segment_id", name="uq_networks_segment"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
 network_ranges = Table(
@@ -65,6 +66,7 @@ network_ranges = Table(
     ),
     Column("first_ip", String(64), nullable=False),
     Column("last_ip", String(64), nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
 network_reservations = Table(
@@ -75,6 +77,7 @@ network_reservations = Table(
     Column("owner", String(64), nullable=False, index=True),
     Column("size", Integer, nullable=False),
     Column("name", String(128), nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
 network_leases = Table(
@@ -90,6 +93,7 @@ network_leases = Table(
     Column("reservation_id", Integer, index=True),
     Column("owner", String(64), index=True),
     UniqueConstraint("network", "ip", name="uq_network_leases_network_ip"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
 network_holds = Table(
@@ -109,6 +113,7 @@ security_groups = Table(
     Column("description", String(256), nullable=False),
     Column("rules", JSON, nullable=False),
     UniqueConstraint("owner", "name", name="uq_security_groups_owner_name"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
 
