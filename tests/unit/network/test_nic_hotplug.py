@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.helpers.cloud import drain
+from tests.helpers.cloud import drain, make_settings, seed_data_dir
 
-from stratuslab.bootstrap import Cloud
+from stratuslab.bootstrap import Cloud, build_cloud
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Principal, Vm
-from stratuslab.core.errors import DriverError, InvalidInput, InvalidState
+from stratuslab.core.errors import DriverError, InvalidInput, InvalidState, NotFound, QuotaExceeded
 from stratuslab.drivers.hypervisor.simulated import SimulatedHypervisor
 from stratuslab.services.network.nics import VmNics
 from stratuslab.services.network.service import NetworkService
@@ -106,3 +106,42 @@ def test_attach_to_a_stopped_vm_is_refused(cloud: Cloud, admin: Principal, runni
     with pytest.raises(InvalidState):
         nics(cloud).attach(admin, cloud.compute.get(admin, running.id or 0), "private")
     assert used(cloud, "private") == 0
+
+
+def test_the_service_refuses_another_users_vm_as_if_it_did_not_exist(
+    cloud: Cloud, admin: Principal, running: Vm
+) -> None:
+    cloud.identity.create_user(admin, "mallory", "Mallory-pw1")
+    mallory = cloud.identity.check_password("mallory", "Mallory-pw1")
+    for call in (lambda: nics(cloud).attach(mallory, running.id or 0, "private"),
+                 lambda: nics(cloud).detach(mallory, running.id or 0, "0"),
+                 lambda: nics(cloud).attach(mallory, running, "private")):  # a Vm read earlier
+        with pytest.raises(NotFound, match=f"VM {running.id} does not exist"):
+            call()
+    assert used(cloud, "private") == 0
+    assert hypervisor(cloud).nics(running.id or 0) == [running.mac]
+
+
+def test_a_nic_counts_against_the_vm_owners_lease_quota_even_when_an_admin_attaches_it(
+    tmp_path: Path, template_db: Path
+) -> None:
+    data = tmp_path / "data"
+    seed_data_dir(data, template_db)
+    c = build_cloud(make_settings(data, network={"lease_quota": 1}))
+    try:
+        c.identity.ensure_admin("adminpw")
+        root = c.identity.check_password("admin", "adminpw")
+        c.identity.create_user(root, "alice", "Alice-pw-1")
+        alice = c.identity.check_password("alice", "Alice-pw-1")
+        f = tmp_path / "disk.raw"
+        f.write_bytes(b"\0" * 4096)
+        img = c.images.register(root, "base", str(f), public=True)
+        [(vm, _)] = c.compute.run(alice, RunInstance(img.id or 0))  # her one lease
+        drain(c)
+        with pytest.raises(QuotaExceeded, match="user alice holds 1 leases of a quota of 1"):
+            nics(c).attach(root, vm.id or 0, "private")
+        with pytest.raises(QuotaExceeded, match="user alice"):
+            nics(c).attach(alice, vm.id or 0, "private")
+        assert used(c, "private") == 0
+    finally:
+        c.stop()

@@ -238,14 +238,12 @@ def attach_groups(vm_id: int, body: AttachBody, ctx: Ctx, caller: Caller) -> dic
 @router.post("/vms/{vm_id}/nics", status_code=201)
 def attach_nic(vm_id: int, body: NicBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """Hot-plug a NIC on `network` into the running VM; answers its facts (nic_id, mac, ip...)."""
-    vm = ctx.compute.get(caller, vm_id, action="action")
-    facts: dict[str, Any] = _nics(ctx).attach(caller, vm, body.network, body.ip)
+    facts: dict[str, Any] = _nics(ctx).attach(caller, vm_id, body.network, body.ip)
     return facts
 
 
 @router.delete("/vms/{vm_id}/nics/{nic}")
 def detach_nic(vm_id: int, nic: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """Unplug the VM's NIC given by MAC or NIC id (only its last, never its only one)."""
-    vm = ctx.compute.get(caller, vm_id, action="action")
-    facts: dict[str, Any] = _nics(ctx).detach(caller, vm, nic)
+    facts: dict[str, Any] = _nics(ctx).detach(caller, vm_id, nic)
     return facts

@@ -8,7 +8,12 @@ made and releases the lease.  The NIC then joins vm.spec ("networks", "nics" and
 extension's epilog unplugs it and releases its lease with the others.  Detach is the reverse
 and releases the lease exactly once (in the transaction that takes the NIC off the spec).
 Only the VM's last NIC can be detached, and never its only one: positions are the NICs' ids
-on the node and in the guest.  Imports core and services only.
+on the node and in the guest.
+
+Both take the VM by id (or a VM read earlier, re-read here) and decide themselves who may act:
+the VM's owner or an admin; anyone else gets the answer of a missing VM.  A new NIC's lease
+counts against the quota of the VM's OWNER, whoever attaches it (an admin attaching a NIC to a
+user's VM does not lift the user's limit).  Imports core and services only.
 """
 
 from __future__ import annotations
@@ -28,8 +33,10 @@ from stratuslab.services.network.definitions import get_network
 from stratuslab.services.network.extension import MAX_NICS, NetworkExtension, nic_facts
 from stratuslab.services.network.ipam import Ipam, lease_message
 from stratuslab.services.network.service import repo_of
+from stratuslab.services.policy import PRIVATE, authorize
 
 PLUGGABLE = ("running",)
+LISTING = "stratus describe-instance"
 
 
 class VmNics:
@@ -50,6 +57,21 @@ class VmNics:
         self.ipam = ipam or extension.ipam
         self.quota = quota
 
+    def _authorized(self, principal: Principal, vm: Vm | int) -> tuple[Vm, Principal]:
+        """The VM as stored now, if `principal` may change it, and its owner as a principal."""
+        vm_id = vm if isinstance(vm, int) else vm.id or 0
+        with self.uow(readonly=True) as uow:
+            found = uow.vms.get(vm_id)
+            user = uow.users.by_name(found.owner) if found is not None else None
+        if found is None:
+            raise NotFound("VM", vm_id, LISTING)
+        authorize(principal, "action", found.owner, found.group, PRIVATE, what="VM",
+                  ident=vm_id, listing=LISTING)  # fmt: skip
+        owner = Principal(found.owner, user.id or 0 if user else 0,
+                          tuple(user.groups) if user else (found.group,),
+                          frozenset(user.roles) if user else frozenset(), method="owner")
+        return found, owner
+
     def _target(self, vm: Vm, action: str) -> tuple[Node, NetworkDriverPort, VmHandle]:
         handle = vm.spec.get("handle")
         driver = self.extension.drivers.get(vm.host or "")
@@ -63,9 +85,10 @@ class VmNics:
 
     # --- attach ----------------------------------------------------------------------------
 
-    def attach(self, principal: Principal, vm: Vm, network_name: str, ip: str | None = None
-               ) -> dict[str, str]:  # fmt: skip
+    def attach(self, principal: Principal, vm: Vm | int, network_name: str,
+               ip: str | None = None) -> dict[str, str]:  # fmt: skip
         """Plug a new NIC on `network_name` into the running VM; return its facts (mac, ip...)."""
+        vm, owner = self._authorized(principal, vm)
         node, driver, handle = self._target(vm, "attach a NIC")
         assert vm.id is not None
         index = len(vm.spec.get("networks", []))
@@ -77,7 +100,7 @@ class VmNics:
             network = get_network(repo, network_name)
             lease = self.ipam.acquire(repo, network.name, vm_id=vm.id, owner=vm.owner,
                                       nic_index=index, ip=ip or None,
-                                      quota=self.quota(principal))  # fmt: skip
+                                      quota=self.quota(owner))  # fmt: skip
             self._lease_event(uow, vm.id, principal.user, lease, acquired=True)
             rules = self.extension.rules(uow, repo, vm, index)
             uow.commit()
@@ -138,8 +161,9 @@ class VmNics:
 
     # --- detach ----------------------------------------------------------------------------
 
-    def detach(self, principal: Principal, vm: Vm, nic: str) -> dict[str, str]:
+    def detach(self, principal: Principal, vm: Vm | int, nic: str) -> dict[str, str]:
         """Unplug the VM's NIC given by MAC or position and release its lease; return its facts."""
+        vm, _owner = self._authorized(principal, vm)
         node, driver, handle = self._target(vm, "detach a NIC")
         assert vm.id is not None
         facts = list(vm.spec.get("networks", []))

@@ -178,14 +178,11 @@ class VmCalls:
     def attach_nic(self, principal: Principal, vm_id: int, nic: NicRequest) -> None:
         nics = self.deps.feature("vm_nics", "attaching NICs")
         cmd = self.networks.nic_command(principal, nic)
-        vm = self.deps.compute.get(principal, vm_id, action="action")
-        nics.attach(principal, vm, cmd["network"], cmd.get("ip"))
+        nics.attach(principal, vm_id, cmd["network"], cmd.get("ip"))  # VmNics checks the caller
 
     def detach_nic(self, principal: Principal, vm_id: int, nic_id: int) -> None:
         nics = self.deps.feature("vm_nics", "detaching NICs")
-        nics.detach(
-            principal, self.deps.compute.get(principal, vm_id, action="action"), str(nic_id)
-        )
+        nics.detach(principal, vm_id, str(nic_id))  # VmNics checks the caller
 
     def deploy(self, principal: Principal, vm_id: int, host_id: int) -> None:
         self.deps.compute.deploy(principal, vm_id, host_name(self.deps.compute, host_id))
