@@ -53,8 +53,9 @@ def _register() -> None:
     from stratuslab.ops.config import config
     from stratuslab.ops.database import db
     from stratuslab.ops.dataplane import remove_data_plane
+    from stratuslab.ops.preflight import preflight
 
-    for command in (config, db, backup_command, restore_command, remove_data_plane):
+    for command in (config, db, backup_command, restore_command, remove_data_plane, preflight):
         main.add_command(command)
 
 

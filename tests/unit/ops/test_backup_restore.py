@@ -6,19 +6,30 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from tests.helpers.backupdata import check_restored, populate
-from tests.helpers.cloud import DATABASE_URL_ENV, make_settings
 
 from stratuslab.__main__ import main
 from stratuslab.bootstrap import Cloud, build_cloud
+from stratuslab.settings import Settings, load_settings
 
-pytestmark = pytest.mark.skipif(
-    bool(__import__("os").environ.get(DATABASE_URL_ENV)),
-    reason="the SQLite path; PostgreSQL backups are tested in tests/integration/db")
+
+def sqlite_settings(data_dir: Path) -> Settings:
+    """SQLite whatever the run's database (PostgreSQL backups: tests/integration/db)."""
+    return load_settings(None, env={}, overrides={"server": {"data_dir": str(data_dir)},
+                                                  "hypervisor": {"driver": "simulated"}})
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[Cloud]:
+    built = build_cloud(sqlite_settings(tmp_path / "data"))
+    built.identity.ensure_admin("adminpw")
+    yield built
+    built.stop()
 
 
 def _run(*argv: str) -> tuple[int, str]:
@@ -40,7 +51,7 @@ def test_backup_then_restore_into_a_new_data_directory_finds_everything(
     new = tmp_path / "restored"
     code, out = _run("restore", "--data-dir", str(new), str(dest))
     assert code == 0, out
-    restored = build_cloud(make_settings(new), create_db=False)
+    restored = build_cloud(sqlite_settings(new), create_db=False)
     try:
         check_restored(restored, made, new / "images")
     finally:
