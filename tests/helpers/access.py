@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import xmlrpc.client
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ MISSING = {"vm": "987654", "held_vm": "987654", "vm_with_nic": "987654",
            "volume": "00000000-0000-4000-8000-000000000000", "image": "987653",
            "job": "987652", "secgroup": "no-such-group", "reservation": "987651",
            "template": "987650", "user": "no-such-user", "user_id": "987649",
-           "group_id": "987648", "network_id": "987647", "token": "0123456789abcdef"}
+           "group_id": "987648", "network_id": "987647", "token": "0123456789abcdef",
+           "cdmi_object": "nobox/none", "cdmi_new": "nobox/new", "cdmi_container": "nobox/"}
 
 
 class Access(Enum):
@@ -88,6 +90,11 @@ def cert_only(**kw: Any) -> Row:
 
 
 # --- the routes, read from the routers ---------------------------------------------------------
+
+def plain_path(path: str) -> str:
+    """'/cdmi/{path:path}' -> '/cdmi/{path}': placeholders without their converters."""
+    return re.sub(r"\{(\w+):\w+\}", r"{\1}", path)
+
 
 def http_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
     """(METHOD, path) of every HTTP route, through included routers and mounted apps."""
@@ -253,6 +260,22 @@ class World:
             self.owner, CreateVolume(size_gb=1, tag=f"t{self._n()}"))
         return str(vol.uuid)
 
+    def _make_cdmi_container(self) -> str:
+        """A CDMI container of the owner's: its path with the trailing slash."""
+        name = f"box{self._n()}"
+        self.cloud.wiring.services["objects"].make_container(self.owner, [name], {})
+        return name + "/"
+
+    def _make_cdmi_object(self) -> str:
+        box = self._make_cdmi_container().rstrip("/")
+        self.cloud.wiring.services["objects"].put_data(
+            self.owner, [box, "obj"], [b"olive's bytes"], mimetype="text/plain", metadata={})
+        return f"{box}/obj"
+
+    def _make_cdmi_new(self) -> str:
+        """Where the owner may create an object: a name in one of their containers."""
+        return self._make_cdmi_container() + "new"
+
     def _make_secgroup(self) -> str:
         name = f"sg{self._n()}"
         self.cloud.wiring.services["network"].create_group(self.owner, name,
@@ -297,7 +320,7 @@ class World:
             kw["content"] = body.encode()
         elif body is not None:
             kw["data" if row.form else "json"] = body
-        url = path.format(**objs) + (f"?{row.query}" if row.query else "")
+        url = plain_path(path).format(**objs) + (f"?{row.query}" if row.query else "")
         return self.client.request(method, url, **kw)
 
     def rpc(self, who: tuple[str, str] | None, method: str, args: list[Any]) -> list[Any]:

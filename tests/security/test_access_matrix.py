@@ -41,6 +41,7 @@ from tests.helpers.access import (
     expand_occi,
     http_routes,
     own,
+    plain_path,
     public,
     user,
 )
@@ -193,6 +194,19 @@ REST: dict[str, Row] = {
     "POST /RPC2": public(200), "POST /xmlrpc": public(200), "POST /pswd/xmlrpc": user(200),
     "POST /one/3.2/RPC2": public(200), "POST /one/7.4/RPC2": public(200),
     "POST /cert/xmlrpc": cert_only(),
+    # --- CDMI file storage: the caller's own tree; another user's objects do not exist for them
+    "GET /cdmi": user(200, hides="cdmi_container"),
+    "PUT /cdmi": user(400),
+    "POST /cdmi": user(400),
+    "DELETE /cdmi": user(400),
+    "GET /cdmi/{path:path}": own(200, objects={"path": "cdmi_object"}),
+    "PUT /cdmi/{path:path}": own(201, objects={"path": "cdmi_new"}, body=lambda o: "bytes",
+                                 headers={"Content-Type": "text/plain"}),
+    "POST /cdmi/{path:path}": own(201, objects={"path": "cdmi_container"},
+                                  body=lambda o: {"value": "posted"},
+                                  headers={"Content-Type": "application/cdmi-object",
+                                           "X-CDMI-Specification-Version": "1.1"}),
+    "DELETE /cdmi/{path:path}": own(204, objects={"path": "cdmi_object"}),
     # --- the marketplace: public reads; uploads are authenticated by their XML signature
     "GET /marketplace/": public(200),
     "GET /marketplace/endorsers": public(200),
@@ -408,7 +422,7 @@ def _missing_variant(row: Row, objs: Mapping[str, str], path: str) -> dict[str, 
     changed = False
     for name, kind in row.objects.items():
         base = kind.split(":")[0]
-        if f"{{{name}}}" in path and base in MISSING:
+        if f"{{{name}}}" in plain_path(path) and base in MISSING:
             swapped[name] = MISSING[base]
             changed = True
     return swapped if changed else None

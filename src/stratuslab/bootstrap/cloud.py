@@ -140,7 +140,7 @@ def open_database(settings: Settings, *, create_if_empty: bool) -> Engine:
 
 
 def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
-    from stratuslab.bootstrap import apis, auth, images, marketplace, network, storage
+    from stratuslab.bootstrap import apis, auth, cdmi, images, marketplace, network, storage
 
     data = settings.data_dir
     data.mkdir(parents=True, exist_ok=True)
@@ -155,7 +155,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     builder = TinyImageBuilder(settings.images.build_cache or str(data / "build-cache"))
     w.images = images.wire(w, builder)
     w.auth_links = {"token": TokenAuthenticator(identity), "password": PasswordDbAuthenticator(identity)}
-    for feature in (network, storage, marketplace, auth):
+    for feature in (network, storage, marketplace, auth, cdmi):
         feature.wire(w)
     types = instance_types(settings)
     placement = Placement(w.nodes)  # hosts' enabled flags; the executor places through it

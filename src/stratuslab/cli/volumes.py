@@ -118,7 +118,7 @@ def delete_volume(ctx: click.Context, uuids: tuple[str, ...]) -> None:
 
 @click.group("storage")
 def storage() -> None:
-    """Storage administration."""
+    """File storage (CDMI objects) and storage administration."""
 
 
 @storage.group("quarantine")

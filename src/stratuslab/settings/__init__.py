@@ -8,6 +8,7 @@ composition root (`bootstrap`, `__main__`, `ops`) imports this package.
 from stratuslab.settings.loader import load_settings, read_toml
 from stratuslab.settings.model import Settings, SettingsError, parse_duration, parse_listen
 from stratuslab.settings.sections import (
+    CdmiSettings,
     HypervisorSettings,
     ImageSettings,
     InstanceTypeSettings,
@@ -33,7 +34,7 @@ from stratuslab.settings.sections_access import (
 )
 
 __all__ = [
-    "AuthSettings", "HypervisorSettings", "ImageSettings", "InstanceTypeSettings",
+    "AuthSettings", "CdmiSettings", "HypervisorSettings", "ImageSettings", "InstanceTypeSettings",
     "LdapAuthSettings", "MailSettings", "MarketplaceSettings", "NetworkSettings",
     "LibvirtSettings", "PolicySettings", "QemuSettings", "QuarantineSettings", "RegistrationSettings",
     "ServerSettings", "Settings", "SettingsError", "StorageSettings", "TlsSettings",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from stratuslab.core.errors import InvalidInput
 from stratuslab.settings.sections import (
+    CdmiSettings,
     HypervisorSettings,
     ImageSettings,
     InstanceTypeSettings,
@@ -73,6 +74,7 @@ class Settings:
     qemu: QemuSettings = field(default_factory=QemuSettings)
     libvirt: LibvirtSettings = field(default_factory=LibvirtSettings)
     images: ImageSettings = field(default_factory=ImageSettings)
+    cdmi: CdmiSettings = field(default_factory=CdmiSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)
     registration: RegistrationSettings = field(default_factory=RegistrationSettings)

@@ -116,6 +116,17 @@ class LibvirtSettings:
 
 
 @dataclass(frozen=True)
+class CdmiSettings:
+    enabled: bool = setting(True, doc="serve CDMI file storage under /cdmi/")
+    backend: str = setting("fs", choices=("fs",), doc="where object bytes live: fs = files "
+                           "under `directory` (written crash-safely)")
+    directory: str = setting("", doc="blob directory of the fs backend; empty: data_dir/objects")
+    quota_bytes: int = setting(10 * 1024**3, unit="bytes", minimum=0,
+                               doc="stored bytes per user (0: no limit); reported by "
+                                   "GET /cdmi/cdmi_capabilities/")
+
+
+@dataclass(frozen=True)
 class ImageSettings:
     build_cache: str = setting("", doc="cache of `stratus image build`; empty: data_dir/build-cache")
     url_allow_hosts: list[str] = setting(

@@ -1,0 +1,1 @@
+"""Blob stores behind CDMI file storage (`core.objects.BlobStore`)."""
