@@ -1,6 +1,6 @@
 """The CDMI object table and its repository (`uow.repo("objects")`).
 
-The table lives on the shared `metadata` of persistence.tables; migration 0008_cdmi_objects
+The table lives on the shared `metadata` of persistence.tables; migration 0009_cdmi_objects
 creates it.  Imports core and this package only.
 """
 
@@ -42,6 +42,7 @@ objects = Table(
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
     UniqueConstraint("parent", "name", name="uq_objects_parent_name"),
+    sqlite_autoincrement=True,  # ids are never reused
 )
 
 

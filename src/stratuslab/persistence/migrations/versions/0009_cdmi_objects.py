@@ -1,7 +1,7 @@
 """objects: CDMI containers and data objects (their bytes live in the blob store)
 
-Revision ID: 0008_cdmi_objects
-Revises: 0007_job_request_id
+Revision ID: 0009_cdmi_objects
+Revises: 0008_never_reuse_ids
 Create Date: 2026-12-02 13:30:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_cdmi_objects"
-down_revision = "0007_job_request_id"
+revision = "0009_cdmi_objects"
+down_revision = "0008_never_reuse_ids"
 branch_labels = None
 depends_on = None
 
@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_objects")),
         sa.UniqueConstraint("object_id", name=op.f("uq_objects_object_id")),
         sa.UniqueConstraint("parent", "name", name="uq_objects_parent_name"),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("objects") as batch:
         batch.create_index(batch.f("ix_objects_parent"), ["parent"], unique=False)
