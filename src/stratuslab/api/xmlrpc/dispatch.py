@@ -4,7 +4,8 @@
 ``<methodResponse>``.  Wrong argument types or counts answer ``[False, msg, 0x1000]`` before any
 backend call (so nothing changes); CloudErrors become ``[False, msg, code]`` through
 `codes.error_response`; surplus arguments are ignored (3.x clients send some).  Unknown methods
-are an XML-RPC fault, as OpenNebula's xmlrpc-c server answers.  Imports only core and this
+are an XML-RPC fault, as OpenNebula's xmlrpc-c server answers; OpenNebula methods this cloud
+does not implement (catalogue.KNOWN) answer ``[False, msg, 0x800]`` instead.  Imports only core and this
 package (plus the standard library's xmlrpc.client for the wire).
 """
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from stratuslab.api.xmlrpc.backend import XmlRpcBackend
+from stratuslab.api.xmlrpc.catalogue import KNOWN
 from stratuslab.api.xmlrpc.codes import OneError, error_response, fault, success
 from stratuslab.api.xmlrpc.profiles import Profile
 from stratuslab.core.auth import Credentials
@@ -113,6 +115,9 @@ class Dispatcher:
         if not name:
             return self._fault(-32600, "invalid request: no methodName")
         method = self.methods.get(name)
+        if method is None and name in KNOWN:  # an OpenNebula method this cloud does not do
+            answer = fault(f"[{name}] not supported by this cloud", OneError.ACTION)
+            return xmlrpc.client.dumps((answer,), methodresponse=True).encode()
         if method is None:
             return self._fault(NO_SUCH_METHOD, f"Requested method '{name}' not registered")
         result = self.call(name, method, list(params), base)

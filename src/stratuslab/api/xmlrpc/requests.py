@@ -92,6 +92,15 @@ def _swap(raw: str | None) -> int | None:
     return int(raw)
 
 
+def vm_shape(tpl: Template) -> tuple[int | None, int | None]:
+    """`one.vm.resize`'s template -> (virtual CPUs, memory MiB); None keeps the current value."""
+    cpu = _number(tpl, "CPU", float)
+    vcpu = _number(tpl, "VCPU", int)
+    memory = _number(tpl, "MEMORY", int)
+    cpus = int(vcpu) if vcpu is not None else (max(1, round(cpu)) if cpu is not None else None)
+    return cpus, int(memory) if memory is not None else None
+
+
 def vm_request(tpl: Template) -> VmRequest:
     disks = tuple(disk(v) for v in tpl.vectors("DISK"))
     if not disks:

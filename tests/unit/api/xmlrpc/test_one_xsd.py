@@ -59,6 +59,11 @@ CALLS = {
         ("one.datastore.info", (1,), "datastore"),
         ("one.datastorepool.info", (), "datastore_pool"),
         ("one.acl.info", (), "acl_pool"),
+        ("one.vmpool.infoset", ("0,99", False), "vm_pool"),
+        ("one.vmpool.infoset", ("0", True), "vm_pool_extended"),
+        ("one.cluster.info", (0,), "cluster"),
+        ("one.clusterpool.info", (), "cluster_pool"),
+        ("one.zonepool.info", (), "zone_pool"),
     ],
 }
 CASES = [(line, *call) for line, calls in CALLS.items() for call in calls]

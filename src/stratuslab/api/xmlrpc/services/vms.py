@@ -197,3 +197,16 @@ class VmCalls:
             self.deps.compute.get(principal, vm_id)  # -1/-1 changes nothing, but the VM must exist
             return
         self.deps.compute.chown(principal, vm_id, owner=owner, group=group)
+
+    def resize(
+        self, principal: Principal, vm_id: int, *, cpu: int | None, memory_mib: int | None
+    ) -> None:
+        self.deps.compute.resize(principal, vm_id, cpu=cpu, ram_mib=memory_mib)
+
+    def save_disk(self, principal: Principal, vm_id: int, disk_id: int, name: str) -> int:
+        if disk_id != 0:
+            raise InvalidInput(f"disk {disk_id} of VM {vm_id} cannot be saved as an image",
+                               hint="only the root disk (DISK_ID 0) can; volumes persist anyway")
+        image = self.deps.images.save_vm_disk(principal, vm_id, name)
+        assert image.id is not None
+        return image.id

@@ -125,6 +125,16 @@ class FakeVms:
         self.calls.append(("vm_chown", vm_id, user_id, group_id))
 
 
+    def resize(
+        self, principal: Principal, vm_id: int, *, cpu: int | None, memory_mib: int | None
+    ) -> None:
+        self.calls.append(("vm_resize", vm_id, cpu, memory_mib))
+
+    def save_disk(self, principal: Principal, vm_id: int, disk_id: int, name: str) -> int:
+        self.calls.append(("vm_save_disk", vm_id, disk_id, name))
+        return 9
+
+
 class FakeVolumes:
     def __init__(self, calls: list[tuple[Any, ...]]) -> None:
         self.calls = calls
