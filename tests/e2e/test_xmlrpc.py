@@ -455,3 +455,48 @@ def test_unknown_method_is_an_xmlrpc_fault(srv: Server) -> None:
 
 def test_server_log_has_no_tracebacks(srv: Server, tmp_path: Path) -> None:
     assert "Traceback" not in srv.log()
+
+
+def test_vn_allocate_takes_7x_ranges_and_3x_fixed_or_ranged_without_network_address(
+    admin: Any,
+) -> None:
+    """The subnet is derived from the addresses when NETWORK_ADDRESS is absent: a 7.x AR, a 3.2
+    FIXED network (LEASES) and a 3.2 RANGED one (IP_START/IP_END)."""
+    seven = admin.vn.allocate('NAME="ar-only"\nAR=[TYPE="IP4", IP="10.81.0.10", SIZE="5"]', -1)
+    fixed = admin.vn.allocate('NAME="fixed32"\nTYPE="FIXED"\nBRIDGE="br1"\n'
+                              'LEASES=[IP="10.82.0.5"]\nLEASES=[IP="10.82.0.9"]', -1)  # fmt: skip
+    ranged = admin.vn.allocate('NAME="ranged32"\nTYPE="RANGED"\nIP_START="10.83.0.20"\n'
+                               'IP_END="10.83.0.29"', -1)  # fmt: skip
+    assert [(ar.IP, int(ar.SIZE)) for ar in admin.vn.info(seven).AR_POOL.AR] == [("10.81.0.10", 5)]
+    assert [ar.IP for ar in admin.vn.info(fixed).AR_POOL.AR] == ["10.82.0.5", "10.82.0.9"]
+    assert admin.vn.info(fixed).TEMPLATE["NETWORK_ADDRESS"] == "10.82.0.0"
+    assert [(ar.IP, int(ar.SIZE)) for ar in admin.vn.info(ranged).AR_POOL.AR] == [("10.83.0.20", 10)]
+    for net in (seven, fixed, ranged):
+        admin.vn.delete(net)
+
+
+def test_image_names_are_unique_per_owner_and_datastores_must_exist(
+    srv: Server, alice: Any, image_id: int
+) -> None:
+    ok, message, code = rpc(srv).one.image.allocate(
+        "alice:alice-pw", 'NAME="ttylinux"\nPATH="http://127.0.0.1:1/x.raw"\nTYPE="OS"', 1)
+    assert (ok, code) == (False, ACTION) and "already exists" in message
+    ok, message, code = rpc(srv).one.image.allocate(
+        "alice:alice-pw", 'NAME="other"\nPATH="http://127.0.0.1:1/x.raw"\nTYPE="OS"', 107)
+    assert (ok, code) == (False, NO_EXISTS) and "datastore 107" in message
+
+
+def test_denial_on_an_object_the_caller_sees_is_authorization_not_no_exists(
+    srv: Server, alice: Any, tmp_path: Path
+) -> None:
+    disk = tmp_path / "public.raw"
+    disk.write_bytes(b"\0" * 65536)
+    public = int(srv.cli("image", "register", "shared", str(disk), "--public").stdout.strip())
+    ok, _, _ = rpc(srv).one.image.info("alice:alice-pw", public)
+    assert ok  # she sees it
+    for call in (lambda: rpc(srv).one.image.delete("alice:alice-pw", public),
+                 lambda: rpc(srv).one.image.enable("alice:alice-pw", public, False)):
+        ok, message, code = call()
+        assert (ok, code) == (False, 0x200), message
+    ok, _, code = rpc(srv).one.image.delete("alice:alice-pw", 987_654)
+    assert (ok, code) == (False, NO_EXISTS)  # what she cannot see does not exist for her

@@ -7,6 +7,8 @@ filter flag / range / state arguments.  Imports only core and this package.
 
 from __future__ import annotations
 
+import ipaddress
+
 from stratuslab.api.xmlrpc.backend import (
     AddressRange,
     DiskRequest,
@@ -188,7 +190,16 @@ def _legacy_ranges(tpl: Template) -> list[AddressRange]:
     TYPE=FIXED with LEASES=[IP=..., MAC=...] vectors."""
     if tpl.value("TYPE", "").upper() == "FIXED":
         return [AddressRange(ip=v.get("IP"), mac=v.get("MAC")) for v in tpl.vectors("LEASES")]
-    address = tpl.get("NETWORK_ADDRESS") or tpl.get("IP_START")
+    start, end = tpl.get("IP_START"), tpl.get("IP_END")
+    if start and end:
+        try:
+            first, last = ipaddress.IPv4Address(start), ipaddress.IPv4Address(end)
+        except ValueError:
+            raise InvalidInput(f"IP_START {start!r} / IP_END {end!r} are not IPv4 addresses") from None
+        if last < first:
+            raise InvalidInput(f"IP_END {end} comes before IP_START {start}")
+        return [AddressRange(ip=start, size=int(last) - int(first) + 1)]
+    address = tpl.get("NETWORK_ADDRESS") or start
     if not address:
         return []
     size = tpl.value("NETWORK_SIZE", "254")

@@ -9,7 +9,10 @@ from collections.abc import Sequence
 from stratuslab.api.xmlrpc.backend import ImageAllocate
 from stratuslab.api.xmlrpc.services.common import Deps, unsupported
 from stratuslab.core.entities import Image, Principal
-from stratuslab.core.errors import InvalidInput
+from stratuslab.core.errors import Conflict, InvalidInput, NotFound
+
+#: the one image datastore (one.datastorepool.info lists it)
+IMAGE_DATASTORE = 1
 
 
 class ImageCalls:
@@ -23,6 +26,12 @@ class ImageCalls:
         return self.deps.images.list(principal)
 
     def allocate(self, principal: Principal, request: ImageAllocate) -> int:
+        if request.datastore_id != IMAGE_DATASTORE:
+            raise NotFound("datastore", request.datastore_id, "one.datastorepool.info")
+        mine = (i for i in self.deps.images.list(principal) if i.owner == principal.user)
+        if any(i.name == request.name for i in mine):  # OpenNebula: names unique per owner
+            raise Conflict(f"image {request.name} of {principal.user} already exists",
+                           hint="choose another NAME, or delete the old one (one.image.delete)")
         if request.type != "OS" or request.persistent:
             raise unsupported(f"{request.type.lower()} / persistent images (use volumes)")
         source = request.path or request.source

@@ -35,9 +35,12 @@ def _subnet(request: NetworkAllocate) -> str:
     attrs = request.attrs
     address = attrs.get("NETWORK_ADDRESS", "")
     if not address:
+        derived = _covering(request)
+        if derived is not None:
+            return derived
         raise InvalidInput(
-            f"network {request.name} has no NETWORK_ADDRESS",
-            hint='add NETWORK_ADDRESS="10.1.0.0" and NETWORK_MASK="255.255.255.0"',
+            f"network {request.name} has neither NETWORK_ADDRESS nor addresses to derive it from",
+            hint='add NETWORK_ADDRESS="10.1.0.0" and NETWORK_MASK="255.255.255.0", or AR/LEASES',
         )
     if "/" not in address:
         size = attrs.get("NETWORK_SIZE", "")
@@ -53,6 +56,32 @@ def _subnet(request: NetworkAllocate) -> str:
         return str(ipaddress.IPv4Network(address, strict=False))
     except ValueError as exc:
         raise InvalidInput(f"network {request.name}: NETWORK_ADDRESS {address!r}: {exc}") from None
+
+
+def _covering(request: NetworkAllocate) -> str | None:
+    """No NETWORK_ADDRESS (7.x AR templates, 3.2 FIXED LEASES or RANGED IP_START/IP_END): the
+    smallest network holding every given address, at least the /24 around them."""
+    addresses = []
+    for ar in request.ranges:
+        if ar.type in ("IP4", "IP4_6") and ar.ip:
+            try:
+                first = ipaddress.IPv4Address(ar.ip)
+            except ValueError:
+                raise InvalidInput(f"AR IP {ar.ip!r} is not an IPv4 address") from None
+            addresses += [first, first + max(0, ar.size - 1)]
+    if not addresses:
+        return None
+    low, high = min(addresses), max(addresses)
+    prefix = 24
+    while prefix > 8:
+        net = ipaddress.IPv4Network(f"{low}/{prefix}", strict=False)
+        if high in net:
+            break
+        prefix -= 1
+    net = ipaddress.IPv4Network(f"{low}/{prefix}", strict=False)
+    if int(low) == int(net.network_address) or int(high) == int(net.broadcast_address):
+        net = net.supernet()  # keep the given addresses off the network/broadcast address
+    return str(net)
 
 
 def _range_text(ar: AddressRange, subnet: str | None = None) -> str:
