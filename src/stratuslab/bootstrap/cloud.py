@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,9 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     runner = JobRunner(uow, clock, w.job_handlers, default=executor.execute,
                        give_up={URL_IMPORT_JOB: w.images.url_imports.give_up},
                        default_give_up=executor.give_up,
-                       workers=settings.server.job_workers, name=settings.server.node_name)
+                       workers=settings.server.job_workers, name=settings.server.node_name,
+                       stale_after=timedelta(seconds=parse_duration(
+                           settings.server.job_stale_after)))
     compute = ComputeService(uow, clock, types, nodes=w.nodes, wake=runner.wake,
                              extensions=w.extensions, placement=placement)
     reconciler = Reconciler(uow, clock, w.nodes)

@@ -55,8 +55,11 @@ class JobRunner:
         max_attempts: int = MAX_ATTEMPTS,
         give_up: Mapping[str, GiveUp] | None = None,
         default_give_up: GiveUp | None = None,
+        stale_after: timedelta | None = None,
     ) -> None:
         self.uow = uow
+        # a running job without a heartbeat for this long belongs to a runner that stopped
+        self.stale_after = stale_after if stale_after is not None else self.STALE_AFTER
         self.clock = clock
         self.handlers = dict(handlers)
         self.default = default
@@ -98,7 +101,7 @@ class JobRunner:
         """Claim and run one job; False when none was ready.  (Also used by tests.)"""
         now = self.clock.now()
         with self.uow() as uow:
-            job = uow.jobs.claim_next(self.runner_id, now, now - self.STALE_AFTER, retry_delay)
+            job = uow.jobs.claim_next(self.runner_id, now, now - self.stale_after, retry_delay)
             uow.commit()
         if job is None:
             return False

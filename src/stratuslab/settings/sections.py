@@ -50,6 +50,10 @@ class ServerSettings:
     admin_password: str = setting("", doc="password of the bootstrap user 'admin'; empty: generated "
                                   "and printed once (also STRATUSLAB_ADMIN_PASSWORD)")
     job_workers: int = setting(4, minimum=1, doc="threads that run jobs (deploys, stops, ...)")
+    job_stale_after: str = setting("10s", unit=DURATION,
+                                   doc="a running job whose runner has not sent a heartbeat for "
+                                   "this long is taken over by another runner (heartbeats every "
+                                   "2 s; keep it well above that)")
     log_level: str = setting("info", choices=LOG_LEVELS, doc="least severe level logged")
     log_format: str = setting("text", choices=("text", "json"),
                               doc="text lines, or one JSON object per line (time, level, logger, "

@@ -1,0 +1,1 @@
+"""Front ends: wire formats <-> commands.  Never import drivers, persistence or settings."""

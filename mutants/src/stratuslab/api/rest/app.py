@@ -1,0 +1,21 @@
+"""REST application factory: the FastAPI app, its error handlers and the core routes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from stratuslab.api.rest import errors, routes_admin, routes_quarantine, routes_vms
+from stratuslab.api.rest.deps import RestContext
+
+
+def create_app(ctx: RestContext) -> FastAPI:
+    app = FastAPI(
+        title="StratusLab", version=ctx.version,
+        openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    app.include_router(routes_vms.router, prefix="/api/v1")
+    app.include_router(routes_admin.router, prefix="/api/v1")
+    app.include_router(routes_quarantine.router, prefix="/api/v1")
+    return app

@@ -1,0 +1,249 @@
+"""/api/v1 networks, address ranges, holds, reservations, security groups and NIC hot-plug.
+
+The NetworkService arrives as ctx.extras["network"] and VmNics as ctx.extras["vm_nics"]
+(bootstrap/network.py).  Adapter only: request bodies -> service calls -> JSON; never imports
+drivers, persistence or settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from stratuslab.api.rest.deps import Caller, Ctx, RestContext
+from stratuslab.core.errors import Unavailable
+
+router = APIRouter(prefix="/api/v1", tags=["network"])  # added by bootstrap/network.py
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NetworkBody(_Strict):
+    name: str
+    subnet: str = Field(description="IPv4 CIDR, e.g. 10.20.0.0/24")
+    ranges: list[str] | None = Field(None, description="FIRST-LAST or CIDR; default: the subnet")
+    gateway: str | None = None
+    dns: list[str] | None = None
+    ipv6_prefix: str | None = None
+    ipv6_mode: str | None = Field(None, description="none | slaac | static")
+    mac_prefix: str | None = None
+    segment_id: int | None = Field(None, description="VNI or VLAN id; default: from the pool")
+    segment_kind: str | None = Field(None, description="vxlan | vlan")
+    address_class: str | None = Field(None, description="public | local | private")
+
+
+class RangeBody(_Strict):
+    range: str = Field(description="FIRST-LAST or a CIDR")
+
+
+class HoldBody(_Strict):
+    ip: str
+    reason: str = ""
+
+
+class ReservationBody(_Strict):
+    network: str
+    count: int = 1
+    name: str = ""
+
+
+class GroupBody(_Strict):
+    name: str
+    description: str = ""
+    rules: list[str] = Field([], description="e.g. 'inbound tcp 80 0.0.0.0/0'")
+
+
+class RuleBody(_Strict):
+    rule: str
+
+
+class AttachBody(_Strict):
+    groups: list[str]
+
+
+class NicBody(_Strict):
+    network: str
+    ip: str | None = None
+
+
+def _svc(ctx: RestContext) -> Any:
+    svc = ctx.extras.get("network")
+    if svc is None:
+        raise Unavailable("networking is not configured on this server")
+    return svc
+
+
+def _nics(ctx: RestContext) -> Any:
+    svc = ctx.extras.get("vm_nics")
+    if svc is None:
+        raise Unavailable("NIC hot-plug is not configured on this server")
+    return svc
+
+
+def network_out(view: Any) -> dict[str, Any]:
+    n, u = view.network, view.usage
+    return {
+        "name": n.name, "class": n.address_class.value, "subnet": n.subnet,
+        "ranges": [str(r) for r in n.ranges], "gateway": n.gateway, "dns": list(n.dns),
+        "ipv6_prefix": n.ipv6_prefix, "ipv6_mode": n.ipv6_mode.value,
+        "segment_kind": n.segment_kind.value, "segment": n.segment_id,
+        "mac_prefix": n.mac_prefix, "size": u.size, "leases_used": u.leases_used,
+        "held": u.held, "free": u.free,
+    }  # fmt: skip
+
+
+def lease_out(le: Any) -> dict[str, Any]:
+    return {"network": le.network, "ip": le.ip, "ipv6": le.ipv6, "mac": le.mac, "vm_id": le.vm_id,
+            "reservation_id": le.reservation_id, "owner": le.owner}  # fmt: skip
+
+
+def reservation_out(res: Any, leases: list[Any]) -> dict[str, Any]:
+    return {"id": res.id, "network": res.network, "owner": res.owner, "size": res.size,
+            "name": res.name, "addresses": [le.ip for le in leases],
+            "in_use": sum(1 for le in leases if le.vm_id is not None)}  # fmt: skip
+
+
+def group_out(g: Any) -> dict[str, Any]:
+    return {"name": g.name, "owner": g.owner, "description": g.description,
+            "rules": [rule_text(r) for r in g.rules]}  # fmt: skip
+
+
+def rule_text(r: Any) -> str:
+    parts = [r.direction.value, r.protocol.value]
+    if r.ports:
+        lo, hi = r.ports
+        parts.append(str(lo) if lo == hi else f"{lo}-{hi}")
+    if r.remote_cidr:
+        parts.append(r.remote_cidr)
+    if r.remote_group:
+        parts.append(f"group:{r.remote_group}")
+    return " ".join(parts)
+
+
+# --- networks ----------------------------------------------------------------------------
+
+
+@router.get("/networks")
+def list_networks(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    return [network_out(v) for v in _svc(ctx).networks()]
+
+
+@router.post("/networks", status_code=201)
+def create_network(body: NetworkBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    table = body.model_dump(exclude={"name"}, exclude_none=True)
+    _svc(ctx).create(caller, body.name, table)
+    return show_network(body.name, ctx, caller)
+
+
+@router.get("/networks/{name}")
+def show_network(name: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    view, leases, holds = _svc(ctx).show(name)
+    out = network_out(view)
+    mine = [le for le in leases if caller.is_admin or le.owner == caller.user]
+    out["leases"] = [lease_out(le) for le in mine]
+    out["holds"] = [{"ip": h.ip, "reason": h.reason} for h in holds] if caller.is_admin else []
+    return out
+
+
+@router.delete("/networks/{name}", status_code=204)
+def delete_network(name: str, ctx: Ctx, caller: Caller) -> None:
+    _svc(ctx).delete(caller, name)
+
+
+@router.post("/networks/{name}/ranges", status_code=201)
+def add_range(name: str, body: RangeBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    _svc(ctx).add_range(caller, name, body.range)
+    return show_network(name, ctx, caller)
+
+
+@router.delete("/networks/{name}/ranges/{text:path}")
+def remove_range(name: str, text: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    _svc(ctx).remove_range(caller, name, text)
+    return show_network(name, ctx, caller)
+
+
+@router.post("/networks/{name}/holds", status_code=201)
+def hold(name: str, body: HoldBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    _svc(ctx).hold(caller, name, body.ip, body.reason)
+    return {"network": name, "ip": body.ip, "reason": body.reason}
+
+
+@router.delete("/networks/{name}/holds/{ip}", status_code=204)
+def release_hold(name: str, ip: str, ctx: Ctx, caller: Caller) -> None:
+    _svc(ctx).release_hold(caller, name, ip)
+
+
+# --- reservations ------------------------------------------------------------------------
+
+
+@router.get("/reservations")
+def list_reservations(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    return [reservation_out(r, leases) for r, leases in _svc(ctx).reservations(caller)]
+
+
+@router.post("/reservations", status_code=201)
+def reserve(body: ReservationBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    res, leases = _svc(ctx).reserve(caller, body.network, body.count, body.name)
+    return reservation_out(res, leases)
+
+
+@router.delete("/reservations/{reservation_id}", status_code=204)
+def release_reservation(reservation_id: int, ctx: Ctx, caller: Caller) -> None:
+    _svc(ctx).release_reservation(caller, reservation_id)
+
+
+# --- security groups ---------------------------------------------------------------------
+
+
+@router.get("/secgroups")
+def list_groups(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    return [group_out(g) for g in _svc(ctx).groups(caller)]
+
+
+@router.post("/secgroups", status_code=201)
+def create_group(body: GroupBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    return group_out(_svc(ctx).create_group(caller, body.name, body.rules, body.description))
+
+
+@router.get("/secgroups/{name}")
+def show_group(name: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    return group_out(_svc(ctx).group(caller, name))
+
+
+@router.delete("/secgroups/{name}", status_code=204)
+def delete_group(name: str, ctx: Ctx, caller: Caller) -> None:
+    _svc(ctx).delete_group(caller, name)
+
+
+@router.post("/secgroups/{name}/rules", status_code=201)
+def add_rule(name: str, body: RuleBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    return group_out(_svc(ctx).add_rule(caller, name, body.rule))
+
+
+@router.post("/secgroups/{name}/rules/delete")
+def delete_rule(name: str, body: RuleBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    return group_out(_svc(ctx).delete_rule(caller, name, body.rule))
+
+
+@router.post("/vms/{vm_id}/secgroups")
+def attach_groups(vm_id: int, body: AttachBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    vm = _svc(ctx).attach(caller, vm_id, body.groups)
+    return {"id": vm.id, "nics": vm.spec.get("nics", [])}
+
+
+@router.post("/vms/{vm_id}/nics", status_code=201)
+def attach_nic(vm_id: int, body: NicBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """Hot-plug a NIC on `network` into the running VM; answers its facts (nic_id, mac, ip...)."""
+    facts: dict[str, Any] = _nics(ctx).attach(caller, vm_id, body.network, body.ip)
+    return facts
+
+
+@router.delete("/vms/{vm_id}/nics/{nic}")
+def detach_nic(vm_id: int, nic: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """Unplug the VM's NIC given by MAC or NIC id (only its last, never its only one)."""
+    facts: dict[str, Any] = _nics(ctx).detach(caller, vm_id, nic)
+    return facts

@@ -1,0 +1,90 @@
+"""Users, groups and authentication over the IdentityService (the IdentityPort).
+
+`user_id` / `group_id` turn names into the numeric UID/GID columns of rendered objects (they
+look up as the cloud, since the names are already visible to the caller).  OpenNebula's `core`
+and `x509` authentication drivers map to a password and a certificate subject.  Translation
+only; imports core, services and this package.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+
+from stratuslab.api.xmlrpc.services.common import LOOKUP, Deps, unsupported
+from stratuslab.core.auth import Credentials
+from stratuslab.core.entities import Group, Principal, User
+from stratuslab.core.errors import NotFound
+
+
+class IdentityCalls:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def authenticate(self, credentials: Credentials) -> Principal:
+        return self.deps.authenticate(credentials)
+
+    def user_id(self, name: str) -> int:
+        try:
+            return self.deps.identity.get_user(LOOKUP, name).id or 0
+        except NotFound:
+            return -1
+
+    def group_id(self, name: str) -> int:
+        return (
+            next((g.id for g in self.deps.identity.list_groups(LOOKUP) if g.name == name), -1) or 0
+        )
+
+    # ---- users and groups ----------------------------------------------------------------
+    def user_get(self, principal: Principal, user_id: int) -> User:
+        return self.deps.identity.get_user(principal, principal.user_id if user_id < 0 else user_id)
+
+    def user_list(self, principal: Principal) -> Sequence[User]:
+        return self.deps.identity.list_users(principal)
+
+    def user_allocate(
+        self, principal: Principal, name: str, password: str, *, driver: str, groups: Sequence[int]
+    ) -> int:
+        known = {g.id: g.name for g in self.deps.identity.list_groups(principal)}
+        for gid in groups:
+            if gid not in known:
+                raise NotFound("group", gid, "one.grouppool.info")
+        names = [known[g] for g in groups] or None
+        if driver in ("", "core"):
+            user = self.deps.identity.create_user(principal, name, password, groups=names)
+        elif driver == "x509":  # OpenNebula's x509 driver: the "password" is the subject DN
+            user = self.deps.identity.create_user(
+                principal, name, secrets.token_urlsafe(24), groups=names, dn=password
+            )
+        else:
+            raise unsupported(f"the {driver!r} authentication driver (use core or x509)")
+        assert user.id is not None
+        return user.id
+
+    def user_passwd(self, principal: Principal, user_id: int, password: str) -> None:
+        self.deps.identity.set_password(principal, user_id, password)
+
+    def user_chgrp(self, principal: Principal, user_id: int, group_id: int) -> None:
+        groups = self.deps.identity.list_groups(LOOKUP)  # the service checks the caller's right
+        group = next((g for g in groups if g.id == group_id), None)
+        if group is None:
+            raise NotFound("group", group_id, "one.grouppool.info")
+        self.deps.identity.set_primary_group(principal, user_id, group.name)
+
+    def user_delete(self, principal: Principal, user_id: int) -> None:
+        self.deps.identity.delete_user(principal, user_id)
+
+    def group_get(self, principal: Principal, group_id: int) -> Group:
+        for group in self.deps.identity.list_groups(principal):
+            if group.id == group_id:
+                return group
+        raise NotFound("group", group_id, "one.grouppool.info")
+
+    def group_list(self, principal: Principal) -> Sequence[Group]:
+        return self.deps.identity.list_groups(principal)
+
+    def group_allocate(self, principal: Principal, name: str) -> int:
+        return self.deps.identity.create_group(principal, name).id or 0
+
+    def group_delete(self, principal: Principal, group_id: int) -> None:
+        self.deps.identity.delete_group(principal, self.group_get(principal, group_id).name)

@@ -1,0 +1,55 @@
+"""`one.image.*` over the ImageService (the ImagePort).  Every image here is a read-only OS
+base; persistent and data disks are volumes.  Translation only; imports core, services and this
+package."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stratuslab.api.xmlrpc.backend import ImageAllocate
+from stratuslab.api.xmlrpc.services.common import Deps, unsupported
+from stratuslab.core.entities import Image, Principal
+from stratuslab.core.errors import InvalidInput
+
+
+class ImageCalls:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def get(self, principal: Principal, image_id: int) -> Image:
+        return self.deps.images.get(principal, image_id)
+
+    def list(self, principal: Principal) -> Sequence[Image]:
+        return self.deps.images.list(principal)
+
+    def allocate(self, principal: Principal, request: ImageAllocate) -> int:
+        if request.type != "OS" or request.persistent:
+            raise unsupported(f"{request.type.lower()} / persistent images (use volumes)")
+        source = request.path or request.source
+        if not source:
+            raise InvalidInput(f"image {request.name} has neither PATH nor SOURCE")
+        image = self.deps.images.register(principal, request.name, source)
+        assert image.id is not None
+        return image.id
+
+    def delete(self, principal: Principal, image_id: int) -> None:
+        self.deps.images.delete(principal, image_id)
+
+    def enable(self, principal: Principal, image_id: int, *, enabled: bool) -> None:
+        self.deps.images.set_enabled(principal, image_id, enabled)
+
+    def persistent(self, principal: Principal, image_id: int, *, persistent: bool) -> None:
+        self.deps.images.get(principal, image_id, action="manage")
+        if persistent:  # non-persistent is what every image here is: nothing to change
+            raise InvalidInput(
+                f"image {image_id} cannot become persistent: images are read-only bases here",
+                hint="use a persistent volume instead",
+            )
+
+    def chtype(self, principal: Principal, image_id: int, image_type: str) -> None:
+        self.deps.images.get(principal, image_id, action="manage")
+        if image_type != "OS":  # every image here boots a VM: OS is the only type
+            raise InvalidInput(
+                f"image {image_id} cannot become {image_type}: images here are OS images",
+                hint="use a volume for data (DATABLOCK) disks",
+            )

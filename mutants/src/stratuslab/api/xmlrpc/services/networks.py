@@ -1,0 +1,215 @@
+"""Virtual networks (the NetworkPort: `one.vn.*`) and the NICs of `one.vm.allocate`.
+
+Works over the NetworkService found as extras["network"] (bootstrap/network.py); without it
+there are no networks: listings are empty, a NIC names a missing network (0x400) and changes
+raise Unsupported (0x800).  OpenNebula ids are the networks' database ids; address
+ranges are the network's ranges in order (AR_ID = index); `one.vn.reserve` answers the id of
+the reservation the service made (our reservations are not networks of their own).
+Translation only.  Imports core, services and this package.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from stratuslab.api.xmlrpc.backend import (
+    AddressRange,
+    NetworkAllocate,
+    NetworkRecord,
+    NicRequest,
+    Reservation,
+)
+from stratuslab.api.xmlrpc.services.common import Deps
+from stratuslab.core.entities import Principal, Vm
+from stratuslab.core.errors import InvalidInput, NotFound, Unsupported
+from stratuslab.core.network import Network
+
+LISTING = "one.vnpool.info"
+_SIZES = {"A": 8, "B": 16, "C": 24}  # OpenNebula 3.x NETWORK_SIZE class names -> prefix
+
+
+def _subnet(request: NetworkAllocate) -> str:
+    """NETWORK_ADDRESS (with /prefix, or NETWORK_MASK, or 3.x NETWORK_SIZE) -> CIDR."""
+    attrs = request.attrs
+    address = attrs.get("NETWORK_ADDRESS", "")
+    if not address:
+        raise InvalidInput(
+            f"network {request.name} has no NETWORK_ADDRESS",
+            hint='add NETWORK_ADDRESS="10.1.0.0" and NETWORK_MASK="255.255.255.0"',
+        )
+    if "/" not in address:
+        size = attrs.get("NETWORK_SIZE", "")
+        if attrs.get("NETWORK_MASK"):
+            address += "/" + attrs["NETWORK_MASK"]
+        elif size.upper() in _SIZES:
+            address += f"/{_SIZES[size.upper()]}"
+        elif size.isdigit():
+            address += f"/{32 - (int(size) + 1).bit_length()}"
+        else:
+            address += "/24"
+    try:
+        return str(ipaddress.IPv4Network(address, strict=False))
+    except ValueError as exc:
+        raise InvalidInput(f"network {request.name}: NETWORK_ADDRESS {address!r}: {exc}") from None
+
+
+def _range_text(ar: AddressRange, subnet: str | None = None) -> str:
+    """AR=[TYPE=IP4, IP, SIZE] -> "FIRST-LAST" (clipped to the subnet's host addresses)."""
+    if ar.type not in ("IP4", "IP4_6") or not ar.ip:
+        raise Unsupported(f"{ar.type} address ranges without an IPv4 IP")
+    try:
+        first = int(ipaddress.IPv4Address(ar.ip))
+    except ValueError:
+        raise InvalidInput(f"AR IP {ar.ip!r} is not an IPv4 address") from None
+    last = first + ar.size - 1
+    if subnet is not None:
+        net = ipaddress.IPv4Network(subnet)
+        first = max(first, int(net.network_address) + 1)
+        last = min(last, int(net.broadcast_address) - 1)
+    return f"{ipaddress.IPv4Address(first)}-{ipaddress.IPv4Address(last)}"
+
+
+def _record(net: Network, used: int) -> NetworkRecord:
+    subnet = ipaddress.IPv4Network(net.subnet)
+    attrs = {
+        "NETWORK_ADDRESS": str(subnet.network_address),
+        "NETWORK_MASK": str(subnet.netmask),
+        "CLASS": net.address_class.value,
+    }
+    if net.gateway:
+        attrs["GATEWAY"] = net.gateway
+    if net.dns:
+        attrs["DNS"] = " ".join(net.dns)
+    if net.ipv6_prefix:
+        attrs["IP6_PREFIX"] = net.ipv6_prefix
+    return NetworkRecord(
+        id=net.id or 0,
+        name=net.name,
+        owner=net.owner,
+        group="oneadmin",
+        vlan_id="" if net.segment_id is None else str(net.segment_id),
+        address_ranges=tuple({"TYPE": "IP4", "IP": r.first, "SIZE": r.size} for r in net.ranges),
+        used_leases=used,
+        attrs=attrs,
+    )
+
+
+class NetworkCalls:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def _service(self) -> Any:
+        return self.deps.feature("network", "virtual networks")
+
+    def _network(self, net_id: int) -> Network:
+        for view in self._service().networks():
+            if view.network.id == net_id:
+                return view.network  # type: ignore[no-any-return]
+        raise NotFound("virtual network", net_id, LISTING)
+
+    def nic_command(self, principal: Principal, nic: NicRequest) -> dict[str, str]:
+        """A NIC of a VM template -> RunInstance.nics entry {"network": name, "ip": address}."""
+        wanted: int | str | None = nic.network_id if nic.network_id is not None else nic.network
+        if wanted is None:
+            raise InvalidInput("a NIC needs NETWORK_ID or NETWORK", hint=f"list them: {LISTING}")
+        for net in self.list(principal):
+            if wanted in (net.id, net.name):
+                return {"network": net.name, **({"ip": nic.ip} if nic.ip else {})}
+        raise NotFound("virtual network", wanted, LISTING)
+
+    def network_ids(self) -> dict[str, int]:
+        if not self.deps.has("network"):
+            return {}
+        return {v.network.name: v.network.id for v in self._service().networks()}
+
+    def with_network_ids(self, vm: Vm, ids: Mapping[str, int] | None = None) -> Vm:
+        """The VM with its NICs' facts (ip, mac) and NETWORK_ID filled in, for rendering."""
+        facts = list(vm.spec.get("networks", []))
+        if not facts:
+            return vm
+        ids = self.network_ids() if ids is None else ids
+        nics = list(vm.spec.get("nics", []))
+        merged = []
+        for index, fact in enumerate(facts):
+            nic = {**(nics[index] if index < len(nics) else {}), **fact}
+            nic["network_id"] = ids.get(str(nic.get("network")), -1)
+            for key, value in nic.items():
+                if isinstance(value, list | tuple):
+                    nic[key] = ("," if key == "secgroups" else " ").join(map(str, value))
+            merged.append(nic)
+        vm.spec = {**vm.spec, "nics": merged}
+        return vm
+
+    def list(self, principal: Principal) -> Sequence[NetworkRecord]:
+        if not self.deps.has("network"):
+            return []
+        views = sorted(self._service().networks(), key=lambda v: v.network.id or 0)
+        return [_record(v.network, v.usage.leases_used) for v in views]
+
+    def allocate(self, principal: Principal, request: NetworkAllocate) -> int:
+        subnet = _subnet(request)
+        table: dict[str, Any] = {"subnet": subnet}
+        if request.ranges:
+            table["ranges"] = [_range_text(ar, subnet) for ar in request.ranges]
+        if request.vlan_id:
+            if not request.vlan_id.isdigit():
+                raise InvalidInput(f"VLAN_ID {request.vlan_id!r} is not a number")
+            table["segment_id"] = int(request.vlan_id)
+        if request.attrs.get("GATEWAY"):
+            table["gateway"] = request.attrs["GATEWAY"]
+        if request.attrs.get("DNS"):
+            table["dns"] = request.attrs["DNS"].replace(",", " ").split()
+        made = self._service().create(principal, request.name, table)
+        return int(made.id if made.id is not None else self._by_name(request.name))
+
+    def _by_name(self, name: str) -> int:
+        for view in self._service().networks():
+            if view.network.name == name:
+                return int(view.network.id)
+        raise NotFound("virtual network", name, LISTING)
+
+    def delete(self, principal: Principal, net_id: int) -> None:
+        self._service().delete(principal, self._network(net_id).name)
+
+    def add_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None:
+        net = self._network(net_id)
+        self._service().add_range(principal, net.name, _range_text(ar, net.subnet))
+
+    def update_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None:
+        raise Unsupported("changing an address range (remove it and add another)")
+
+    def rm_range(self, principal: Principal, net_id: int, ar_id: int) -> None:
+        net = self._network(net_id)
+        if not 0 <= ar_id < len(net.ranges):
+            raise NotFound(f"address range of virtual network {net_id}", ar_id, "one.vn.info")
+        self._service().remove_range(principal, net.name, str(net.ranges[ar_id]))
+
+    def hold(self, principal: Principal, net_id: int, address: str) -> None:
+        self._service().hold(principal, self._network(net_id).name, _ip(address))
+
+    def release(self, principal: Principal, net_id: int, address: str) -> None:
+        self._service().release_hold(principal, self._network(net_id).name, _ip(address))
+
+    def remove_lease(self, principal: Principal, net_id: int, address: str) -> None:
+        """3.x rmleases: the single-address range addleases made."""
+        ip = _ip(address)
+        self._service().remove_range(principal, self._network(net_id).name, f"{ip}-{ip}")
+
+    def reserve(self, principal: Principal, net_id: int, reservation: Reservation) -> int:
+        if reservation.ip or reservation.network_id is not None or reservation.ar_id is not None:
+            raise Unsupported("reserving given addresses or into an existing reservation")
+        made, _leases = self._service().reserve(
+            principal, self._network(net_id).name, reservation.size, reservation.name or ""
+        )
+        return int(made.id)
+
+
+def _ip(address: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(address))
+    except ValueError:
+        raise InvalidInput(
+            f"{address!r} is not an IPv4 address", hint='give LEASES=[IP="10.1.0.5"]'
+        ) from None

@@ -1,0 +1,111 @@
+"""Hosts, VM templates, ACLs and datastores (the SystemPort).
+
+Hosts are the compute nodes of the server's configuration (ids: their order there); VM
+templates are the TemplateService's; ACLs are the fixed policy rendered as rules; the one
+datastore is the image store.  Translation only; imports core, services and this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stratuslab.api.xmlrpc.acl import FIXED_HINT, FIXED_POLICY, acl_rules
+from stratuslab.api.xmlrpc.backend import AclRecord, DatastoreRecord, HostRecord, TemplateRecord
+from stratuslab.api.xmlrpc.services.common import ALL, LOOKUP, Deps, host_name
+from stratuslab.core.entities import Principal, Role
+from stratuslab.core.errors import InvalidInput
+from stratuslab.core.ports import Page
+from stratuslab.core.states import VmState
+from stratuslab.services.identity import require_admin
+
+
+class SystemCalls:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    # ---- hosts: the compute nodes ----------------------------------------------------------
+    def host_list(self, principal: Principal) -> Sequence[HostRecord]:
+        vms, _ = self.deps.compute.list(principal, page=Page(0, ALL))
+        hosts = []
+        for index, name in enumerate(self.deps.compute.placement.names()):
+            node = self.deps.compute.nodes[name]
+            here = [vm for vm in vms if vm.host == name]
+            real = node.hypervisor.capabilities.real_guests
+            hosts.append(
+                HostRecord(
+                    id=index,
+                    name=name,
+                    vm_mad="qemu" if real else "simulated",
+                    state=2
+                    if self.deps.compute.placement.is_enabled(name)
+                    else 4,  # MONITORED/DISABLED
+                    used_cpu=100 * sum(vm.vcpu for vm in here),
+                    used_mem_kib=1024 * sum(vm.memory_mib for vm in here),
+                    running_vms=sum(vm.vm_state is VmState.RUNNING for vm in here),
+                    vm_ids=tuple(vm.id for vm in here if vm.id is not None),
+                )
+            )
+        return hosts
+
+    def host_allocate(self, principal: Principal, name: str, *, im_mad: str, vm_mad: str) -> int:
+        raise InvalidInput(
+            f"cannot add host {name}: hosts come from the server's configuration",
+            hint="configure the node in the server settings and restart it",
+        )
+
+    def host_enable(self, principal: Principal, host_id: int, *, enabled: bool) -> None:
+        self.deps.compute.set_host_enabled(
+            principal, host_name(self.deps.compute, host_id), enabled
+        )
+
+    def host_delete(self, principal: Principal, host_id: int) -> None:
+        name = host_name(self.deps.compute, host_id)
+        raise InvalidInput(
+            f"cannot remove host {name}: hosts come from the server's configuration",
+            hint="disable it instead (one.host.enable ID false)",
+        )
+
+    # ---- VM templates --------------------------------------------------------------------
+    def template_allocate(self, principal: Principal, name: str, body: str) -> int:
+        return self.deps.templates.create(principal, name, body).id or 0
+
+    def template_get(self, principal: Principal, template_id: int) -> TemplateRecord:
+        t = self.deps.templates.get(principal, template_id)
+        return TemplateRecord(t.id or 0, t.name, t.owner, t.group, t.body, t.created_at)
+
+    def template_list(self, principal: Principal) -> Sequence[TemplateRecord]:
+        return [
+            TemplateRecord(t.id or 0, t.name, t.owner, t.group, t.body, t.created_at)
+            for t in self.deps.templates.list(principal)
+        ]
+
+    def template_update(self, principal: Principal, template_id: int, body: str) -> None:
+        self.deps.templates.update(principal, template_id, body)
+
+    def template_delete(self, principal: Principal, template_id: int) -> None:
+        self.deps.templates.delete(principal, template_id)
+
+    # ---- ACLs, datastores ----------------------------------------------------------------
+    def acl_list(self, principal: Principal) -> Sequence[AclRecord]:
+        require_admin(principal, "read the ACL rules")
+        groups = self.deps.identity.list_groups(LOOKUP)
+        return acl_rules(
+            next((g.id or 0 for g in groups if g.name == "users"), -1),
+            [
+                u.id
+                for u in self.deps.identity.list_users(LOOKUP)
+                if u.id is not None and Role.ADMIN.value in u.roles
+            ],
+        )
+
+    def acl_add(self, principal: Principal, user: int, resource: int, rights: int) -> int:
+        raise InvalidInput(FIXED_POLICY, hint=FIXED_HINT)
+
+    def acl_delete(self, principal: Principal, rule_id: int) -> None:
+        raise InvalidInput(FIXED_POLICY, hint=FIXED_HINT)
+
+    def datastore_list(self, principal: Principal) -> Sequence[DatastoreRecord]:
+        images = self.deps.images.list(principal)
+        used = sum(i.size_bytes for i in images) // (1024 * 1024)
+        ids = tuple(i.id for i in images if i.id is not None)
+        return [DatastoreRecord(1, "default", used_mb=used, image_ids=ids)]

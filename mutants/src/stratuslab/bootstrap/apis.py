@@ -1,0 +1,43 @@
+"""Wiring of the other API adapters (XML-RPC, OCCI) onto the main application.
+
+XML-RPC (OpenNebula-compatible) at /RPC2 and /xmlrpc, the classic StratusLab paths
+/pswd/xmlrpc and /cert/xmlrpc, and /one/3.2/RPC2, /one/7.4/RPC2 (each path claims one OpenNebula
+line: xmlrpc.endpoint_versions); OCCI 1.2 under /occi/ with the query interface at /occi/-/ and
+/.well-known/org/ogf/occi/-/.  Both adapters get backends over the same services as REST and the
+server's one authenticator chain; VM templates (one.template.*) live in the vm_templates table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stratuslab.api import occi, xmlrpc
+from stratuslab.api.occi.services import ServicesBackend as OcciServices
+from stratuslab.api.xmlrpc.services import ServicesBackend as XmlRpcServices
+from stratuslab.bootstrap.wiring import Wiring
+from stratuslab.persistence.templates import VmTemplateRepo
+from stratuslab.services.templates import REPO as TEMPLATES_REPO
+from stratuslab.services.templates import TemplateService
+
+
+def wire(w: Wiring, app: Any) -> None:
+    compute = w.services["compute"]
+    assert w.images is not None and w.authenticate is not None
+    w.uow.register(TEMPLATES_REPO, VmTemplateRepo)
+    templates = TemplateService(w.uow, w.clock)
+    w.services["templates"] = templates
+    one = XmlRpcServices(
+        authenticate=w.authenticate,
+        compute=compute,
+        images=w.images,
+        identity=w.identity,
+        templates=templates,
+        extras=w.services,
+    )
+    app.include_router(
+        xmlrpc.create_router(one, paths=xmlrpc.endpoint_versions(w.settings.xmlrpc.one_version))
+    )
+    backend = OcciServices(
+        authenticate=w.authenticate, compute=compute, images=w.images, extras=w.services
+    )
+    app.include_router(occi.create_router(backend, prefix="/occi", root_well_known=True))

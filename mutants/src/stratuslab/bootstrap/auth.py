@@ -1,0 +1,127 @@
+"""Wiring of the auth feature into the cloud (see bootstrap.cloud.Wiring).
+
+Builds the one authenticator chain every API uses, from [auth] settings: the cloud database's
+own token and password links first (w.auth_links), then the password file, LDAP, X.509 and VOMS
+in `auth.chain` order, with an audit line per decision (logger `stratuslab.audit`).  People
+proven by LDAP, certificates or VOMS get a cloud account on first login (services/auth/
+provisioning), recorded in `user_origins`.  Adds the classic `/pswd` and `/cert` endpoints
+(api/classic middleware) and, when LDAP is configured, the registration form and REST API.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from stratuslab.api.classic import ClassicEndpoints, remembered
+from stratuslab.bootstrap.wiring import Wiring
+from stratuslab.core.auth import Credentials
+from stratuslab.core.directory import Directory
+from stratuslab.core.entities import Principal
+from stratuslab.settings import Settings, parse_duration
+
+log = logging.getLogger("stratuslab.auth")
+
+
+def make_directory(settings: Settings) -> Directory | None:
+    from stratuslab.drivers.identity.ldap import LdapConfig, LdapDirectory
+
+    ldap = settings.auth.ldap
+    if not ldap.url:
+        return None
+    return LdapDirectory(LdapConfig(
+        ldap.url, user_dn_template=ldap.user_dn_template or None,
+        search_base=ldap.search_base or None, group_base=ldap.group_base or None,
+        bind_dn=ldap.bind_dn or None, bind_password=ldap.bind_password or None,
+        timeout=ldap.timeout, ca_file=ldap.ca_file or None, start_tls=ldap.start_tls,
+        insecure=ldap.insecure))
+
+
+def build_chain(w: Wiring, directory: Directory | None) -> Any:
+    from stratuslab.persistence.auth import UserOriginRepo
+    from stratuslab.services.auth.chain import AuthenticatorChain, logging_audit
+    from stratuslab.services.auth.factory import KNOWN, AuthConfig, build_links
+    from stratuslab.services.auth.provisioning import (
+        ORIGINS,
+        CloudPasswordAuthenticator,
+        CloudUsers,
+    )
+    from stratuslab.services.auth.throttle import DummyCheck, LoginThrottle, ThrottleConfig
+
+    s = w.settings.auth
+    t = s.throttle
+    w.uow.register(ORIGINS, UserOriginRepo)
+    users = CloudUsers(w.uow, w.clock, directory=directory, create=s.create_users,
+                       directory_grants_access=not s.ldap.group_base)
+    # methods none of whose keys are set are simply not in use (the factory warns about
+    # half-configured ones, e.g. vomsdir without ca_dir)
+    keys = {"password": s.password_file, "ldap": s.ldap.url, "x509": s.x509.ca_dir,
+            "voms": s.voms.vomsdir}
+    config = AuthConfig(chain=tuple(n for n in s.chain if keys.get(n, True)),
+                        password_file=s.password_file,
+                        ca_dir=s.x509.ca_dir, gridmap_file=s.x509.gridmap_file,
+                        vomsdir=s.voms.vomsdir, fqan_map=dict(s.voms.fqan_map))
+    configured = build_links(config, resolve_user=users.resolver("password"),
+                             directory=directory,
+                             resolvers={name: users.resolver(name) for name in KNOWN})
+    local = [CloudPasswordAuthenticator(w.identity, w.uow) if name == "password" else link
+             for name, link in w.auth_links.items()]
+    chain = AuthenticatorChain([*local, *configured], logging_audit(),
+                               throttle=LoginThrottle(time.monotonic, ThrottleConfig(
+                                   t.user_failures, t.address_failures, t.first_pause,
+                                   t.longest_pause)),
+                               dummy_check=DummyCheck())
+    log.info("authentication methods: %s", ", ".join(chain.methods))
+    return chain
+
+
+def wire(w: Wiring) -> None:
+    directory = make_directory(w.settings)
+    chain = build_chain(w, directory)
+
+    def authenticate(credentials: Credentials) -> Principal:
+        principal = remembered(credentials)  # already verified at /pswd or /cert
+        return principal if principal is not None else chain.authenticate(credentials)
+
+    w.authenticate = authenticate
+    w.services["auth_chain"] = chain
+    w.middlewares.append((ClassicEndpoints, {"authenticate": chain.authenticate}))
+    if directory is not None and w.settings.registration.enabled:
+        w.routers.append(registration_router(w, directory))
+
+
+def _account_exists(w: Wiring) -> Callable[[str], bool]:
+    def exists(name: str) -> bool:
+        with w.uow(readonly=True) as uow:
+            return uow.users.by_name(name) is not None
+
+    return exists
+
+
+def registration_router(w: Wiring, directory: Directory) -> Any:
+    from stratuslab.api.registration import make_router
+    from stratuslab.api.rest.deps import current_principal
+    from stratuslab.drivers.identity.mail import SmtpConfig, SmtpMailer
+    from stratuslab.services.auth.certificates import CertificateProof
+    from stratuslab.services.auth.registration import (
+        RateLimiter,
+        RegistrationConfig,
+        RegistrationService,
+    )
+    from stratuslab.services.auth.x509 import CaDirectory
+
+    settings = w.settings
+    ca_dir = settings.auth.x509.ca_dir
+    proof = CertificateProof(CaDirectory(ca_dir)).dn_of if ca_dir else None
+    reg, mail = settings.registration, settings.mail
+    mailer = SmtpMailer(SmtpConfig(mail.host, mail.port, mail.sender, mail.username or None,
+                                   mail.password or None, mail.starttls, mail.timeout,
+                                   ca_file=mail.ca_file or None, insecure=mail.insecure))
+    limiter = RateLimiter(reg.rate_limit, parse_duration(reg.rate_window), time.monotonic)
+    service = RegistrationService(
+        directory, mailer,
+        RegistrationConfig(reg.admin_email, cloud_name=reg.cloud_name, base_url=reg.base_url),
+        limiter=limiter, account_exists=_account_exists(w), prove_certificate=proof)
+    return make_router(service, admin=current_principal)

@@ -1,0 +1,77 @@
+"""HTTP client of the REST API: authentication, JSON, and errors turned into ClickExceptions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+import httpx
+
+from stratuslab.cli.config import ClientConfig
+
+TERMINAL_JOB = ("done", "failed")
+
+
+class CliError(click.ClickException):
+    """Printed as `Error: ...`, exit code 1."""
+
+
+class Api:
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        auth: Any = None
+        headers = {"User-Agent": "stratus-cli"}
+        token = config.get("token")
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif config.get("username"):
+            auth = (config.get("username"), config.get("password"))
+        self.http = httpx.Client(
+            base_url=config.endpoint, auth=auth, headers=headers,
+            timeout=float(config.get("endpoint_timeout") or 30),
+        )
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            resp = self.http.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise CliError(
+                f"cannot reach the cloud at {self.config.endpoint}: {exc}; "
+                "check --endpoint and that stratus-server runs"
+            ) from exc
+        if resp.status_code >= 400:
+            raise CliError(self._message(resp))
+        if resp.status_code == 204 or not resp.content:
+            return None
+        if resp.headers.get("content-type", "").startswith("application/json"):
+            return resp.json()
+        return resp.text
+
+    @staticmethod
+    def _message(resp: httpx.Response) -> str:
+        try:
+            err = resp.json()["error"]
+            return str(err["message"]) + (f"; {err['hint']}" if err.get("hint") else "")
+        except Exception:
+            return f"HTTP {resp.status_code}: {resp.text[:500]}"
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Any:
+        return self.request("POST", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.request("DELETE", path, **kw)
+
+    def wait_jobs(self, job_ids: list[int], *, on_update: Callable[[list[dict[str, Any]]], None],
+                  timeout: float = 3600) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            jobs = [self.get(f"/api/v1/jobs/{j}") for j in job_ids]
+            on_update(jobs)
+            if all(j["state"] in TERMINAL_JOB for j in jobs) or time.monotonic() > deadline:
+                return jobs
+            time.sleep(0.3)

@@ -1,0 +1,28 @@
+"""Printing for the CLI: JSON for scripts, Rich tables for people."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> None:
+    table = Table(box=None, header_style="bold")
+    for title, _ in columns:
+        table.add_column(title)
+    for row in rows:
+        table.add_row(*("" if row.get(key) is None else str(row.get(key)) for _, key in columns))
+    Console().print(table)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True)

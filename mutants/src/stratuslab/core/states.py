@@ -1,0 +1,702 @@
+"""The VM state machine, as data.
+
+`ALLOWED` maps (state, action) to the state the VM enters when the action is accepted; it is the
+single authority on what may happen to a VM.  `STEP_DONE` / `STEP_FAILED` say where a
+transitional state leads when the job behind it finishes or fails.  Only the standard library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+
+from mutmut.mutation.trampoline import wrap_in_trampoline as _mutmut_mutated, MutantDict
+
+
+class VmState(StrEnum):
+    PENDING = "pending"
+    HOLD = "hold"
+    PROLOG = "prolog"
+    BOOT = "boot"
+    RUNNING = "running"
+    SHUTDOWN = "shutdown"  # graceful stop in progress (ends in epilog)
+    POWEROFF_PENDING = "poweroff-pending"  # graceful power-off in progress (ends in poweroff)
+    SAVE = "save"  # memory being saved (ends in suspended or stopped)
+    SUSPENDED = "suspended"  # memory saved on the host, host kept
+    STOPPED = "stopped"  # memory saved, host released
+    POWEROFF = "poweroff"  # powered off, disks kept on the host
+    RESTORE = "restore"  # memory being restored
+    REBOOT = "reboot"
+    EPILOG = "epilog"
+    DONE = "done"
+    UNKNOWN = "unknown"  # the host stopped reporting the VM
+    FAILED = "failed"  # a step failed and what it made was cleaned up
+    # failure twins of transitional states: a step failed and needs a `recover` decision
+    PROLOG_FAILURE = "prolog-failure"
+    BOOT_FAILURE = "boot-failure"
+    SHUTDOWN_FAILURE = "shutdown-failure"
+    SAVE_FAILURE = "save-failure"
+    RESTORE_FAILURE = "restore-failure"
+    EPILOG_FAILURE = "epilog-failure"
+
+
+class VmAction(StrEnum):
+    DEPLOY = "deploy"  # internal: the scheduler places a pending VM
+    START = "start"  # boot a powered-off / stopped / suspended VM
+    SHUTDOWN = "shutdown"  # graceful (ACPI) then terminate
+    KILL = "kill"  # hard terminate from (almost) anywhere
+    STOP = "stop"  # save memory and release the host
+    SUSPEND = "suspend"  # save memory, keep the host
+    RESUME = "resume"
+    POWEROFF = "poweroff"
+    REBOOT = "reboot"
+    HOLD = "hold"
+    RELEASE = "release"
+    RECOVER_RETRY = "recover-retry"
+    RECOVER_SUCCESS = "recover-success"
+    RECOVER_FAILURE = "recover-failure"
+    RECOVER_DELETE = "recover-delete"
+
+
+S, A = VmState, VmAction
+
+TRANSITIONAL: frozenset[VmState] = frozenset(
+    {S.PROLOG, S.BOOT, S.SHUTDOWN, S.POWEROFF_PENDING, S.SAVE, S.RESTORE, S.REBOOT, S.EPILOG}
+)
+TERMINAL: frozenset[VmState] = frozenset({S.DONE})
+
+FAILURE_TWIN: Mapping[VmState, VmState] = {
+    S.PROLOG: S.PROLOG_FAILURE,
+    S.BOOT: S.BOOT_FAILURE,
+    S.SHUTDOWN: S.SHUTDOWN_FAILURE,
+    S.POWEROFF_PENDING: S.SHUTDOWN_FAILURE,
+    S.SAVE: S.SAVE_FAILURE,
+    S.RESTORE: S.RESTORE_FAILURE,
+    S.REBOOT: S.BOOT_FAILURE,
+    S.EPILOG: S.EPILOG_FAILURE,
+}
+#: The transitional state a failure twin retries.
+RETRY_OF: Mapping[VmState, VmState] = {
+    S.PROLOG_FAILURE: S.PROLOG,
+    S.BOOT_FAILURE: S.BOOT,
+    S.SHUTDOWN_FAILURE: S.SHUTDOWN,
+    S.SAVE_FAILURE: S.SAVE,
+    S.RESTORE_FAILURE: S.RESTORE,
+    S.EPILOG_FAILURE: S.EPILOG,
+}
+#: Where a failure twin goes when an admin declares the step succeeded.
+SUCCESS_OF: Mapping[VmState, VmState] = {
+    S.PROLOG_FAILURE: S.BOOT,
+    S.BOOT_FAILURE: S.RUNNING,
+    S.SHUTDOWN_FAILURE: S.EPILOG,
+    S.SAVE_FAILURE: S.SUSPENDED,
+    S.RESTORE_FAILURE: S.RUNNING,
+    S.EPILOG_FAILURE: S.DONE,
+}
+
+_ALIVE_ON_HOST = (S.RUNNING, S.UNKNOWN)
+mutants_x__build__mutmut: MutantDict = {}  # type: ignore
+
+
+@_mutmut_mutated(mutants_x__build__mutmut)
+def _build() -> dict[tuple[VmState, VmAction], VmState]:
+    t: dict[tuple[VmState, VmAction], VmState] = {
+        (S.PENDING, A.DEPLOY): S.PROLOG,
+        (S.PENDING, A.HOLD): S.HOLD,
+        (S.HOLD, A.RELEASE): S.PENDING,
+        (S.RUNNING, A.SHUTDOWN): S.SHUTDOWN,
+        (S.RUNNING, A.POWEROFF): S.POWEROFF_PENDING,
+        (S.RUNNING, A.SUSPEND): S.SAVE,
+        (S.RUNNING, A.STOP): S.SAVE,
+        (S.RUNNING, A.REBOOT): S.REBOOT,
+        (S.SUSPENDED, A.RESUME): S.RESTORE,
+        (S.SUSPENDED, A.START): S.RESTORE,
+        (S.STOPPED, A.RESUME): S.RESTORE,
+        (S.STOPPED, A.START): S.RESTORE,
+        (S.POWEROFF, A.RESUME): S.BOOT,
+        (S.POWEROFF, A.START): S.BOOT,
+        (S.UNKNOWN, A.RESUME): S.BOOT,
+        (S.UNKNOWN, A.REBOOT): S.REBOOT,
+        (S.FAILED, A.RECOVER_RETRY): S.PENDING,
+        (S.FAILED, A.RECOVER_DELETE): S.EPILOG,
+    }
+    # kill (terminate-hard) works from every state that is not already ending
+    for state in S:
+        if state not in (S.DONE, S.EPILOG):
+            t[(state, A.KILL)] = S.EPILOG
+    for state in _ALIVE_ON_HOST:
+        t[(state, A.SHUTDOWN)] = S.SHUTDOWN
+    for twin, transitional in RETRY_OF.items():
+        t[(twin, A.RECOVER_RETRY)] = transitional
+        t[(twin, A.RECOVER_SUCCESS)] = SUCCESS_OF[twin]
+        t[(twin, A.RECOVER_FAILURE)] = S.FAILED
+        t[(twin, A.RECOVER_DELETE)] = S.EPILOG
+    return t
+
+
+def x__build__mutmut_orig() -> dict[tuple[VmState, VmAction], VmState]:
+    t: dict[tuple[VmState, VmAction], VmState] = {
+        (S.PENDING, A.DEPLOY): S.PROLOG,
+        (S.PENDING, A.HOLD): S.HOLD,
+        (S.HOLD, A.RELEASE): S.PENDING,
+        (S.RUNNING, A.SHUTDOWN): S.SHUTDOWN,
+        (S.RUNNING, A.POWEROFF): S.POWEROFF_PENDING,
+        (S.RUNNING, A.SUSPEND): S.SAVE,
+        (S.RUNNING, A.STOP): S.SAVE,
+        (S.RUNNING, A.REBOOT): S.REBOOT,
+        (S.SUSPENDED, A.RESUME): S.RESTORE,
+        (S.SUSPENDED, A.START): S.RESTORE,
+        (S.STOPPED, A.RESUME): S.RESTORE,
+        (S.STOPPED, A.START): S.RESTORE,
+        (S.POWEROFF, A.RESUME): S.BOOT,
+        (S.POWEROFF, A.START): S.BOOT,
+        (S.UNKNOWN, A.RESUME): S.BOOT,
+        (S.UNKNOWN, A.REBOOT): S.REBOOT,
+        (S.FAILED, A.RECOVER_RETRY): S.PENDING,
+        (S.FAILED, A.RECOVER_DELETE): S.EPILOG,
+    }
+    # kill (terminate-hard) works from every state that is not already ending
+    for state in S:
+        if state not in (S.DONE, S.EPILOG):
+            t[(state, A.KILL)] = S.EPILOG
+    for state in _ALIVE_ON_HOST:
+        t[(state, A.SHUTDOWN)] = S.SHUTDOWN
+    for twin, transitional in RETRY_OF.items():
+        t[(twin, A.RECOVER_RETRY)] = transitional
+        t[(twin, A.RECOVER_SUCCESS)] = SUCCESS_OF[twin]
+        t[(twin, A.RECOVER_FAILURE)] = S.FAILED
+        t[(twin, A.RECOVER_DELETE)] = S.EPILOG
+    return t
+
+
+def x__build__mutmut_1() -> dict[tuple[VmState, VmAction], VmState]:
+    t: dict[tuple[VmState, VmAction], VmState] = None
+    # kill (terminate-hard) works from every state that is not already ending
+    for state in S:
+        if state not in (S.DONE, S.EPILOG):
+            t[(state, A.KILL)] = S.EPILOG
+    for state in _ALIVE_ON_HOST:
+        t[(state, A.SHUTDOWN)] = S.SHUTDOWN
+    for twin, transitional in RETRY_OF.items():
+        t[(twin, A.RECOVER_RETRY)] = transitional
+        t[(twin, A.RECOVER_SUCCESS)] = SUCCESS_OF[twin]
+        t[(twin, A.RECOVER_FAILURE)] = S.FAILED
+        t[(twin, A.RECOVER_DELETE)] = S.EPILOG
+    return t
+
+
+def x__build__mutmut_2() -> dict[tuple[VmState, VmAction], VmState]:
+    t: dict[tuple[VmState, VmAction], VmState] = {
+        (S.PENDING, A.DEPLOY): S.PROLOG,
+        (S.PENDING, A.HOLD): S.HOLD,
+        (S.HOLD, A.RELEASE): S.PENDING,
+        (S.RUNNING, A.SHUTDOWN): S.SHUTDOWN,
+        (S.RUNNING, A.POWEROFF): S.POWEROFF_PENDING,
+        (S.RUNNING, A.SUSPEND): S.SAVE,
+        (S.RUNNING, A.STOP): S.SAVE,
+        (S.RUNNING, A.REBOOT): S.REBOOT,
+        (S.SUSPENDED, A.RESUME): S.RESTORE,
+        (S.SUSPENDED, A.START): S.RESTORE,
+        (S.STOPPED, A.RESUME): S.RESTORE,
+        (S.STOPPED, A.START): S.RESTORE,
+        (S.POWEROFF, A.RESUME): S.BOOT,
+        (S.POWEROFF, A.START): S.BOOT,
+        (S.UNKNOWN, A.RESUME): S.BOOT,
+        (S.UNKNOWN, A.REBOOT): S.REBOOT,
+        (S.FAILED, A.RECOVER_RETRY): S.PENDING,
+        (S.FAILED, A.RECOVER_DELETE): S.EPILOG,
+    }
+    # kill (terminate-hard) works from every state that is not already ending
+    for state in S:
+        if state in (S.DONE, S.EPILOG):
+            t[(state, A.KILL)] = S.EPILOG
+    for state in _ALIVE_ON_HOST:
+        t[(state, A.SHUTDOWN)] = S.SHUTDOWN
+    for twin, transitional in RETRY_OF.items():
+        t[(twin, A.RECOVER_RETRY)] = transitional
+        t[(twin, A.RECOVER_SUCCESS)] = SUCCESS_OF[twin]
+        t[(twin, A.RECOVER_FAILURE)] = S.FAILED
+        t[(twin, A.RECOVER_DELETE)] = S.EPILOG
+    return t
+
+
+def x__build__mutmut_3() -> dict[tuple[VmState, VmAction], VmState]:
+    t: dict[tuple[VmState, VmAction], VmState] = {
+        (S.PENDING, A.DEPLOY): S.PROLOG,
+        (S.PENDING, A.HOLD): S.HOLD,
+        (S.HOLD, A.RELEASE): S.PENDING,
+        (S.RUNNING, A.SHUTDOWN): S.SHUTDOWN,
+        (S.RUNNING, A.POWEROFF): S.POWEROFF_PENDING,
+        (S.RUNNING, A.SUSPEND): S.SAVE,
+        (S.RUNNING, A.STOP): S.SAVE,
+        (S.RUNNING, A.REBOOT): S.REBOOT,
+        (S.SUSPENDED, A.RESUME): S.RESTORE,
+        (S.SUSPENDED, A.START): S.RESTORE,
+        (S.STOPPED, A.RESUME): S.RESTORE,
+        (S.STOPPED, A.START): S.RESTORE,
+        (S.POWEROFF, A.RESUME): S.BOOT,
+        (S.POWEROFF, A.START): S.BOOT,
+        (S.UNKNOWN, A.RESUME): S.BOOT,
+        (S.UNKNOWN, A.REBOOT): S.REBOOT,
+        (S.FAILED, A.RECOVER_RETRY): S.PENDING,
+        (S.FAILED, A.RECOVER_DELETE): S.EPILOG,
+    }
+    # kill (terminate-hard) works from every state that is not already ending
+    for state in S:
+        if state not in (S.DONE, S.EPILOG):
+            t[(state, A.KILL)] = None
+    for state in _ALIVE_ON_HOST:
+        t[(state, A.SHUTDOWN)] = S.SHUTDOWN
+    for twin, transitional in RETRY_OF.items():
+        t[(twin, A.RECOVER_RETRY)] = transitional
+        t[(twin, A.RECOVER_SUCCESS)] = SUCCESS_OF[twin]
+        t[(twin, A.RECOVER_FAILURE)] = S.FAILED
+        t[(twin, A.RECOVER_DELETE)] = S.EPILOG
+    return t
+
+
+def x__build__mutmut_4() -> dict[tuple[VmState, VmAction], VmState]:
+    t: dict[tuple[VmState, VmAction], VmState] = {
+        (S.PENDING, A.DEPLOY): S.PROLOG,
+        (S.PENDING, A.HOLD): S.HOLD,
+        (S.HOLD, A.RELEASE): S.PENDING,
+        (S.RUNNING, A.SHUTDOWN): S.SHUTDOWN,
+        (S.RUNNING, A.POWEROFF): S.POWEROFF_PENDING,
+        (S.RUNNING, A.SUSPEND): S.SAVE,
+        (S.RUNNING, A.STOP): S.SAVE,
+        (S.RUNNING, A.REBOOT): S.REBOOT,
+        (S.SUSPENDED, A.RESUME): S.RESTORE,
+        (S.SUSPENDED, A.START): S.RESTORE,
+        (S.STOPPED, A.RESUME): S.RESTORE,
+        (S.STOPPED, A.START): S.RESTORE,
+        (S.POWEROFF, A.RESUME): S.BOOT,
+        (S.POWEROFF, A.START): S.BOOT,
+        (S.UNKNOWN, A.RESUME): S.BOOT,
+        (S.UNKNOWN, A.REBOOT): S.REBOOT,
+        (S.FAILED, A.RECOVER_RETRY): S.PENDING,
+        (S.FAILED, A.RECOVER_DELETE): S.EPILOG,
+    }
+    # kill (terminate-hard) works from every state that is not already ending
+    for state in S:
+        if state not in (S.DONE, S.EPILOG):
+            t[(state, A.KILL)] = S.EPILOG
+    for state in _ALIVE_ON_HOST:
+        t[(state, A.SHUTDOWN)] = None
+    for twin, transitional in RETRY_OF.items():
+        t[(twin, A.RECOVER_RETRY)] = transitional
+        t[(twin, A.RECOVER_SUCCESS)] = SUCCESS_OF[twin]
+        t[(twin, A.RECOVER_FAILURE)] = S.FAILED
+        t[(twin, A.RECOVER_DELETE)] = S.EPILOG
+    return t
+
+
+def x__build__mutmut_5() -> dict[tuple[VmState, VmAction], VmState]:
+    t: dict[tuple[VmState, VmAction], VmState] = {
+        (S.PENDING, A.DEPLOY): S.PROLOG,
+        (S.PENDING, A.HOLD): S.HOLD,
+        (S.HOLD, A.RELEASE): S.PENDING,
+        (S.RUNNING, A.SHUTDOWN): S.SHUTDOWN,
+        (S.RUNNING, A.POWEROFF): S.POWEROFF_PENDING,
+        (S.RUNNING, A.SUSPEND): S.SAVE,
+        (S.RUNNING, A.STOP): S.SAVE,
+        (S.RUNNING, A.REBOOT): S.REBOOT,
+        (S.SUSPENDED, A.RESUME): S.RESTORE,
+        (S.SUSPENDED, A.START): S.RESTORE,
+        (S.STOPPED, A.RESUME): S.RESTORE,
+        (S.STOPPED, A.START): S.RESTORE,
+        (S.POWEROFF, A.RESUME): S.BOOT,
+        (S.POWEROFF, A.START): S.BOOT,
+        (S.UNKNOWN, A.RESUME): S.BOOT,
+        (S.UNKNOWN, A.REBOOT): S.REBOOT,
+        (S.FAILED, A.RECOVER_RETRY): S.PENDING,
+        (S.FAILED, A.RECOVER_DELETE): S.EPILOG,
+    }
+    # kill (terminate-hard) works from every state that is not already ending
+    for state in S:
+        if state not in (S.DONE, S.EPILOG):
+            t[(state, A.KILL)] = S.EPILOG
+    for state in _ALIVE_ON_HOST:
+        t[(state, A.SHUTDOWN)] = S.SHUTDOWN
+    for twin, transitional in RETRY_OF.items():
+        t[(twin, A.RECOVER_RETRY)] = None
+        t[(twin, A.RECOVER_SUCCESS)] = SUCCESS_OF[twin]
+        t[(twin, A.RECOVER_FAILURE)] = S.FAILED
+        t[(twin, A.RECOVER_DELETE)] = S.EPILOG
+    return t
+
+
+def x__build__mutmut_6() -> dict[tuple[VmState, VmAction], VmState]:
+    t: dict[tuple[VmState, VmAction], VmState] = {
+        (S.PENDING, A.DEPLOY): S.PROLOG,
+        (S.PENDING, A.HOLD): S.HOLD,
+        (S.HOLD, A.RELEASE): S.PENDING,
+        (S.RUNNING, A.SHUTDOWN): S.SHUTDOWN,
+        (S.RUNNING, A.POWEROFF): S.POWEROFF_PENDING,
+        (S.RUNNING, A.SUSPEND): S.SAVE,
+        (S.RUNNING, A.STOP): S.SAVE,
+        (S.RUNNING, A.REBOOT): S.REBOOT,
+        (S.SUSPENDED, A.RESUME): S.RESTORE,
+        (S.SUSPENDED, A.START): S.RESTORE,
+        (S.STOPPED, A.RESUME): S.RESTORE,
+        (S.STOPPED, A.START): S.RESTORE,
+        (S.POWEROFF, A.RESUME): S.BOOT,
+        (S.POWEROFF, A.START): S.BOOT,
+        (S.UNKNOWN, A.RESUME): S.BOOT,
+        (S.UNKNOWN, A.REBOOT): S.REBOOT,
+        (S.FAILED, A.RECOVER_RETRY): S.PENDING,
+        (S.FAILED, A.RECOVER_DELETE): S.EPILOG,
+    }
+    # kill (terminate-hard) works from every state that is not already ending
+    for state in S:
+        if state not in (S.DONE, S.EPILOG):
+            t[(state, A.KILL)] = S.EPILOG
+    for state in _ALIVE_ON_HOST:
+        t[(state, A.SHUTDOWN)] = S.SHUTDOWN
+    for twin, transitional in RETRY_OF.items():
+        t[(twin, A.RECOVER_RETRY)] = transitional
+        t[(twin, A.RECOVER_SUCCESS)] = None
+        t[(twin, A.RECOVER_FAILURE)] = S.FAILED
+        t[(twin, A.RECOVER_DELETE)] = S.EPILOG
+    return t
+
+
+def x__build__mutmut_7() -> dict[tuple[VmState, VmAction], VmState]:
+    t: dict[tuple[VmState, VmAction], VmState] = {
+        (S.PENDING, A.DEPLOY): S.PROLOG,
+        (S.PENDING, A.HOLD): S.HOLD,
+        (S.HOLD, A.RELEASE): S.PENDING,
+        (S.RUNNING, A.SHUTDOWN): S.SHUTDOWN,
+        (S.RUNNING, A.POWEROFF): S.POWEROFF_PENDING,
+        (S.RUNNING, A.SUSPEND): S.SAVE,
+        (S.RUNNING, A.STOP): S.SAVE,
+        (S.RUNNING, A.REBOOT): S.REBOOT,
+        (S.SUSPENDED, A.RESUME): S.RESTORE,
+        (S.SUSPENDED, A.START): S.RESTORE,
+        (S.STOPPED, A.RESUME): S.RESTORE,
+        (S.STOPPED, A.START): S.RESTORE,
+        (S.POWEROFF, A.RESUME): S.BOOT,
+        (S.POWEROFF, A.START): S.BOOT,
+        (S.UNKNOWN, A.RESUME): S.BOOT,
+        (S.UNKNOWN, A.REBOOT): S.REBOOT,
+        (S.FAILED, A.RECOVER_RETRY): S.PENDING,
+        (S.FAILED, A.RECOVER_DELETE): S.EPILOG,
+    }
+    # kill (terminate-hard) works from every state that is not already ending
+    for state in S:
+        if state not in (S.DONE, S.EPILOG):
+            t[(state, A.KILL)] = S.EPILOG
+    for state in _ALIVE_ON_HOST:
+        t[(state, A.SHUTDOWN)] = S.SHUTDOWN
+    for twin, transitional in RETRY_OF.items():
+        t[(twin, A.RECOVER_RETRY)] = transitional
+        t[(twin, A.RECOVER_SUCCESS)] = SUCCESS_OF[twin]
+        t[(twin, A.RECOVER_FAILURE)] = None
+        t[(twin, A.RECOVER_DELETE)] = S.EPILOG
+    return t
+
+
+def x__build__mutmut_8() -> dict[tuple[VmState, VmAction], VmState]:
+    t: dict[tuple[VmState, VmAction], VmState] = {
+        (S.PENDING, A.DEPLOY): S.PROLOG,
+        (S.PENDING, A.HOLD): S.HOLD,
+        (S.HOLD, A.RELEASE): S.PENDING,
+        (S.RUNNING, A.SHUTDOWN): S.SHUTDOWN,
+        (S.RUNNING, A.POWEROFF): S.POWEROFF_PENDING,
+        (S.RUNNING, A.SUSPEND): S.SAVE,
+        (S.RUNNING, A.STOP): S.SAVE,
+        (S.RUNNING, A.REBOOT): S.REBOOT,
+        (S.SUSPENDED, A.RESUME): S.RESTORE,
+        (S.SUSPENDED, A.START): S.RESTORE,
+        (S.STOPPED, A.RESUME): S.RESTORE,
+        (S.STOPPED, A.START): S.RESTORE,
+        (S.POWEROFF, A.RESUME): S.BOOT,
+        (S.POWEROFF, A.START): S.BOOT,
+        (S.UNKNOWN, A.RESUME): S.BOOT,
+        (S.UNKNOWN, A.REBOOT): S.REBOOT,
+        (S.FAILED, A.RECOVER_RETRY): S.PENDING,
+        (S.FAILED, A.RECOVER_DELETE): S.EPILOG,
+    }
+    # kill (terminate-hard) works from every state that is not already ending
+    for state in S:
+        if state not in (S.DONE, S.EPILOG):
+            t[(state, A.KILL)] = S.EPILOG
+    for state in _ALIVE_ON_HOST:
+        t[(state, A.SHUTDOWN)] = S.SHUTDOWN
+    for twin, transitional in RETRY_OF.items():
+        t[(twin, A.RECOVER_RETRY)] = transitional
+        t[(twin, A.RECOVER_SUCCESS)] = SUCCESS_OF[twin]
+        t[(twin, A.RECOVER_FAILURE)] = S.FAILED
+        t[(twin, A.RECOVER_DELETE)] = None
+    return t
+
+mutants_x__build__mutmut['_mutmut_orig'] = x__build__mutmut_orig # type: ignore # mutmut generated
+mutants_x__build__mutmut['x__build__mutmut_1'] = x__build__mutmut_1 # type: ignore # mutmut generated
+mutants_x__build__mutmut['x__build__mutmut_2'] = x__build__mutmut_2 # type: ignore # mutmut generated
+mutants_x__build__mutmut['x__build__mutmut_3'] = x__build__mutmut_3 # type: ignore # mutmut generated
+mutants_x__build__mutmut['x__build__mutmut_4'] = x__build__mutmut_4 # type: ignore # mutmut generated
+mutants_x__build__mutmut['x__build__mutmut_5'] = x__build__mutmut_5 # type: ignore # mutmut generated
+mutants_x__build__mutmut['x__build__mutmut_6'] = x__build__mutmut_6 # type: ignore # mutmut generated
+mutants_x__build__mutmut['x__build__mutmut_7'] = x__build__mutmut_7 # type: ignore # mutmut generated
+mutants_x__build__mutmut['x__build__mutmut_8'] = x__build__mutmut_8 # type: ignore # mutmut generated
+
+
+ALLOWED: Mapping[tuple[VmState, VmAction], VmState] = _build()
+
+#: Actions a user may ask for (DEPLOY is the scheduler's own).
+USER_ACTIONS: frozenset[VmAction] = frozenset(a for a in A if a is not A.DEPLOY)
+mutants_x_allowed_from__mutmut: MutantDict = {}  # type: ignore
+
+
+@_mutmut_mutated(mutants_x_allowed_from__mutmut)
+def allowed_from(action: VmAction) -> list[VmState]:
+    """States from which `action` is accepted, in declaration order (for error messages)."""
+    return [s for s in S if (s, action) in ALLOWED]
+
+
+def x_allowed_from__mutmut_orig(action: VmAction) -> list[VmState]:
+    """States from which `action` is accepted, in declaration order (for error messages)."""
+    return [s for s in S if (s, action) in ALLOWED]
+
+
+def x_allowed_from__mutmut_1(action: VmAction) -> list[VmState]:
+    """States from which `action` is accepted, in declaration order (for error messages)."""
+    return [s for s in S if (s, action) not in ALLOWED]
+
+mutants_x_allowed_from__mutmut['_mutmut_orig'] = x_allowed_from__mutmut_orig # type: ignore # mutmut generated
+mutants_x_allowed_from__mutmut['x_allowed_from__mutmut_1'] = x_allowed_from__mutmut_1 # type: ignore # mutmut generated
+mutants_x_next_state__mutmut: MutantDict = {}  # type: ignore
+
+
+@_mutmut_mutated(mutants_x_next_state__mutmut)
+def next_state(state: VmState, action: VmAction) -> VmState | None:
+    return ALLOWED.get((state, action))
+
+
+def x_next_state__mutmut_orig(state: VmState, action: VmAction) -> VmState | None:
+    return ALLOWED.get((state, action))
+
+
+def x_next_state__mutmut_1(state: VmState, action: VmAction) -> VmState | None:
+    return ALLOWED.get(None)
+
+mutants_x_next_state__mutmut['_mutmut_orig'] = x_next_state__mutmut_orig # type: ignore # mutmut generated
+mutants_x_next_state__mutmut['x_next_state__mutmut_1'] = x_next_state__mutmut_1 # type: ignore # mutmut generated
+mutants_x_step_done__mutmut: MutantDict = {}  # type: ignore
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+@_mutmut_mutated(mutants_x_step_done__mutmut)
+def step_done(state: VmState, action: VmAction) -> VmState:
+    if state is S.PROLOG:
+        return S.BOOT
+    if state in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is S.SHUTDOWN:
+        return S.EPILOG
+    if state is S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is S.SAVE:
+        return S.STOPPED if action is A.STOP else S.SUSPENDED
+    if state is S.EPILOG:
+        return S.DONE
+    raise ValueError(f"{state} is not transitional")
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+def x_step_done__mutmut_orig(state: VmState, action: VmAction) -> VmState:
+    if state is S.PROLOG:
+        return S.BOOT
+    if state in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is S.SHUTDOWN:
+        return S.EPILOG
+    if state is S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is S.SAVE:
+        return S.STOPPED if action is A.STOP else S.SUSPENDED
+    if state is S.EPILOG:
+        return S.DONE
+    raise ValueError(f"{state} is not transitional")
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+def x_step_done__mutmut_1(state: VmState, action: VmAction) -> VmState:
+    if state is not S.PROLOG:
+        return S.BOOT
+    if state in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is S.SHUTDOWN:
+        return S.EPILOG
+    if state is S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is S.SAVE:
+        return S.STOPPED if action is A.STOP else S.SUSPENDED
+    if state is S.EPILOG:
+        return S.DONE
+    raise ValueError(f"{state} is not transitional")
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+def x_step_done__mutmut_2(state: VmState, action: VmAction) -> VmState:
+    if state is S.PROLOG:
+        return S.BOOT
+    if state not in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is S.SHUTDOWN:
+        return S.EPILOG
+    if state is S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is S.SAVE:
+        return S.STOPPED if action is A.STOP else S.SUSPENDED
+    if state is S.EPILOG:
+        return S.DONE
+    raise ValueError(f"{state} is not transitional")
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+def x_step_done__mutmut_3(state: VmState, action: VmAction) -> VmState:
+    if state is S.PROLOG:
+        return S.BOOT
+    if state in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is not S.SHUTDOWN:
+        return S.EPILOG
+    if state is S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is S.SAVE:
+        return S.STOPPED if action is A.STOP else S.SUSPENDED
+    if state is S.EPILOG:
+        return S.DONE
+    raise ValueError(f"{state} is not transitional")
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+def x_step_done__mutmut_4(state: VmState, action: VmAction) -> VmState:
+    if state is S.PROLOG:
+        return S.BOOT
+    if state in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is S.SHUTDOWN:
+        return S.EPILOG
+    if state is not S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is S.SAVE:
+        return S.STOPPED if action is A.STOP else S.SUSPENDED
+    if state is S.EPILOG:
+        return S.DONE
+    raise ValueError(f"{state} is not transitional")
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+def x_step_done__mutmut_5(state: VmState, action: VmAction) -> VmState:
+    if state is S.PROLOG:
+        return S.BOOT
+    if state in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is S.SHUTDOWN:
+        return S.EPILOG
+    if state is S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is not S.SAVE:
+        return S.STOPPED if action is A.STOP else S.SUSPENDED
+    if state is S.EPILOG:
+        return S.DONE
+    raise ValueError(f"{state} is not transitional")
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+def x_step_done__mutmut_6(state: VmState, action: VmAction) -> VmState:
+    if state is S.PROLOG:
+        return S.BOOT
+    if state in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is S.SHUTDOWN:
+        return S.EPILOG
+    if state is S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is S.SAVE:
+        return S.STOPPED if (action is A.STOP) and False else S.SUSPENDED
+    if state is S.EPILOG:
+        return S.DONE
+    raise ValueError(f"{state} is not transitional")
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+def x_step_done__mutmut_7(state: VmState, action: VmAction) -> VmState:
+    if state is S.PROLOG:
+        return S.BOOT
+    if state in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is S.SHUTDOWN:
+        return S.EPILOG
+    if state is S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is S.SAVE:
+        return S.STOPPED if (action is A.STOP) or True else S.SUSPENDED
+    if state is S.EPILOG:
+        return S.DONE
+    raise ValueError(f"{state} is not transitional")
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+def x_step_done__mutmut_8(state: VmState, action: VmAction) -> VmState:
+    if state is S.PROLOG:
+        return S.BOOT
+    if state in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is S.SHUTDOWN:
+        return S.EPILOG
+    if state is S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is S.SAVE:
+        return S.STOPPED if action is not A.STOP else S.SUSPENDED
+    if state is S.EPILOG:
+        return S.DONE
+    raise ValueError(f"{state} is not transitional")
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+def x_step_done__mutmut_9(state: VmState, action: VmAction) -> VmState:
+    if state is S.PROLOG:
+        return S.BOOT
+    if state in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is S.SHUTDOWN:
+        return S.EPILOG
+    if state is S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is S.SAVE:
+        return S.STOPPED if action is A.STOP else S.SUSPENDED
+    if state is not S.EPILOG:
+        return S.DONE
+    raise ValueError(f"{state} is not transitional")
+
+
+#: Where a transitional state leads when its job finishes, given the action that started it.
+def x_step_done__mutmut_10(state: VmState, action: VmAction) -> VmState:
+    if state is S.PROLOG:
+        return S.BOOT
+    if state in (S.BOOT, S.RESTORE, S.REBOOT):
+        return S.RUNNING
+    if state is S.SHUTDOWN:
+        return S.EPILOG
+    if state is S.POWEROFF_PENDING:
+        return S.POWEROFF
+    if state is S.SAVE:
+        return S.STOPPED if action is A.STOP else S.SUSPENDED
+    if state is S.EPILOG:
+        return S.DONE
+    raise ValueError(None)
+
+mutants_x_step_done__mutmut['_mutmut_orig'] = x_step_done__mutmut_orig # type: ignore # mutmut generated
+mutants_x_step_done__mutmut['x_step_done__mutmut_1'] = x_step_done__mutmut_1 # type: ignore # mutmut generated
+mutants_x_step_done__mutmut['x_step_done__mutmut_2'] = x_step_done__mutmut_2 # type: ignore # mutmut generated
+mutants_x_step_done__mutmut['x_step_done__mutmut_3'] = x_step_done__mutmut_3 # type: ignore # mutmut generated
+mutants_x_step_done__mutmut['x_step_done__mutmut_4'] = x_step_done__mutmut_4 # type: ignore # mutmut generated
+mutants_x_step_done__mutmut['x_step_done__mutmut_5'] = x_step_done__mutmut_5 # type: ignore # mutmut generated
+mutants_x_step_done__mutmut['x_step_done__mutmut_6'] = x_step_done__mutmut_6 # type: ignore # mutmut generated
+mutants_x_step_done__mutmut['x_step_done__mutmut_7'] = x_step_done__mutmut_7 # type: ignore # mutmut generated
+mutants_x_step_done__mutmut['x_step_done__mutmut_8'] = x_step_done__mutmut_8 # type: ignore # mutmut generated
+mutants_x_step_done__mutmut['x_step_done__mutmut_9'] = x_step_done__mutmut_9 # type: ignore # mutmut generated
+mutants_x_step_done__mutmut['x_step_done__mutmut_10'] = x_step_done__mutmut_10 # type: ignore # mutmut generated

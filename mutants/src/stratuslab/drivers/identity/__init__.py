@@ -1,0 +1,1 @@
+"""Identity drivers: the LDAP directory (ldap3) and outgoing mail (smtplib)."""

@@ -1,0 +1,1 @@
+"""Network drivers: `bridge` (Linux bridges, VXLAN/802.1Q, dnsmasq, nftables) and `simulated`."""

@@ -1,0 +1,1 @@
+"""Storage drivers: the image store, instance disks, volumes."""

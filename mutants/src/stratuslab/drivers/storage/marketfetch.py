@@ -1,0 +1,311 @@
+"""Marketplace images on a node: fetch signed metadata, download images into the node's cache.
+
+`MarketplaceFetcher.fetch(entry)` tries each location of a (verified) metadata entry in turn —
+http, https or file URLs — decompresses gz/bz2/xz on the fly, checks size and every known checksum
+of the bytes as stored at the location, and only then renames the result into the cache
+(`<cache>/<identifier>.<format>`).  A failed download (404, checksum mismatch, truncated stream)
+leaves nothing in the cache.  Each image is downloaded once per node: concurrent fetches of the
+same image wait on a per-image lock and reuse the first result.  `MetadataClient` fetches the
+exact signed documents of an image from a marketplace.  Imports core and httpx only; never
+services, persistence or api.
+"""
+
+from __future__ import annotations
+
+import bz2
+import fcntl
+import hashlib
+import json
+import lzma
+import os
+import queue
+import threading
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+import httpx
+
+from stratuslab.core.errors import DriverError
+from stratuslab.core.marketplace import IDENTIFIER_RE, MetadataEntry
+
+Progress = Callable[[int, int | None], None]  # (bytes received, bytes expected)
+CHUNK = 1024 * 1024
+_HASHES = {"MD5": "md5", "SHA1": "sha1", "SHA224": "sha224", "SHA256": "sha256",
+           "SHA384": "sha384", "SHA512": "sha512"}
+
+
+class _Decompressor(Protocol):
+    def feed(self, data: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+
+
+class _Identity:
+    def feed(self, data: bytes) -> bytes:
+        return data
+
+    def finish(self) -> bytes:
+        return b""
+
+
+class _Streams:
+    """gz / bz2 / xz, including concatenated members (pigz, pbzip2 and xz -T write those)."""
+
+    def __init__(self, factory: Callable[[], zlib._Decompress | bz2.BZ2Decompressor | lzma.LZMADecompressor]):
+        self.factory = factory
+        self.current = factory()
+        self.started = False
+
+    def feed(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            if self.current.eof:
+                self.current = self.factory()
+            self.started = True
+            out.append(self.current.decompress(data))
+            data = self.current.unused_data if self.current.eof else b""
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        if not self.current.eof:
+            raise DriverError("compressed stream is truncated or corrupt (no end-of-stream marker)")
+        return b""
+
+
+def _decompressor(compression: str) -> _Decompressor:
+    if compression == "gz":
+        return _Streams(lambda: zlib.decompressobj(wbits=16 + zlib.MAX_WBITS))
+    if compression == "bz2":
+        return _Streams(bz2.BZ2Decompressor)
+    if compression == "xz":
+        return _Streams(lzma.LZMADecompressor)
+    return _Identity()
+
+
+class _Digests:
+    """Size and checksums of the stream, each hash in its own thread (hashlib drops the GIL), so
+    hashing overlaps the download and uses every core."""
+
+    def __init__(self, entry: MetadataEntry) -> None:
+        self.entry = entry
+        self.size = 0
+        self.expected: dict[str, str] = {}
+        self.hashers: dict[str, Any] = {}
+        for c in entry.checksums:
+            name = _HASHES.get(c.algorithm.upper().replace("-", ""))
+            if name:
+                self.hashers[c.algorithm] = hashlib.new(name)
+                self.expected[c.algorithm] = c.value.lower()
+        self.queues: list[queue.Queue[bytes | None]] = []
+        self.threads: list[threading.Thread] = []
+        for h in self.hashers.values():
+            q: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+            t = threading.Thread(target=_hash_worker, args=(h, q), daemon=True)
+            t.start()
+            self.queues.append(q)
+            self.threads.append(t)
+
+    def update(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.entry.bytes:
+            raise DriverError(
+                f"download is larger than the {self.entry.bytes} bytes the metadata announces"
+            )
+        for q in self.queues:
+            q.put(chunk)
+
+    def close(self) -> None:
+        if not self.threads:
+            return
+        for q in self.queues:
+            q.put(None)
+        for t in self.threads:
+            t.join()
+        self.threads = []
+
+    def check(self) -> None:
+        self.close()
+        if self.size != self.entry.bytes:
+            raise DriverError(
+                f"downloaded image size {self.size} doesn't match the metadata ({self.entry.bytes})"
+            )
+        for alg, h in self.hashers.items():
+            if h.hexdigest() != self.expected[alg]:
+                raise DriverError(
+                    f"invalid image checksum: {alg} is {h.hexdigest()}, the metadata says "
+                    f"{self.expected[alg]}"
+                )
+
+
+def _hash_worker(hasher: Any, chunks: queue.Queue[bytes | None]) -> None:
+    while (chunk := chunks.get()) is not None:
+        hasher.update(chunk)
+
+
+class MarketplaceFetcher:
+    """Downloads verified images into a per-node cache directory."""
+
+    def __init__(
+        self,
+        cache_dir: str | Path,
+        *,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.timeout = timeout
+        self.transport = transport
+
+    def cached_path(self, entry: MetadataEntry) -> Path:
+        if not IDENTIFIER_RE.match(entry.identifier):
+            raise DriverError(f"identifier {entry.identifier!r} is not a marketplace identifier")
+        return self.cache_dir / f"{entry.identifier}.{entry.format or 'img'}"
+
+    def fetch(self, entry: MetadataEntry, progress: Progress | None = None) -> Path:
+        """The cached image of `entry`, downloading it first if this node does not have it."""
+        dest = self.cached_path(entry)
+        if dest.exists():
+            return dest
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock(entry.identifier):
+            if dest.exists():  # another worker finished it while we waited
+                return dest
+            errors = []
+            for location in entry.locations:
+                try:
+                    self._download(location, entry, dest, progress)
+                    return dest
+                except DriverError as exc:
+                    errors.append(f"{location}: {exc.message}")
+        tried = "; ".join(errors) if errors else "the metadata lists no location"
+        raise DriverError(
+            f"image {entry.identifier} could not be fetched ({tried})",
+            hint="check the image's locations with: stratus show-image " + entry.identifier,
+        )
+
+    @contextmanager
+    def _lock(self, identifier: str) -> Iterator[None]:
+        locks = self.cache_dir / ".locks"
+        locks.mkdir(exist_ok=True)
+        with open(locks / identifier, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _download(self, location: str, entry: MetadataEntry, dest: Path, progress: Progress | None) -> None:
+        part = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        digests = _Digests(entry)
+        unpack = _decompressor(entry.compression)
+        broken: Exception | None = None  # a corrupt stream is reported as its checksum error
+        try:
+            with open(part, "wb") as out:
+                for chunk in self._chunks(location):
+                    digests.update(chunk)
+                    if broken is None:
+                        try:
+                            out.write(unpack.feed(chunk))
+                        except (zlib.error, lzma.LZMAError, EOFError, OSError) as exc:
+                            broken = exc
+                    if progress is not None:
+                        progress(digests.size, entry.bytes)
+                digests.check()
+                if broken is not None:
+                    raise broken
+                out.write(unpack.finish())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(part, dest)
+        except (OSError, zlib.error, lzma.LZMAError, EOFError) as exc:
+            raise DriverError(f"cannot store or decompress the download ({exc})") from exc
+        finally:
+            digests.close()
+            part.unlink(missing_ok=True)
+
+    def _chunks(self, location: str) -> Iterator[bytes]:
+        scheme = urlparse(location).scheme
+        if scheme == "file":
+            yield from _file_chunks(location)
+        elif scheme in ("http", "https"):
+            yield from self._http_chunks(location)
+        else:
+            raise DriverError(f"location scheme {scheme!r} is not supported (http, https, file)")
+
+    def _http_chunks(self, url: str) -> Iterator[bytes]:
+        try:
+            with httpx.Client(timeout=self.timeout, transport=self.transport, follow_redirects=True) as client:
+                with client.stream("GET", url) as resp:
+                    if resp.status_code != 200:
+                        raise DriverError(f"answered {resp.status_code} {resp.reason_phrase}")
+                    yield from resp.iter_raw(CHUNK)
+        except httpx.HTTPError as exc:
+            raise DriverError(f"download failed ({exc})") from exc
+
+
+def _file_chunks(location: str) -> Iterator[bytes]:
+    path = Path(unquote(urlparse(location).path))
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                yield chunk
+    except OSError as exc:
+        raise DriverError(f"cannot read {path} ({exc.strerror})") from exc
+
+
+class MetadataClient:
+    """Fetches the exact signed documents of an image from a marketplace (JSON index + originals).
+
+    Every answer is read in chunks and refused past `max_bytes`, so a hostile or broken
+    marketplace cannot make the cloud hold a huge body in memory."""
+
+    def __init__(self, endpoint: str, *, timeout: float = 30.0, max_bytes: int = 10 * 1024 * 1024,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.endpoint = endpoint.rstrip("/") + "/"
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.transport = transport
+
+    def documents(self, identifier: str) -> list[bytes]:
+        """Signed originals of the latest entry of each endorser of `identifier` (empty if none).
+
+        Expired and deprecated ones are included so that the site policy can say why it refuses.
+        """
+        try:
+            with httpx.Client(base_url=self.endpoint, timeout=self.timeout, transport=self.transport) as c:
+                status, index = self._get(c, f"metadata/{identifier}", {"status": "latest"},
+                                          "application/json")
+                if status == 404:
+                    return []
+                return [self._get(c, item["path"], None, "application/xml")[1]
+                        for item in json.loads(index)["entries"]]
+        except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:
+            raise DriverError(
+                f"marketplace {self.endpoint} did not answer for image {identifier} ({exc})",
+                hint="check the marketplace endpoint setting and that the marketplace is running",
+            ) from exc
+
+    def _get(self, client: httpx.Client, path: str, params: dict[str, str] | None,
+             accept: str) -> tuple[int, bytes]:
+        with client.stream("GET", path, params=params, headers={"Accept": accept}) as resp:
+            if resp.status_code == 404:
+                return 404, b""
+            resp.raise_for_status()
+            declared = resp.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise DriverError(self._too_large(path, f"{declared} bytes"))
+            chunks, size = [], 0
+            for chunk in resp.iter_bytes(CHUNK):
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise DriverError(self._too_large(path, "a body"))
+                chunks.append(chunk)
+            return resp.status_code, b"".join(chunks)
+
+    def _too_large(self, path: str, what: str) -> str:
+        return (f"marketplace {self.endpoint} sent {what} for {path}, more than the limit of "
+                f"{self.max_bytes} bytes; refused without reading it")

@@ -1,0 +1,86 @@
+"""Serving: claim the listening sockets first (a port in use is reported before anything is
+built, and port 0 becomes the real port in what is printed), then build the cloud and hand the
+sockets to uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from typing import Any
+
+import click
+
+from stratuslab.core.errors import Unavailable
+from stratuslab.ops.logs import configure_logging
+from stratuslab.settings import Settings, parse_listen
+
+
+def bind(listen: str, *, key: str) -> socket.socket:
+    host, port = parse_listen(listen, key=key)
+    host = host or "127.0.0.1"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # connections wait in the backlog until uvicorn serves them
+    except OSError as exc:
+        sock.close()
+        raise Unavailable(f"cannot listen on {listen} (setting {key}): {exc.strerror}",
+                          hint=f"stop what uses it (ss -ltnp 'sport = :{port}') or choose "
+                          "another address with --listen HOST:PORT") from None
+    return sock
+
+
+def url_of(sock: socket.socket, scheme: str) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def serve(settings: Settings, *, all_in_one: bool) -> None:
+    import uvicorn
+
+    from stratuslab.bootstrap import admin_password_file, build_cloud
+
+    plain = bind(settings.server.listen, key="server.listen")
+    tls = bind(settings.tls.listen, key="tls.listen") if settings.tls.listen else None
+    configure_logging(settings.server)
+    try:
+        cloud = build_cloud(settings, create_db=all_in_one)
+    except BaseException:
+        plain.close()
+        if tls:
+            tls.close()
+        raise
+    generated = cloud.identity.ensure_admin(settings.server.admin_password or None)
+    if generated:
+        path = admin_password_file(settings)
+        path.write_text(generated + "\n")
+        os.chmod(path, 0o600)
+        click.echo(f"bootstrap admin user 'admin' created; password: {generated} (also in {path})")
+    common: dict[str, Any] = {"log_level": "warning", "access_log": False, "log_config": None}
+    servers = [(uvicorn.Server(uvicorn.Config(cloud.app, **common)), plain)]
+    click.echo(f"stratus-server listening on {url_of(plain, 'http')} "
+               f"(data in {settings.data_dir})")
+    if tls is not None:
+        from stratuslab.api.tls import uvicorn_tls_options
+
+        options = uvicorn_tls_options(settings.tls.cert, settings.tls.key)
+        servers.append((uvicorn.Server(uvicorn.Config(cloud.app, lifespan="off", **common,
+                                                      **options)), tls))
+        click.echo(f"stratus-server listening on {url_of(tls, 'https')} (client certificates)")
+    asyncio.run(_serve_all(servers))
+
+
+async def _serve_all(servers: list[tuple[Any, socket.socket]]) -> None:
+    """The first (plain) listener owns the app's lifespan; the others stop with it."""
+    (first, first_sock), rest = servers[0], servers[1:]
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in rest]
+    try:
+        await first.serve(sockets=[first_sock])
+    finally:
+        for server, _sock in rest:
+            server.should_exit = True
+        for task in tasks:
+            await task

@@ -1,0 +1,154 @@
+"""The cloud database schema (SQLAlchemy Core).  Every change here needs an Alembic migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True)),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", String(256)),
+    Column("groups", JSON, nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("dn", String(512), unique=True),
+    Column("created_at", DateTime(timezone=True)),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
+)
+
+images = Table(
+    "images",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("owner", String(64), nullable=False, index=True),
+    Column("group", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("sha1", String(40), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("public", Boolean, nullable=False, default=False),
+    Column("source", Text),
+    Column("kernel", Text),
+    Column("initrd", Text),
+    Column("cmdline", Text),
+    Column("marketplace_id", String(64)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("inbound_ports", JSON, nullable=False, default=list, server_default="[]"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
+)
+
+vms = Table(
+    "vms",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("group", String(64), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("image_id", Integer, ForeignKey("images.id"), nullable=False),
+    Column("instance_type", String(64), nullable=False),
+    Column("vcpu", Integer, nullable=False),
+    Column("memory_mib", Integer, nullable=False),
+    Column("swap_mib", Integer, nullable=False, default=0),
+    Column("host", String(128)),
+    Column("ip", String(64)),
+    Column("ipv6", String(64)),
+    Column("mac", String(32)),
+    Column("error", Text),
+    Column("last_action", String(32)),
+    Column("spec", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+    Index("ix_vms_owner_state", "owner", "state"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("vm_id", Integer, ForeignKey("vms.id"), index=True),
+    Column("target_state", String(32)),
+    Column("step", String(64)),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("runner", String(128)),
+    Column("heartbeat", DateTime(timezone=True)),
+    Column("params", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+    Column("request_id", String(64)),
+    Index("ix_jobs_state_id", "state", "id"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
+)
+
+vm_events = Table(
+    "vm_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("vm_id", Integer, ForeignKey("vms.id"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("host", String(128)),
+    Column("ip", String(64)),
+    Column("mac", String(32)),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0008)
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("owner", String(64), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("result", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True)),
+    UniqueConstraint("owner", "key", name="uq_idempotency_owner_key"),
+)

@@ -1,0 +1,66 @@
+"""Marketplace at every launch, as a `VmExtension`:
+
+- `validate` re-fetches and re-verifies the signed metadata of an image that came from the
+  marketplace and applies the site policy again (so a deprecated, expired or newly blacklisted
+  image is refused before anything is created), and does the same for marketplace identifiers
+  given as read-only disks (`RunInstance.readonly_disks`; volume UUIDs there are the storage
+  feature's);
+- `on_create` records those identifiers in the VM's spec (`marketplace_disks`);
+- `on_prolog` makes sure each is in the node's cache (downloading it once, verified) and adds it
+  as a read-only disk.
+Imports core and the service layer only.
+"""
+
+from __future__ import annotations
+
+from stratuslab.core.commands import RunInstance
+from stratuslab.core.entities import Principal, Vm
+from stratuslab.core.hypervisor import DiskSpec
+from stratuslab.core.marketplace import IDENTIFIER_RE, InvalidMetadata
+from stratuslab.core.node import Node
+from stratuslab.core.ports import UnitOfWork, UnitOfWorkFactory
+from stratuslab.services.extensions import PrologAdditions, VmExtension
+from stratuslab.services.marketplace.cloud import MarketplaceImages
+
+SPEC_KEY = "marketplace_disks"
+
+
+def marketplace_refs(refs: tuple[str, ...]) -> list[str]:
+    return [r.strip() for r in refs if IDENTIFIER_RE.match(r.strip())]
+
+
+class MarketplaceLaunchCheck(VmExtension):
+    name = "marketplace"
+
+    def __init__(self, uow: UnitOfWorkFactory, images: MarketplaceImages) -> None:
+        self.uow = uow
+        self.images = images
+
+    def validate(self, principal: Principal, cmd: RunInstance) -> None:
+        for ref in marketplace_refs(cmd.readonly_disks):
+            self.images.judge(ref)
+        with self.uow(readonly=True) as uow:
+            image = uow.images.get(cmd.image_id)
+        if image is None or not image.marketplace_id:
+            return  # not a marketplace image (or unknown: compute says so)
+        entry, _verdict = self.images.judge(image.marketplace_id)
+        if image.sha1 and entry.sha1 and image.sha1.lower() != entry.sha1.lower():
+            raise InvalidMetadata(
+                f"image {image.id} holds SHA-1 {image.sha1} but marketplace entry "
+                f"{entry.identifier} now says {entry.sha1}",
+                hint=f"import it again: stratus run-instance {entry.identifier}",
+            )
+
+    def on_create(self, uow: UnitOfWork, principal: Principal, vm: Vm, cmd: RunInstance) -> None:
+        refs = marketplace_refs(cmd.readonly_disks)
+        if refs:
+            vm.spec[SPEC_KEY] = refs
+
+    def on_prolog(self, vm: Vm, node: Node) -> PrologAdditions:
+        disks = []
+        for i, ref in enumerate(vm.spec.get(SPEC_KEY, ())):
+            entry, _verdict = self.images.judge(ref)
+            path = self.images.fetcher.fetch(entry)  # idempotent: cached once per node
+            disks.append(DiskSpec(f"mkt-{i}", str(path), format=entry.format or "raw",
+                                  readonly=True))
+        return PrologAdditions(disks=tuple(disks))

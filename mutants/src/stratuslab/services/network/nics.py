@@ -1,0 +1,242 @@
+"""VmNics: hot-plug of a NIC into a caller's running VM and its removal (`one.vm.attachnic`,
+`one.vm.detachnic`, REST /api/v1/vms/{id}/nics).
+
+Attach: the lease is taken in one transaction (with its event), then the network driver plugs
+the NIC on the VM's node and the node's hypervisor hot-plugs it; any failure unplugs what was
+made and releases the lease.  The NIC then joins vm.spec ("networks", "nics" and
+"prepared.nics") at the next position, so a restart or resume brings it back and the network
+extension's epilog unplugs it and releases its lease with the others.  Detach is the reverse
+and releases the lease exactly once (in the transaction that takes the NIC off the spec).
+Only the VM's last NIC can be detached, and never its only one: positions are the NICs' ids
+on the node and in the guest.
+
+Both take the VM by id (or a VM read earlier, re-read here) and decide themselves who may act:
+the VM's owner or an admin; anyone else gets the answer of a missing VM.  A new NIC's lease
+counts against the quota of the VM's OWNER, whoever attaches it (an admin attaching a NIC to a
+user's VM does not lift the user's limit).  Imports core and services only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from stratuslab.core.entities import Principal, Vm
+from stratuslab.core.errors import CloudError, InvalidInput, InvalidState, NotFound
+from stratuslab.core.hypervisor import NicSpec, VmHandle
+from stratuslab.core.network import Lease, NetworkDriverPort
+from stratuslab.core.node import Node
+from stratuslab.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from stratuslab.services.common import record
+from stratuslab.services.network.definitions import get_network
+from stratuslab.services.network.extension import MAX_NICS, NetworkExtension, nic_facts
+from stratuslab.services.network.ipam import Ipam, lease_message
+from stratuslab.services.network.service import repo_of
+from stratuslab.services.policy import PRIVATE, authorize
+
+PLUGGABLE = ("running",)
+LISTING = "stratus describe-instance"
+
+
+class VmNics:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        extension: NetworkExtension,
+        nodes: Mapping[str, Node],
+        *,
+        ipam: Ipam | None = None,
+        quota: Callable[[Principal], int | None] = lambda p: None,
+    ) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.extension = extension  # its network drivers and firewall rules
+        self.nodes = nodes
+        self.ipam = ipam or extension.ipam
+        self.quota = quota
+
+    def _authorized(self, principal: Principal, vm: Vm | int) -> tuple[Vm, Principal]:
+        """The VM as stored now, if `principal` may change it, and its owner as a principal."""
+        vm_id = vm if isinstance(vm, int) else vm.id or 0
+        with self.uow(readonly=True) as uow:
+            found = uow.vms.get(vm_id)
+            user = uow.users.by_name(found.owner) if found is not None else None
+        if found is None:
+            raise NotFound("VM", vm_id, LISTING)
+        authorize(principal, "action", found.owner, found.group, PRIVATE, what="VM",
+                  ident=vm_id, listing=LISTING)  # fmt: skip
+        owner = Principal(found.owner, user.id or 0 if user else 0,
+                          tuple(user.groups) if user else (found.group,),
+                          frozenset(user.roles) if user else frozenset(), method="owner")
+        return found, owner
+
+    def _target(self, vm: Vm, action: str) -> tuple[Node, NetworkDriverPort, VmHandle]:
+        handle = vm.spec.get("handle")
+        driver = self.extension.drivers.get(vm.host or "")
+        if vm.state not in PLUGGABLE or not handle or vm.host not in self.nodes or not driver:
+            raise InvalidState(
+                what="VM", name=f"{vm.id} ({vm.name})", state=vm.state, action=action,
+                allowed=", ".join(PLUGGABLE), hint=f"start it first (VM {vm.id} is {vm.state})",
+            )  # fmt: skip
+        node = self.nodes[vm.host or ""]
+        return node, driver, VmHandle(vm.id or 0, handle["host"], handle.get("data", {}))
+
+    # --- attach ----------------------------------------------------------------------------
+
+    def attach(self, principal: Principal, vm: Vm | int, network_name: str,
+               ip: str | None = None) -> dict[str, str]:  # fmt: skip
+        """Plug a new NIC on `network_name` into the running VM; return its facts (mac, ip...)."""
+        vm, owner = self._authorized(principal, vm)
+        node, driver, handle = self._target(vm, "attach a NIC")
+        assert vm.id is not None
+        index = len(vm.spec.get("networks", []))
+        if index >= MAX_NICS:
+            raise InvalidInput(f"VM {vm.id} has {index} NICs; a VM has at most {MAX_NICS}",
+                               hint=f"detach one first: one.vm.detachnic {vm.id} {index - 1}")
+        with self.uow() as uow:
+            repo = repo_of(uow)
+            network = get_network(repo, network_name)
+            lease = self.ipam.acquire(repo, network.name, vm_id=vm.id, owner=vm.owner,
+                                      nic_index=index, ip=ip or None,
+                                      quota=self.quota(owner))  # fmt: skip
+            self._lease_event(uow, vm.id, principal.user, lease, acquired=True)
+            rules = self.extension.rules(uow, repo, vm, index)
+            uow.commit()
+        plugged: NicSpec | None = None
+        try:
+            plugged = driver.plug_nic(vm.id, index, network, lease, rules)
+            nic = plugged
+            if not driver.capabilities.real_data_plane:
+                nic = dataclasses.replace(nic, tap=None, netns=None)
+            device = node.hypervisor.attach_nic(handle, nic)
+            return self._keep(principal, vm.id, network.name, index, nic, device)
+        except CloudError:
+            self._undo(principal, vm.id, index, network, lease, driver, plugged)
+            raise
+
+    def _keep(self, principal: Principal, vm_id: int, network: str, index: int, nic: NicSpec,
+              device: str) -> dict[str, str]:  # fmt: skip
+        with self.uow() as uow:
+            vm = uow.vms.get(vm_id)
+            net = get_network(repo_of(uow), network)
+            lease = next(le for le in repo_of(uow).leases_for_vm(vm_id) if le.nic_index == index)
+            if vm is None or vm.state not in PLUGGABLE:
+                raise InvalidState(what="VM", name=str(vm_id), state=vm.state if vm else "gone",
+                                   action="attach a NIC", allowed=", ".join(PLUGGABLE))  # fmt: skip
+            facts = nic_facts(net, lease)
+            spec: dict[str, Any] = dict(vm.spec)
+            prepared = dict(spec.get("prepared") or {})
+            prepared["nics"] = [*prepared.get("nics", []), dataclasses.asdict(nic)]
+            spec["networks"] = [*spec.get("networks", []), facts]
+            spec["nics"] = [*spec.get("nics", []), {"network": net.name, "secgroups": []}]
+            spec["prepared"] = prepared
+            vm.spec = spec
+            uow.vms.update(vm)
+            record(uow, vm_id, self.clock.now(), "nic", principal.user,
+                   f"attached NIC {index} ({device}, MAC={lease.mac}) on network {net.name}",
+                   ip=lease.ip, mac=lease.mac)  # fmt: skip
+            uow.commit()
+        return {**facts, "nic_id": str(index), "device": device}
+
+    def _undo(self, principal: Principal, vm_id: int, index: int, network: Any, lease: Lease,
+              driver: NetworkDriverPort, plugged: NicSpec | None) -> None:  # fmt: skip
+        """Take back a failed attach: the guest's device, the node's NIC, the lease."""
+        node = self.nodes.get(self._host(vm_id) or "")
+        if node is not None and plugged is not None:
+            try:
+                vm = self._load(vm_id)
+                h = vm.spec.get("handle") or {}
+                node.hypervisor.detach_nic(VmHandle(vm_id, h.get("host", ""), h.get("data", {})),
+                                           lease.mac)  # fmt: skip
+            except CloudError:
+                pass
+        if plugged is not None:
+            try:
+                driver.unplug_nic(vm_id, index, network, lease)
+            except CloudError:
+                pass
+        self._release(principal, vm_id, index)
+
+    # --- detach ----------------------------------------------------------------------------
+
+    def detach(self, principal: Principal, vm: Vm | int, nic: str) -> dict[str, str]:
+        """Unplug the VM's NIC given by MAC or position and release its lease; return its facts."""
+        vm, _owner = self._authorized(principal, vm)
+        node, driver, handle = self._target(vm, "detach a NIC")
+        assert vm.id is not None
+        facts = list(vm.spec.get("networks", []))
+        index = self._index(vm, facts, nic)
+        f = facts[index]
+        node.hypervisor.detach_nic(handle, f["mac"])
+        with self.uow(readonly=True) as uow:
+            network = get_network(repo_of(uow), f["network"])
+        v6 = f.get("ipv6", "").split("/")[0] or None
+        driver.unplug_nic(vm.id, index, network, Lease(network.name, f["ip"], f["mac"], v6))
+        with self.uow() as uow:
+            current = uow.vms.get(vm.id)
+            if current is not None and len(current.spec.get("networks", [])) == index + 1:
+                spec: dict[str, Any] = dict(current.spec)
+                prepared = dict(spec.get("prepared") or {})
+                prepared["nics"] = list(prepared.get("nics", []))[:index]
+                spec["networks"] = list(spec["networks"])[:index]
+                spec["nics"] = list(spec.get("nics", []))[:index]
+                spec["prepared"] = prepared
+                current.spec = spec
+                uow.vms.update(current)
+                record(uow, vm.id, self.clock.now(), "nic", principal.user,
+                       f"detached NIC {index} (MAC={f['mac']}) from network {f['network']}",
+                       ip=f["ip"], mac=f["mac"])  # fmt: skip
+                self._release_in(uow, principal, vm.id, index)
+            uow.commit()
+        return {**f, "nic_id": str(index)}
+
+    @staticmethod
+    def _index(vm: Vm, facts: list[Mapping[str, str]], nic: str) -> int:
+        found = [i for i, f in enumerate(facts) if nic.lower() in (str(i), f["mac"].lower())]
+        if not found:
+            raise NotFound(f"NIC of VM {vm.id}", nic, f"stratus describe-instance {vm.id}")
+        index = found[0]
+        if index == 0 or index != len(facts) - 1:
+            raise InvalidInput(
+                f"VM {vm.id}: NIC {index} cannot be detached (it has {len(facts)} NICs)",
+                hint=f"only the last NIC ({len(facts) - 1}) of a VM with several can be "
+                "detached; its first NIC stays until the VM ends",
+            )
+        return index
+
+    # --- leases ----------------------------------------------------------------------------
+
+    def _release(self, principal: Principal, vm_id: int, index: int) -> None:
+        with self.uow() as uow:
+            self._release_in(uow, principal, vm_id, index)
+            uow.commit()
+
+    def _release_in(self, uow: UnitOfWork, principal: Principal, vm_id: int, index: int) -> None:
+        repo = repo_of(uow)
+        for lease in repo.leases_for_vm(vm_id):
+            if lease.nic_index != index:
+                continue
+            if lease.reservation_id is not None and repo.get_reservation(lease.reservation_id):
+                repo.update_lease(dataclasses.replace(lease, vm_id=None, nic_index=0))
+            else:
+                repo.delete_lease(lease.network, lease.ip)
+            self._lease_event(uow, vm_id, principal.user, lease, acquired=False)
+
+    def _lease_event(self, uow: UnitOfWork, vm_id: int, actor: str, lease: Lease, *,
+                     acquired: bool) -> None:  # fmt: skip
+        record(uow, vm_id, self.clock.now(), "lease", actor,
+               lease_message(lease, acquired=acquired), ip=lease.ip, mac=lease.mac)  # fmt: skip
+
+    def _load(self, vm_id: int) -> Vm:
+        with self.uow(readonly=True) as uow:
+            vm = uow.vms.get(vm_id)
+        if vm is None:
+            raise NotFound("VM", vm_id, "stratus describe-instances")
+        return vm
+
+    def _host(self, vm_id: int) -> str | None:
+        with self.uow(readonly=True) as uow:
+            vm = uow.vms.get(vm_id)
+        return vm.host if vm else None

@@ -1,0 +1,143 @@
+"""The foundation's outside contract: stratus-server all-in-one driven by the real `stratus` CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.helpers.servers import BIN, Server
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def image_id(server: Server, tmp_path_factory: pytest.TempPathFactory) -> str:
+    f = tmp_path_factory.mktemp("img") / "disk.raw"
+    f.write_bytes(os.urandom(65536))
+    out = server.cli("image", "register", "base", str(f), "--public").stdout.strip()
+    assert out.isdigit()
+    return out
+
+
+def test_run_describe_kill_with_json_contract(server: Server, image_id: str) -> None:
+    vms = server.cli_json("run-instance", image_id, "-n", "2", "--vm-name", "node")
+    assert [vm["state"] for vm in vms] == ["running", "running"]
+    listed = server.cli_json("describe-instance", *(str(v["id"]) for v in vms))
+    for vm in listed:
+        assert {"id", "name", "state", "owner", "ip", "host", "error"} <= vm.keys()
+        assert vm["owner"] == "admin" and vm["host"] == "localhost"
+    res = server.cli("kill-instance", *(str(v["id"]) for v in vms))
+    assert "done" in res.stdout
+
+
+def test_quiet_run_prints_id_and_ip_and_idempotency_key_dedups(server: Server, image_id: str) -> None:
+    first = server.cli("run-instance", image_id, "-q", "--idempotency-key", "abc").stdout
+    again = server.cli("run-instance", image_id, "-q", "--idempotency-key", "abc").stdout
+    assert first == again and first.strip().split(",")[0].isdigit()
+
+
+def test_classic_command_names_are_aliases(server: Server, image_id: str) -> None:
+    base = ["--endpoint", server.endpoint, "-u", "admin", "-p", "adminpw"]
+    env = {**os.environ, "STRATUSLAB_CONFIG": "/nonexistent"}
+    run = subprocess.run([str(BIN / "stratus-run-instance"), *base, image_id, "-q"],
+                         capture_output=True, text=True, env=env, timeout=60, check=True)
+    vm_id = run.stdout.split(",")[0]
+    desc = subprocess.run([str(BIN / "stratus-describe-instance"), *base, vm_id],
+                          capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert "running" in desc.stdout
+    subprocess.run([str(BIN / "stratus-shutdown-instance"), *base, vm_id], env=env, timeout=60,
+                   check=True, capture_output=True)
+    subprocess.run([str(BIN / "stratus-kill-instance"), *base, vm_id], env=env, timeout=60,
+                   check=False, capture_output=True)
+
+
+def test_users_are_isolated_and_errors_are_clear(server: Server, image_id: str) -> None:
+    server.cli("user", "create", "bob", "--password", "bobpw1")
+    [mine] = server.cli_json("run-instance", image_id)
+    other = server.cli("describe-instance", str(mine["id"]), user="bob", password="bobpw1", check=False)
+    assert other.returncode != 0
+    assert f"Error: VM {mine['id']} does not exist" in other.stderr
+    assert server.cli_json("describe-instance", user="bob", password="bobpw1") == []
+    bad = server.cli("run-instance", image_id, "--cpu", "-1", check=False)
+    assert bad.returncode != 0 and "--cpu -1 is out of range" in bad.stderr
+    bad = server.cli("run-instance", image_id, "-t", "m9.huge", check=False)
+    assert "instance type 'm9.huge' does not exist" in bad.stderr
+    bad = server.cli("suspend-instance", "999999", check=False)
+    assert "VM 999999 does not exist" in bad.stderr
+    wrong = server.cli("describe-instance", password="nope", check=False)
+    assert wrong.returncode != 0 and "authentication failed" in wrong.stderr
+
+
+def test_rest_errors_have_one_json_shape(server: Server, image_id: str) -> None:
+    auth = ("admin", "adminpw")
+    r = httpx.post(server.endpoint + "/api/v1/vms", content=b"{not json", auth=auth,
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["kind"] == "invalid"
+    assert "the body is not valid JSON" in r.json()["error"]["message"]
+    r = httpx.post(server.endpoint + "/api/v1/vms", json={"image": 424242}, auth=auth)
+    assert r.status_code == 404 and "image 424242 does not exist" in r.json()["error"]["message"]
+    [vm] = httpx.post(server.endpoint + "/api/v1/vms", json={"image": int(image_id), "hold": True},
+                      auth=auth).json()["vms"]
+    r = httpx.post(server.endpoint + f"/api/v1/vms/{vm['id']}/actions/suspend", auth=auth)
+    assert r.status_code == 409
+    assert "is hold; cannot suspend (allowed from: running)" in r.json()["error"]["message"]
+    r = httpx.get(server.endpoint + "/api/v1/vms")
+    assert r.status_code == 401 and "WWW-Authenticate" in r.headers
+    assert httpx.get(server.endpoint + "/api/v1/openapi.json").json()["info"]["title"] == "StratusLab"
+
+
+def test_list_types_shows_stratuslab_table(server: Server) -> None:
+    types = {t["name"]: t for t in server.cli_json("list-types")}
+    assert types["m1.small"]["default"] and types["c1.medium"]["cpu"] == 2
+
+
+def test_server_killed_mid_job_resumes_after_restart(tmp_path: Path) -> None:
+    from tests.helpers.servers import free_port
+
+    srv = Server(tmp_path / "data", free_port(), args=["--hypervisor", "simulated"],
+                 env={"STRATUSLAB_HYPERVISOR_SIMULATED_BOOT_DELAY": "3"})
+    srv.start()
+    try:
+        img = tmp_path / "d.raw"
+        img.write_bytes(b"x" * 1024)
+        image = srv.cli("image", "register", "d", str(img)).stdout.strip()
+        [vm] = srv.cli_json("run-instance", image, "--no-wait")
+        import time
+        time.sleep(1.0)  # the job is inside the 3 s boot
+        srv.kill()
+        srv.start()
+        srv.cli("job", "list")  # server answers
+        deadline = time.monotonic() + 40
+        state = ""
+        while time.monotonic() < deadline:
+            state = srv.cli_json("describe-instance", str(vm["id"]))[0]["state"]
+            if state == "running":
+                break
+            time.sleep(0.5)
+        assert state == "running"
+        assert len(srv.cli_json("describe-instance")) == 1
+    finally:
+        srv.stop()
+        srv.reap()
+
+
+def test_db_upgrade_command_and_refusal_on_old_schema(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    env = {**os.environ}
+    from stratuslab.persistence import db
+
+    engine = db.make_engine(f"sqlite:///{data}/stratuslab.db")
+    db.upgrade(engine)
+    db.downgrade(engine, "base")
+    engine.dispose()
+    res = subprocess.run([str(BIN / "stratus-server"), "--data-dir", str(data),
+                          "--listen", "127.0.0.1:1"], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert res.returncode != 0
+    assert "stratus-server db upgrade" in res.stderr
+    res = subprocess.run([str(BIN / "stratus-server"), "db", "upgrade", "--data-dir", str(data)],
+                         capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert "database at revision" in res.stdout

@@ -1,0 +1,121 @@
+"""Certificate factories made with `cryptography`: CAs, intermediates and endorser certificates carrying an email (marketplace signing, X.509 trust-chain tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+
+def _name(*rdns: tuple[x509.ObjectIdentifier, str]) -> x509.Name:
+    return x509.Name([x509.NameAttribute(oid, value) for oid, value in rdns])
+
+
+@dataclass
+class Identity:
+    key: rsa.RSAPrivateKey
+    cert: x509.Certificate
+
+    @property
+    def key_pem(self) -> bytes:
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def p12(self, password: str, ca: Identity | None = None) -> bytes:
+        return pkcs12.serialize_key_and_certificates(
+            b"endorser",
+            self.key,
+            self.cert,
+            [ca.cert] if ca else None,
+            serialization.BestAvailableEncryption(password.encode()),
+        )
+
+
+_KEYS: list[rsa.RSAPrivateKey] = []
+
+
+def _key(index: int) -> rsa.RSAPrivateKey:
+    while len(_KEYS) <= index:  # key generation dominates; reuse a few keys per test session
+        _KEYS.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return _KEYS[index]
+
+
+def make_ca(cn: str = "Test CA", key_index: int = 0) -> Identity:
+    key = _key(key_index)
+    name = _name((NameOID.DOMAIN_COMPONENT, "eu"), (NameOID.DOMAIN_COMPONENT, "stratuslab"),
+                 (NameOID.COMMON_NAME, cn))
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return Identity(key, cert)
+
+
+def make_endorser(
+    ca: Identity,
+    cn: str = "Alice Example",
+    email: str | None = "alice@example.org",
+    key_index: int = 1,
+    days: int = 365,
+) -> Identity:
+    key = _key(key_index)
+    name = _name((NameOID.DOMAIN_COMPONENT, "eu"), (NameOID.DOMAIN_COMPONENT, "stratuslab"),
+                 (NameOID.ORGANIZATION_NAME, "Test"), (NameOID.COMMON_NAME, cn))
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    )
+    if email:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False
+        )
+    return Identity(key, builder.sign(ca.key, hashes.SHA256()))
+
+
+def make_intermediate(ca: Identity, cn: str = "Test Sub CA", key_index: int = 4) -> Identity:
+    key = _key(key_index)
+    name = _name((NameOID.DOMAIN_COMPONENT, "eu"), (NameOID.DOMAIN_COMPONENT, "stratuslab"),
+                 (NameOID.COMMON_NAME, cn))
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca.key, hashes.SHA256())
+    )
+    return Identity(key, cert)

@@ -1,0 +1,92 @@
+"""Walk every (state, action) pair of the VM state machine."""
+
+from __future__ import annotations
+
+import pytest
+
+from stratuslab.core.states import (
+    ALLOWED,
+    FAILURE_TWIN,
+    RETRY_OF,
+    TRANSITIONAL,
+    VmAction,
+    VmState,
+    allowed_from,
+    next_state,
+    step_done,
+)
+
+S, A = VmState, VmAction
+
+EXPECTED = {
+    (S.PENDING, A.DEPLOY): S.PROLOG,
+    (S.PENDING, A.HOLD): S.HOLD,
+    (S.HOLD, A.RELEASE): S.PENDING,
+    (S.RUNNING, A.SHUTDOWN): S.SHUTDOWN,
+    (S.RUNNING, A.POWEROFF): S.POWEROFF_PENDING,
+    (S.RUNNING, A.SUSPEND): S.SAVE,
+    (S.RUNNING, A.STOP): S.SAVE,
+    (S.RUNNING, A.REBOOT): S.REBOOT,
+    (S.SUSPENDED, A.RESUME): S.RESTORE,
+    (S.SUSPENDED, A.START): S.RESTORE,
+    (S.STOPPED, A.RESUME): S.RESTORE,
+    (S.STOPPED, A.START): S.RESTORE,
+    (S.POWEROFF, A.RESUME): S.BOOT,
+    (S.POWEROFF, A.START): S.BOOT,
+    (S.UNKNOWN, A.RESUME): S.BOOT,
+    (S.UNKNOWN, A.REBOOT): S.REBOOT,
+    (S.UNKNOWN, A.SHUTDOWN): S.SHUTDOWN,
+    (S.FAILED, A.RECOVER_RETRY): S.PENDING,
+    (S.FAILED, A.RECOVER_DELETE): S.EPILOG,
+}
+for _state in S:
+    if _state not in (S.DONE, S.EPILOG):
+        EXPECTED[(_state, A.KILL)] = S.EPILOG
+for _twin, _step in RETRY_OF.items():
+    EXPECTED[(_twin, A.RECOVER_RETRY)] = _step
+    EXPECTED[(_twin, A.RECOVER_FAILURE)] = S.FAILED
+    EXPECTED[(_twin, A.RECOVER_DELETE)] = S.EPILOG
+EXPECTED.update({
+    (S.PROLOG_FAILURE, A.RECOVER_SUCCESS): S.BOOT,
+    (S.BOOT_FAILURE, A.RECOVER_SUCCESS): S.RUNNING,
+    (S.SHUTDOWN_FAILURE, A.RECOVER_SUCCESS): S.EPILOG,
+    (S.SAVE_FAILURE, A.RECOVER_SUCCESS): S.SUSPENDED,
+    (S.RESTORE_FAILURE, A.RECOVER_SUCCESS): S.RUNNING,
+    (S.EPILOG_FAILURE, A.RECOVER_SUCCESS): S.DONE,
+})
+
+
+@pytest.mark.parametrize("state", list(S))
+@pytest.mark.parametrize("action", list(A))
+def test_every_pair_is_allowed_or_refused_as_specified(state: VmState, action: VmAction) -> None:
+    assert next_state(state, action) == EXPECTED.get((state, action))
+
+
+def test_table_has_no_pair_beyond_the_specification() -> None:
+    assert dict(ALLOWED) == EXPECTED
+
+
+def test_every_transitional_state_has_a_failure_twin_with_all_recover_actions() -> None:
+    for state in TRANSITIONAL:
+        twin = FAILURE_TWIN[state]
+        for how in (A.RECOVER_RETRY, A.RECOVER_SUCCESS, A.RECOVER_FAILURE, A.RECOVER_DELETE):
+            assert next_state(twin, how) is not None, (twin, how)
+
+
+def test_done_is_final() -> None:
+    assert all(next_state(S.DONE, a) is None for a in A)
+
+
+def test_step_done_leads_transitional_states_to_stable_ones() -> None:
+    assert step_done(S.PROLOG, A.DEPLOY) is S.BOOT
+    assert step_done(S.BOOT, A.DEPLOY) is S.RUNNING
+    assert step_done(S.SAVE, A.SUSPEND) is S.SUSPENDED
+    assert step_done(S.SAVE, A.STOP) is S.STOPPED
+    assert step_done(S.SHUTDOWN, A.SHUTDOWN) is S.EPILOG
+    assert step_done(S.EPILOG, A.KILL) is S.DONE
+    with pytest.raises(ValueError):
+        step_done(S.RUNNING, A.KILL)
+
+
+def test_allowed_from_lists_states_for_error_messages() -> None:
+    assert allowed_from(A.SUSPEND) == [S.RUNNING]
