@@ -9,6 +9,7 @@ one `Wiring` object, so features do not edit each other's wiring.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     from stratuslab.bootstrap import apis, auth, cdmi, images, marketplace, network, storage
 
     data = settings.data_dir
-    data.mkdir(parents=True, exist_ok=True)
+    private_dir(data)
     engine = open_database(settings, create_if_empty=create_db)
     uow = SqlUnitOfWorkFactory(engine)
     clock = SystemClock()
@@ -158,6 +159,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     w.auth_links = {"token": TokenAuthenticator(identity), "password": PasswordDbAuthenticator(identity)}
     for feature in (network, storage, marketplace, auth, cdmi):
         feature.wire(w)
+    private_files(data, db.sqlite_path(settings.database_url))  # ours and the features'
     types = instance_types(settings)
     placement = Placement(w.nodes)  # hosts' enabled flags; the executor places through it
     executor = LifecycleExecutor(uow, clock, w.nodes, extensions=w.extensions,
@@ -218,6 +220,36 @@ def simple_chain(links: list[Authenticator]) -> Callable[[Credentials], Principa
                                    hint="pass -u USER -p PASSWORD, or a bearer token")
 
     return authenticate
+
+
+def private_dir(path: Path) -> None:
+    """Make `path` (the data directory: database, secrets, guests' disks) the server user's
+    alone: 0700, also when it existed with looser modes."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777
+    if mode != 0o700:
+        log.warning("data directory %s had mode %o; set to 0700", path, mode)
+        path.chmod(0o700)
+
+
+def private_files(data: Path, database: Path | None) -> None:
+    """The SQLite databases (ours and those beside it) and their -wal/-shm files: 0600 (SQLite
+    gives files it creates later the database's mode)."""
+    found = [*data.glob("*.db"), *data.glob("*.db-*"), *([database] if database else [])]
+    if database:
+        found += database.parent.glob(database.name + "-*")
+    for path in set(found):
+        if path.is_file() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Create (or replace) a file only its owner can read, never readable by others even for
+    an instant."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
 
 
 def admin_password_file(settings: Settings) -> Path:

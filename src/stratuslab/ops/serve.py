@@ -5,8 +5,8 @@ sockets to uvicorn."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
+import sys
 from typing import Any
 
 import click
@@ -41,7 +41,7 @@ def url_of(sock: socket.socket, scheme: str) -> str:
 def serve(settings: Settings, *, all_in_one: bool) -> None:
     import uvicorn
 
-    from stratuslab.bootstrap import admin_password_file, build_cloud
+    from stratuslab.bootstrap import admin_password_file, build_cloud, write_secret
 
     plain = bind(settings.server.listen, key="server.listen")
     tls = bind(settings.tls.listen, key="tls.listen") if settings.tls.listen else None
@@ -56,9 +56,12 @@ def serve(settings: Settings, *, all_in_one: bool) -> None:
     generated = cloud.identity.ensure_admin(settings.server.admin_password or None)
     if generated:
         path = admin_password_file(settings)
-        path.write_text(generated + "\n")
-        os.chmod(path, 0o600)
-        click.echo(f"bootstrap admin user 'admin' created; password: {generated} (also in {path})")
+        write_secret(path, generated + "\n")
+        # the password goes to the terminal that started the server, never into a log or a
+        # service manager's journal that standard output may be
+        shown = f"password: {generated} (also in {path})" if sys.stdout.isatty() else \
+            f"its password is in {path} (readable by this user only)"
+        click.echo(f"bootstrap admin user 'admin' created; {shown}")
     common: dict[str, Any] = {"log_level": "warning", "access_log": False, "log_config": None}
     servers = [(uvicorn.Server(uvicorn.Config(cloud.app, **common)), plain)]
     click.echo(f"stratus-server listening on {url_of(plain, 'http')} "
