@@ -62,7 +62,8 @@ def build_chain(w: Wiring, directory: Directory | None) -> Any:
     config = AuthConfig(chain=tuple(n for n in s.chain if keys.get(n, True)),
                         password_file=s.password_file,
                         ca_dir=s.x509.ca_dir, gridmap_file=s.x509.gridmap_file,
-                        vomsdir=s.voms.vomsdir, fqan_map=dict(s.voms.fqan_map))
+                        vomsdir=s.voms.vomsdir, fqan_map=dict(s.voms.fqan_map),
+                        crl_required=s.x509.crl_required)
     configured = build_links(config, resolve_user=users.resolver("password"),
                              directory=directory,
                              resolvers={name: users.resolver(name) for name in KNOWN})
@@ -114,7 +115,8 @@ def registration_router(w: Wiring, directory: Directory) -> Any:
 
     settings = w.settings
     ca_dir = settings.auth.x509.ca_dir
-    proof = CertificateProof(CaDirectory(ca_dir)).dn_of if ca_dir else None
+    crls = settings.auth.x509.crl_required
+    proof = CertificateProof(CaDirectory(ca_dir, require_crl=crls)).dn_of if ca_dir else None
     reg, mail = settings.registration, settings.mail
     mailer = SmtpMailer(SmtpConfig(mail.host, mail.port, mail.sender, mail.username or None,
                                    mail.password or None, mail.starttls, mail.timeout,

@@ -29,6 +29,8 @@ class Principal:
     groups: tuple[str, ...] = ()
     roles: frozenset[str] = frozenset()
     method: str = "password"
+    #: authenticated with a limited proxy: may read and manage, never start VMs (grid rule)
+    limited: bool = False
 
     @property
     def is_admin(self) -> bool:

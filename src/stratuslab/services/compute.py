@@ -30,7 +30,7 @@ from stratuslab.services.common import record
 from stratuslab.services.extensions import VmExtension
 from stratuslab.services.images import image_permissions
 from stratuslab.services.placement import HOST_LISTING, Placement
-from stratuslab.services.policy import PRIVATE, authorize, check_gate
+from stratuslab.services.policy import PRIVATE, authorize, check_gate, check_may_start
 
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 CONTEXT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -85,7 +85,7 @@ class ComputeService:
 
     # -- create -----------------------------------------------------------------------------
     def run(self, principal: Principal, cmd: RunInstance) -> list[tuple[Vm, Job]]:
-        check_gate(principal)  # StratusLab's cloud-access gate
+        check_may_start(principal)  # StratusLab's cloud-access gate; no limited proxies
         itype = self._validate(cmd)
         if not cmd.hold and self.nodes and not self.placement.any_enabled():
             raise Conflict("no enabled host can run new VMs: every host is disabled",

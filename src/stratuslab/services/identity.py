@@ -207,6 +207,9 @@ class IdentityService:
 
     def issue_token(self, principal: Principal, ttl: timedelta | None = None) -> tuple[str, str]:
         check_gate(principal)  # also: a principal without an account (user_id 0) gets none
+        if principal.limited:  # a token would outlive and exceed the limited proxy
+            raise Forbidden(f"user {principal.user} connected with a limited proxy, which may "
+                            "not issue tokens", hint="use a full proxy or your password")
         ttl = self.token_ttl(ttl.total_seconds() / 3600 if ttl is not None else None)
         token = secrets.token_urlsafe(32)
         now = self.clock.now()

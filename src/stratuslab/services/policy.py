@@ -98,6 +98,16 @@ def check_gate(principal: Principal) -> None:
                     hint="ask an administrator to approve your registration (cloud-access)")
 
 
+def check_may_start(principal: Principal) -> None:
+    """Starting VMs submits work on the caller's behalf: a limited proxy may not (as grid job
+    managers refuse limited proxies)."""
+    check_gate(principal)
+    if principal.limited:
+        raise Forbidden(f"user {principal.user} connected with a limited proxy, which may not "
+                        "start VMs", hint="make a full proxy (grid-proxy-init or voms-proxy-init"
+                        " without -limited)")
+
+
 def authorize_service(principal: Principal, rule_name: str) -> None:
     """Per-service rules; unknown rule names are a programming error, refused loudly."""
     check_gate(principal)

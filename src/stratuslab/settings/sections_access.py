@@ -47,6 +47,9 @@ class X509AuthSettings:
     ca_dir: str = setting("", example="/etc/grid-security/certificates",
                           doc="trusted CAs (grid hashed layout); empty: no certificate login")
     gridmap_file: str = setting("", doc='\'"<DN>" user\' lines (also login-cert.properties)')
+    crl_required: bool = setting(True, doc="a CA without a CRL in ca_dir fails certificate "
+                                 "logins closed (an expired CRL always does); false accepts "
+                                 "certificates of CAs that publish none")
 
 
 @dataclass(frozen=True)

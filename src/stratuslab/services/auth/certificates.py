@@ -7,9 +7,11 @@ an FqanMap.  Imports `cryptography` and core only; the directory arrives as a co
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
@@ -20,7 +22,7 @@ from stratuslab.core.directory import AccountStatus, Directory
 from stratuslab.core.entities import Principal, Role
 from stratuslab.core.errors import AuthenticationFailed
 from stratuslab.services.auth.common import Clock, UserResolver, resolve, utcnow
-from stratuslab.services.auth.x509.dn import normalise_dn, to_rfc4514
+from stratuslab.services.auth.x509.dn import normalise_dn, parse_slash_dn, to_rfc4514
 from stratuslab.services.auth.x509.proxy import VerifiedChain, verify_chain
 from stratuslab.services.auth.x509.trust import TrustStore, load_client_cert
 from stratuslab.services.auth.x509.voms import OID_VOMS_AC, FqanMap, VomsVerifier
@@ -135,7 +137,8 @@ class X509Authenticator:
             return None
         chain = verify_chain(certs, self.trust(), self.clock())
         user = _mapped_user(self.dn_mapper, chain)
-        return resolve(self.resolve_user, user, chain.kind)
+        principal = resolve(self.resolve_user, user, chain.kind)
+        return replace(principal, limited=True) if chain.limited else principal
 
 
 class CertificateProof:
@@ -197,5 +200,16 @@ class VomsAuthenticator:
                 hint="ask the administrator to map your VO in [auth.voms] fqan_map",
             )
         user = self.dn_mapper.user_for_dn(chain.identity) if self.dn_mapper else None
-        name = user or f"vo:{attributes.vo}"
-        return resolve(self.resolve_user, name, "voms", groups=groups, roles=roles)
+        # an unmapped person gets an account of their own (never one shared by the VO); the
+        # VO's groups come from the FQAN map at every login
+        name = user or dn_account_name(chain.identity)
+        principal = resolve(self.resolve_user, name, "voms", groups=groups, roles=roles)
+        return replace(principal, limited=True) if chain.limited else principal
+
+
+def dn_account_name(dn: str) -> str:
+    """A stable cloud account name for a certificate DN nobody mapped: `voms-<cn>-<hash>`."""
+    cns = [value for key, value in parse_slash_dn(normalise_dn(dn)) if key.upper() == "CN"]
+    slug = re.sub(r"[^a-z0-9]+", "-", (cns[0] if cns else "").lower()).strip("-")[:24]
+    digest = hashlib.sha256(normalise_dn(dn).encode()).hexdigest()[:10]
+    return f"voms-{slug}-{digest}" if slug else f"voms-{digest}"

@@ -1,17 +1,22 @@
 """Trust anchors and CRLs from a CA directory, and end-entity chain validation against them.
 
 The directory follows `/etc/grid-security/certificates`: `<hash>.0` (PEM CA certificates),
-`<hash>.r0` (CRLs, kept fresh by fetch-crl), plus plain `*.pem`/`*.crt` and `*.crl` files;
-`.signing_policy`, `.namespaces` and `.info` files are ignored.  A CRL is honoured when its
-issuer has one; an expired CRL fails closed.  The directory is re-read when it changes.
+`<hash>.r0` (CRLs, kept fresh by fetch-crl), plus plain `*.pem`/`*.crt` and `*.crl` files, and
+`<hash>.signing_policy` (IGTF/Globus EACL: the subjects a CA may sign, `cond_subjects` globs);
+`.namespaces` and `.info` files are ignored.  Path validation enforces each CA's basic
+constraints (CA flag, pathLenConstraint), keyUsage (keyCertSign) and signing policy; a CA
+without a CRL fails closed when `require_crl` (the server's default; `[auth.x509]
+crl_required = false` relaxes it) and an expired CRL always does.  The directory is re-read
+when it changes.
 Imports only `cryptography` and core.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,8 +25,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from stratuslab.core.errors import AuthenticationFailed, Unavailable
-from stratuslab.services.auth.x509.dn import slash_dn
+from stratuslab.core.errors import AuthenticationFailed, InvalidInput, Unavailable
+from stratuslab.services.auth.x509.dn import normalise_dn, slash_dn
 
 _CERT_FILE = re.compile(r"(^[0-9a-f]{8}\.\d+$)|(\.(pem|crt)$)")
 _CRL_FILE = re.compile(r"(^[0-9a-f]{8}\.r\d+$)|(\.crl$)")
@@ -60,6 +65,9 @@ class TrustStore:
 
     cas: tuple[x509.Certificate, ...]
     crls: tuple[x509.CertificateRevocationList, ...] = ()
+    #: CA subject (slash DN) -> subject globs it may sign (from .signing_policy files)
+    policies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    require_crl: bool = False
     _by_subject: dict[bytes, list[x509.Certificate]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -67,7 +75,8 @@ class TrustStore:
             self._by_subject.setdefault(ca.subject.public_bytes(), []).append(ca)
 
     @classmethod
-    def from_directory(cls, path: str | os.PathLike[str]) -> TrustStore:
+    def from_directory(cls, path: str | os.PathLike[str], *,
+                       require_crl: bool = False) -> TrustStore:
         root = Path(path)
         if not root.is_dir():
             raise Unavailable(
@@ -76,17 +85,20 @@ class TrustStore:
             )
         cas: list[x509.Certificate] = []
         crls: list[x509.CertificateRevocationList] = []
+        policies: dict[str, tuple[str, ...]] = {}
         for entry in sorted(root.iterdir()):
             if not entry.is_file():
                 continue
             try:
-                if _CERT_FILE.search(entry.name):
+                if entry.name.endswith(".signing_policy"):
+                    policies.update(parse_signing_policy(entry.read_text(errors="replace")))
+                elif _CERT_FILE.search(entry.name):
                     cas.extend(load_certificates(entry.read_bytes()))
                 elif _CRL_FILE.search(entry.name):
                     crls.append(_load_crl(entry.read_bytes()))
             except ValueError:
                 continue  # a broken file must not lock everyone out; the CA is simply absent
-        return cls(tuple(cas), tuple(crls))
+        return cls(tuple(cas), tuple(crls), policies, require_crl)
 
     def issuers_of(self, cert: x509.Certificate) -> list[x509.Certificate]:
         return list(self._by_subject.get(cert.issuer.public_bytes(), []))
@@ -101,8 +113,9 @@ class TrustStore:
 class CaDirectory:
     """A TrustStore that re-reads its directory when the directory's mtime changes."""
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, require_crl: bool = False):
         self.path = Path(path)
+        self.require_crl = require_crl
         self._stamp: int | None = None
         self._store: TrustStore | None = None
 
@@ -112,7 +125,7 @@ class CaDirectory:
         except OSError:
             stamp = -1
         if self._store is None or stamp != self._stamp:
-            self._store = TrustStore.from_directory(self.path)
+            self._store = TrustStore.from_directory(self.path, require_crl=self.require_crl)
             self._stamp = stamp
         return self._store
 
@@ -151,6 +164,13 @@ def _check_revocation(cert: x509.Certificate, ca: x509.Certificate, store: Trust
                       now: datetime) -> None:
     crl = store.crl_for(ca)
     if crl is None:
+        if store.require_crl:
+            raise Unavailable(
+                f"CA {slash_dn(ca.subject)} has no CRL in the CA directory, so "
+                f"{slash_dn(cert.subject)} cannot be checked for revocation",
+                hint="install its CRL (fetch-crl), or accept the risk: [auth.x509] "
+                     "crl_required = false",
+            )
         return
     if crl.next_update_utc is not None and now > crl.next_update_utc:
         raise Unavailable(
@@ -193,10 +213,70 @@ def verify_end_entity(
             )
         if not _is_ca(issuer):
             raise cert_failure(issuer, "is not a CA", "use a certificate issued by a real CA")
+        _check_ca_limits(issuer, cas_below=len(path) - 1)
+        _check_signing_policy(current, issuer, store)
         _check_revocation(current, issuer, store, now)
         path.append(issuer)
         current = issuer
     raise cert_failure(eec, f"has a chain longer than {MAX_DEPTH}", "check the CA directory")
+
+
+def _check_ca_limits(ca: x509.Certificate, *, cas_below: int) -> None:
+    """keyUsage must allow certificate signing; pathLenConstraint bounds the CAs below."""
+    try:
+        usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is not None and not usage.key_cert_sign:
+        raise cert_failure(ca, "may not sign certificates (its keyUsage lacks keyCertSign)",
+                           "the chain was not issued by a real CA")
+    try:
+        limit = ca.extensions.get_extension_for_class(x509.BasicConstraints).value.path_length
+    except x509.ExtensionNotFound:
+        limit = None
+    if limit is not None and cas_below > limit:
+        raise cert_failure(ca, f"allows {limit} CA(s) below it (pathLenConstraint), the chain"
+                           f" has {cas_below}", "the chain was not issued within its CA's rules")
+
+
+def parse_signing_policy(text: str) -> dict[str, tuple[str, ...]]:
+    """CA slash DN -> subject globs, from a Globus/IGTF `.signing_policy` (EACL) text."""
+    policies: dict[str, list[str]] = {}
+    current: str | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        words = line.split(None, 2)
+        if words[0] == "access_id_CA" and len(words) == 3:
+            try:
+                current = normalise_dn(words[2].strip().strip("'\""))
+            except InvalidInput:
+                current = None  # names no CA this store could hold
+                continue
+            policies.setdefault(current, [])
+        elif words[0] == "cond_subjects" and current is not None and len(words) == 3:
+            policies[current] += re.findall(r'"([^"]*)"', words[2])
+    return {ca: tuple(globs) for ca, globs in policies.items() if globs}
+
+
+def _check_signing_policy(cert: x509.Certificate, ca: x509.Certificate,
+                          store: TrustStore) -> None:
+    globs = store.policies.get(slash_dn(ca.subject))
+    if not globs:
+        return
+    subject = slash_dn(cert.subject)
+    if not any(fnmatch.fnmatchcase(subject, normalise_glob(g)) for g in globs):
+        raise cert_failure(cert, f"is outside the signing policy of CA {slash_dn(ca.subject)}",
+                           "that CA may not issue this name; ask your own CA")
+
+
+def normalise_glob(pattern: str) -> str:
+    """A policy glob in the slash form slash_dn writes (attribute names as OpenSSL spells)."""
+    try:
+        return normalise_dn(pattern)
+    except InvalidInput:
+        return pattern
 
 
 def _find_issuer(cert: x509.Certificate, store: TrustStore,

@@ -4,7 +4,9 @@ The AC (RFC 5755 v2, DER) sits in the non-critical proxy extension 1.3.6.1.4.1.8
 as SEQUENCE OF SEQUENCE OF AttributeCertificate.  An AC is believed only when: its signature
 verifies with the VOMS server certificate; that certificate validates to a trusted CA and matches
 the `vomsdir/<vo>/<host>.lsc` DN chain (or is itself a PEM file in `vomsdir/<vo>/`); the AC is
-within its validity window; and its holder is the proxy's end-entity certificate.  Imports
+within its validity window; and its holder is the proxy's end-entity certificate.  The VO and
+host an AC names are opaque keys looked up among the vomsdir's own entries (never joined into
+a file path), and nothing it says is used before its signature is verified.  Imports
 `cryptography`, `pyasn1`, `pyasn1_modules` and core only.
 """
 
@@ -118,13 +120,12 @@ class VomsVerifier:
     def _verify_one(self, ac: Any, chain: VerifiedChain, store: TrustStore,
                     now: datetime) -> VomsAttributes:
         info = ac["acinfo"]
-        vo, host, fqans = _fqans(info)
+        vo, host, fqans = _fqans(info)  # claims until the signature is checked: opaque keys
         issuers = _directory_names(info["issuer"]["v2Form"]["issuerName"])
         if not issuers:
             raise _fail("names no issuer")
         server_dn = slash_dn(issuers[0])
-        server = self._server_cert(ac, vo, host, issuers[0], store, now)
-        _check_signature(ac, server)
+        self._trusted_signer(ac, vo, host, issuers[0], store, now)
         start = _time(info["attrCertValidityPeriod"]["notBeforeTime"])
         end = _time(info["attrCertValidityPeriod"]["notAfterTime"])
         if not start <= now <= end:
@@ -133,24 +134,48 @@ class VomsVerifier:
         _check_holder(info["holder"], chain.eec)
         return VomsAttributes(vo, host, server_dn, fqans, end)
 
-    def _server_cert(self, ac: Any, vo: str, host: str, issuer: x509.Name,
-                     store: TrustStore, now: datetime) -> x509.Certificate:
-        embedded = [c for c in _embedded_certs(ac)]
-        lsc = self.vomsdir / vo / f"{host}.lsc"
-        if lsc.is_file() and embedded:
+    def _vo_dir(self, vo: str) -> Path | None:
+        """The vomsdir entry named exactly `vo`: names from the AC are looked up among the
+        directory's own entries, never joined into a path (no `..`, no `/`)."""
+        try:
+            entries = {p.name: p for p in self.vomsdir.iterdir() if p.is_dir()}
+        except OSError:
+            return None
+        return entries.get(vo)
+
+    def _lsc(self, vo_dir: Path | None, host: str) -> Path | None:
+        if vo_dir is None:
+            return None
+        files = {p.name: p for p in vo_dir.iterdir() if p.is_file() and p.suffix == ".lsc"}
+        return files.get(f"{host}.lsc")
+
+    def _trusted_signer(self, ac: Any, vo: str, host: str, issuer: x509.Name,
+                        store: TrustStore, now: datetime) -> x509.Certificate:
+        """The certificate that signed the AC, after the signature is verified and the
+        certificate is shown to be the VO's server; the AC's VO and host are used only as
+        keys into the vomsdir's own listing, and only once the signature holds."""
+        embedded = _embedded_certs(ac)
+        vo_dir = self._vo_dir(vo)
+        if embedded:
             server = embedded[0]
             if server.subject != issuer:
                 raise _fail(f"carries the certificate of {slash_dn(server.subject)}, "
                             f"not of its issuer {slash_dn(issuer)}")
-            path = verify_end_entity(server, store, now, untrusted=embedded[1:])
-            _check_lsc(lsc, path)
-            return server
-        for pem in sorted((self.vomsdir / vo).glob("*.pem")) + sorted(self.vomsdir.glob("*.pem")):
+            _check_signature(ac, server)
+            lsc = self._lsc(vo_dir, host)
+            if lsc is not None:
+                path = verify_end_entity(server, store, now, untrusted=embedded[1:])
+                _check_lsc(lsc, path)
+                return server
+        pems = sorted(vo_dir.glob("*.pem")) if vo_dir is not None else []
+        for pem in pems + sorted(self.vomsdir.glob("*.pem")):
             for cert in load_certificates(pem.read_bytes()):
                 if cert.subject == issuer:
+                    _check_signature(ac, cert)
                     return cert
-        raise _fail(f"from {slash_dn(issuer)} ({vo}) is not trusted here",
-                    f"add {self.vomsdir}/{vo}/{host}.lsc naming the server and its CA")
+        raise _fail(f"from {slash_dn(issuer)} is not trusted here for the VO it names",
+                    "the administrator adds <vomsdir>/<vo>/<host>.lsc naming the server and its"
+                    " CA")
 
 
 def _fqans(info: Any) -> tuple[str, str, tuple[str, ...]]:
