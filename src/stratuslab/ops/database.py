@@ -109,8 +109,13 @@ def current(config: str | None, data_dir: str | None) -> None:
         settings = load(config, data_dir)
         engine = _open(settings)
         rev, head = dbm.current_revision(engine), dbm.head_revision()
-        state = "up to date" if rev == head else f"needs upgrade to {head}"
+        known = {r for r, _p, _d in dbm.history()}
+        state = ("up to date" if rev == head else f"needs upgrade to {head}" if rev in known
+                 or rev is None else f"newer than this server's {head}")
         click.echo(f"{rev or 'base'} ({state}; {_where(settings)})")
+        floor = dbm.oldest_code_revision(engine)
+        if floor is not None:
+            click.echo(f"servers from revision {floor} on can run on it")
     except CloudError as exc:
         fail(exc)
 

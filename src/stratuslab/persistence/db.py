@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -9,14 +10,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 from stratuslab.core.errors import Unavailable
 from stratuslab.persistence.engine import make_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-__all__ = ["current_revision", "downgrade", "exists", "head_revision", "history", "is_older", "make_engine",
-           "require_current_schema", "sqlite_path", "upgrade"]
+__all__ = ["compatibility_floor", "current_revision", "downgrade", "exists", "head_revision",
+           "history", "is_older", "make_engine", "oldest_code_revision", "require_current_schema",
+           "sqlite_path", "upgrade"]
+log = logging.getLogger(__name__)
 
 UPGRADE_HINT = "run: stratus-server db upgrade --data-dir DIR (or --config FILE)"
 
@@ -76,6 +79,7 @@ def _migrate(engine: Engine, step: Any, revision: str) -> None:
             with conn.begin():
                 cfg.attributes["connection"] = conn
                 step(cfg, revision)
+                _record_floor(conn)
                 if sqlite:
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
@@ -106,13 +110,59 @@ def is_older(revision: str, than: str | None) -> bool:
                for rev in script.iterate_revisions(than, "base") if rev.revision != than)
 
 
-def require_current_schema(engine: Engine, *, hint: str = UPGRADE_HINT) -> None:
-    """Refuse to run on a database that is not at the latest migration."""
-    current, head = current_revision(engine), head_revision()
-    if current != head:
-        state = "empty" if current is None else f"at revision {current}"
+def compatibility_floor(revision: str) -> str:
+    """The oldest revision whose code still runs on a database at `revision`: walk down while
+    each migration declares `backward_compatible = True` (expand only)."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    floor, rev = revision, script.get_revision(revision)
+    while (rev is not None and getattr(rev.module, "backward_compatible", False)
+           and isinstance(rev.down_revision, str)):
+        floor = rev.down_revision
+        rev = script.get_revision(floor)
+    return floor
+
+
+def oldest_code_revision(engine: Engine) -> str | None:
+    """What the database says (table schema_compat), or None before it existed."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("schema_compat"):
+            return None
+        row = conn.execute(text("SELECT oldest_code_revision FROM schema_compat")).first()
+        return None if row is None else str(row[0])
+
+
+def _record_floor(conn: Any) -> None:
+    if not inspect(conn).has_table("schema_compat"):
+        return
+    revision = MigrationContext.configure(conn).get_current_revision()
+    if revision is None:
+        return
+    conn.execute(text("DELETE FROM schema_compat"))
+    conn.execute(text("INSERT INTO schema_compat (id, oldest_code_revision) VALUES (1, :r)"),
+                 {"r": compatibility_floor(revision)})
+
+
+def require_current_schema(engine: Engine, *, hint: str = UPGRADE_HINT,
+                           code_revision: str | None = None) -> None:
+    """Refuse to run on a database that is not at this code's revision (`code_revision`,
+    default the head) -- unless it is newer and says that code this old still runs on it (a
+    rolling upgrade of front ends in progress)."""
+    current, code = current_revision(engine), code_revision or head_revision()
+    if current == code:
+        return
+    where = engine.url.render_as_string(hide_password=True)
+    known = {rev for rev, _p, _d in history()}
+    if current is not None and (current not in known or is_older(code, current)):
+        floor = oldest_code_revision(engine)
+        if floor is not None and (floor == code or is_older(floor, code)):
+            log.warning("the database %s is at revision %s, newer than this server's %s; it "
+                        "still runs this server's code (rolling upgrade): upgrade this server "
+                        "next", where, current, code)
+            return
         raise Unavailable(
-            f"the database {engine.url.render_as_string(hide_password=True)} is {state}, "
-            f"this server needs revision {head}",
-            hint=hint,
-        )
+            f"the database {where} is at revision {current}, newer than this server "
+            f"({code}), and no longer runs code as old as this server's",
+            hint="install the release that brought that revision on this host")
+    state = "empty" if current is None else f"at revision {current}"
+    raise Unavailable(f"the database {where} is {state}, this server needs revision {code}",
+                      hint=hint)

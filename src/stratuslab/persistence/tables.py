@@ -152,3 +152,12 @@ idempotency_keys = Table(
     Column("created_at", DateTime(timezone=True)),
     UniqueConstraint("owner", "key", name="uq_idempotency_owner_key"),
 )
+
+
+# the oldest code revision that still runs on this schema (persistence.db writes it)
+schema_compat = Table(
+    "schema_compat",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("oldest_code_revision", String(64), nullable=False),
+)

@@ -108,3 +108,59 @@ def test_database_with_data_at_an_earlier_revision_upgrades_and_downgrades_intac
     assert read_back(engine, rows) == rows
     db.upgrade(engine, "head")
     assert read_back(engine, rows) == rows
+
+
+COMPATIBLE = [(rev, parent) for rev, parent, _doc in db.history()
+              if parent and db.compatibility_floor(rev) != rev]
+
+
+def check_old_code_writes(engine: Engine, old: sa.MetaData, rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Insert a second row into every table the way code of the older revision would: naming
+    only the columns it knows; then read them back with its own column list."""
+    with engine.begin() as conn:
+        for table in old.sorted_tables:
+            if table.name not in rows:
+                continue
+            first = rows[table.name][0]
+            row = {}
+            for column in table.columns:
+                value = first[column.name]
+                if column.primary_key and isinstance(value, int):
+                    value += 1000
+                elif isinstance(value, str) and not column.foreign_keys:
+                    value = value[:-2] + "-2" if len(value) > 2 else value + "2"
+                row[column.name] = value
+            conn.execute(table.insert().values(**row))
+            got = conn.execute(sa.select(*table.columns)).all()
+            assert len(got) == 2, table.name
+
+
+@pytest.mark.parametrize(("revision", "parent"), COMPATIBLE)
+def test_code_of_the_previous_revision_still_writes_and_reads_after_a_compatible_migration(
+        engine: Engine, revision: str, parent: str) -> None:
+    """A migration marked backward_compatible only expands the schema: front ends of the
+    previous release keep working on it during a rolling upgrade."""
+    db.upgrade(engine, parent)
+    rows = fill_every_table(engine)
+    old = sa.MetaData()
+    old.reflect(engine)
+    old.remove(old.tables["alembic_version"])
+    db.upgrade(engine, revision)
+    check_old_code_writes(engine, old, rows)
+    if db.oldest_code_revision(engine) is not None:  # recorded from 0010_schema_compat on
+        db.require_current_schema(engine, code_revision=parent)  # an old server would start
+
+
+def test_a_server_older_than_the_compatibility_floor_is_refused(engine: Engine) -> None:
+    db.upgrade(engine)
+    head, previous = db.history()[-1][0], db.history()[-2][0]
+    db.require_current_schema(engine, code_revision=previous)
+    assert db.oldest_code_revision(engine) == db.compatibility_floor(head)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE schema_compat SET oldest_code_revision = '{head}'")
+    with pytest.raises(Exception, match=f"newer than this server \\({previous}\\), and no longer "
+                       "runs code as old"):
+        db.require_current_schema(engine, code_revision=previous)
+    db.downgrade(engine, previous)
+    with pytest.raises(Exception, match=f"is at revision {previous}, this server needs"):
+        db.require_current_schema(engine)

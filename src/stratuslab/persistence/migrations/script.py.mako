@@ -15,6 +15,9 @@ revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}
 depends_on = ${repr(depends_on)}
+#: True only when code of the previous revision still runs on this schema (expand only: new
+#: tables, nullable or defaulted columns): front ends can then be upgraded one by one
+backward_compatible = False
 
 
 def upgrade() -> None:

@@ -14,6 +14,9 @@ revision = "0002_vm_templates"
 down_revision = "0002_network"
 branch_labels = None
 depends_on = None
+#: code of the previous revision still runs on this schema (expand only: new tables,
+#: nullable or defaulted columns); see persistence.db.compatibility_floor
+backward_compatible = True
 
 
 def upgrade() -> None:

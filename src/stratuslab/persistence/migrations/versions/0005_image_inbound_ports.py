@@ -15,6 +15,9 @@ revision = "0005_image_inbound_ports"
 down_revision = "0004_volumes"
 branch_labels = None
 depends_on = None
+#: code of the previous revision still runs on this schema (expand only: new tables,
+#: nullable or defaulted columns); see persistence.db.compatibility_floor
+backward_compatible = True
 
 
 def upgrade() -> None:

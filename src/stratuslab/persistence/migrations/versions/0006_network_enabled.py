@@ -14,6 +14,9 @@ revision = "0006_network_enabled"
 down_revision = "0005_image_inbound_ports"
 branch_labels = None
 depends_on = None
+#: code of the previous revision still runs on this schema (expand only: new tables,
+#: nullable or defaulted columns); see persistence.db.compatibility_floor
+backward_compatible = True
 
 
 def upgrade() -> None:

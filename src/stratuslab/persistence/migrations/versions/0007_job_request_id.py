@@ -14,6 +14,9 @@ revision = "0007_job_request_id"
 down_revision = "0006_network_enabled"
 branch_labels = None
 depends_on = None
+#: code of the previous revision still runs on this schema (expand only: new tables,
+#: nullable or defaulted columns); see persistence.db.compatibility_floor
+backward_compatible = True
 
 
 def upgrade() -> None:

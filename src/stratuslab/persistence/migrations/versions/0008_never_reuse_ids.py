@@ -20,6 +20,9 @@ revision = "0008_never_reuse_ids"
 down_revision = "0007_job_request_id"
 branch_labels = None
 depends_on = None
+#: code of the previous revision still runs on this schema (expand only: new tables,
+#: nullable or defaulted columns); see persistence.db.compatibility_floor
+backward_compatible = True
 
 #: every table of the cloud database whose rows are named by an integer id
 TABLES = ("groups", "users", "images", "vms", "jobs", "vm_events", "vm_templates", "networks",

@@ -14,6 +14,8 @@ revision = "0009_cdmi_objects"
 down_revision = "0008_never_reuse_ids"
 branch_labels = None
 depends_on = None
+#: code of the previous revision still runs on this schema (it only adds tables)
+backward_compatible = True
 
 
 def upgrade() -> None:
