@@ -500,3 +500,14 @@ def test_denial_on_an_object_the_caller_sees_is_authorization_not_no_exists(
         assert (ok, code) == (False, 0x200), message
     ok, _, code = rpc(srv).one.image.delete("alice:alice-pw", 987_654)
     assert (ok, code) == (False, NO_EXISTS)  # what she cannot see does not exist for her
+
+
+def test_prev_state_is_the_state_before_the_current_one(alice: Any, image_id: int) -> None:
+    vm_id = alice.vm.allocate(f'NAME="prev"\nMEMORY="128"\nDISK=[IMAGE_ID="{image_id}"]', False)
+    wait_for(alice, vm_id, lambda i: (i.STATE, i.LCM_STATE) == (3, 3))
+    alice.vm.action("poweroff", vm_id)
+    info = wait_for(alice, vm_id, lambda i: i.STATE == 8)
+    assert (info.PREV_STATE, info.PREV_LCM_STATE) != (info.STATE, info.LCM_STATE)
+    assert info.PREV_STATE == 3  # ACTIVE (shutting down to power off)
+    alice.vm.action("terminate-hard", vm_id)
+    wait_for(alice, vm_id, lambda i: i.STATE == 6)

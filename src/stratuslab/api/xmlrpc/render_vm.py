@@ -122,9 +122,19 @@ def _user_value(value: object) -> Value:
     return str(value)
 
 
+def _previous(vm: Vm, current: tuple[int, int]) -> tuple[int, int]:
+    """PREV_STATE/PREV_LCM_STATE: from spec["prev_state"] (the backend fills it from the
+    VM's event log when it knows it), else the current pair."""
+    try:
+        return state_numbers(VmState(str(vm.spec["prev_state"])))
+    except (KeyError, ValueError):
+        return current
+
+
 def vm_xml(vm: Vm, ids: Ids, image: Image | None = None) -> str:
     uid, gid = ids.user_id(vm.owner), ids.group_id(vm.group)
     state, lcm = state_numbers(vm.vm_state, vm.last_action)
+    prev = _previous(vm, (state, lcm))
     done = vm.vm_state is VmState.DONE
     user_template: dict[str, Value] = {
         str(k).upper(): _user_value(v) for k, v in dict(vm.spec.get("user_template", {})).items()
@@ -139,8 +149,8 @@ def vm_xml(vm: Vm, ids: Ids, image: Image | None = None) -> str:
             ("LAST_POLL", x.epoch(vm.updated_at)),
             ("STATE", state),
             ("LCM_STATE", lcm),
-            ("PREV_STATE", state),
-            ("PREV_LCM_STATE", lcm),
+            ("PREV_STATE", prev[0]),
+            ("PREV_LCM_STATE", prev[1]),
             ("RESCHED", 0),
             ("STIME", x.epoch(vm.created_at)),
             ("ETIME", x.epoch(vm.updated_at) if done else 0),

@@ -10,6 +10,7 @@ imports core, services and this package.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from stratuslab.core.errors import InvalidInput, NotFound
 from stratuslab.core.ports import Page
 from stratuslab.core.states import VmAction, VmState
 
+_TRANSITION = re.compile(r"^([a-z_-]+) -> ([a-z_-]+)\b")
 _EXTRA_DISK_TYPES = ("swap", "fs", "datablock", "volatile")
 
 
@@ -130,7 +132,18 @@ class VmCalls:
 
     def get(self, principal: Principal, vm_id: int) -> Vm:
         vm = self.networks.with_network_ids(self.deps.compute.get(principal, vm_id))
+        previous = self._previous_state(principal, vm)
+        if previous is not None:
+            vm.spec = {**vm.spec, "prev_state": previous}
         return self.volumes.with_volumes(vm, self.volumes.attachments(principal))
+
+    def _previous_state(self, principal: Principal, vm: Vm) -> str | None:
+        """The state before the current one, from the VM's event log ("a -> b (why)")."""
+        for event in reversed(self.deps.compute.events(principal, vm.id or 0)):
+            match = _TRANSITION.match(event.message) if event.kind == "state" else None
+            if match and match.group(2) == vm.state:
+                return match.group(1)
+        return None
 
     def list(self, principal: Principal, query: VmQuery) -> Sequence[Vm]:
         if query.states is not None and not query.states:
