@@ -144,3 +144,39 @@ def test_original_login_cert_properties_maps_the_dn_to_itself(tmp_path) -> None:
     assert mapper.user_for_dn(ALICE_DN) == ALICE_DN
     assert mapper.user_for_dn("/O=Grid/CN=host/vm1.example.org") == "vmhost"
     assert mapper.user_for_dn("/O=Other/CN=x") is None
+
+
+def test_certificate_not_yet_valid_fails(pki, tmp_path, gridmap, users, audit) -> None:
+    early = issue.issue_cert(pki.ca, ALICE_DN, pki.now, days=30,
+                             start=pki.now + timedelta(days=2))
+    assert_refused(make_chain(pki, tmp_path, gridmap, users, audit), audit,
+                   Credentials(cert_chain=pki.der(early.cert)), "is not valid before")
+
+
+def test_end_entity_certificate_used_as_an_intermediate_fails(pki, tmp_path, gridmap, users,
+                                                               audit) -> None:
+    # bob's own (end-entity) certificate signs a certificate in alice's name
+    forged = issue.issue_cert(pki.bob, ALICE_DN, pki.now)
+    assert_refused(make_chain(pki, tmp_path, gridmap, users, audit), audit,
+                   Credentials(cert_chain=pki.der(forged.cert, pki.bob.cert)), "is not a CA")
+
+
+def test_certificate_under_an_expired_intermediate_fails(pki, tmp_path, gridmap, users,
+                                                         audit) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    key = issue.new_key()
+    sub_cert = (  # a CA of our root that expired yesterday
+        x509.CertificateBuilder()
+        .subject_name(issue.name_from_slash("/DC=eu/DC=stratuslab/CN=Old Sub CA"))
+        .issuer_name(pki.ca.cert.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(pki.now - timedelta(days=400))
+        .not_valid_after(pki.now - timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(pki.ca.key, hashes.SHA256()))
+    sub = issue.Issued(sub_cert, key)
+    user = issue.issue_cert(sub, ALICE_DN, pki.now, days=30)
+    assert_refused(make_chain(pki, tmp_path, gridmap, users, audit), audit,
+                   Credentials(cert_chain=pki.der(user.cert, sub.cert)), "Old Sub CA.*expired at")
