@@ -440,3 +440,40 @@ def test_other_users_computes_are_not_found(server: Server, occi: httpx.Client, 
 
 def test_server_log_has_no_tracebacks(server: Server, tmp_path: Path) -> None:
     assert "Traceback" not in server.log()
+
+
+def test_networkinterface_link_hot_plugs_a_nic_in_text_plain_and_text_occi(
+    occi: httpx.Client, image: int
+) -> None:
+    """ETSI TS 103 142 style: create a networkinterface link between a running compute and a
+    network (both renderings), read it, delete it."""
+    made = occi.post("/network/", content=(
+        f'Category: network; scheme="{INFRA}"; class="kind"\n'
+        'X-OCCI-Attribute: occi.core.title="nic-lab"\n'
+        'X-OCCI-Attribute: occi.network.address="10.89.0.0/24"\n'), headers=TEXT)
+    network = path_of(made)
+    compute = path_of(occi.post("/compute/", content=(
+        f'Category: compute; scheme="{INFRA}"; class="kind"\n'
+        f'Category: img-{image}; scheme="{OS_TPL}"; class="mixin"\n'
+        'X-OCCI-Attribute: occi.core.title="plug"\n'), headers=TEXT))
+    wait(lambda: state(occi, compute) == "active", "compute active")
+    kind = f'networkinterface; scheme="{INFRA}"; class="kind"'
+    for media in ("text/plain", "text/occi"):
+        attrs = [f'occi.core.source="{compute}"', f'occi.core.target="{network}"']
+        if media == "text/plain":
+            lines = [f"Category: {kind}\n"] + [f"X-OCCI-Attribute: {a}\n" for a in attrs]
+            response = occi.post("/link/networkinterface/", content="".join(lines), headers=TEXT)
+        else:
+            response = occi.post("/link/networkinterface/", content=b"", headers={
+                "Content-Type": media, "Accept": media, "Category": kind,
+                "X-OCCI-Attribute": ", ".join(attrs)})  # fmt: skip
+        assert response.status_code == 201, response.text
+        link = path_of(response)
+        got = occi.get(link, headers={"Accept": "application/occi+json"})
+        assert got.status_code == 200 and got.json()["target"]["location"] == network
+        assert got.json()["attributes"]["occi.networkinterface.address"].startswith("10.89.0.")
+        assert occi.delete(link).status_code == 200
+        assert occi.get(link).status_code == 404
+    assert occi.delete(compute).status_code == 200
+    wait(lambda: occi.get(compute).status_code == 404, "compute gone")
+    assert occi.delete(network).status_code == 200

@@ -3,7 +3,8 @@
 Works over the NetworkService found as extras["network"] (bootstrap/network.py); without it
 the network collection is empty and changes answer 501.  OCCI ids are the networks' database
 ids; a compute's NICs (its leases, vm.spec["networks"]) are its networkinterface links, with
-ids "<vm id>_<nic index>".  Hot-plugging NICs is not offered by the services yet (501).
+ids "<vm id>_<nic index>"; creating or deleting one hot-plugs a NIC through the NIC service
+(extras["vm_nics"]; 501 without it).
 Translation only.  Imports core, services and this package.
 """
 
@@ -116,6 +117,28 @@ class NetworkCalls:
         raise Unsupported("renaming or relabelling networks")
 
     # ---- networkinterface links --------------------------------------------------------------
+    def attach_nic(
+        self, principal: Principal, vm: Vm, net_id: int, attributes: Mapping[str, Any]
+    ) -> str:
+        """A new networkinterface: a NIC on the network, hot-plugged (the address given as
+        occi.networkinterface.address with allocation static, else the next free one)."""
+        nics = self.extras.get("vm_nics")
+        if nics is None:
+            raise Unsupported("adding network interfaces to a running compute")
+        static = attributes.get("occi.networkinterface.allocation") == "static"
+        ip = str(attributes.get("occi.networkinterface.address") or "") if static else ""
+        index = len(vm.spec.get("networks", []))
+        nics.attach(principal, vm, self._network(net_id).name, ip or None)
+        return f"{vm.id}_{index}"
+
+    def detach_nic(self, principal: Principal, vm: Vm, index: int) -> None:
+        nics = self.extras.get("vm_nics")
+        if nics is None:
+            raise Unsupported("removing network interfaces from a running compute")
+        if not 0 <= index < len(vm.spec.get("networks", [])):
+            raise NotFound("link", f"{vm.id}_{index}", "GET /occi/link/networkinterface/")
+        nics.detach(principal, vm, str(index))
+
     def nic_links(self, vms: Sequence[Vm]) -> list[LinkRecord]:
         ids = {n.name: n.id or 0 for n in self._networks()}
         links = []

@@ -21,7 +21,7 @@ from stratuslab.api.occi.storage import StorageCalls
 from stratuslab.core.auth import Credentials
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Image, InstanceType, Principal, Vm
-from stratuslab.core.errors import InvalidInput, NotFound, Unsupported
+from stratuslab.core.errors import InvalidInput, NotFound
 from stratuslab.core.ports import Page
 from stratuslab.core.states import VmAction, VmState
 from stratuslab.services.compute import ComputeService
@@ -138,7 +138,7 @@ class ServicesBackend(NetworkCalls, StorageCalls):
         vm = self.compute_get(principal, compute_id)
         if kind == "storagelink":
             return self.attach_storage(principal, vm, str(target_id))
-        raise Unsupported("adding network interfaces to a running compute")
+        return self.attach_nic(principal, vm, int(target_id), attributes)
 
     def link_list(
         self, principal: Principal, compute_id: int | None = None
@@ -151,6 +151,10 @@ class ServicesBackend(NetworkCalls, StorageCalls):
 
     def link_delete(self, principal: Principal, link_id: str) -> None:
         vm_id, _, target = link_id.partition("_")
-        if not vm_id.isdigit() or target.isdigit():
-            raise Unsupported("removing network interfaces from a running compute")
-        self.detach_storage(principal, self.compute_get(principal, int(vm_id)), target)
+        if not vm_id.isdigit():
+            raise NotFound("link", link_id, "GET /occi/link/")
+        vm = self.compute_get(principal, int(vm_id))
+        if target.isdigit():  # <vm>_<nic index>: a networkinterface
+            self.detach_nic(principal, vm, int(target))
+            return
+        self.detach_storage(principal, vm, target)
