@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.helpers.servers import Server
+from tests.helpers.servers import Server, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -477,3 +477,36 @@ def test_networkinterface_link_hot_plugs_a_nic_in_text_plain_and_text_occi(
     assert occi.delete(compute).status_code == 200
     wait(lambda: occi.get(compute).status_code == 404, "compute gone")
     assert occi.delete(network).status_code == 200
+
+
+def test_compute_without_os_tpl_boots_the_default_image_or_says_how(
+    server: Server, occi: httpx.Client, image: int, tmp_path: Path
+) -> None:
+    """OCCI lets a compute come without os_tpl: the administrator's [occi] default_image boots
+    and the rendering names it; without that setting the answer says what to add."""
+    body = f'Category: {COMPUTE_KIND}\nX-OCCI-Attribute: occi.core.title="plain"\n'
+    refused = occi.post("/compute/", content=body, headers=TEXT)
+    assert refused.status_code == 400 and "default_image" in refused.text
+
+    other = Server(tmp_path / "data", free_port(), args=["--hypervisor", "simulated"],
+                   env={"STRATUSLAB_OCCI_DEFAULT_IMAGE": "1"})  # fmt: skip
+    other.start()
+    try:
+        disk = tmp_path / "default.raw"
+        disk.write_bytes(b"\0" * 65536)
+        assert other.cli("image", "register", "base", str(disk), "--public").stdout.strip() == "1"
+        client = httpx.Client(base_url=f"{other.endpoint}/occi", auth=AUTH, timeout=30)
+        for media in ("text/plain", "text/occi"):
+            if media == "text/plain":
+                made = client.post("/compute/", content=body, headers=TEXT)
+            else:
+                made = client.post("/compute/", content=b"", headers={
+                    "Content-Type": media, "Accept": media, "Category": COMPUTE_KIND,
+                    "X-OCCI-Attribute": 'occi.core.title="plain"'})  # fmt: skip
+            location = path_of(made)
+            shown = client.get(location, headers={"Accept": "text/plain"}).text
+            assert f'Category: img-1; scheme="{OS_TPL}"' in shown, shown
+            assert client.delete(location).status_code == 200
+    finally:
+        other.stop()
+        other.reap()

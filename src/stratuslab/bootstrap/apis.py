@@ -38,6 +38,7 @@ def wire(w: Wiring, app: Any) -> None:
         xmlrpc.create_router(one, paths=xmlrpc.endpoint_versions(w.settings.xmlrpc.one_version))
     )
     backend = OcciServices(
-        authenticate=w.authenticate, compute=compute, images=w.images, extras=w.services
+        authenticate=w.authenticate, compute=compute, images=w.images, extras=w.services,
+        default_image=w.settings.occi.default_image or None,
     )
     app.include_router(occi.create_router(backend, prefix="/occi", root_well_known=True))

@@ -15,6 +15,7 @@ from stratuslab.settings.sections import (
     InstanceTypeSettings,
     LibvirtSettings,
     NetworkSettings,
+    OcciSettings,
     QemuSettings,
     QuarantineSettings,
     ServerSettings,
@@ -80,6 +81,7 @@ class Settings:
     registration: RegistrationSettings = field(default_factory=RegistrationSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     xmlrpc: XmlRpcSettings = field(default_factory=XmlRpcSettings)
+    occi: OcciSettings = field(default_factory=OcciSettings)
     network: NetworkSettings = field(default_factory=NetworkSettings)
     marketplace: MarketplaceSettings = field(default_factory=MarketplaceSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)

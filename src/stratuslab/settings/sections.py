@@ -146,7 +146,15 @@ class ImageSettings:
 
 @dataclass(frozen=True)
 class XmlRpcSettings:
-    one_version: str = setting("3.2.0", doc="what one.system.version answers (OpenNebula line)")
+    one_version: str = setting("3.2.0", doc="the OpenNebula line /RPC2 and /xmlrpc answer as "
+                               "(one.system.version and the XML shapes); /one/3.2/RPC2 and "
+                               "/one/7.4/RPC2 pin a line")
+
+
+@dataclass(frozen=True)
+class OcciSettings:
+    default_image: int = setting(0, doc="image id an OCCI compute created without an os_tpl "
+                                 "mixin boots (its rendering names it); 0: os_tpl is required")
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from stratuslab.core.states import VmAction
 
 @dataclass(frozen=True, slots=True)
 class ComputeRequest:
-    """A compute creation: os_tpl gives the image, resource_tpl the instance type."""
+    """A compute creation: os_tpl gives the image (None: the cloud's default image), resource_tpl
+    the instance type."""
 
-    image_id: int
+    image_id: int | None
     instance_type: str | None = None
     cores: int | None = None
     memory_mib: int | None = None

@@ -123,8 +123,8 @@ def compute_request(
     entity: m.Entity, images: Sequence[Image], types: Sequence[InstanceType]
 ) -> ComputeRequest:
     os_terms = _terms(entity.mixins, m.OS_TPL_SCHEME)
-    if len(os_terms) != 1:
-        raise bad("a compute needs exactly one os_tpl mixin (the image); list them with GET /-/")
+    if len(os_terms) > 1:
+        raise bad("a compute takes one os_tpl mixin (the image), not several; see GET /-/")
     res_terms = _terms(entity.mixins, m.RESOURCE_TPL_SCHEME)
     itype = next(
         (t.name for t in types if res_terms and resource_tpl_term(t) == res_terms[0]), None
@@ -144,7 +144,7 @@ def compute_request(
         if link.kind == m.STORAGELINK.type_id
     ]
     return ComputeRequest(
-        image_id=_image_for(os_terms[0], images),
+        image_id=_image_for(os_terms[0], images) if os_terms else None,  # None: the default
         instance_type=itype,
         cores=int(cores) if isinstance(cores, int | float) else None,
         memory_mib=int(float(memory) * 1024) if isinstance(memory, int | float) else None,

@@ -51,10 +51,12 @@ class ServicesBackend(NetworkCalls, StorageCalls):
         compute: ComputeService,
         images: ImageService,
         extras: Mapping[str, Any] | None = None,
+        default_image: int | None = None,
     ) -> None:
         self._authenticate = authenticate
         self.compute = compute
         self.images = images
+        self.default_image = default_image  # [occi] default_image: for computes without os_tpl
         self.extras = extras if extras is not None else {}  # live: features may appear later
 
     def authenticate(self, credentials: Credentials) -> Principal:
@@ -71,8 +73,17 @@ class ServicesBackend(NetworkCalls, StorageCalls):
     def compute_create(self, principal: Principal, request: ComputeRequest) -> int:
         for storage_id, _device in request.storage:
             self.storage_get(principal, storage_id)  # 404 before anything is made
+        image_id = request.image_id
+        if image_id is None:  # OCCI allows a compute without os_tpl: the cloud's default image
+            if self.default_image is None:
+                raise InvalidInput(
+                    "a compute needs an os_tpl mixin (the image): this cloud has no default image",
+                    hint="add one of the os_tpl mixins of GET /-/ (administrators can set "
+                    "[occi] default_image)",
+                )
+            image_id = self.default_image
         cmd = RunInstance(
-            image_id=request.image_id,
+            image_id=image_id,
             instance_type=request.instance_type,
             cpu=request.cores,
             ram_mib=request.memory_mib,

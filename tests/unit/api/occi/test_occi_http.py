@@ -333,7 +333,8 @@ def test_json_body_without_kind_is_400_and_creates_nothing(
         (f'Category: compute; scheme="{INFRA}"; class="thing"\n', "class must be"),
         (f"Category: {COMPUTE_KIND}\nX-OCCI-Attribute: occi.compute.cores=two\n", "neither"),
         (f"Category: {COMPUTE_KIND}\nFrobnicate: yes\n", "unexpected line"),
-        (f"Category: {COMPUTE_KIND}\n", "exactly one os_tpl"),
+        (f"Category: {COMPUTE_KIND}\nCategory: {OS_TPL}\nCategory: {OS_TPL.replace('img-3', 'BN1EEkPiBx87_uLj2-sdybSI-Xb')}\n",
+         "not several"),
         (
             f"Category: {COMPUTE_KIND}\nCategory: {OS_TPL}\nX-OCCI-Attribute: occi.compute.state="
             '"active"\n',
@@ -344,6 +345,15 @@ def test_json_body_without_kind_is_400_and_creates_nothing(
 def test_malformed_text_requests_are_400(occi: TestClient, body: str, problem: str) -> None:
     response = occi.post("/occi/compute/", content=body, headers=TEXT)
     assert response.status_code == 400 and problem in response.text
+
+
+def test_compute_without_os_tpl_asks_the_backend_for_the_default_image(
+    occi: TestClient, occi_backend: Any
+) -> None:
+    response = occi.post("/occi/compute/", content=f"Category: {COMPUTE_KIND}\n", headers=TEXT)
+    assert response.status_code == 201, response.text
+    assert occi_backend.calls[-1][0] == "compute_create"
+    assert occi_backend.calls[-1][1].image_id is None  # the services' default image decides
 
 
 def test_higher_requested_version_is_501(occi: TestClient) -> None:
