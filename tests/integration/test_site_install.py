@@ -223,7 +223,7 @@ def test_units_start_as_their_user_with_their_environment(root: Path) -> None:
     data = root / "var/lib/stratuslab"
     made = [p for p in data.rglob("*")]
     assert made and all(p.stat().st_uid == uid for p in made)
-    assert stat.S_IMODE((data / "stratuslab.db").stat().st_mode) == 0o640  # UMask=0027
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o007 == 0 for p in made)  # UMask=0027
     assert (root / "var/log/stratuslab/server.log").stat().st_uid == uid
 
     market = Unit(root, "stratus-marketplace.service")

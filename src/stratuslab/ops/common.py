@@ -31,6 +31,7 @@ def fail(exc: CloudError | str) -> NoReturn:
     sys.exit(2)
 
 
+# no environment variable: STRATUSLAB_CONFIG is the client's (stratus) configuration file
 config_option = click.option("--config", "config", type=click.Path(dir_okay=False),
-                             envvar="STRATUSLAB_CONFIG", help="TOML settings file")
+                             help="TOML settings file")
 data_dir_option = click.option("--data-dir", help="data directory (overrides the settings file)")
