@@ -121,7 +121,8 @@ def make_node(settings: Settings, netns: str | None = None) -> Node:
     else:
         q = settings.qemu
         hypervisor = cls(data / "run", host=name, accel=q.accel, machine=q.machine,  # type: ignore[call-arg]
-                         qemu_binary=q.binary, netns=netns)
+                         qemu_binary=q.binary, netns=netns,
+                         console_max_bytes=q.console_log_max_bytes)
         storage = FileInstanceStorage(str(data / "instances"), str(data / "quarantine"))
     return Node(name, hypervisor, storage)
 

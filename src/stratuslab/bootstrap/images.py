@@ -9,14 +9,19 @@ from stratuslab.drivers.storage.imagestore import FileImageStore
 from stratuslab.drivers.storage.urlfetch import FetchLimits, UrlFetcher
 from stratuslab.services.imageimport import URL_IMPORT_JOB
 from stratuslab.services.images import ImageService
-from stratuslab.settings import parse_duration
+from stratuslab.settings import Settings, parse_duration
+
+
+def url_fetcher(settings: Settings) -> UrlFetcher:
+    """The SSRF-safe fetcher of user-supplied URLs (image import, marketplace locations)."""
+    conf = settings.images
+    return UrlFetcher(FetchLimits(
+        allow_hosts=tuple(conf.url_allow_hosts), max_bytes=conf.url_max_bytes,
+        max_seconds=parse_duration(conf.url_timeout, key="images.url_timeout")))
 
 
 def wire(w: Wiring, builder: ImageBuilderPort) -> ImageService:
-    conf = w.settings.images
-    limits = FetchLimits(allow_hosts=tuple(conf.url_allow_hosts), max_bytes=conf.url_max_bytes,
-                         max_seconds=parse_duration(conf.url_timeout, key="images.url_timeout"))
-    store = FileImageStore(w.settings.data_dir / "images", fetcher=UrlFetcher(limits))
+    store = FileImageStore(w.settings.data_dir / "images", fetcher=url_fetcher(w.settings))
 
     def wake() -> None:
         runner = w.services.get("runner")

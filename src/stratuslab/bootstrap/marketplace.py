@@ -16,6 +16,7 @@ from typing import Any
 
 from stratuslab.api.marketplace import create_app
 from stratuslab.api.rest import routes_marketplace
+from stratuslab.bootstrap.images import url_fetcher
 from stratuslab.bootstrap.wiring import Wiring
 from stratuslab.bootstrap_marketplace import (
     POLICY_KEYS,
@@ -24,7 +25,11 @@ from stratuslab.bootstrap_marketplace import (
     open_service,
 )
 from stratuslab.core.errors import InvalidInput
-from stratuslab.drivers.storage.marketfetch import MarketplaceFetcher, MetadataClient
+from stratuslab.drivers.storage.marketfetch import (
+    ExpansionLimits,
+    MarketplaceFetcher,
+    MetadataClient,
+)
 from stratuslab.services.marketplace import ImageGate, TrustPolicy
 from stratuslab.services.marketplace.cloud import (
     IMPORT_JOB,
@@ -62,7 +67,11 @@ def wire(w: Wiring) -> None:
             hint="set [marketplace] endpoint to the marketplace this cloud boots images from",
         )
     gate = ImageGate(load_trust(config.ca_dir), TrustPolicy(config.policy_lists()))
-    fetcher = MarketplaceFetcher(mp.cache_dir or w.settings.data_dir / "marketplace-cache")
+    fetcher = MarketplaceFetcher(
+        mp.cache_dir or w.settings.data_dir / "marketplace-cache",
+        url_fetcher=url_fetcher(w.settings),
+        expansion=ExpansionLimits(max_bytes=mp.max_expanded_bytes,
+                                  max_ratio=mp.max_expansion_ratio))
 
     def wake() -> None:
         runner = w.services.get("runner")

@@ -104,6 +104,10 @@ class QemuSettings:
                            doc="QEMU machine type (pc has PCI hot-plug)")
     binary: str = setting("qemu-system-x86_64", example="/usr/bin/qemu-system-x86_64",
                           doc="QEMU executable (a name looked up in PATH, or a path)")
+    console_log_max_bytes: int = setting(
+        1024 * 1024, unit="bytes", minimum=4096,
+        doc="bound of a VM's serial console log: past it the newest half is kept in "
+        "console.log.1 and console.log starts again (checked every second)")
 
 
 @dataclass(frozen=True)

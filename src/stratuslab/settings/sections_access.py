@@ -124,6 +124,13 @@ class MarketplaceSettings:
                             doc="marketplace the cloud boots images from; empty: its own")
     cache_dir: str = setting("", doc="node cache of downloaded images; empty: "
                              "data_dir/marketplace-cache")
+    max_expanded_bytes: int = setting(
+        64 * 1024**3, unit="bytes", minimum=1,
+        doc="largest image after decompression (gz/bz2/xz locations); past it the download "
+        "is refused as a decompression bomb")
+    max_expansion_ratio: int = setting(
+        1000, minimum=1, doc="most an image may expand over its compressed size (checked once "
+        "past 64 MiB); past it the download is refused as a decompression bomb")
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,9 @@ def test_truncated_download_is_refused(served: tuple[str, Path], tmp_path: Path)
 def test_file_location_is_supported(served: tuple[str, Path], tmp_path: Path) -> None:
     _, root = served
     entry = entry_for(root / "tiny.img.bz2", (root / "tiny.img.bz2").as_uri())
-    assert MarketplaceFetcher(tmp_path / "cache").fetch(entry).read_bytes() == IMAGE
+    with pytest.raises(DriverError, match="file: locations are read for admins' imports only"):
+        MarketplaceFetcher(tmp_path / "cache").fetch(entry)
+    assert MarketplaceFetcher(tmp_path / "cache").fetch(entry, allow_files=True).read_bytes() == IMAGE
 
 
 def test_corrupted_compressed_download_is_reported_as_a_checksum_mismatch(

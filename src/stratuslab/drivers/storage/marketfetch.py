@@ -24,14 +24,17 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Union
 from urllib.parse import unquote, urlparse
 
 import httpx
 
-from stratuslab.core.errors import DriverError
+from stratuslab.core.errors import DriverError, InvalidInput
 from stratuslab.core.marketplace import IDENTIFIER_RE, MetadataEntry
+from stratuslab.drivers.storage.diskformat import check_image
+from stratuslab.drivers.storage.urlfetch import UrlFetcher
 
 Progress = Callable[[int, int | None], None]  # (bytes received, bytes expected)
 CHUNK = 1024 * 1024
@@ -40,35 +43,52 @@ _HASHES = {"MD5": "md5", "SHA1": "sha1", "SHA224": "sha224", "SHA256": "sha256",
 
 
 class _Decompressor(Protocol):
-    def feed(self, data: bytes) -> bytes: ...
+    def feed(self, data: bytes) -> Iterator[bytes]: ...
     def finish(self) -> bytes: ...
 
 
 class _Identity:
-    def feed(self, data: bytes) -> bytes:
-        return data
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        yield data
 
     def finish(self) -> bytes:
         return b""
 
 
-class _Streams:
-    """gz / bz2 / xz, including concatenated members (pigz, pbzip2 and xz -T write those)."""
+_Engine = Union["zlib._Decompress", bz2.BZ2Decompressor, lzma.LZMADecompressor]
 
-    def __init__(self, factory: Callable[[], zlib._Decompress | bz2.BZ2Decompressor | lzma.LZMADecompressor]):
+
+class _Streams:
+    """gz / bz2 / xz, including concatenated members (pigz, pbzip2 and xz -T write those).
+
+    Output comes in pieces of at most CHUNK bytes (`max_length`), so a small input that expands
+    enormously (a decompression bomb) never sits in memory at once: the caller counts and stops
+    it."""
+
+    def __init__(self, factory: Callable[[], _Engine]):
         self.factory = factory
         self.current = factory()
-        self.started = False
 
-    def feed(self, data: bytes) -> bytes:
-        out = []
-        while data:
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        while True:
             if self.current.eof:
+                data = self.current.unused_data + data
+                if not data:
+                    return
                 self.current = self.factory()
-            self.started = True
-            out.append(self.current.decompress(data))
-            data = self.current.unused_data if self.current.eof else b""
-        return b"".join(out)
+            out = self.current.decompress(data, CHUNK)
+            data = b""
+            if out:
+                yield out
+            if self.current.eof:
+                continue
+            tail = getattr(self.current, "unconsumed_tail", None)  # zlib keeps unread input
+            if tail is not None:
+                data = tail
+                if not data and not out:
+                    return
+            elif getattr(self.current, "needs_input", True):
+                return
 
     def finish(self) -> bytes:
         if not self.current.eof:
@@ -84,6 +104,24 @@ def _decompressor(compression: str) -> _Decompressor:
     if compression == "xz":
         return _Streams(lzma.LZMADecompressor)
     return _Identity()
+
+
+@dataclass(frozen=True)
+class ExpansionLimits:
+    """Decompression-bomb caps: the image as stored in the cache may be at most `max_bytes`,
+    and at most `max_ratio` times the downloaded size once it is past `ratio_floor` bytes."""
+
+    max_bytes: int = 64 * 1024**3
+    max_ratio: int = 1000
+    ratio_floor: int = 64 * 1024**2
+
+    def check(self, downloaded: int, expanded: int) -> None:
+        if expanded > self.max_bytes:
+            raise DriverError(f"the image expands past {self.max_bytes} bytes; refused as a "
+                              "decompression bomb")
+        if expanded > self.ratio_floor and expanded > self.max_ratio * max(downloaded, 1):
+            raise DriverError(f"the image expands more than {self.max_ratio} times its download; "
+                              "refused as a decompression bomb")
 
 
 class _Digests:
@@ -155,18 +193,25 @@ class MarketplaceFetcher:
         *,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        url_fetcher: UrlFetcher | None = None,
+        expansion: ExpansionLimits | None = None,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self.timeout = timeout
         self.transport = transport
+        self.url_fetcher = url_fetcher  # the SSRF rules of user URLs (the server's wiring sets it)
+        self.expansion = expansion or ExpansionLimits()
 
     def cached_path(self, entry: MetadataEntry) -> Path:
         if not IDENTIFIER_RE.match(entry.identifier):
             raise DriverError(f"identifier {entry.identifier!r} is not a marketplace identifier")
         return self.cache_dir / f"{entry.identifier}.{entry.format or 'img'}"
 
-    def fetch(self, entry: MetadataEntry, progress: Progress | None = None) -> Path:
-        """The cached image of `entry`, downloading it first if this node does not have it."""
+    def fetch(self, entry: MetadataEntry, progress: Progress | None = None, *,
+              allow_files: bool = False) -> Path:
+        """The cached image of `entry`, downloading it first if this node does not have it.
+        `file:` locations are read only with `allow_files` (an admin asked for the import):
+        otherwise metadata could make the node read its own files."""
         dest = self.cached_path(entry)
         if dest.exists():
             return dest
@@ -177,6 +222,8 @@ class MarketplaceFetcher:
             errors = []
             for location in entry.locations:
                 try:
+                    if urlparse(location).scheme == "file" and not allow_files:
+                        raise DriverError("file: locations are read for admins' imports only")
                     self._download(location, entry, dest, progress)
                     return dest
                 except DriverError as exc:
@@ -203,13 +250,17 @@ class MarketplaceFetcher:
         digests = _Digests(entry)
         unpack = _decompressor(entry.compression)
         broken: Exception | None = None  # a corrupt stream is reported as its checksum error
+        expanded = 0
         try:
             with open(part, "wb") as out:
                 for chunk in self._chunks(location):
                     digests.update(chunk)
                     if broken is None:
                         try:
-                            out.write(unpack.feed(chunk))
+                            for piece in unpack.feed(chunk):
+                                expanded += len(piece)
+                                self.expansion.check(digests.size, expanded)
+                                out.write(piece)
                         except (zlib.error, lzma.LZMAError, EOFError, OSError) as exc:
                             broken = exc
                     if progress is not None:
@@ -220,12 +271,24 @@ class MarketplaceFetcher:
                 out.write(unpack.finish())
                 out.flush()
                 os.fsync(out.fileno())
+            self._check_format(part, entry)
             os.replace(part, dest)
         except (OSError, zlib.error, lzma.LZMAError, EOFError) as exc:
             raise DriverError(f"cannot store or decompress the download ({exc})") from exc
         finally:
             digests.close()
             part.unlink(missing_ok=True)
+
+    @staticmethod
+    def _check_format(part: Path, entry: MetadataEntry) -> None:
+        """The bytes are what the metadata says, and a qcow2 names no other file (item of
+        diskformat: QEMU would open a backing file with the node's rights)."""
+        try:
+            fmt = check_image(part, name=entry.identifier)
+        except InvalidInput as exc:
+            raise DriverError(exc.message) from None
+        if fmt != (entry.format or "raw"):
+            raise DriverError(f"the image is {fmt}, but its metadata says {entry.format!r}")
 
     def _chunks(self, location: str) -> Iterator[bytes]:
         scheme = urlparse(location).scheme
@@ -237,6 +300,12 @@ class MarketplaceFetcher:
             raise DriverError(f"location scheme {scheme!r} is not supported (http, https, file)")
 
     def _http_chunks(self, url: str) -> Iterator[bytes]:
+        if self.url_fetcher is not None:
+            try:
+                yield from self.url_fetcher.chunks(url)
+            except InvalidInput as exc:
+                raise DriverError(exc.message) from None
+            return
         try:
             with httpx.Client(timeout=self.timeout, transport=self.transport, follow_redirects=True) as client:
                 with client.stream("GET", url) as resp:

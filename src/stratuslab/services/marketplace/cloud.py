@@ -44,8 +44,10 @@ class MetadataSource(Protocol):
 
 
 class ImageFetcher(Protocol):
-    def fetch(self, entry: MetadataEntry, progress: Callable[[int, int | None], None] | None = None
-              ) -> Path: ...
+    def fetch(self, entry: MetadataEntry, progress: Callable[[int, int | None], None] | None = None,
+              *, allow_files: bool = False) -> Path:
+        """`allow_files`: read `file:` locations too (only for imports an admin asked for)."""
+        ...
 
     def cached_path(self, entry: MetadataEntry) -> Path: ...
 
@@ -135,6 +137,7 @@ class MarketplaceImages:
         now = self.clock.now()
         job = Job(None, IMPORT_JOB, principal.user, step="queued", created_at=now, updated_at=now,
                   params={"identifier": identifier, "kernel_image": kernel_image,
+                          "allow_files": principal.is_admin,
                           "group": principal.groups[0] if principal.groups else "users",
                           "progress": {"done": 0, "total": entry.bytes}})
         with self.uow() as uow:
@@ -199,7 +202,7 @@ class MarketplaceImages:
                 last[0] = now
                 self._step(job, "downloading", {"done": done, "total": total or entry.bytes})
 
-        path = self.fetcher.fetch(entry, progress)
+        path = self.fetcher.fetch(entry, progress, allow_files=bool(job.params.get("allow_files")))
         self._step(job, "registering", {"done": entry.bytes, "total": entry.bytes})
         image = self._register(job, entry, path)
         self._step(job, "done", {"done": entry.bytes, "total": entry.bytes},

@@ -22,6 +22,7 @@ from stratuslab.core.ports import UnitOfWork, UnitOfWorkFactory
 from stratuslab.services.extensions import PrologAdditions, VmExtension
 from stratuslab.services.marketplace.cloud import MarketplaceImages
 
+FILES_KEY = "marketplace_file_locations"
 SPEC_KEY = "marketplace_disks"
 
 
@@ -55,12 +56,14 @@ class MarketplaceLaunchCheck(VmExtension):
         refs = marketplace_refs(cmd.readonly_disks)
         if refs:
             vm.spec[SPEC_KEY] = refs
+            vm.spec[FILES_KEY] = principal.is_admin  # file: locations: admins' VMs only
 
     def on_prolog(self, vm: Vm, node: Node) -> PrologAdditions:
         disks = []
         for i, ref in enumerate(vm.spec.get(SPEC_KEY, ())):
             entry, _verdict = self.images.judge(ref)
-            path = self.images.fetcher.fetch(entry)  # idempotent: cached once per node
+            path = self.images.fetcher.fetch(  # idempotent: cached once per node
+                entry, allow_files=bool(vm.spec.get(FILES_KEY)))
             disks.append(DiskSpec(f"mkt-{i}", str(path), format=entry.format or "raw",
                                   readonly=True))
         return PrologAdditions(disks=tuple(disks))

@@ -32,6 +32,7 @@ from stratuslab.drivers._process import Process
 from stratuslab.drivers.hypervisor.base import Hypervisor
 from stratuslab.drivers.hypervisor.qemu import (
     cmdline,
+    console,
     hotplug,
     layout,
     nichotplug,
@@ -66,8 +67,10 @@ class QemuHypervisor(Hypervisor):
         machine: str = "pc",
         qemu_binary: str = "qemu-system-x86_64",
         netns: str | None = None,
+        console_max_bytes: int = console.DEFAULT_MAX_BYTES,
     ) -> None:
         super().__init__()
+        self.console_max_bytes = console_max_bytes
         if machine not in cmdline.MACHINES:
             raise DriverError(f"QEMU machine {machine!r} is not supported; use one of {cmdline.MACHINES}")
         self.run_dir = Path(run_dir)
@@ -151,7 +154,8 @@ class QemuHypervisor(Hypervisor):
     def _watch(
         self, vm_id: int, instance: layout.InstanceDir, pid: int, proc: Process | None
     ) -> None:
-        watcher = Watcher(vm_id, instance, pid, proc=proc, on_exit=self._on_exit)
+        watcher = Watcher(vm_id, instance, pid, proc=proc, on_exit=self._on_exit,
+                          console_max_bytes=self.console_max_bytes)
         with self._guard:
             old = self._watchers.pop(vm_id, None)
             self._watchers[vm_id] = watcher
@@ -376,12 +380,7 @@ class QemuHypervisor(Hypervisor):
 
     def console_log(self, handle: VmHandle) -> bytes:
         instance = self._instance(handle)
-        if instance is None:
-            return b""
-        try:
-            return instance.file(layout.CONSOLE_LOG).read_bytes()
-        except FileNotFoundError:
-            return b""
+        return console.read(instance) if instance is not None else b""
 
     def close(self) -> None:
         with self._guard:

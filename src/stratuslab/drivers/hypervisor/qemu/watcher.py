@@ -22,7 +22,7 @@ from typing import Any
 from qemu.qmp import QMPClient, QMPError
 
 from stratuslab.drivers._process import Process, TimeoutExpired
-from stratuslab.drivers.hypervisor.qemu import layout
+from stratuslab.drivers.hypervisor.qemu import console, layout
 from stratuslab.drivers.hypervisor.qemu.qmp import open_client
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class Watcher(threading.Thread):
         *,
         proc: Process | None,
         on_exit: ExitHandler,
+        console_max_bytes: int = console.DEFAULT_MAX_BYTES,
     ) -> None:
         super().__init__(name=f"qemu-watch-{vm_id}", daemon=True)
         self.vm_id = vm_id
@@ -57,6 +58,7 @@ class Watcher(threading.Thread):
         self.pid = pid
         self.proc = proc
         self.on_exit = on_exit
+        self.console_max_bytes = console_max_bytes
         self._loop = asyncio.new_event_loop()
         self._stop_event = asyncio.Event()
         self._shutdown: dict[str, Any] | None = None
@@ -86,6 +88,7 @@ class Watcher(threading.Thread):
             return True
         loop.add_reader(pidfd, exited.set)
         events = asyncio.create_task(self._listen(exited))
+        trimmer = asyncio.create_task(self._trim_console())
         waits = [asyncio.create_task(exited.wait()), asyncio.create_task(self._stop_event.wait())]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -93,11 +96,21 @@ class Watcher(threading.Thread):
                 await asyncio.sleep(DRAIN_SECONDS)
             return exited.is_set()
         finally:
-            for task in (events, *waits):
+            for task in (events, trimmer, *waits):
                 task.cancel()
-            await asyncio.gather(events, *waits, return_exceptions=True)
+            await asyncio.gather(events, trimmer, *waits, return_exceptions=True)
             loop.remove_reader(pidfd)
             os.close(pidfd)
+
+    async def _trim_console(self) -> None:
+        """Keep the console log within its bound while the VM runs (console.py)."""
+        log_path = self.instance.file(layout.CONSOLE_LOG)
+        while True:
+            try:
+                console.trim(log_path, self.console_max_bytes)
+            except OSError as exc:
+                log.warning("VM %s: cannot trim the console log: %s", self.vm_id, exc)
+            await asyncio.sleep(console.INTERVAL_S)
 
     async def _listen(self, exited: asyncio.Event) -> None:
         client: QMPClient | None = None

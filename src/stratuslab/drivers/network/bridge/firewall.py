@@ -15,6 +15,7 @@ pure; `apply()` is the only function that runs nft.  Imports core and drivers._p
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,12 +29,50 @@ EPHEMERAL = "32768-65535"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 
 
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
 @dataclass(frozen=True, slots=True)
 class NicAddresses:
+    """A NIC's addresses, checked and written canonically: whatever reaches an nft script is
+    an address `ipaddress` parsed (no IPv6 scope id: Python accepts any text after `%`)."""
+
     tap: str
     mac: str
     ip: str
     ipv6: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self.tap)
+        if not _MAC.match(self.mac.lower()):
+            raise InvalidInput(f"NIC {self.tap}: MAC {self.mac!r} is not a MAC address")
+        object.__setattr__(self, "mac", self.mac.lower())
+        object.__setattr__(self, "ip", address(self.ip, f"IPv4 address of NIC {self.tap}", 4))
+        if self.ipv6 is not None:
+            object.__setattr__(
+                self, "ipv6", address(self.ipv6, f"IPv6 address of NIC {self.tap}", 6))
+
+
+def address(text: str, what: str, version: int | None = None) -> str:
+    """`text` as a canonical address; InvalidInput for anything else (scope ids included)."""
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        raise InvalidInput(f"{what}: {text!r} is not an IP address") from None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id is not None:
+        raise InvalidInput(f"{what}: {text!r} carries an IPv6 scope id; give the bare address")
+    if version is not None and ip.version != version:
+        raise InvalidInput(f"{what}: {text!r} is not an IPv{version} address")
+    return str(ip)
+
+
+def network(text: str, what: str) -> str:
+    """`text` as a canonical network (host bits cleared); InvalidInput for anything else."""
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidInput(f"{what}: {text!r} is not an IP network (CIDR)") from None
+    return str(net)
 
 
 def base_script() -> str:
@@ -164,13 +203,14 @@ def _matches(rule: Rule, *, outbound: bool) -> list[str]:
     proto = _proto(rule)
     if rule.remote_cidr is None:
         return [proto]
-    fam = "ip6" if ":" in rule.remote_cidr else "ip"
+    cidr = network(rule.remote_cidr, "security group rule remote")
+    fam = "ip6" if ":" in cidr else "ip"
     if rule.protocol is IpProtocol.ICMP and fam == "ip6":
         return []
     if rule.protocol is IpProtocol.ICMPV6 and fam == "ip":
         return []
     side = "daddr" if outbound else "saddr"
-    return [f"{fam} {side} {rule.remote_cidr} {proto}".strip()]
+    return [f"{fam} {side} {cidr} {proto}".strip()]
 
 
 def _proto(rule: Rule) -> str:
@@ -197,8 +237,9 @@ def _reply_matches(rule: Rule) -> list[str]:
     base = f"{rule.protocol}{sport}" if sport else f"meta l4proto {rule.protocol}"
     if rule.remote_cidr is None:
         return [base]
-    fam = "ip6" if ":" in rule.remote_cidr else "ip"
-    return [f"{fam} daddr {rule.remote_cidr} {base}"]
+    cidr = network(rule.remote_cidr, "security group rule remote")
+    fam = "ip6" if ":" in cidr else "ip"
+    return [f"{fam} daddr {cidr} {base}"]
 
 
 def _check_name(tap: str) -> None:
