@@ -510,3 +510,27 @@ def test_compute_without_os_tpl_boots_the_default_image_or_says_how(
     finally:
         other.stop()
         other.reap()
+
+
+def test_network_with_only_a_title_gets_a_free_subnet_in_both_renderings(
+    occi: httpx.Client,
+) -> None:
+    made = []
+    for media, title in (("text/plain", "titled-a"), ("text/occi", "titled-b")):
+        if media == "text/plain":
+            response = occi.post("/network/", content=(
+                f'Category: network; scheme="{INFRA}"; class="kind"\n'
+                f'X-OCCI-Attribute: occi.core.title="{title}"\n'), headers=TEXT)
+        else:
+            response = occi.post("/network/", content=b"", headers={
+                "Content-Type": media, "Accept": media,
+                "Category": f'network; scheme="{INFRA}"; class="kind"',
+                "X-OCCI-Attribute": f'occi.core.title="{title}"'})  # fmt: skip
+        network = path_of(response)
+        attrs = occi.get(network, headers={"Accept": "application/occi+json"}).json()["attributes"]
+        assert attrs["occi.core.title"] == title
+        made.append((network, attrs["occi.network.address"]))
+    (first, a), (second, b) = made
+    assert a.startswith("10.200.") and b.startswith("10.200.") and a != b  # free, not shared
+    for network, _ in made:
+        assert occi.delete(network).status_code == 200

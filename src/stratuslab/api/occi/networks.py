@@ -21,6 +21,8 @@ from stratuslab.core.network import Network
 from stratuslab.core.states import VmState
 
 LISTING = "GET /occi/network/"
+#: where a network created without occi.network.address gets its /24
+AUTO_SUBNETS = "10.200.0.0/16"
 
 
 def _record(net: Network) -> NetworkRecord:
@@ -75,15 +77,16 @@ class NetworkCalls:
         return self._network(net_id).name
 
     def network_create(self, principal: Principal, request: NetworkRequest) -> int:
-        if not request.title or not request.address:
+        if not request.title:
             raise InvalidInput(
-                "a network needs occi.core.title (its name) and occi.network.address (a CIDR)",
-                hint='e.g. occi.core.title="lab", occi.network.address="10.20.0.0/24"',
+                "a network needs occi.core.title (its name)",
+                hint='e.g. occi.core.title="lab" (occi.network.address="10.20.0.0/24" optional)',
             )
-        table: dict[str, Any] = {"subnet": request.address}
+        address = request.address or self._free_subnet()
+        table: dict[str, Any] = {"subnet": address}
         if request.gateway:
             table["gateway"] = request.gateway
-            table["ranges"] = _hosts_but(request.address, request.gateway)
+            table["ranges"] = _hosts_but(address, request.gateway)
         if request.vlan is not None:
             table["segment_id"] = request.vlan
         if request.label:
@@ -92,6 +95,16 @@ class NetworkCalls:
         if made.id is not None:
             return int(made.id)
         return next(n.id or 0 for n in self._networks() if n.name == request.title)
+
+    def _free_subnet(self) -> str:
+        """No occi.network.address (the ipnetwork mixin is optional): the first /24 of
+        AUTO_SUBNETS that overlaps no existing network; the rendering shows which."""
+        taken = [ipaddress.IPv4Network(n.subnet, strict=False) for n in self._networks()]
+        for candidate in ipaddress.IPv4Network(AUTO_SUBNETS).subnets(new_prefix=24):
+            if not any(candidate.overlaps(t) for t in taken):
+                return str(candidate)
+        raise InvalidInput(f"every /24 of {AUTO_SUBNETS} is in use",
+                           hint="give occi.network.address (a CIDR) explicitly")
 
     def network_get(self, principal: Principal, net_id: int) -> NetworkRecord:
         return _record(self._network(net_id))
