@@ -78,3 +78,22 @@ def test_db_commands_on_a_mistyped_data_dir_create_nothing(tmp_path: Path) -> No
         assert f"there is no database at {typo}/stratuslab.db" in res.stderr
         assert f"db upgrade --create --data-dir {typo}" in res.stderr
     assert not typo.exists()
+
+
+def test_a_server_on_a_mistyped_data_dir_creates_nothing(tmp_path: Path) -> None:
+    typo = tmp_path / "dta"
+    res = subprocess.run([str(BIN / "stratus-server"), "--data-dir", str(typo), "--listen",
+                          "127.0.0.1:0"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert f"Error: there is no database at {typo}/stratuslab.db" in res.stderr
+    assert not typo.exists()
+
+
+def test_group_options_reach_the_database_commands(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    res = subprocess.run([str(BIN / "stratus-server"), "--data-dir", str(data), "db", "upgrade",
+                          "--create"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and f"{data}/stratuslab.db" in res.stdout
+    res = subprocess.run([str(BIN / "stratus-server"), "--data-dir", str(data), "db", "current"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "up to date" in res.stdout

@@ -15,6 +15,11 @@ from stratuslab.settings import Settings, load_settings
 
 def load(config: str | None, data_dir: str | None = None, listen: str | None = None,
          hypervisor: str | None = None) -> Settings:
+    """Settings of a command; `stratus-server --config F --data-dir D <subcommand>` counts too."""
+    root = click.get_current_context(silent=True)
+    given = root.find_root().params if root is not None else {}
+    config = config or given.get("config")
+    data_dir = data_dir or given.get("data_dir")
     env = dict(os.environ)
     if "STRATUSLAB_ADMIN_PASSWORD" in env:
         env.setdefault("STRATUSLAB_SERVER_ADMIN_PASSWORD", env["STRATUSLAB_ADMIN_PASSWORD"])

@@ -13,6 +13,7 @@ import click
 
 from stratuslab.core.errors import Unavailable
 from stratuslab.ops.logs import configure_logging
+from stratuslab.persistence import db as dbm
 from stratuslab.settings import Settings, parse_listen
 
 
@@ -43,6 +44,11 @@ def serve(settings: Settings, *, all_in_one: bool) -> None:
 
     from stratuslab.bootstrap import admin_password_file, build_cloud, write_secret
 
+    if not all_in_one and not dbm.exists(settings.database_url):
+        raise Unavailable(f"there is no database at {dbm.sqlite_path(settings.database_url)}",
+                          hint=f"check --data-dir/--config, or create one: stratus-server db "
+                          f"upgrade --create --data-dir {settings.data_dir} (or start with "
+                          "--all-in-one)")
     plain = bind(settings.server.listen, key="server.listen")
     tls = bind(settings.tls.listen, key="tls.listen") if settings.tls.listen else None
     configure_logging(settings.server)
