@@ -511,3 +511,17 @@ def test_prev_state_is_the_state_before_the_current_one(alice: Any, image_id: in
     assert info.PREV_STATE == 3  # ACTIVE (shutting down to power off)
     alice.vm.action("terminate-hard", vm_id)
     wait_for(alice, vm_id, lambda i: i.STATE == 6)
+
+
+def test_hosts_report_their_capacity_and_host_status_disables_them(
+    srv: Server, admin: Any
+) -> None:
+    import os
+
+    host = admin.host.info(0)
+    assert host.HOST_SHARE.TOTAL_CPU == host.HOST_SHARE.MAX_CPU == 100 * (os.cpu_count() or 0)
+    assert host.HOST_SHARE.TOTAL_MEM == host.HOST_SHARE.MAX_MEM > 0
+    ok, xml, _ = rpc(srv, "/one/3.2/RPC2").one.host.info("admin:adminpw", 0)
+    assert ok and f"<MAX_CPU>{100 * (os.cpu_count() or 0)}</MAX_CPU>" in xml
+    assert admin.host.status(0, 1) == 0 and admin.host.info(0).STATE == 4  # DISABLED
+    assert admin.host.status(0, 0) == 0 and admin.host.info(0).STATE == 2  # MONITORED

@@ -9,6 +9,7 @@ server's one authenticator chain; VM templates (one.template.*) live in the vm_t
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from stratuslab.api import occi, xmlrpc
@@ -18,6 +19,21 @@ from stratuslab.bootstrap.wiring import Wiring
 from stratuslab.persistence.templates import VmTemplateRepo
 from stratuslab.services.templates import REPO as TEMPLATES_REPO
 from stratuslab.services.templates import TemplateService
+
+
+def local_capacity(name: str) -> tuple[int, int]:
+    """The nodes built in this process run on this machine: its CPUs (OpenNebula counts 100
+    per core) and memory (KiB, /proc/meminfo MemTotal) are the hosts' TOTAL/MAX CPU and MEM."""
+    mem_kib = 0
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    mem_kib = int(line.split()[1])
+                    break
+    except (OSError, ValueError, IndexError):
+        mem_kib = 0
+    return 100 * (os.cpu_count() or 0), mem_kib
 
 
 def wire(w: Wiring, app: Any) -> None:
@@ -33,6 +49,7 @@ def wire(w: Wiring, app: Any) -> None:
         identity=w.identity,
         templates=templates,
         extras=w.services,
+        host_capacity=local_capacity,
     )
     app.include_router(
         xmlrpc.create_router(one, paths=xmlrpc.endpoint_versions(w.settings.xmlrpc.one_version))

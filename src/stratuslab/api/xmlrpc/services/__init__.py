@@ -41,6 +41,7 @@ class ServicesBackend:
         identity: IdentityService,
         templates: TemplateService,
         extras: Mapping[str, Any] | None = None,
+        host_capacity: Callable[[str], tuple[int, int]] | None = None,
     ) -> None:
         deps = Deps(
             authenticate=authenticate,
@@ -49,6 +50,7 @@ class ServicesBackend:
             identity=identity,
             templates=templates,
             extras=extras if extras is not None else {},
+            host_capacity=host_capacity or (lambda name: (0, 0)),
         )
         self.identity = IdentityCalls(deps)
         self.images = ImageCalls(deps)

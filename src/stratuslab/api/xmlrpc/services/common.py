@@ -35,6 +35,8 @@ class Deps:
     templates: TemplateService
     #: live: features may appear after the backend is built
     extras: Mapping[str, Any] = field(default_factory=dict)
+    #: node name -> (CPU in OpenNebula percent, 100 per core; memory KiB); (0, 0): unknown
+    host_capacity: Callable[[str], tuple[int, int]] = lambda name: (0, 0)
 
     def has(self, name: str) -> bool:
         return self.extras.get(name) is not None

@@ -31,6 +31,7 @@ class SystemCalls:
             node = self.deps.compute.nodes[name]
             here = [vm for vm in vms if vm.host == name]
             real = node.hypervisor.capabilities.real_guests
+            total_cpu, total_mem_kib = self.deps.host_capacity(name)
             hosts.append(
                 HostRecord(
                     id=index,
@@ -39,6 +40,8 @@ class SystemCalls:
                     state=2
                     if self.deps.compute.placement.is_enabled(name)
                     else 4,  # MONITORED/DISABLED
+                    total_cpu=total_cpu,
+                    total_mem_kib=total_mem_kib,
                     used_cpu=100 * sum(vm.vcpu for vm in here),
                     used_mem_kib=1024 * sum(vm.memory_mib for vm in here),
                     running_vms=sum(vm.vm_state is VmState.RUNNING for vm in here),
