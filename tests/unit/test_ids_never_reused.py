@@ -54,3 +54,21 @@ def test_a_database_upgraded_with_rows_never_hands_out_a_deleted_id(tmp_path: Pa
         ids = dict(conn.execute(text("SELECT name, id FROM groups")).all())
     engine.dispose()
     assert ids == {"a": 1, "b": 2, "d": 4}
+
+
+def test_a_user_who_still_owns_live_vms_is_not_deleted(cloud: Cloud, admin: Principal) -> None:
+    """VMs are owned by name: deleting their owner would orphan them (and a new user of that
+    name would inherit them); the refusal names the VMs and the way out."""
+    import pytest
+
+    from stratuslab.core.commands import RunInstance
+    from stratuslab.core.errors import Conflict
+
+    bob = cloud.identity.create_user(admin, "bob", "pw-pw-pw-b")
+    bob_p = cloud.identity.check_password("bob", "pw-pw-pw-b")
+    image = cloud.images.register(admin, "base", __file__, public=True)
+    assert image.id is not None and bob.id is not None
+    vm = cloud.compute.run(bob_p, RunInstance(image_id=image.id))[0][0]
+    with pytest.raises(Conflict, match=f"user bob still owns VMs {vm.id}"):
+        cloud.identity.delete_user(admin, bob.id)
+    assert cloud.identity.get_user(admin, bob.id).name == "bob"

@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Group, Principal, Role, User
 from stratuslab.core.errors import AuthenticationFailed, Conflict, Forbidden, InvalidInput, NotFound
-from stratuslab.core.ports import Clock, PasswordHasher, UnitOfWorkFactory
+from stratuslab.core.ports import Clock, Page, PasswordHasher, UnitOfWorkFactory, VmFilter
 from stratuslab.services.policy import authorize_service, check_gate
 
 NAME_RE = re.compile(r"^[A-Za-z][\w.-]{1,63}$")
@@ -142,6 +142,15 @@ class IdentityService:
         if user.name == ADMIN_USER:
             raise InvalidInput("the bootstrap user admin cannot be deleted")
         with self.uow() as uow:
+            # VMs are owned by name: a deleted owner's live VMs would have no user, and a new
+            # user of the same name would inherit them (OpenNebula keeps them with the old UID)
+            live = [vm.id for vm in uow.vms.list(VmFilter(owner=user.name), Page(0, 100_000))
+                    if vm.state not in ("done", "failed")]
+            if live:
+                raise Conflict(
+                    f"user {user.name} still owns VMs {', '.join(map(str, live))}",
+                    hint="kill them, or give them to another user (one.vm.chown), first",
+                )
             uow.users.delete(user.id or 0)
             uow.commit()
 
