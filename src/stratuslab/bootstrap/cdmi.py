@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from stratuslab.api.cdmi import create_router
-from stratuslab.api.rest.deps import credentials_from
+from stratuslab.api.credentials import credentials_from_scope
 from stratuslab.bootstrap.wiring import Wiring
 from stratuslab.core.entities import Principal
 from stratuslab.drivers.objectstore.fs import FsBlobStore
@@ -25,6 +25,6 @@ def wire(w: Wiring) -> None:
 
     def authenticate(request: Request) -> Principal:
         assert w.authenticate is not None
-        return w.authenticate(credentials_from(request))  # type: ignore[no-any-return]
+        return w.authenticate(credentials_from_scope(request.scope))  # type: ignore[no-any-return]
 
     w.routers.append(create_router(service, authenticate, prefix="/cdmi"))
