@@ -33,6 +33,7 @@ from stratuslab.drivers.storage.instance import FileInstanceStorage
 from stratuslab.drivers.storage.simulated import SimulatedInstanceStorage
 from stratuslab.drivers.storage.tinyimage import TinyImageBuilder
 from stratuslab.persistence import db
+from stratuslab.persistence.locks import DbLock
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
 from stratuslab.services.common import SystemClock
 from stratuslab.services.compute import ComputeService, InstanceTypes
@@ -45,6 +46,7 @@ from stratuslab.services.identity import (
 from stratuslab.services.imageimport import URL_IMPORT_JOB
 from stratuslab.services.images import ImageService
 from stratuslab.services.jobs import JobRunner
+from stratuslab.services.leadership import Leadership
 from stratuslab.services.lifecycle import LifecycleExecutor
 from stratuslab.services.placement import Placement
 from stratuslab.services.quarantine import QuarantineService
@@ -127,6 +129,20 @@ def make_node(settings: Settings, netns: str | None = None) -> Node:
     return Node(name, hypervisor, storage)
 
 
+def claim_node(engine: Engine, settings: Settings, w: Wiring) -> None:
+    """Front ends sharing a database each serve their own node: refuse a second one that would
+    serve (and reconcile, and run the jobs of) the same node under the same name."""
+    name = settings.server.node_name
+    lock = DbLock(engine, f"node:{name}")
+    if not lock.try_acquire():
+        raise Unavailable(
+            f"node '{name}' is already served by another stratus-server on "
+            f"{engine.url.render_as_string(hide_password=True)}",
+            hint="give each front end its own [server] node_name "
+                 "(or STRATUSLAB_SERVER_NODE_NAME)")
+    w.closers.append(lock.release)
+
+
 def open_database(settings: Settings, *, create_if_empty: bool) -> Engine:
     where = (f"--data-dir {settings.data_dir}" if not settings.server.database_url
              else "--config <the settings file that names this database>")
@@ -152,6 +168,9 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     clock = SystemClock()
     identity = IdentityService(uow, Argon2Hasher(), clock)
     w = Wiring(settings, uow, clock, identity)
+    claim_node(engine, settings, w)
+    w.leader = Leadership(DbLock(engine, "leader"), who=f"front end {settings.server.node_name}")
+    w.workers.append((w.leader.start, w.leader.stop))
     network.prepare(w)  # decides the data-plane namespace before the node exists
     node = make_node(settings, w.netns)
     w.nodes[node.name] = node
@@ -173,7 +192,8 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
                        default_give_up=executor.give_up,
                        workers=settings.server.job_workers, name=settings.server.node_name,
                        stale_after=timedelta(seconds=parse_duration(
-                           settings.server.job_stale_after)))
+                           settings.server.job_stale_after)),
+                       hosts=set(w.nodes))  # other front ends run the jobs of their nodes' VMs
     compute = ComputeService(uow, clock, types, nodes=w.nodes, wake=runner.wake,
                              extensions=w.extensions, placement=placement)
     reconciler = Reconciler(uow, clock, w.nodes)

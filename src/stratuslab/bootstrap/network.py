@@ -17,7 +17,10 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from stratuslab.bootstrap.wiring import Wiring
+from stratuslab.core.errors import Conflict
 from stratuslab.persistence.network import SqlNetworkRepo
 
 log = logging.getLogger("stratuslab.server")
@@ -120,9 +123,15 @@ def wire(w: Wiring) -> None:
     cfg = w.settings.network
     pool = SegmentPool.parse(cfg.segment_kind, cfg.segment_pool)
     w.uow.register(REPO, SqlNetworkRepo)
-    with w.uow() as uow:
-        made = ensure_default_networks(uow.repo(REPO), dict(cfg.classes), pool)
-        uow.commit()
+    for attempt in range(3):  # front ends starting together: the one that lost sees the rows
+        try:
+            with w.uow() as uow:
+                made = ensure_default_networks(uow.repo(REPO), dict(cfg.classes), pool)
+                uow.commit()
+            break
+        except (Conflict, IntegrityError):
+            if attempt == 2:
+                raise
     for network in made:
         log.info("network: created %s (%s)", network.name, network.subnet)
     driver = w.services[DRIVER_KEY]

@@ -82,7 +82,13 @@ def wire(w: Wiring) -> None:
     w.workers.append((lambda: reexport_attached(service.reexport_attached), lambda: None))
     purger = VolumePurger(service.purge_quarantine, w.clock,
                           retention_s=parse_duration(w.settings.quarantine.period))
-    worker = PeriodicWorker("volume-purger", purger.run_once,
+    leader = w.leader
+
+    def purge_if_leader() -> None:  # one front end purges for the whole cloud
+        if leader is None or leader.is_leader():
+            purger.run_once()
+
+    worker = PeriodicWorker("volume-purger", purge_if_leader,
                             interval=parse_duration(w.settings.quarantine.purge_interval))
     w.workers.append((worker.start, worker.stop))
     w.services["volume_retention"] = purger.cutoff

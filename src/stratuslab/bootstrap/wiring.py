@@ -10,6 +10,7 @@ from stratuslab.persistence.uow import SqlUnitOfWorkFactory
 from stratuslab.services.common import SystemClock
 from stratuslab.services.identity import IdentityService
 from stratuslab.services.images import ImageService
+from stratuslab.services.leadership import Leadership
 from stratuslab.settings import Settings
 
 
@@ -34,3 +35,4 @@ class Wiring:
     job_handlers: dict[str, Any] = field(default_factory=dict)  # job kind -> handler(Job)
     middlewares: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)  # (class, kwargs)
     authenticate: Any = None  # set once the chain is built
+    leader: Leadership | None = None  # the front end that does cloud-wide duties

@@ -7,7 +7,7 @@ image store.  Only the standard library.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -77,11 +77,14 @@ class JobRepo(Protocol):
     def list(self, owner: str | None, vm_id: int | None, page: Page) -> list[Job]: ...
     def claim_next(
         self, runner: str, now: datetime, stale_before: datetime,
-        retry_delay: Callable[[int], timedelta] | None = None,
+        retry_delay: Callable[[int], timedelta] | None = None, *,
+        hosts: Collection[str] | None = None,
     ) -> Job | None:
         """Take the oldest queued job, or a running one whose runner stopped heart-beating —
         and, with `retry_delay`, whose heartbeat is older than `stale_before` minus
-        `retry_delay(attempts so far)` (backoff between attempts that keep being interrupted)."""
+        `retry_delay(attempts so far)` (backoff between attempts that keep being interrupted).
+        With `hosts`, a VM's job only when the VM is on one of them or not placed yet: the
+        front end that serves a node runs the jobs of its VMs."""
         ...
 
     def update(self, job: Job) -> None: ...
@@ -169,3 +172,10 @@ class ImageStorePort(Protocol):
     def remove(self, path: str) -> None: ...
 
 
+class NamedLock(Protocol):
+    """A lock that front ends sharing one database contend for (persistence.locks.DbLock).
+    Held until released or until the holder's process or database connection dies."""
+
+    def try_acquire(self) -> bool: ...
+    def held(self) -> bool: ...
+    def release(self) -> None: ...

@@ -43,6 +43,7 @@ def serve(settings: Settings, *, all_in_one: bool) -> None:
     import uvicorn
 
     from stratuslab.bootstrap import admin_password_file, build_cloud, write_secret
+    from stratuslab.persistence.locks import exclusive
 
     if not all_in_one and not dbm.exists(settings.database_url):
         raise Unavailable(f"there is no database at {dbm.sqlite_path(settings.database_url)}",
@@ -53,13 +54,15 @@ def serve(settings: Settings, *, all_in_one: bool) -> None:
     tls = bind(settings.tls.listen, key="tls.listen") if settings.tls.listen else None
     configure_logging(settings.server)
     try:
-        cloud = build_cloud(settings, create_db=all_in_one)
+        # front ends starting together on one database seed its default rows one at a time
+        with exclusive(settings.database_url, "start-up"):
+            cloud = build_cloud(settings, create_db=all_in_one)
+            generated = cloud.identity.ensure_admin(settings.server.admin_password or None)
     except BaseException:
         plain.close()
         if tls:
             tls.close()
         raise
-    generated = cloud.identity.ensure_admin(settings.server.admin_password or None)
     if generated:
         path = admin_password_file(settings)
         write_secret(path, generated + "\n")

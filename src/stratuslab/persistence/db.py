@@ -14,6 +14,7 @@ from sqlalchemy import Engine, inspect, text
 
 from stratuslab.core.errors import Unavailable
 from stratuslab.persistence.engine import make_engine
+from stratuslab.persistence.locks import lock_key
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 __all__ = ["compatibility_floor", "current_revision", "downgrade", "exists", "head_revision",
@@ -77,6 +78,8 @@ def _migrate(engine: Engine, step: Any, revision: str) -> None:
             raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
+                if engine.dialect.name == "postgresql":  # front ends starting together: one migrates
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({lock_key('migrations')})")
                 cfg.attributes["connection"] = conn
                 step(cfg, revision)
                 _record_floor(conn)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -196,11 +196,13 @@ class JobRepo(_Repo):
 
     def claim_next(
         self, runner: str, now: datetime, stale_before: datetime,
-        retry_delay: Callable[[int], timedelta] | None = None,
+        retry_delay: Callable[[int], timedelta] | None = None, *,
+        hosts: Collection[str] | None = None,
     ) -> Job | None:
         """Compare-and-swap claim; on PostgreSQL the candidate row is locked SKIP LOCKED.  An
         interrupted job waits `retry_delay(attempts)` more before it is claimed again: the
-        candidates are read in id order and the first one due is taken."""
+        candidates are read in id order and the first one due is taken.  With `hosts`, jobs of
+        VMs placed on other hosts are left to the front ends that serve those."""
         claimable = or_(
             t.jobs.c.state == JobState.QUEUED.value,
             and_(t.jobs.c.state == JobState.RUNNING.value, t.jobs.c.heartbeat < stale_before),
@@ -217,6 +219,10 @@ class JobRepo(_Repo):
             .order_by(t.jobs.c.id)
             .limit(1 if retry_delay is None else 64)
         )
+        if hosts is not None:
+            here = select(t.vms.c.id).where(or_(t.vms.c.host.is_(None),
+                                                t.vms.c.host.in_(sorted(hosts))))
+            q = q.where(or_(t.jobs.c.vm_id.is_(None), t.jobs.c.vm_id.in_(here)))
         if self.conn.dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
         row = next((r for r in self.conn.execute(q)

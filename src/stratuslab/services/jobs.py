@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import timedelta
 
 from stratuslab.core.context import bound_request_id
@@ -56,6 +56,7 @@ class JobRunner:
         give_up: Mapping[str, GiveUp] | None = None,
         default_give_up: GiveUp | None = None,
         stale_after: timedelta | None = None,
+        hosts: Collection[str] | None = None,
     ) -> None:
         self.uow = uow
         # a running job without a heartbeat for this long belongs to a runner that stopped
@@ -67,6 +68,7 @@ class JobRunner:
         self.max_attempts = max_attempts
         self.give_up = dict(give_up or {})
         self.default_give_up = default_give_up
+        self.hosts = frozenset(hosts) if hosts is not None else None  # None: any VM's jobs
         self.runner_id = f"{name}-{uuid.uuid4().hex[:8]}"
         self._active: set[int] = set()
         self._lock = threading.Lock()
@@ -101,7 +103,8 @@ class JobRunner:
         """Claim and run one job; False when none was ready.  (Also used by tests.)"""
         now = self.clock.now()
         with self.uow() as uow:
-            job = uow.jobs.claim_next(self.runner_id, now, now - self.stale_after, retry_delay)
+            job = uow.jobs.claim_next(self.runner_id, now, now - self.stale_after, retry_delay,
+                                      hosts=self.hosts)
             uow.commit()
         if job is None:
             return False
