@@ -162,7 +162,7 @@ def test_pools_parse_into_bindings(admin: Any, alice: Any, image_id: int) -> Non
 
 
 def test_vnet_address_ranges_reservations_holds_and_a_nic(
-    admin: Any, alice: Any, image_id: int
+    srv: Server, admin: Any, alice: Any, image_id: int
 ) -> None:
     net_id = admin.vn.allocate(
         'NAME="lab"\nNETWORK_ADDRESS="10.77.0.0"\nNETWORK_MASK="255.255.255.0"\n'
@@ -200,8 +200,15 @@ def test_vnet_address_ranges_reservations_holds_and_a_nic(
     assert admin.vn.addleases(net_id, 'LEASES=[IP="10.77.0.200"]') == net_id  # 3.x
     assert [ar.IP for ar in admin.vn.info(net_id).AR_POOL.AR] == ["10.77.0.10", "10.77.0.200"]
     assert admin.vn.rmleases(net_id, 'LEASES=[IP="10.77.0.200"]') == net_id
+    # a user's own network (class tenant): allowed, private to her; the segment is the cloud's
+    mine = alice.vn.allocate('NAME="mine"\nNETWORK_ADDRESS="192.168.78.0/24"', -1)
+    assert mine in [n.ID for n in alice.vnpool.info(-2, -1, -1).VNET]
+    admin.user.allocate("vnbob", "vnbob-pw", "core", [])
+    bob = pyone.OneServer(f"{srv.endpoint}/one/7.4/RPC2", session="vnbob:vnbob-pw")
+    assert mine not in [n.ID for n in bob.vnpool.info(-2, -1, -1).VNET]
     with pytest.raises(pyone.OneAuthorizationException):
-        alice.vn.allocate('NAME="mine"\nNETWORK_ADDRESS="10.78.0.0/24"', -1)
+        alice.vn.allocate('NAME="mine2"\nNETWORK_ADDRESS="192.168.79.0/24"\nVLAN_ID="7"', -1)
+    alice.vn.delete(mine)
 
 
 def test_volumes_as_disks_at_allocate_attach_and_detach(

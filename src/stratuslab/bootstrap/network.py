@@ -136,10 +136,12 @@ def wire(w: Wiring) -> None:
         log.info("network: created %s (%s)", network.name, network.subnet)
     driver = w.services[DRIVER_KEY]
     drivers = {name: driver for name in w.nodes}
-    service = NetworkService(w.uow, pool, lease_quota=cfg.lease_quota)
+    service = NetworkService(w.uow, pool, lease_quota=cfg.lease_quota,
+                             user_max_networks=cfg.user_max_networks)  # fmt: skip
     ext = NetworkExtension(w.uow, w.clock, drivers, default_network=cfg.default_network,
                            quota=service.quota_for)  # fmt: skip
     service.apply_live = ext.apply_live
+    service.remove_segment = ext.remove_segment
     w.extensions.append(ext)
     w.services["network"] = service
     w.services["vm_nics"] = VmNics(w.uow, w.clock, ext, w.nodes, quota=service.quota_for)

@@ -13,7 +13,8 @@ from stratuslab.cli.client import Api, CliError
 from stratuslab.cli.output import print_json, print_table
 
 NET_COLUMNS = [("name", "name"), ("class", "class"), ("subnet", "subnet"), ("segment", "segment"),
-               ("size", "size"), ("used", "leases_used"), ("held", "held"), ("ranges", "range_list")]
+               ("size", "size"), ("used", "leases_used"), ("held", "held"), ("ranges", "range_list"),
+               ("owner", "owner"), ("rights", "permissions")]
 RES_COLUMNS = [("id", "id"), ("network", "network"), ("owner", "owner"), ("size", "size"),
                ("in use", "in_use"), ("addresses", "address_list")]
 SG_COLUMNS = [("name", "name"), ("owner", "owner"), ("rules", "rule_count"),
@@ -87,19 +88,44 @@ def network_show(ctx: click.Context, name: str) -> None:
 @click.option("--mac-prefix", help="two hex bytes, e.g. 02:00")
 @click.option("--segment-id", type=int, help="VNI or VLAN id (default: from the pool)")
 @click.option("--segment-kind", type=click.Choice(["vxlan", "vlan"]))
-@click.option("--class", "address_class", type=click.Choice(["public", "local", "private"]))
+@click.option("--class", "address_class",
+              type=click.Choice(["public", "local", "private", "tenant"]))
 @click.pass_context
 def network_create(ctx: click.Context, name: str, subnet: str, ranges: tuple[str, ...],
                    gateway: str | None, dns: tuple[str, ...], ipv6_prefix: str | None,
                    ipv6_mode: str | None, mac_prefix: str | None, segment_id: int | None,
                    segment_kind: str | None, address_class: str | None) -> None:
-    """Create a network (admin)."""
+    """Create a network.  Users create networks of their own (class tenant: a segment, bridge
+    and DHCP of their own, used by nobody else until shared; --subnet, --range, --gateway, --dns
+    and the IPv6 options only); administrators define any network."""
     body = {"name": name, "subnet": subnet, "ranges": list(ranges) or None, "gateway": gateway,
             "dns": list(dns) or None, "ipv6_prefix": ipv6_prefix, "ipv6_mode": ipv6_mode,
             "mac_prefix": mac_prefix, "segment_id": segment_id, "segment_kind": segment_kind,
             "address_class": address_class}
     made = _api(ctx).post("/api/v1/networks", json={k: v for k, v in body.items() if v is not None})
     click.echo(f"{made['name']} segment {made['segment']} size {made['size']}")
+
+
+@network.command("chmod")
+@click.argument("name")
+@click.argument("permissions")
+@click.pass_context
+def network_chmod(ctx: click.Context, name: str, permissions: str) -> None:
+    """Set a network's owner/group/other rights: "um-u-----" (share use with the group) or
+    octal "640"; using a network for a NIC or a reservation needs the use (u) right."""
+    made = _api(ctx).post(f"/api/v1/networks/{quote(name)}/permissions",
+                          json={"permissions": permissions})
+    click.echo(f"{made['name']} {made['permissions']} group {made['group'] or '-'}")
+
+
+@network.command("chgrp")
+@click.argument("name")
+@click.argument("group")
+@click.pass_context
+def network_chgrp(ctx: click.Context, name: str, group: str) -> None:
+    """Give a network to one of your groups (its group rights apply to that group)."""
+    made = _api(ctx).post(f"/api/v1/networks/{quote(name)}/permissions", json={"group": group})
+    click.echo(f"{made['name']} {made['permissions']} group {made['group'] or '-'}")
 
 
 @network.command("delete")

@@ -27,6 +27,7 @@ class AddressClass(StrEnum):
     PUBLIC = "public"  # reachable from outside the cloud (StratusLab's default)
     LOCAL = "local"  # reachable inside the cloud/site only
     PRIVATE = "private"  # confined to the host running the VM; outbound only
+    TENANT = "tenant"  # a user's own segment: reaches nothing else except through its router
 
 
 class SegmentKind(StrEnum):
@@ -122,6 +123,8 @@ class Network:
     owner: str = "oneadmin"
     id: int | None = None
     enabled: bool = True  # False = "down": the network gives no new leases (existing ones stay)
+    group: str | None = None  # the group its group rights apply to
+    permissions: str = "um-u--u--"  # owner/group/other rights (services.policy.Permissions)
 
     @property
     def size(self) -> int:

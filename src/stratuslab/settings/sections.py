@@ -176,6 +176,9 @@ class NetworkSettings:
     lease_quota: int = setting(0, minimum=0,
                                doc="addresses (leases + reservations) per user; 0: unlimited")
     lease_time: str = setting("1h", unit=DURATION, doc="DHCP lease time announced by dnsmasq")
+    user_max_networks: int = setting(3, minimum=0,
+                                     doc="networks of their own (class tenant) each user may "
+                                     "create; 0: only administrators create networks")
     classes: Mapping[str, Mapping[str, Any]] = setting(
         factory=dict, example='{ public = { subnet = "10.254.1.0/24", gateway = "10.254.1.1" } }',
         doc="name = {subnet, ranges, gateway, dns, ipv6_prefix, ipv6_mode, mac_prefix, "

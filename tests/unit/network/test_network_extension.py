@@ -136,8 +136,8 @@ def test_admin_network_management_and_refusals(
     cloud: Cloud, admin: Principal, alice: Principal
 ) -> None:
     svc = net(cloud)
-    with pytest.raises(Forbidden):
-        svc.create(alice, "lab", {"subnet": "10.30.0.0/24"})
+    with pytest.raises(Forbidden, match="segment_id is set by the cloud"):
+        svc.create(alice, "lab", {"subnet": "10.30.0.0/24", "segment_id": 7})  # users: tenant only
     made = svc.create(admin, "lab", {"subnet": "10.30.0.0/24", "ranges": ["10.30.0.10-10.30.0.19"]})
     assert made.segment_id is not None
     with pytest.raises(InvalidInput, match="overlaps"):

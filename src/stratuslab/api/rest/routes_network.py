@@ -33,7 +33,13 @@ class NetworkBody(_Strict):
     mac_prefix: str | None = None
     segment_id: int | None = Field(None, description="VNI or VLAN id; default: from the pool")
     segment_kind: str | None = Field(None, description="vxlan | vlan")
-    address_class: str | None = Field(None, description="public | local | private")
+    address_class: str | None = Field(
+        None, description="public | local | private (admins) | tenant (a user's own network)")
+
+
+class ShareBody(_Strict):
+    permissions: str | None = Field(None, description='owner/group/other, "um-u-----" or "640"')
+    group: str | None = Field(None, description="the group the group rights apply to")
 
 
 class RangeBody(_Strict):
@@ -92,7 +98,8 @@ def network_out(view: Any) -> dict[str, Any]:
         "ipv6_prefix": n.ipv6_prefix, "ipv6_mode": n.ipv6_mode.value,
         "segment_kind": n.segment_kind.value, "segment": n.segment_id,
         "mac_prefix": n.mac_prefix, "size": u.size, "leases_used": u.leases_used,
-        "held": u.held, "free": u.free,
+        "held": u.held, "free": u.free, "owner": n.owner, "group": n.group,
+        "permissions": n.permissions,
     }  # fmt: skip
 
 
@@ -129,7 +136,7 @@ def rule_text(r: Any) -> str:
 
 @router.get("/networks")
 def list_networks(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
-    return [network_out(v) for v in _svc(ctx).networks()]
+    return [network_out(v) for v in _svc(ctx).networks(caller)]
 
 
 @router.post("/networks", status_code=201)
@@ -141,7 +148,7 @@ def create_network(body: NetworkBody, ctx: Ctx, caller: Caller) -> dict[str, Any
 
 @router.get("/networks/{name}")
 def show_network(name: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    view, leases, holds = _svc(ctx).show(name)
+    view, leases, holds = _svc(ctx).show(name, caller)
     out = network_out(view)
     mine = [le for le in leases if caller.is_admin or le.owner == caller.user]
     out["leases"] = [lease_out(le) for le in mine]
@@ -152,6 +159,12 @@ def show_network(name: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
 @router.delete("/networks/{name}", status_code=204)
 def delete_network(name: str, ctx: Ctx, caller: Caller) -> None:
     _svc(ctx).delete(caller, name)
+
+
+@router.post("/networks/{name}/permissions")
+def share_network(name: str, body: ShareBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    _svc(ctx).share(caller, name, permissions=body.permissions, group=body.group)
+    return show_network(name, ctx, caller)
 
 
 @router.post("/networks/{name}/ranges", status_code=201)

@@ -100,7 +100,7 @@ class SqlNetworkRepo(GroupsRepo):
             "segment_kind": n.segment_kind.value, "segment_id": n.segment_id,
             "gateway": n.gateway, "dns": list(n.dns), "mac_prefix": n.mac_prefix,
             "ipv6_prefix": n.ipv6_prefix, "ipv6_mode": n.ipv6_mode.value, "owner": n.owner,
-            "enabled": n.enabled,
+            "enabled": n.enabled, "group_name": n.group, "permissions": n.permissions,
         }  # fmt: skip
 
     def _write_ranges(self, network_id: int, ranges: tuple[AddressRange, ...]) -> None:
@@ -124,7 +124,8 @@ class SqlNetworkRepo(GroupsRepo):
             segment_kind=SegmentKind(row.segment_kind), segment_id=row.segment_id,
             gateway=row.gateway, dns=tuple(row.dns or ()), mac_prefix=row.mac_prefix,
             ipv6_prefix=row.ipv6_prefix, ipv6_mode=Ipv6Mode(row.ipv6_mode), owner=row.owner,
-            id=row.id, enabled=bool(row.enabled),
+            id=row.id, enabled=bool(row.enabled), group=row.group_name,
+            permissions=row.permissions,
         )  # fmt: skip
 
     # --- leases ----------------------------------------------------------------------------

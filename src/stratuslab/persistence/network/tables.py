@@ -49,6 +49,8 @@ networks = Table(
     Column("ipv6_mode", String(16), nullable=False),
     Column("enabled", Boolean, nullable=False, server_default=true()),
     Column("owner", String(64), nullable=False),
+    Column("group_name", String(64)),
+    Column("permissions", String(9), nullable=False, server_default="um-u--u--"),
     UniqueConstraint("segment_kind", "segment_id", name="uq_networks_segment"),
     sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )

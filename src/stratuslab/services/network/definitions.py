@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -238,8 +239,21 @@ def allocate_segment(repo: NetworkRepo, network: Network, pool: SegmentPool) -> 
     )
 
 
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+def check_name(name: str) -> None:
+    """Network names become directory and interface-related names on nodes: plain words only."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise InvalidInput(
+            f"network name {name!r} is not valid",
+            hint="start with a letter; then letters, digits, '-' or '_' (at most 64)",
+        )
+
+
 def create_network(repo: NetworkRepo, network: Network, pool: SegmentPool) -> Network:
     """Validate, allocate a segment when needed, and store.  Call inside a unit of work."""
+    check_name(network.name)
     if repo.get_network(network.name) is not None:
         raise Conflict(
             f"network {network.name} already exists",

@@ -1,6 +1,7 @@
 """NetworkExtension: leases and NICs through the VM lifecycle (services/extensions.py hooks).
 
-- validate: NIC requests are well formed, their networks, addresses and security groups exist;
+- validate: NIC requests are well formed, their networks, addresses and security groups exist,
+  and the caller has the USE right on each network;
 - on_create: one lease per NIC in the VM-creation transaction; vm.ip/ipv6/mac, a lease event,
   vm.spec["networks"] (the facts contextualization writes: mac, ip, prefix, gateway, ipv6, dns)
   and vm.spec["nics"] (network and security groups per NIC); the image's declared inbound ports
@@ -17,12 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Principal, Vm
-from stratuslab.core.errors import Conflict, InvalidInput, NotFound
+from stratuslab.core.errors import CloudError, Conflict, InvalidInput, NotFound
 from stratuslab.core.hypervisor import NicSpec
 from stratuslab.core.network import Lease, Network, NetworkDriverPort, Rule, SecurityGroup
 from stratuslab.core.node import Node
@@ -34,7 +36,9 @@ from stratuslab.services.network.ipam import Ipam, check_up, lease_message
 from stratuslab.services.network.repository import NetworkRepo
 from stratuslab.services.network.secgroups import rules_for_nic
 from stratuslab.services.network.service import live_vms, repo_of
+from stratuslab.services.network.tenancy import is_tenant, require
 
+log = logging.getLogger(__name__)
 NIC_KEYS = frozenset({"network", "ip", "secgroup", "reservation"})
 MAX_NICS = 8
 LIVE_STATES = ("running", "unknown", "boot", "poweroff")
@@ -96,6 +100,7 @@ class NetworkExtension(VmExtension):
             raise InvalidInput(f"NIC {i}: unknown key {sorted(unknown)[0]!r}",
                                hint=f"NIC requests take {', '.join(sorted(NIC_KEYS))}")  # fmt: skip
         network = self._network_for(repo, req)
+        require(principal, network, "use")  # NotFound when the caller may not even see it
         check_up(network)  # before any transaction: run-instance on a down network is refused
         ip = req.get("ip")
         if ip:
@@ -119,7 +124,7 @@ class NetworkExtension(VmExtension):
             except ValueError:
                 raise InvalidInput(f"{ip!r} is not an IPv4 address") from None
             for network in repo.list_networks():
-                if network.in_ranges(ip):
+                if network.in_ranges(ip) and not is_tenant(network):  # tenants' may overlap
                     return network
             raise InvalidInput(
                 f"address {ip} is outside every range of every network",
@@ -243,6 +248,16 @@ class NetworkExtension(VmExtension):
     def on_finish(self, uow: UnitOfWork, vm: Vm, final_state: str) -> None:
         for lease in self.ipam.release_vm(repo_of(uow), vm.id or 0):
             self._event(uow, vm.id or 0, "system", lease, acquired=False)
+
+    def remove_segment(self, network: Network) -> None:
+        """A deleted network's segment off every node (bridge, DHCP, its namespace); a node
+        that refuses is logged and keeps it until an admin looks (the network row is gone)."""
+        for name, driver in self.drivers.items():
+            try:
+                driver.remove_segment(network)
+            except CloudError as exc:
+                log.warning("network %s: removing its segment on %s failed: %s", network.name,
+                            name, exc.full_message)  # fmt: skip
 
     # --- live rule changes -----------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from stratuslab.services.network.definitions import get_network
 from stratuslab.services.network.extension import MAX_NICS, NetworkExtension, nic_facts
 from stratuslab.services.network.ipam import Ipam, lease_message
 from stratuslab.services.network.service import repo_of
+from stratuslab.services.network.tenancy import require
 from stratuslab.services.policy import PRIVATE, authorize
 
 PLUGGABLE = ("running",)
@@ -98,6 +99,7 @@ class VmNics:
         with self.uow() as uow:
             repo = repo_of(uow)
             network = get_network(repo, network_name)
+            require(principal, network, "use")
             lease = self.ipam.acquire(repo, network.name, vm_id=vm.id, owner=vm.owner,
                                       nic_index=index, ip=ip or None,
                                       quota=self.quota(owner))  # fmt: skip

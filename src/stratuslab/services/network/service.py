@@ -1,8 +1,10 @@
 """NetworkService: the network use cases front ends call (networks, ranges, holds, reservations,
 security groups), each in its own unit of work, with the caller's rights checked.
 
-Admins define networks, ranges and holds; users reserve addresses and own security groups, and
-see and touch only their own (another user's reservation or group answers NotFound).  Rule
+Admins define the cloud's networks, ranges and holds; users create networks of their own
+(class `tenant`, within their quota; see tenancy.py for the rights), reserve addresses on networks
+they may use and own security groups, and see and touch only what they may (another user's
+network, reservation or group answers NotFound).  Rule
 changes are applied live to the NICs of running VMs through `apply_live`, a callable the
 network extension provides.  Imports core and services only.
 """
@@ -28,6 +30,14 @@ from stratuslab.services.network.definitions import (
 from stratuslab.services.network.ipam import Ipam, NetworkUsage
 from stratuslab.services.network.repository import NetworkRepo
 from stratuslab.services.network.secgroups import parse_rule, validate_group
+from stratuslab.services.network.tenancy import (
+    checked_group,
+    checked_permissions,
+    is_tenant,
+    may_use,
+    require,
+    tenant_network,
+)
 
 REPO = "networks"  # the name NetworkRepo is registered under in the unit of work
 
@@ -56,45 +66,62 @@ class NetworkService:
         *,
         ipam: Ipam | None = None,
         lease_quota: int = 0,
+        user_max_networks: int = 0,
         apply_live: Callable[[Sequence[int]], None] = lambda vm_ids: None,
+        remove_segment: Callable[[Network], None] = lambda network: None,
     ) -> None:
         self.uow = uow
         self.pool = pool
         self.ipam = ipam or Ipam()
         self.lease_quota = lease_quota
+        self.user_max_networks = user_max_networks
         self.apply_live = apply_live  # re-applies the rules of these VMs' NICs on their node
+        self.remove_segment = remove_segment  # takes a deleted network's segment off the nodes
 
     def quota_for(self, principal: Principal) -> int | None:
         return None if principal.is_admin or self.lease_quota <= 0 else self.lease_quota
 
     # --- networks --------------------------------------------------------------------------
 
-    def networks(self) -> list[NetworkView]:
+    def networks(self, principal: Principal | None = None) -> list[NetworkView]:
+        """Every network (principal None: internal callers), or those `principal` may use."""
         with self.uow(readonly=True) as uow:
             repo = repo_of(uow)
-            return [NetworkView(n, self.ipam.usage(repo, n.name)) for n in repo.list_networks()]
+            return [NetworkView(n, self.ipam.usage(repo, n.name)) for n in repo.list_networks()
+                    if principal is None or may_use(principal, n)]  # fmt: skip
 
-    def show(self, name: str) -> tuple[NetworkView, list[Lease], list[Any]]:
+    def show(
+        self, name: str, principal: Principal | None = None
+    ) -> tuple[NetworkView, list[Lease], list[Any]]:
         with self.uow(readonly=True) as uow:
             repo = repo_of(uow)
             network = get_network(repo, name)
+            if principal is not None:
+                require(principal, network, "read")
             view = NetworkView(network, self.ipam.usage(repo, name))
             return view, repo.leases(name), repo.holds(name)
 
     def create(self, principal: Principal, name: str, table: Mapping[str, Any]) -> Network:
-        require_admin(principal, "creating a network")
-        network = network_from_table(name, table, pool=self.pool)
-        network = dataclasses.replace(network, owner=principal.user)
+        """Admins define any network; a user makes a `tenant` network of their own (its own
+        segment from the pool, rights um-------), within network.user_max_networks."""
+        if principal.is_admin and table.get("address_class") != "tenant":
+            network = dataclasses.replace(network_from_table(name, table, pool=self.pool),
+                                          owner=principal.user)  # fmt: skip
+        else:
+            with self.uow(readonly=True) as uow:
+                others = repo_of(uow).list_networks()
+            network = tenant_network(principal, name, table, pool=self.pool, others=others,
+                                     quota=self.user_max_networks)  # fmt: skip
         with self.uow() as uow:
             made = create_network(repo_of(uow), network, self.pool)
             uow.commit()
         return made
 
     def delete(self, principal: Principal, name: str) -> None:
-        require_admin(principal, "deleting a network")
         with self.uow() as uow:
             repo = repo_of(uow)
-            get_network(repo, name)
+            network = get_network(repo, name)
+            self._require_manage(principal, network, "deleting a network")
             leases = repo.leases(name)
             if leases:
                 vms = sorted({le.vm_id for le in leases if le.vm_id is not None})
@@ -105,6 +132,33 @@ class NetworkService:
                 )
             repo.delete_network(name)
             uow.commit()
+        self.remove_segment(network)
+
+    def share(
+        self, principal: Principal, name: str, *, permissions: str | None = None,
+        group: str | None = None,
+    ) -> Network:  # fmt: skip
+        """chmod / chgrp of a network: its owner (MANAGE right) or an administrator."""
+        with self.uow() as uow:
+            repo = repo_of(uow)
+            network = get_network(repo, name)
+            self._require_manage(principal, network, "sharing a network")
+            if permissions is not None:
+                network = dataclasses.replace(
+                    network, permissions=checked_permissions(principal, network, permissions))
+            if group is not None:
+                network = dataclasses.replace(
+                    network, group=checked_group(principal, network, group))
+            repo.update_network(network)
+            uow.commit()
+        return network
+
+    @staticmethod
+    def _require_manage(principal: Principal, network: Network, what: str) -> None:
+        if is_tenant(network):
+            require(principal, network, "manage")
+        else:
+            require_admin(principal, what)
 
     def set_enabled(self, principal: Principal, name: str, enabled: bool) -> Network:
         """Bring a network up (enabled) or down: a down network gives no new leases (VMs that
@@ -171,6 +225,7 @@ class NetworkService:
         self, principal: Principal, network: str, count: int, name: str = ""
     ) -> tuple[Reservation, list[Lease]]:
         with self.uow() as uow:
+            require(principal, get_network(repo_of(uow), network), "use")
             made = self.ipam.reserve(
                 repo_of(uow), network, owner=principal.user, count=count,
                 quota=self.quota_for(principal), name=name,

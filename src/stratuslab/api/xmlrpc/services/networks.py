@@ -174,7 +174,7 @@ class NetworkCalls:
     def list(self, principal: Principal) -> Sequence[NetworkRecord]:
         if not self.deps.has("network"):
             return []
-        views = sorted(self._service().networks(), key=lambda v: v.network.id or 0)
+        views = sorted(self._service().networks(principal), key=lambda v: v.network.id or 0)
         return [_record(v.network, v.usage.leases_used) for v in views]
 
     def allocate(self, principal: Principal, request: NetworkAllocate) -> int:
