@@ -31,7 +31,12 @@ from stratuslab.core.network import (
 from stratuslab.drivers.network.base import NetworkDriver
 from stratuslab.drivers.network.bridge import firewall, links
 from stratuslab.drivers.network.bridge.dnsmasq import Dnsmasq, gateway_v6
-from stratuslab.drivers.network.bridge.namespace import DataPlaneNamespace
+from stratuslab.drivers.network.bridge.namespace import (
+    DataPlaneNamespace,
+    delete_netns,
+    tenant_namespaces,
+)
+from stratuslab.drivers.network.bridge.tenant import GW_IF, TenantGateway
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,11 @@ def tap_name(vm_id: int, nic_index: int) -> str:
     if len(name) > 15:
         raise DriverError(f"VM {vm_id} NIC {nic_index}: interface name {name} is too long")
     return name
+
+
+def _is_nic(port: str, network: Network) -> bool:
+    """A bridge port that is a VM's NIC (not the carrier, not a tenant gateway's leg)."""
+    return port not in (carrier_name(network), f"slg{network.segment_id}")
 
 
 def _segment(network: Network) -> int:
@@ -104,7 +114,10 @@ class BridgeDriver(NetworkDriver):
         included): `stratus-server remove-data-plane`, never a plain server stop."""
         self.close()
         if self.uplink is not None:
-            self.uplink.destroy()
+            self.uplink.destroy()  # tenant namespaces included
+        else:
+            for ns in tenant_namespaces(self.netns):
+                delete_netns(ns)
 
     def detach(self) -> None:
         """Leave the data plane running without us (server stop): bridges, taps, nftables and
@@ -127,6 +140,12 @@ class BridgeDriver(NetworkDriver):
             links.ensure_bridge(br, netns=self.netns)
             self._ensure_table(after_bridge=True)
             self._ensure_carrier(network, br)
+            if network.address_class is AddressClass.TENANT:
+                if self.config.dhcp and network.gateway:  # L3 in a namespace of its own
+                    gw = TenantGateway(network, data_plane=self.netns, bridge=br)
+                    gw.ensure()
+                    self._ensure_dhcp(network, GW_IF, gw.netns)
+                return  # no address here, no host route: reachable through a router only
             if self.config.dhcp and network.gateway:
                 self._ensure_gateway(network, br)
                 self._set_private(br, network.address_class is AddressClass.PRIVATE)
@@ -160,12 +179,15 @@ class BridgeDriver(NetworkDriver):
         v6 = gateway_v6(network)
         if v6:
             links.ensure_address(br, v6, 64, netns=self.netns)
+        self._ensure_dhcp(network, br, self.netns)
+
+    def _ensure_dhcp(self, network: Network, iface: str, netns: str | None) -> None:
         dns = self._dnsmasq.get(network.name)
-        if dns is None or dns.network != network:
+        if dns is None or dns.network != network or dns.netns != netns:
             if dns is not None:
                 dns.stop()
             workdir = Path(self.config.state_dir) / "dnsmasq" / network.name
-            dns = Dnsmasq(network, br, workdir=workdir, netns=self.netns)
+            dns = Dnsmasq(network, iface, workdir=workdir, netns=netns)
             self._dnsmasq[network.name] = dns
         dns.start(self.config.lease_time)
 
@@ -181,7 +203,7 @@ class BridgeDriver(NetworkDriver):
     def remove_segment(self, network: Network) -> None:
         with self._lock:
             br = bridge_name(network)
-            nics = [p for p in links.ports(br, netns=self.netns) if p != carrier_name(network)]
+            nics = [p for p in links.ports(br, netns=self.netns) if _is_nic(p, network)]
             if nics:
                 raise Conflict(
                     f"network {network.name} still has NICs on this node: {', '.join(nics)}",
@@ -190,7 +212,9 @@ class BridgeDriver(NetworkDriver):
             dns = self._dnsmasq.pop(network.name, None)
             if dns is not None:
                 dns.stop()
-            if self.uplink is not None:
+            if network.address_class is AddressClass.TENANT:
+                TenantGateway(network, data_plane=self.netns, bridge=br).remove()
+            elif self.uplink is not None:
                 self.uplink.unroute(network)
             links.delete(carrier_name(network), netns=self.netns)
             links.delete(br, netns=self.netns)
@@ -200,7 +224,7 @@ class BridgeDriver(NetworkDriver):
     def segment_status(self, network: Network) -> SegmentStatus:
         br = bridge_name(network)
         present = links.exists(br, netns=self.netns)
-        nics = [p for p in links.ports(br, netns=self.netns) if p != carrier_name(network)]
+        nics = [p for p in links.ports(br, netns=self.netns) if _is_nic(p, network)]
         return SegmentStatus(network.name, present, tuple(nics))
 
     # --- NICs ------------------------------------------------------------------------------

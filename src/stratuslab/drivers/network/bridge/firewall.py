@@ -263,6 +263,12 @@ def routing_script(private_bridges: Sequence[str]) -> str:
         f"add chain {t} forward {{ type filter hook forward priority 0; policy accept; }}",
         f"flush chain {t} forward",
         f"flush set {t} private",
+    ]
+    # with br_netfilter loaded, frames bridged *within* a bridge come through this hook too,
+    # in and out on the bridge itself: they are not routed, so they pass (whatever the sysctl)
+    lines += [f'add rule {t} forward iifname "{n}" oifname "{n}" accept'
+              for n in sorted(private_bridges)]
+    lines += [
         f"add rule {t} forward oifname @private ct state established,related accept",
         f"add rule {t} forward oifname @private counter drop",
     ]

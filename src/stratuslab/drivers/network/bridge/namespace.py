@@ -36,6 +36,16 @@ def netns_exists(name: str) -> bool:
     return name in _netns_list()
 
 
+def tenant_netns(data_plane: str | None, segment: int) -> str:
+    """The namespace holding a tenant network's gateway address and dnsmasq (and its router)."""
+    return f"{data_plane or 'sl'}-t{segment}"
+
+
+def tenant_namespaces(data_plane: str | None) -> list[str]:
+    prefix = f"{data_plane or 'sl'}-t"
+    return sorted(n for n in _netns_list() if n.startswith(prefix) and n[len(prefix):].isdigit())
+
+
 def create_netns(name: str) -> None:
     if name not in _netns_list():
         _process.run(["ip", "netns", "add", name], timeout=10)
@@ -118,5 +128,9 @@ class DataPlaneNamespace:
                             netns=self.host_netns)  # fmt: skip
 
     def destroy(self) -> None:
+        """Remove the namespace, its tenant networks' namespaces and the uplink (its routes go
+        with it)."""
+        for ns in tenant_namespaces(self.name):
+            delete_netns(ns)
         links.delete(self.host_if, netns=self.host_netns)
         delete_netns(self.name)
