@@ -509,6 +509,7 @@ def test_real_guest_boots_from_a_marketplace_image(
         for vm in srv.cli_json("describe-instance", check=False) if srv.proc else []:
             srv.cli("kill-instance", str(vm["id"]), check=False)
         srv.stop()
+        srv.reap()  # the data plane outlives the server: take it away
 
 
 def test_classic_client_runs_a_marketplace_id_over_xmlrpc(
