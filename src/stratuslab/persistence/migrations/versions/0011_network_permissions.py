@@ -1,8 +1,8 @@
 """networks.group_name and networks.permissions: self-service networks with owner/group/other
 rights (admin-defined networks keep "um-u--u--": everyone may use them, as before)
 
-Revision ID: 0010_network_permissions
-Revises: 0009_cdmi_objects
+Revision ID: 0011_network_permissions
+Revises: 0010_schema_compat
 Create Date: 2026-12-02 13:20:00
 """
 
@@ -11,10 +11,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_network_permissions"
-down_revision = "0009_cdmi_objects"
+revision = "0011_network_permissions"
+down_revision = "0010_schema_compat"
 branch_labels = None
 depends_on = None
+#: code of the previous revision still runs on this schema (two columns with defaults added)
+backward_compatible = True
 
 
 def upgrade() -> None:
