@@ -100,6 +100,7 @@ def test_database_with_data_at_an_earlier_revision_upgrades_and_downgrades_intac
     db.upgrade(engine, revision)
     rows = plain(fill_every_table(engine))
     assert rows, f"revision {revision} has no tables to fill"
+    rows.pop("schema_compat", None)  # rewritten by design after every migration run
     db.upgrade(engine, "head")
     assert db.current_revision(engine) == db.head_revision()
     assert read_back(engine, rows) == rows
