@@ -532,3 +532,21 @@ def test_hosts_report_their_capacity_and_host_status_disables_them(
     assert ok and f"<MAX_CPU>{100 * (os.cpu_count() or 0)}</MAX_CPU>" in xml
     assert admin.host.status(0, 1) == 0 and admin.host.info(0).STATE == 4  # DISABLED
     assert admin.host.status(0, 0) == 0 and admin.host.info(0).STATE == 2  # MONITORED
+
+
+def test_user_enable_addgroup_and_delgroup(srv: Server, admin: Any) -> None:
+    uid = admin.user.allocate("dora", "dora-pw-1", "core", [])
+    gid = admin.group.allocate("extra")
+    assert admin.user.addgroup(uid, gid) == uid
+    assert gid in admin.user.info(uid).GROUPS.ID
+    assert admin.user.delgroup(uid, gid) == uid
+    assert gid not in admin.user.info(uid).GROUPS.ID
+    primary = admin.user.info(uid).GID
+    ok, message, code = rpc(srv).one.user.delgroup("admin:adminpw", uid, primary)
+    assert (ok, code) == (False, ACTION) and "primary group" in message
+    assert admin.user.enable(uid, False) == uid
+    assert admin.user.info(uid).ENABLED == 0
+    ok, _, code = rpc(srv).one.user.info("dora:dora-pw-1", -1)
+    assert (ok, code) == (False, AUTH)  # a disabled user cannot sign in
+    assert admin.user.enable(uid, True) == uid
+    assert rpc(srv).one.user.info("dora:dora-pw-1", -1)[0]

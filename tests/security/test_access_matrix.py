@@ -306,6 +306,13 @@ XMLRPC: dict[str, Row] = {
     "one.vm.savedisk": own(ACTION, objects={"id": "vm"},
                            body=lambda o: [_one(o["id"]), 0, "saved"]),
     "one.host.status": admin_only(True, body=lambda o: [0, 0]),
+    "one.user.enable": admin_only(True, objects={"id": "user_id"},
+                                  body=lambda o: [_one(o["id"]), True]),
+    "one.user.addgroup": admin_only(True, objects={"id": "user_id", "g": "group_id"},
+                                    body=lambda o: [_one(o["id"]), _one(o["g"])]),
+    # a fresh group is not the user's: nothing to remove (the admin is told so)
+    "one.user.delgroup": admin_only(NO_EXISTS, objects={"id": "user_id", "g": "group_id"},
+                                    body=lambda o: [_one(o["id"]), _one(o["g"])]),
     "one.host.monitoring": user(True, body=lambda o: [0]),
     "one.hostpool.monitoring": user(True, body=lambda o: []),
     "one.cluster.info": user(True, body=lambda o: [0]),

@@ -166,6 +166,46 @@ class IdentityService:
             uow.commit()
         return user
 
+    def set_enabled(self, principal: Principal, ident: int | str, enabled: bool) -> User:
+        """Enable or disable a user (a disabled user cannot authenticate; OpenNebula enable)."""
+        authorize_service(principal, "users.manage")
+        user = self.get_user(principal, ident)
+        if user.name == ADMIN_USER and not enabled:
+            raise InvalidInput("the bootstrap user admin cannot be disabled")
+        with self.uow() as uow:
+            user.enabled = enabled
+            uow.users.update(user)
+            uow.commit()
+        return user
+
+    def add_group(self, principal: Principal, ident: int | str, group: str) -> User:
+        """Make the user a member of `group` too (OpenNebula addgroup); the primary stays."""
+        authorize_service(principal, "users.manage")
+        user = self.get_user(principal, ident)
+        with self.uow() as uow:
+            if uow.groups.by_name(group) is None:
+                raise NotFound("group", group, "stratus group list")
+            if group not in user.groups:
+                user.groups = [*user.groups, group]
+                uow.users.update(user)
+                uow.commit()
+        return user
+
+    def remove_group(self, principal: Principal, ident: int | str, group: str) -> User:
+        """Remove a secondary group (OpenNebula delgroup); the primary group cannot go."""
+        authorize_service(principal, "users.manage")
+        user = self.get_user(principal, ident)
+        if group not in user.groups:
+            raise NotFound(f"group of user {user.name}", group, "one.user.info")
+        if user.groups[0] == group:
+            raise InvalidInput(f"{group} is the primary group of user {user.name}",
+                               hint="give another primary group first (one.user.chgrp)")
+        with self.uow() as uow:
+            user.groups = [g for g in user.groups if g != group]
+            uow.users.update(user)
+            uow.commit()
+        return user
+
     def set_password(self, principal: Principal, ident: int | str, password: str) -> None:
         user = self.get_user(principal, ident)
         if len(password) < 4:

@@ -1,6 +1,6 @@
 """XML-RPC methods of later OpenNebula lines (and two 3.2 ones) over the same ports:
 
-`one.host.status` (0 enabled, 1 disabled, 2 offline), `one.vmpool.infoset`, `one.vm.resize`,
+`one.user.enable/addgroup/delgroup`, `one.host.status` (0 enabled, 1 disabled, 2 offline), `one.vmpool.infoset`, `one.vm.resize`,
 `one.vm.recover`, `one.vm.disksaveas` and 3.2's `one.vm.savedisk` (the VM's root disk as a new
 image), the monitoring calls (this cloud keeps no monitoring series: empty MONITORING_DATA),
 `one.vmpool.accounting` (the VMs' history records), and the one cluster and zone this cloud is
@@ -27,6 +27,21 @@ RECOVER: Mapping[int, VmAction] = {
     2: VmAction.RECOVER_RETRY,
     3: VmAction.RECOVER_DELETE,
 }
+
+
+def user_enable(ctx: Ctx, user_id: int, enabled: bool) -> int:
+    ctx.backend.identity.user_enable(ctx.principal, user_id, enabled=enabled)
+    return user_id
+
+
+def user_addgroup(ctx: Ctx, user_id: int, group_id: int) -> int:
+    ctx.backend.identity.user_addgroup(ctx.principal, user_id, group_id)
+    return user_id
+
+
+def user_delgroup(ctx: Ctx, user_id: int, group_id: int) -> int:
+    ctx.backend.identity.user_delgroup(ctx.principal, user_id, group_id)
+    return user_id
 
 
 def host_status(ctx: Ctx, host_id: int, status: int) -> int:
@@ -165,6 +180,9 @@ _ID = (Param("id", _I),)
 _POOL = (Param("filter", _I, -2), Param("start", _I, -1), Param("end", _I, -1))
 
 METHODS: Mapping[str, Method] = {
+    "one.user.enable": Method(user_enable, (Param("id", _I), Param("enable", _B))),
+    "one.user.addgroup": Method(user_addgroup, (Param("id", _I), Param("group", _I))),
+    "one.user.delgroup": Method(user_delgroup, (Param("id", _I), Param("group", _I))),
     "one.host.status": Method(host_status, (Param("id", _I), Param("status", _I))),
     "one.host.monitoring": Method(host_monitoring, _ID),
     "one.hostpool.monitoring": Method(pool_monitoring, (Param("seconds", _I, -1),)),

@@ -88,3 +88,19 @@ class IdentityCalls:
 
     def group_delete(self, principal: Principal, group_id: int) -> None:
         self.deps.identity.delete_group(principal, self.group_get(principal, group_id).name)
+
+    def _group_name(self, group_id: int) -> str:
+        groups = self.deps.identity.list_groups(LOOKUP)  # the service checks the caller's right
+        group = next((g for g in groups if g.id == group_id), None)
+        if group is None:
+            raise NotFound("group", group_id, "one.grouppool.info")
+        return group.name
+
+    def user_enable(self, principal: Principal, user_id: int, *, enabled: bool) -> None:
+        self.deps.identity.set_enabled(principal, user_id, enabled)
+
+    def user_addgroup(self, principal: Principal, user_id: int, group_id: int) -> None:
+        self.deps.identity.add_group(principal, user_id, self._group_name(group_id))
+
+    def user_delgroup(self, principal: Principal, user_id: int, group_id: int) -> None:
+        self.deps.identity.remove_group(principal, user_id, self._group_name(group_id))

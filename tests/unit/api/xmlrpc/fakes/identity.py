@@ -81,3 +81,12 @@ class FakeIdentity:
 
     def group_delete(self, principal: Principal, group_id: int) -> None:
         del self.groups[self.group_get(principal, group_id).id or 0]
+
+    def user_enable(self, principal: Principal, user_id: int, *, enabled: bool) -> None:
+        self.calls.append(("user_enable", user_id, enabled))
+
+    def user_addgroup(self, principal: Principal, user_id: int, group_id: int) -> None:
+        self.calls.append(("user_addgroup", user_id, group_id))
+
+    def user_delgroup(self, principal: Principal, user_id: int, group_id: int) -> None:
+        self.calls.append(("user_delgroup", user_id, group_id))
