@@ -159,7 +159,16 @@ def open_database(settings: Settings, *, create_if_empty: bool) -> Engine:
 
 
 def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
-    from stratuslab.bootstrap import apis, auth, cdmi, images, marketplace, network, storage
+    from stratuslab.bootstrap import (
+        apis,
+        auth,
+        cdmi,
+        images,
+        marketplace,
+        monitoring,
+        network,
+        storage,
+    )
 
     data = settings.data_dir
     private_dir(data)
@@ -177,7 +186,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     builder = TinyImageBuilder(settings.images.build_cache or str(data / "build-cache"))
     w.images = images.wire(w, builder)
     w.auth_links = {"token": TokenAuthenticator(identity), "password": PasswordDbAuthenticator(identity)}
-    for feature in (network, storage, marketplace, auth, cdmi):
+    for feature in (network, storage, marketplace, auth, cdmi, monitoring):
         feature.wire(w)
     private_files(data, db.sqlite_path(settings.database_url))  # ours and the features'
     types = instance_types(settings)

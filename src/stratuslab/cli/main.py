@@ -6,7 +6,16 @@ from typing import Any
 
 import click
 
-from stratuslab.cli import admin, marketplace, network, objects, registration, vms, volumes
+from stratuslab.cli import (
+    admin,
+    cloudload,
+    marketplace,
+    network,
+    objects,
+    registration,
+    vms,
+    volumes,
+)
 from stratuslab.cli.client import Api
 from stratuslab.cli.config import load
 
@@ -45,7 +54,7 @@ def cli(ctx: click.Context, endpoint: str | None, username: str | None, password
 
 
 for command in (*vms.COMMANDS, *admin.COMMANDS, *marketplace.COMMANDS, *registration.COMMANDS,
-                *network.COMMANDS, *volumes.COMMANDS):
+                *network.COMMANDS, *volumes.COMMANDS, *cloudload.COMMANDS):
     cli.add_command(command)
 for command in objects.COMMANDS:  # file storage (CDMI) beside the storage quarantine
     volumes.storage.add_command(command)

@@ -1,0 +1,1 @@
+"""Monitoring drivers: facts a node reads about its own host."""
