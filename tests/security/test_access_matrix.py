@@ -194,6 +194,9 @@ REST: dict[str, Row] = {
     "POST /RPC2": public(200), "POST /xmlrpc": public(200), "POST /pswd/xmlrpc": user(200),
     "POST /one/3.2/RPC2": public(200), "POST /one/7.4/RPC2": public(200),
     "POST /cert/xmlrpc": cert_only(),
+    # --- cloud load (any user, as StratusLab published it) and Prometheus metrics (admins)
+    "GET /api/v1/cloud/load": user(200),
+    "GET /metrics": admin_only(200),
     # --- CDMI file storage: the caller's own tree; another user's objects do not exist for them
     "GET /cdmi": user(200, hides="cdmi_container"),
     "PUT /cdmi": user(400),
