@@ -51,11 +51,11 @@ class Permissions:
     def parse(cls, text: str) -> Permissions:
         """`"um-u-----"` (nine letters, OpenNebula order) or octal `"640"` (u=4 m=2 a=1)."""
         text = text.replace(" ", "")
-        if len(text) == 3 and text.isdigit():
+        if len(text) == 3 and all(d in "01234567" for d in text):
             classes = [frozenset(r for r, bit in ((Right.USE, 4), (Right.MANAGE, 2),
                                                   (Right.ADMIN, 1)) if int(d) & bit)
                        for d in text]
-        elif len(text) == 9:
+        elif len(text) == 9 and all(text[i] in ("-", "uma"[i % 3]) for i in range(9)):
             classes = [frozenset(Right(c) for c in text[i:i + 3] if c != "-")
                        for i in (0, 3, 6)]
         else:
