@@ -22,6 +22,7 @@ Statuses are written by hand from the API's contract, never derived from the pro
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -63,8 +64,18 @@ MP_IMPORT_MISSING = MP_POLICY_MISSING = 404
 ADMIN_IMPORT_MISSING = 400
 
 
-def _vm(o: Mapping[str, str]) -> int:
-    return int(o["vm_id"])
+_FRESH = itertools.count(150)
+
+
+def _fresh_network() -> dict[str, str]:
+    n = next(_FRESH)
+    return {"name": f"tenant{n}", "subnet": f"10.{n}.0.0/24"}
+
+
+def _fresh_vn_template() -> str:
+    n = next(_FRESH)
+    return (f'NAME="rpcnet{n}"\nAR=[TYPE="IP4",IP="10.{n}.0.10",SIZE="5"]\n'
+            f'NETWORK_ADDRESS="10.{n}.0.0"\nNETWORK_MASK="255.255.255.0"')
 
 
 def _pdisk(prefix: str) -> dict[str, Row]:
@@ -149,10 +160,12 @@ REST: dict[str, Row] = {
     "DELETE /api/v1/storage/quarantine/{uuid}": admin_only(409, objects={"uuid": "volume"}),
     # --- networks (admin-managed), reservations and security groups (owned)
     "GET /api/v1/networks": user(200),
-    "POST /api/v1/networks": admin_only(201, body=lambda o: {"name": "n2",
-                                                             "subnet": "10.97.0.0/24"}),
+    # tenant networks: any user makes their own (a new name and subnet per call)
+    "POST /api/v1/networks": user(201, body=lambda o: _fresh_network()),
     "GET /api/v1/networks/{name}": user(200, objects={"name": "network"}),
     "DELETE /api/v1/networks/{name}": admin_only(204, objects={"name": "network"}),
+    "POST /api/v1/networks/{name}/permissions": admin_only(
+        200, objects={"name": "network"}, body=lambda o: {"permissions": "um-u--u--"}),
     "POST /api/v1/networks/{name}/ranges": admin_only(201, objects={"name": "network"},
                                                       body=lambda o: {"range": "10.1.1.1/32"},
                                                       admin=400),
@@ -373,7 +386,7 @@ XMLRPC: dict[str, Row] = {
     "one.acl.info": admin_only(True, body=lambda o: []),
     "one.system.version": user(True, body=lambda o: []),
     "one.system.config": user(True, body=lambda o: []),
-    "one.vn.allocate": admin_only(True, body=lambda o: ['NAME="rpcnet"\nAR=[TYPE="IP4",IP="10.96.0.10",SIZE="5"]\nNETWORK_ADDRESS="10.96.0.0"\nNETWORK_MASK="255.255.255.0"', -1]),
+    "one.vn.allocate": user(True, body=lambda o: [_fresh_vn_template(), -1]),
     "one.vn.info": user(True, objects={"id": "network_id"}, body=lambda o: [_one(o["id"])]),
     "one.vn.delete": admin_only(True, objects={"id": "network_id"},
                                 body=lambda o: [_one(o["id"])]),
