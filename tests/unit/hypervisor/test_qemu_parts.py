@@ -12,7 +12,7 @@ from stratuslab.core.errors import InvalidInput
 from stratuslab.core.hypervisor import BootSpec, DiskSpec, NicSpec, ObservedState, VmSpec
 from stratuslab.drivers.hypervisor.qemu import cmdline, hotplug, layout
 from stratuslab.drivers.hypervisor.qemu.accel import AccelChooser, static_kvm_verdict
-from stratuslab.drivers.hypervisor.qemu.driver import _exit_meaning
+from stratuslab.drivers.hypervisor.qemu.records import exit_meaning as _exit_meaning
 from stratuslab.drivers.hypervisor.qemu.watcher import Exit
 
 

@@ -37,18 +37,12 @@ from stratuslab.drivers.hypervisor.qemu import (
     layout,
     nichotplug,
     process,
+    records,
     suspend,
 )
 from stratuslab.drivers.hypervisor.qemu.accel import AccelChooser
 from stratuslab.drivers.hypervisor.qemu.qmp import QmpSession
 from stratuslab.drivers.hypervisor.qemu.watcher import Exit, Watcher
-
-_OBSERVED = {
-    layout.RUNNING: ObservedState.RUNNING,
-    layout.SUSPENDED: ObservedState.SUSPENDED,
-    layout.SHUTOFF: ObservedState.SHUTOFF,
-    layout.CRASHED: ObservedState.CRASHED,
-}
 
 
 class QemuHypervisor(Hypervisor):
@@ -115,7 +109,7 @@ class QemuHypervisor(Hypervisor):
                               f"cannot {action}")
         if record.get("state") != layout.RUNNING or not self._alive(instance, record):
             raise DriverError(
-                f"VM {handle.vm_id} is {self._observe(handle.vm_id, instance).state}; "
+                f"VM {handle.vm_id} is {records.observe(handle.vm_id, instance).state}; "
                 f"cannot {action} (allowed from: running)"
             )
         return instance, record
@@ -140,12 +134,25 @@ class QemuHypervisor(Hypervisor):
         instance = layout.InstanceDir(Path(spec.instance_dir))
         vm = f"VM {spec.vm_id} ({spec.name})"
         netns = self._netns_for(spec)
-        proc = process.launch(vm, instance, argv, netns=netns)
-        pid = layout.read_pid(instance) or proc.pid
-        record.update(vm_id=spec.vm_id, name=spec.name, state=state, reason="",
-                      pid=pid, argv=argv, netns=netns)
+        # intent first: a server killed between the spawn and the record finds this at start-up
+        previous = instance.read_record()
+        record.update(vm_id=spec.vm_id, name=spec.name, state=layout.STARTING, then=state,
+                      reason="", pid=None, argv=argv, netns=netns)
+        instance.path.mkdir(parents=True, exist_ok=True)
         instance.write_record(record)
         self.index.register(spec.vm_id, instance.path)
+        try:
+            proc = process.launch(vm, instance, argv, netns=netns)
+        except DriverError:  # nothing runs: back to what was known before (or nothing at all)
+            if previous is not None:
+                instance.write_record(previous)
+            else:
+                instance.file(layout.RECORD).unlink(missing_ok=True)
+                self.index.forget(spec.vm_id)
+            raise
+        pid = layout.read_pid(instance) or proc.pid
+        record.update(state=state, pid=pid)
+        instance.write_record(record)
         with self._guard:
             self._procs[spec.vm_id] = proc
         self._watch(spec.vm_id, instance, pid, proc)
@@ -175,7 +182,7 @@ class QemuHypervisor(Hypervisor):
             return  # forgotten, or a newer QEMU of the same VM runs now
         if record.get("state") != layout.RUNNING:
             return  # we stopped it ourselves: the caller already knows
-        state, reason = _exit_meaning(exit_)
+        state, reason = records.exit_meaning(exit_)
         instance.update_record(state=state.value, reason=reason, pid=None)
         instance.remove_runtime_files()
         self._emit(Observation(exit_.vm_id, state, reason))
@@ -205,28 +212,11 @@ class QemuHypervisor(Hypervisor):
             if instance is None or record is None:
                 self.index.forget(vm_id)
                 continue
-            self._observe(vm_id, instance)
+            if record.get("state") == layout.STARTING:
+                record = records.finish_start(vm_id, instance, record)
+            records.observe(vm_id, instance)
             if record.get("state") == layout.RUNNING and self._alive(instance, record):
                 self._watch(vm_id, instance, int(record["pid"]), None)
-
-    def _observe(self, vm_id: int, instance: layout.InstanceDir) -> Observation:
-        record = instance.read_record()
-        if record is None:
-            return Observation(vm_id, ObservedState.MISSING)
-        state = record.get("state", layout.CRASHED)
-        if state in (layout.RUNNING, layout.STOPPING, layout.SUSPENDING, layout.RESUMING):
-            if self._alive(instance, record):
-                return Observation(vm_id, ObservedState.RUNNING)
-            if state in (layout.SUSPENDING, layout.RESUMING) and instance.file(
-                layout.STATE_FILE
-            ).exists():
-                return Observation(vm_id, ObservedState.SUSPENDED)
-            if state == layout.RUNNING:  # died while nobody watched (e.g. the node was down)
-                reason = "QEMU ended while the driver was not watching"
-                instance.update_record(state=layout.CRASHED, reason=reason, pid=None)
-                return Observation(vm_id, ObservedState.CRASHED, reason)
-            return Observation(vm_id, ObservedState.SHUTOFF, "interrupted while stopping")
-        return Observation(vm_id, _OBSERVED.get(state, ObservedState.CRASHED), record.get("reason", ""))
 
     # -- the contract ----------------------------------------------------------------------
     def start(self, spec: VmSpec) -> VmHandle:
@@ -366,7 +356,7 @@ class QemuHypervisor(Hypervisor):
         instance = self.index.lookup(handle.vm_id)
         if instance is None:
             return Observation(handle.vm_id, ObservedState.MISSING)
-        return self._observe(handle.vm_id, instance)
+        return records.observe(handle.vm_id, instance)
 
     def list_vms(self) -> list[Observation]:
         out = []
@@ -375,7 +365,7 @@ class QemuHypervisor(Hypervisor):
             if instance is None or instance.read_record() is None:
                 self.index.forget(vm_id)  # its directory went to quarantine or was deleted
                 continue
-            out.append(self._observe(vm_id, instance))
+            out.append(records.observe(vm_id, instance))
         return out
 
     def console_log(self, handle: VmHandle) -> bytes:
@@ -391,18 +381,3 @@ class QemuHypervisor(Hypervisor):
         for watcher in watchers:
             if watcher is not threading.current_thread():
                 watcher.join(timeout=5)
-
-
-def _exit_meaning(exit_: Exit) -> tuple[ObservedState, str]:
-    if exit_.shutdown is not None:
-        if exit_.shutdown.get("guest"):
-            return ObservedState.SHUTOFF, "the guest powered itself off"
-        cause = exit_.shutdown.get("reason", "unknown")
-        return ObservedState.SHUTOFF, f"QEMU was stopped on the host ({cause})"
-    if exit_.returncode == 0:
-        return ObservedState.SHUTOFF, "QEMU exited normally"
-    if exit_.returncode is None:
-        return ObservedState.CRASHED, "QEMU died unexpectedly"
-    if exit_.returncode < 0:
-        return ObservedState.CRASHED, f"QEMU was killed by signal {-exit_.returncode}"
-    return ObservedState.CRASHED, f"QEMU died unexpectedly (exit {exit_.returncode})"

@@ -34,6 +34,7 @@ STATE_FILE = "saved-state.bin"
 RECORD = "driver.json"
 
 # Driver states kept in driver.json (finer than ObservedState: they record our intent too).
+STARTING = "starting"  # recorded before QEMU is spawned: a restart adopts or forgets it
 RUNNING = "running"
 STOPPING = "stopping"  # we are stopping it: its exit is expected and not an event
 SUSPENDING = "suspending"
