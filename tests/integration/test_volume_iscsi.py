@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.helpers.iscsi import qemu_io
 
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import DriverError
@@ -70,13 +71,6 @@ def iscsi(tmp_path: Path) -> Iterator[IscsiBackend]:
     assert tgtd_pids(backend.tgt.config.control_port) == []
 
 
-def qemu_io(source: str, command: str, *, netns: str | None = None) -> str:
-    argv = ["qemu-io", "-f", "raw", source, "-c", command]
-    if netns:
-        argv = ["ip", "netns", "exec", netns, *argv]
-    return _process.run(argv, timeout=60).stdout
-
-
 def test_marker_written_over_iscsi_lands_in_the_backing_file_and_detach_unexports(
     iscsi: IscsiBackend,
 ) -> None:
@@ -87,7 +81,7 @@ def test_marker_written_over_iscsi_lands_in_the_backing_file_and_detach_unexport
     plan = svc.attach(ALICE, vol.uuid, 17)
     iqn = iqn_for(vol.uuid)
     assert plan.source == f"iscsi://{iscsi.tgt.config.portal}/{iqn}/1" and plan.format == "raw"
-    assert "wrote 4096/4096" in qemu_io(plan.source, "write -P 0x5a 0 4k")
+    assert "wrote 4096/4096" in qemu_io(plan.source, "write -P 0x5a 0 4k", auth=plan.auth)
 
     with open(vol.location or "", "rb") as f:
         assert f.read(4096) == b"\x5a" * 4096
@@ -97,7 +91,7 @@ def test_marker_written_over_iscsi_lands_in_the_backing_file_and_detach_unexport
     svc.detach(ALICE, vol.uuid, 17)
     assert iqn not in iscsi.tgt.targets()
     with pytest.raises(DriverError):
-        qemu_io(plan.source, "read 0 4k")
+        qemu_io(plan.source, "read 0 4k", auth=plan.auth)
     svc.delete(ALICE, vol.uuid)
     assert not os.path.exists(vol.location or "")
 
@@ -106,7 +100,7 @@ def test_delete_of_an_exported_volume_removes_its_target(iscsi: IscsiBackend) ->
     u = str(uuidlib.uuid4())
     path = iscsi.create(u, 1)
     source = iscsi.export(u)
-    assert "read 512/512" in qemu_io(source, "read -P 0 0 512")
+    assert "read 512/512" in qemu_io(source, "read -P 0 0 512", auth=iscsi.credentials(u))
     iscsi.delete(u)
     assert iscsi.tgt.targets() == {} and not os.path.exists(path)
 
@@ -136,12 +130,13 @@ def test_tgtd_inside_a_namespace_serves_only_that_namespace(tmp_path: Path, netn
         u = str(uuidlib.uuid4())
         path = backend.create(u, 1)
         source = backend.export(u)
-        assert "wrote 512/512" in qemu_io(source, "write -P 0xa5 512 512", netns=netns)
+        assert "wrote 512/512" in qemu_io(source, "write -P 0xa5 512 512", auth=backend.credentials(u),
+                                           netns=netns)
         with open(path, "rb") as f:
             f.seek(512)
             assert f.read(512) == b"\xa5" * 512
         with pytest.raises(DriverError):  # the host's loopback has no such portal
-            qemu_io(source, "read 0 512")
+            qemu_io(source, "read 0 512", auth=backend.credentials(u))
     finally:
         backend.stop()
     assert _process.run(["ip", "netns", "pids", netns]).stdout.strip() == ""
@@ -155,7 +150,7 @@ def test_server_restart_keeps_exports_and_a_new_backend_adopts_tgtd(
     source = iscsi.export(u)
     pid = tgtd_pids(iscsi.tgt.config.control_port)
     iscsi.close()  # what stratus-server does when it stops: attached VMs keep their disks
-    assert "read 512/512" in qemu_io(source, "read 0 512")
+    assert "read 512/512" in qemu_io(source, "read 0 512", auth=iscsi.credentials(u))
     table = {
         "backend": "iscsi",
         "path": str(iscsi.directory),

@@ -33,6 +33,20 @@ class DiskSpec:
     kind: str = "disk"  # disk | cdrom
     readonly: bool = False
     target: str | None = None  # vda, vdb... (filled by the driver when None)
+    auth: DiskAuth | None = None  # CHAP credentials of a network (iSCSI) source
+
+    def __post_init__(self) -> None:
+        if isinstance(self.auth, Mapping):  # read back from a stored spec (asdict)
+            object.__setattr__(self, "auth", DiskAuth(**self.auth))
+
+
+@dataclass(frozen=True, slots=True)
+class DiskAuth:
+    """Per-volume CHAP credentials: the storage side hands them to the node that attaches the
+    volume, in the disk it asks that node to plug; never in a URI, a log line or an answer."""
+
+    user: str
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,6 +197,6 @@ class StorageSettings:
     pools: Mapping[str, Mapping[str, Any]] = setting(
         factory=dict, example='{ default = { backend = "file", path = "/srv/volumes" } }',
         doc="name = {backend = file | iscsi | simulated, path, portal, control_port, netns, "
-        "initiators, manage_daemon}; empty: one pool 'default' (simulated with the simulated "
+        "initiators, manage_daemon, chap (default true)}; empty: one pool 'default' (simulated with the simulated "
         "hypervisor, else file) in data_dir/volumes/default",
     )

@@ -51,5 +51,8 @@ class RecordingBackend:
     def list(self) -> list[BackendVolume]:
         return []
 
+    def credentials(self, uuid: str) -> None:
+        return None
+
     def source_format(self, uuid: str) -> str:
         return "raw"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from stratuslab.core.hypervisor import DiskAuth
 from stratuslab.core.volumes.model import Visibility, VolumeKind
 
 
@@ -49,6 +50,7 @@ class AttachPlan:
     source: str
     format: str
     readonly: bool
+    auth: DiskAuth | None = field(default=None, repr=False)
 
     @property
     def disk_name(self) -> str:

@@ -7,6 +7,7 @@ import builtins
 from dataclasses import dataclass
 from typing import Protocol
 
+from stratuslab.core.hypervisor import DiskAuth
 from stratuslab.core.volumes.model import (
     Attachment,
     AttachRefusal,
@@ -75,6 +76,11 @@ class VolumeBackendPort(Protocol):
 
     def source_format(self, uuid: str) -> str:
         """The format QEMU must open the export source with (qcow2 | raw)."""
+        ...
+
+    def credentials(self, uuid: str) -> DiskAuth | None:
+        """The volume's own login (iSCSI CHAP) for the node that attaches it; None when its
+        export needs none.  Handed only in the disk given to that node's hypervisor."""
         ...
 
 

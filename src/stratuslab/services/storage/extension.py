@@ -149,6 +149,7 @@ class VolumeExtension(VmExtension):
                     source=source,
                     format=backend.source_format(vol.uuid),
                     readonly=att.readonly,
+                    auth=backend.credentials(vol.uuid),
                 )
             )
         return PrologAdditions(disks=tuple(disks))

@@ -35,7 +35,8 @@ class VolumeHotplug:
         self, principal: Principal, uuid: str, hypervisor: HypervisorPort, handle: VmHandle
     ) -> Plugged:
         plan = self._volumes.attach(principal, uuid, handle.vm_id)
-        disk = DiskSpec(plan.disk_name, plan.source, format=plan.format, readonly=plan.readonly)
+        disk = DiskSpec(plan.disk_name, plan.source, format=plan.format, readonly=plan.readonly,
+                        auth=plan.auth)
         try:
             device = hypervisor.attach_disk(handle, disk)
         except CloudError:

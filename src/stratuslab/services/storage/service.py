@@ -245,7 +245,8 @@ class VolumeService:
         except CloudError:
             self.release(uuid, vm_id)
             raise
-        return AttachPlan(uuid, vm_id, source, backend.source_format(uuid), readonly)
+        return AttachPlan(uuid, vm_id, source, backend.source_format(uuid), readonly,
+                          auth=backend.credentials(uuid))
 
     def mounts(self, principal: Principal, uuid: str) -> list[Attachment]:
         """The volume's attachments (VM and the device the guest sees), as pdisk's mounts."""

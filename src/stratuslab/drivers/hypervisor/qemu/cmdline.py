@@ -76,8 +76,23 @@ def blockdev(disk: DiskSpec, node: str) -> dict[str, Any]:
         proto = {"driver": "file", "filename": os.path.abspath(disk.source)}
     if disk.format not in ("qcow2", "raw"):
         raise InvalidInput(f"disk {disk.name}: format {disk.format!r} is not qcow2 or raw")
+    if disk.auth is not None:
+        if proto["driver"] != "iscsi":
+            raise InvalidInput(f"disk {disk.name}: credentials are for iscsi:// sources only")
+        proto.update({"user": disk.auth.user, "password-secret": secret_id(node)})
     proto.update({"node-name": node + _NODE_SUFFIX, "read-only": ro})
     return {"driver": disk.format, "node-name": node, "file": proto, "read-only": ro}
+
+
+def secret_id(node: str) -> str:
+    """The QEMU secret object holding a disk's CHAP password (read from `<id>.secret`, a 0600
+    file in the instance directory: never on the command line)."""
+    return node + "-s"
+
+
+def secret_object(disk: DiskSpec) -> dict[str, Any]:
+    sid = secret_id(node_name(disk.name))
+    return {"qom-type": "secret", "id": sid, "file": sid + ".secret", "format": "raw"}
 
 
 def iscsi_node(uri: str) -> dict[str, Any]:
@@ -201,6 +216,8 @@ def build_argv(
     if machine == "microvm" and any(p.disk.kind == "cdrom" for p in placed):
         argv += ["-device", json.dumps({"driver": "virtio-scsi-device", "id": "scsi0"})]
     for p in placed:
+        if p.disk.auth is not None:
+            argv += ["-object", json.dumps(secret_object(p.disk))]
         argv += ["-blockdev", json.dumps(blockdev(p.disk, node_name(p.disk.name)))]
         argv += ["-device", json.dumps(disk_device(p, machine, boot_from_disk=not boot.kernel))]
     argv += nic_args(spec.nics, machine)

@@ -38,6 +38,7 @@ from stratuslab.drivers.hypervisor.qemu import (
     nichotplug,
     process,
     records,
+    secrets,
     suspend,
 )
 from stratuslab.drivers.hypervisor.qemu.accel import AccelChooser
@@ -141,6 +142,7 @@ class QemuHypervisor(Hypervisor):
         instance.path.mkdir(parents=True, exist_ok=True)
         instance.write_record(record)
         self.index.register(spec.vm_id, instance.path)
+        secrets.write(instance, [*spec.disks, *(DiskSpec(**e["disk"]) for e in record.get("hotplug", []))])
         try:
             proc = process.launch(vm, instance, argv, netns=netns)
         except DriverError:  # nothing runs: back to what was known before (or nothing at all)

@@ -16,7 +16,7 @@ from typing import Any
 
 from stratuslab.core.errors import DriverError
 from stratuslab.core.hypervisor import DiskSpec
-from stratuslab.drivers.hypervisor.qemu import cmdline, layout
+from stratuslab.drivers.hypervisor.qemu import cmdline, layout, secrets
 from stratuslab.drivers.hypervisor.qemu.qmp import QmpSession
 
 UNPLUG_TIMEOUT = 15.0
@@ -76,6 +76,11 @@ def attach(vm: str, instance: layout.InstanceDir, record: dict[str, Any], disk: 
     entries = list(record.get("hotplug", []))
     placed = cmdline.PlacedDisk(disk, 1000 + len(entries), slot)
     with QmpSession(instance.file(layout.QMP_SOCK), vm=vm) as qmp:
+        if disk.auth is not None:
+            secrets.write(instance, [disk])
+            with contextlib.suppress(DriverError):  # left by an earlier plug of this disk
+                qmp.cmd("object-del", {"id": cmdline.secret_id(node)})
+            qmp.cmd("object-add", cmdline.secret_object(disk))
         qmp.cmd("blockdev-add", cmdline.blockdev(disk, node))
         try:
             qmp.cmd("device_add", cmdline.disk_device(placed, machine, boot_from_disk=False))
@@ -109,6 +114,9 @@ def detach(vm: str, instance: layout.InstanceDir, record: dict[str, Any], disk_n
                     f"{UNPLUG_TIMEOUT:.0f} s", hint="unmount it in the guest and detach again")
         with contextlib.suppress(DriverError):
             qmp.cmd("blockdev-del", {"node-name": node})
+        with contextlib.suppress(DriverError):  # the disk's CHAP secret, if it had one
+            qmp.cmd("object-del", {"id": cmdline.secret_id(node)})
+    secrets.remove(instance, disk_name)
     targets = {k: v for k, v in record.get("targets", {}).items() if k != disk_name}
     entries = [e for e in record.get("hotplug", []) if e["disk"]["name"] != disk_name]
     detached = list(record.get("detached", []))

@@ -51,7 +51,8 @@ _KEYS: Mapping[str, frozenset[str]] = {
     "file": frozenset({"backend", "path"}),
     "simulated": frozenset({"backend", "path"}),
     "iscsi": frozenset(
-        {"backend", "path", "portal", "control_port", "netns", "initiators", "manage_daemon"}
+        {"backend", "path", "portal", "control_port", "netns", "initiators", "manage_daemon",
+         "chap"}
     ),
 }
 
@@ -113,4 +114,5 @@ def _iscsi(key: str, path: str, table: Mapping[str, Any], data_dir: str) -> Iscs
         TgtDaemon(config),
         initiators=tuple(str(i) for i in initiators),
         manage_daemon=bool(table.get("manage_daemon", True)),
+        chap=bool(table.get("chap", True)),
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from stratuslab.core.errors import DriverError, InvalidInput
+from stratuslab.core.hypervisor import DiskAuth
 from stratuslab.core.volumes import UUID_RE, BackendCaps, BackendVolume, ParentFile
 from stratuslab.drivers import _process
 from stratuslab.drivers.storage.diskformat import qemu_img_info
@@ -46,6 +47,10 @@ class VolumeBackend(ABC):
 
     @abstractmethod
     def source_format(self, uuid: str) -> str: ...
+
+    def credentials(self, uuid: str) -> DiskAuth | None:
+        """What the node attaching the volume needs to log in to its export (None: nothing)."""
+        return None
 
     def close(self) -> None:
         """Server shutdown: let go of in-process resources.  Exports keep serving (running VMs

@@ -9,12 +9,16 @@ made with `qemu-img convert`: `capabilities.copy_on_write` is False.  Imports `c
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
 from stratuslab.core.errors import DriverError
+from stratuslab.core.hypervisor import DiskAuth
 from stratuslab.core.volumes import BackendCaps, BackendVolume, ParentFile, iqn_for
 from stratuslab.drivers.storage.volumes.base import (
     QemuImg,
@@ -39,12 +43,14 @@ class IscsiBackend(VolumeBackend):
         initiators: Sequence[str] = ("127.0.0.1",),
         manage_daemon: bool = True,
         qemu_img: QemuImg | None = None,
+        chap: bool = True,
     ) -> None:
         self.directory = Path(directory)
         self.tgt = tgt
         self.initiators = tuple(initiators)
         self.manage_daemon = manage_daemon
         self.qemu_img = qemu_img or QemuImg()
+        self.chap = chap
 
     def _path(self, uuid: str) -> Path:
         return self.directory / f"{checked_uuid(uuid)}.raw"
@@ -82,8 +88,41 @@ class IscsiBackend(VolumeBackend):
                 hint="the file was removed outside StratusLab; delete the volume",
             )
         iqn = iqn_for(uuid)
-        self._daemon().new_target(iqn, str(path), self.initiators)
+        daemon = self._daemon()
+        tid = daemon.new_target(iqn, str(path), self.initiators)
+        auth = self.credentials(uuid)
+        if auth is not None:
+            daemon.bind_account(tid, auth.user, auth.password)
         return f"iscsi://{self.tgt.config.portal}/{iqn}/1"
+
+    def credentials(self, uuid: str) -> DiskAuth | None:
+        """The volume's own CHAP account: a user named after it and a password derived from
+        the pool's secret key (HMAC-SHA256), so nothing is stored per volume and a restart
+        exports it again with the same credentials.  None when the pool has chap = false."""
+        if not self.chap:
+            return None
+        digest = hmac.new(self._chap_key(), checked_uuid(uuid).encode(), hashlib.sha256)
+        return DiskAuth("sl-" + uuid.replace("-", ""), digest.hexdigest()[:32])
+
+    def _chap_key(self) -> bytes:
+        """The pool's secret (`.chap-key`, 0600, made on first use)."""
+        key_file = self.directory / ".chap-key"
+        try:
+            return key_file.read_bytes()
+        except FileNotFoundError:
+            pass
+        self.directory.mkdir(parents=True, exist_ok=True)
+        part = key_file.with_name(f".chap-key.{os.getpid()}.part")
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+        try:
+            os.link(part, key_file)  # the first writer wins; others read its key
+        except FileExistsError:
+            pass
+        finally:
+            part.unlink()
+        return key_file.read_bytes()
 
     def unexport(self, uuid: str) -> None:
         iqn = iqn_for(checked_uuid(uuid))
@@ -92,6 +131,8 @@ class IscsiBackend(VolumeBackend):
         tid = self.tgt.targets().get(iqn)
         if tid is not None:
             self.tgt.delete_target(tid)
+        if self.chap:
+            self.tgt.delete_account("sl-" + uuid.replace("-", ""))
 
     def delete(self, uuid: str) -> None:
         self.unexport(uuid)

@@ -159,6 +159,26 @@ class TgtDaemon:
             self.delete_target(tid)
             raise
 
+    def bind_account(self, tid: int, user: str, password: str) -> None:
+        """CHAP on target `tid`: only `user` with `password` may log in.  Idempotent (the
+        account of a volume is made once; its password never changes)."""
+        with self._lock:
+            shown = self.admin("--mode", "account", "--op", "show")
+            if user not in shown.split():
+                self.admin("--mode", "account", "--op", "new", "--user", user,
+                           "--password", password)  # fmt: skip
+            try:
+                self.admin("--mode", "account", "--op", "bind", "--tid", str(tid), "--user", user)
+            except DriverError as exc:
+                if "exist" not in exc.message:
+                    raise
+
+    def delete_account(self, user: str) -> None:
+        try:
+            self.admin("--mode", "account", "--op", "delete", "--user", user)
+        except DriverError:
+            pass  # unknown (never exported, or tgtd restarted): nothing to remove
+
     def delete_target(self, tid: int) -> None:
         self.admin("--mode", "target", "--op", "delete", "--force", "--tid", str(tid))
 
