@@ -27,11 +27,20 @@ CHILD = """
 import sys
 from stratuslab.core.hypervisor import VmSpec
 from stratuslab.drivers.hypervisor.qemu import QemuHypervisor
-run_dir, instance = sys.argv[1], sys.argv[2]
-drv = QemuHypervisor(run_dir, accel="tcg")
+run_dir, instance, qemu = sys.argv[1], sys.argv[2], sys.argv[3]
+drv = QemuHypervisor(run_dir, accel="tcg", qemu_binary=qemu)
 drv.start(VmSpec(vm_id=5, name="orphan", vcpu=1, memory_mib=64, instance_dir=instance))
 print("recorded", flush=True)
 import time; time.sleep(600)
+"""
+
+#: QEMU as the server spawns it, announcing its spawn and pausing before it starts, so the
+#: server can be killed exactly between the spawn and the record (no race with the test)
+WRAPPER = """#!{python}
+import os, sys, time
+open(os.path.join(os.getcwd(), "spawned"), "w").close()
+time.sleep(1.0)
+os.execvp("qemu-system-x86_64", ["qemu-system-x86_64", *sys.argv[1:]])
 """
 
 
@@ -49,16 +58,20 @@ def qemus_in(instance: Path) -> list[int]:
 
 def test_server_killed_between_qemu_spawn_and_record_leaves_no_orphan(tmp_path: Path) -> None:
     run_dir, instance = tmp_path / "run", tmp_path / "instances" / "5"
-    server = _process.spawn([sys.executable, "-c", CHILD, str(run_dir), str(instance)],
-                            stdout_path=str(tmp_path / "child.log"))
+    wrapper = tmp_path / "qemu-system-x86_64"
+    wrapper.write_text(WRAPPER.format(python=sys.executable))
+    wrapper.chmod(0o755)
+    server = _process.spawn([sys.executable, "-c", CHILD, str(run_dir), str(instance),
+                             str(wrapper)], stdout_path=str(tmp_path / "child.log"))
     try:
-        # the moment QEMU exists (it writes its pid file first thing), the server dies
-        wait_until(lambda: (instance / "qemu.pid").exists() or server.poll() is not None,
+        # the moment QEMU is spawned, the server dies
+        wait_until(lambda: (instance / "spawned").exists() or server.poll() is not None,
                    timeout=120, message="the server never spawned QEMU")
         server.send_signal(signal.SIGKILL)
         server.wait(30)
-        assert b"recorded" not in (tmp_path / "child.log").read_bytes(), "killed too late"
-        wait_until(lambda: qemus_in(instance), timeout=60, message="QEMU did not survive")
+        assert b"recorded" not in (tmp_path / "child.log").read_bytes()
+        wait_until(lambda: qemus_in(instance) and (instance / "qemu.pid").exists(), timeout=60,
+                   message="QEMU did not survive its server")
 
         restarted = QemuHypervisor(run_dir, accel="tcg")  # the server's next start
         try:
