@@ -135,6 +135,9 @@ def test_reservations_and_secgroups_belong_to_their_owner(sim: Server, image: st
     [res] = sim.cli_json("reservation", "list", **alice)
     assert sim.cli_json("reservation", "list", **bob) == []
     assert "does not exist" in refused(sim, "reservation", "delete", str(res["id"]), **bob)
+    other = httpx.post(f"{sim.endpoint}/api/v1/vms", auth=("bob", "bobpw"), json={
+        "image": int(image), "nics": [{"network": "local", "reservation": str(res["id"])}]})
+    assert other.status_code == 404, other.text  # another's reservation: 404 on every route
     assert usage(sim)["local"]["leases_used"] == 2
     sim.cli("reservation", "delete", str(res["id"]), **alice)
     assert usage(sim)["local"]["leases_used"] == 0
@@ -153,6 +156,10 @@ def test_reservations_and_secgroups_belong_to_their_owner(sim: Server, image: st
     sim.cli("secgroup", "attach", str(vm["id"]), "db", **alice)  # replaces web on its NIC
     sim.cli("secgroup", "delete", "web", **alice)
     assert "attached to VM" in refused(sim, "secgroup", "delete", "db", **alice)
+    sim.cli("secgroup", "detach", str(vm["id"]), **alice)  # back on the default rules
+    sim.cli("secgroup", "delete", "db", **alice)
+    sim.cli("secgroup", "create", "db", "--rule", "inbound tcp 5432", **alice)
+    sim.cli("secgroup", "attach", str(vm["id"]), "db", **alice)
     sim.cli("kill-instance", str(vm["id"]), **alice)
     wait_state(sim, vm["id"], ("done",))
     sim.cli("secgroup", "delete", "db", **alice)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 import socket
 import threading
 import time
@@ -283,9 +284,12 @@ def test_corrupt_disk_start_fails_with_qemus_own_message_and_leaves_nothing(tmp_
             driver.start(spec)
         assert "qcow2" in str(failure.value).lower()
         assert "refused to start" in str(failure.value)
+        kept = Path(str(failure.value.hint).rsplit(" ", 1)[-1])  # the log, kept outside the VM
+        shutil.rmtree(disk.parent)  # what a failed deploy's rollback does to the instance dir
+        assert kept.parent == tmp_path / "run" / "failed-logs"
+        assert "qcow2" in kept.read_text().lower()
         assert driver.list_vms() == []
         assert qemu_pids_in(str(disk.parent)) == []
-        assert not (disk.parent / "qmp.sock").exists()
     finally:
         driver.close()
 

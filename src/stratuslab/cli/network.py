@@ -288,4 +288,13 @@ def secgroup_attach(ctx: click.Context, vm_id: int, names: tuple[str, ...]) -> N
     _api(ctx).post(f"/api/v1/vms/{vm_id}/secgroups", json={"groups": list(names)})
 
 
+@secgroup.command("detach")
+@click.argument("vm_id", type=int)
+@click.pass_context
+def secgroup_detach(ctx: click.Context, vm_id: int) -> None:
+    """Put every NIC of VM_ID back on the default rules (inbound SSH, ICMP and the image's
+    ports; outbound all), live."""
+    _api(ctx).post(f"/api/v1/vms/{vm_id}/secgroups", json={"groups": []})
+
+
 COMMANDS = [network, reservation, secgroup]

@@ -246,8 +246,11 @@ class NetworkExtension(VmExtension):
             driver.unplug_nic(vm.id or 0, i, network, Lease(network.name, f["ip"], f["mac"], v6))
 
     def on_finish(self, uow: UnitOfWork, vm: Vm, final_state: str) -> None:
-        for lease in self.ipam.release_vm(repo_of(uow), vm.id or 0):
+        released = self.ipam.release_vm(repo_of(uow), vm.id or 0)
+        for lease in released:
             self._event(uow, vm.id or 0, "system", lease, acquired=False)
+        if released and final_state == "failed":  # its address may go to another VM now
+            uow.vms.cas_state(vm.id or 0, final_state, final_state, ip=None, ipv6=None, mac=None)
 
     def remove_segment(self, network: Network) -> None:
         """A deleted network's segment off every node (bridge, DHCP, its namespace); a node

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from stratuslab.core.errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     InvalidState,
     NotFound,
@@ -275,10 +274,8 @@ class Ipam:
     @staticmethod
     def _reservation(repo: NetworkRepo, reservation_id: int, owner: str) -> Reservation:
         res = repo.get_reservation(reservation_id)
-        if res is None:
-            raise NotFound("reservation", reservation_id, "stratus network reservations")
-        if res.owner != owner:
-            raise Forbidden(f"reservation {reservation_id} belongs to another user")
+        if res is None or res.owner != owner:  # another user's: not found, as everywhere
+            raise NotFound("reservation", reservation_id, "stratus reservation list")
         return res
 
     def _from_reservation(

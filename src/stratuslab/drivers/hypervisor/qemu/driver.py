@@ -144,7 +144,8 @@ class QemuHypervisor(Hypervisor):
         self.index.register(spec.vm_id, instance.path)
         secrets.write(instance, [*spec.disks, *(DiskSpec(**e["disk"]) for e in record.get("hotplug", []))])
         try:
-            proc = process.launch(vm, instance, argv, netns=netns)
+            proc = process.launch(vm, instance, argv, netns=netns,
+                                  logs=self.run_dir / "failed-logs")
         except DriverError:  # nothing runs: back to what was known before (or nothing at all)
             if previous is not None:
                 instance.write_record(previous)

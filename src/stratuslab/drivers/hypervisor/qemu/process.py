@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import time
 from collections.abc import Sequence
@@ -46,10 +47,27 @@ def log_size(instance: layout.InstanceDir) -> int:
         return 0
 
 
+def keep_log(instance: layout.InstanceDir, logs: Path | None) -> Path:
+    """A copy of the VM's QEMU log that outlives its instance directory (a failed deploy's
+    rollback removes that directory, and the error must not point at a deleted file)."""
+    log = instance.file(layout.STDERR_LOG)
+    if logs is None:
+        return log
+    logs.mkdir(parents=True, exist_ok=True)
+    kept = logs / f"{instance.path.name}-{time.strftime('%Y%m%dT%H%M%S')}-qemu.log"
+    try:
+        shutil.copyfile(log, kept)
+    except OSError:
+        return log
+    return kept
+
+
 def launch(
-    vm: str, instance: layout.InstanceDir, argv: Sequence[str], *, netns: str | None
+    vm: str, instance: layout.InstanceDir, argv: Sequence[str], *, netns: str | None,
+    logs: Path | None = None,
 ) -> Process:
-    """Spawn QEMU in `instance` (inside `netns` if given) and return once QMP answers."""
+    """Spawn QEMU in `instance` (inside `netns` if given) and return once QMP answers; on
+    failure the log is kept in `logs` and the error names that copy."""
     instance.path.mkdir(parents=True, exist_ok=True)
     instance.remove_runtime_files()
     offset = log_size(instance)
@@ -75,14 +93,15 @@ def launch(
     code = proc.wait()
     instance.remove_runtime_files()
     text = stderr_since(instance, offset) or "(QEMU printed nothing)"
+    kept = keep_log(instance, logs)
     if running:
         raise DriverError(
             f"{vm}: QEMU did not answer on its monitor within {START_TIMEOUT:.0f} s: {text}",
-            hint=f"see {instance.file(layout.STDERR_LOG)}",
+            hint=f"see {kept}",
         )
     raise DriverError(
         f"{vm}: QEMU refused to start (exit {code}): {text}",
-        hint="check the VM's disks and image; the full log is " + str(instance.file(layout.STDERR_LOG)),
+        hint=f"check the VM's disks and image; the full log is {kept}",
     )
 
 
