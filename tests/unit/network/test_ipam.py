@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from stratuslab.core.errors import CloudError, Conflict, Forbidden, InvalidInput, QuotaExceeded
+from stratuslab.core.errors import CloudError, Conflict, InvalidInput, NotFound, QuotaExceeded
 from stratuslab.core.network import AddressRange, Ipv6Mode, Network, SegmentKind, eui64, mac_for
 from stratuslab.services.network import (
     Ipam,
@@ -106,7 +106,7 @@ def test_reservation_is_consumed_by_vms_and_returns_to_reservation_after_kill(re
     assert by_ip.reservation_id == res.id
     with pytest.raises(Conflict, match="already leased to another user's reservation"):
         ipam.acquire(repo, "net", vm_id=7, owner="bob", ip=leases[0].ip)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match="reservation"):  # another's: 404, as everywhere
         ipam.acquire(repo, "net", vm_id=7, owner="bob", reservation_id=res.id)
 
 
