@@ -15,14 +15,14 @@ command -v mutmut >/dev/null || { echo "mutmut missing: run scripts/setup.sh" >&
 # name | module (under src/stratuslab) | the tests that must kill its mutants
 MODULES="
 states     | core/states.py                  | tests/unit/test_vm_state_machine.py
-policy     | services/policy.py              | tests/unit/auth/test_policy.py
+policy     | services/policy.py              | tests/unit/auth/test_policy.py tests/unit/auth/test_policy_rules.py
 volrules   | services/storage/rules.py       | tests/unit/storage/test_volume_rules.py
 ipam       | services/network/ipam.py        | tests/unit/network/test_ipam.py
-xmldsig    | services/marketplace/xmldsig.py | tests/unit/marketplace/test_signing.py
-mptrust    | services/marketplace/trust.py   | tests/unit/marketplace/test_signing.py
+xmldsig    | services/marketplace/xmldsig.py | tests/unit/marketplace/test_signing.py tests/unit/marketplace/test_signature_refusals.py
+mptrust    | services/marketplace/trust.py   | tests/unit/marketplace/test_signing.py tests/unit/marketplace/test_signature_refusals.py
 x509trust  | services/auth/x509/trust.py     | tests/unit/auth/test_certificates.py tests/unit/auth/test_voms.py
 proxy      | services/auth/x509/proxy.py     | tests/unit/auth/test_certificates.py tests/unit/auth/test_voms.py
-jobs       | services/jobs.py                | tests/unit/test_job_staleness.py
+jobs       | services/jobs.py                | tests/unit/test_job_staleness.py tests/unit/test_compute_service.py
 "
 
 run_one() {
