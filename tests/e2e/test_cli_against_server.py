@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.helpers.servers import BIN, Server
+from tests.helpers.servers import BIN, Server, wait_api_state
 
 pytestmark = pytest.mark.e2e
 
@@ -106,7 +106,7 @@ def test_server_killed_mid_job_resumes_after_restart(tmp_path: Path) -> None:
         image = srv.cli("image", "register", "d", str(img)).stdout.strip()
         [vm] = srv.cli_json("run-instance", image, "--no-wait")
         import time
-        time.sleep(1.0)  # the job is inside the 3 s boot
+        wait_api_state(srv, vm["id"], "boot", timeout=30)  # the server dies inside the 3 s boot
         srv.kill()
         srv.start()
         srv.cli("job", "list")  # server answers

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.helpers.servers import Server, free_port
+from tests.helpers.servers import Server, free_port, wait_api_state
 
 pytestmark = [pytest.mark.e2e]
 
@@ -198,7 +198,8 @@ def test_no_leaked_or_duplicated_address_after_kill_9_mid_deploy(
         img.write_bytes(b"x" * 1024)
         image = srv.cli("image", "register", "d", str(img)).stdout.strip()
         vms = srv.cli_json("run-instance", image, "-n", "3", "--no-wait")
-        time.sleep(1.0)  # the jobs are inside their 3 s boot
+        for v in vms:  # the server dies while the jobs are inside their 3 s boot
+            wait_api_state(srv, v["id"], "boot", timeout=30)
         srv.kill()
         srv.start()
         states = [wait_state(srv, v["id"], ("running", "failed"), timeout=60) for v in vms]

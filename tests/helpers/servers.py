@@ -134,3 +134,19 @@ def wait_console(srv: Server, vm_id: int, pattern: str, timeout: float = 120) ->
     return wait_until(matched, timeout=timeout, interval=0.5,
                       message=lambda: f"console of VM {vm_id} never matched {pattern!r}:\n"
                                       f"{seen['text'][-2000:]}")
+
+
+def wait_api_state(srv: Server, vm_id: int, state: str | tuple[str, ...], *,
+                   timeout: float = 60, auth: tuple[str, str] = ("admin", "adminpw")) -> str:
+    """Poll GET /api/v1/vms/ID (fast enough to catch a short transitional state such as `boot`)
+    until the VM is in `state`; its state."""
+    wanted = (state,) if isinstance(state, str) else state
+    seen = {"state": "?"}
+
+    def reached() -> str | None:
+        answer = httpx.get(f"{srv.endpoint}/api/v1/vms/{vm_id}", auth=auth, timeout=10)
+        seen["state"] = answer.json().get("state", "?") if answer.status_code == 200 else "?"
+        return seen["state"] if seen["state"] in wanted else None
+
+    return wait_until(reached, timeout=timeout, interval=0.05,
+                      message=lambda: f"VM {vm_id} is {seen['state']}, never {wanted}")
