@@ -33,6 +33,7 @@ def test_clone_of_raw_volume_with_guest_written_qcow2_header_holds_only_volume_b
     svc = VolumeService(InMemoryStorageUnitOfWork(), {"iscsi": backend}, clock=FixedClock(),
                         default_pool="iscsi")
     parent = svc.create(ALICE, CreateVolume(size_gb=1))
+    assert parent.format == "raw"  # recorded at creation, passed to every tool from then on
 
     # what a guest can do: write a qcow2 header (backing file = a host path) into its disk
     header = tmp_path / "header.qcow2"

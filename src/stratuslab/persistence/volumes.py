@@ -63,6 +63,7 @@ volumes = Table(
     Column("readonly", Boolean, nullable=False),
     Column("parent", String(128), index=True),
     Column("location", Text),
+    Column("format", String(16)),  # recorded at creation; never probed from the bytes
     Column("error", Text),
     Column("vm_id", Integer, index=True),
     Column("quarantined_at", DateTime(timezone=True)),
@@ -150,7 +151,8 @@ class SqlVolumeRepo:
                     uuid=m["uuid"], owner=m["owner"], group=m["group"], size_gb=m["size_gb"],
                     pool=m["pool"], tag=m["tag"], visibility=m["visibility"], kind=m["kind"],
                     state=m["state"], readonly=bool(m["readonly"]), parent=m["parent"],
-                    location=m["location"], error=m["error"], vm_id=m["vm_id"],
+                    location=m["location"], format=m["format"], error=m["error"],
+                    vm_id=m["vm_id"],
                     attached_to=tuple(sorted(held[m["uuid"]])),
                     quarantined_at=_utc(m["quarantined_at"]),
                     created_at=_utc(m["created_at"]), updated_at=_utc(m["updated_at"]),

@@ -76,6 +76,7 @@ class Volume:
     readonly: bool = False
     parent: str | None = None  # str(ParentRef)
     location: str | None = None  # the backend's own handle, opaque outside the backend
+    format: str | None = None  # qcow2 | raw, recorded at creation and passed to every tool
     error: str | None = None
     vm_id: int | None = None  # the VM a root/volatile volume belongs to
     attached_to: tuple[int, ...] = ()

@@ -147,7 +147,7 @@ class VolumeExtension(VmExtension):
                 DiskSpec(
                     name=disk_name_for(vol.uuid),
                     source=source,
-                    format=backend.source_format(vol.uuid),
+                    format=vol.format or backend.source_format(vol.uuid),
                     readonly=att.readonly,
                     auth=backend.credentials(vol.uuid),
                 )

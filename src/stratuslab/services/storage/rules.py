@@ -18,6 +18,7 @@ from stratuslab.core.volumes import (
     Visibility,
     Volume,
     VolumeAttached,
+    VolumeBackendPort,
     VolumeKind,
     VolumeNotFound,
     VolumeState,
@@ -104,6 +105,11 @@ def changeable(principal: Principal, volume: Volume | None, uuid: str, action: s
 
 
 # --- attach ---------------------------------------------------------------------------------
+
+
+def volume_format(volume: Volume, backend: VolumeBackendPort) -> str:
+    """The format recorded at creation (volumes made before it was recorded: the pool's)."""
+    return volume.format or backend.source_format(volume.uuid)
 
 
 def attach_readonly(principal: Principal, volume: Volume, *, write: bool | None) -> bool:

@@ -98,7 +98,7 @@ class VolumeService:
         if cmd.parent_volume:
             src = self._parent_volume(principal, cmd.parent_volume, pool)
             parent = ParentRef(ParentKind.VOLUME, src.uuid)
-            parent_file = ParentFile(str(src.location), self._backend(pool).source_format(src.uuid))
+            parent_file = ParentFile(str(src.location), rules.volume_format(src, self._backend(pool)))
             size = max(size, src.size_gb)
         elif cmd.parent_image:
             parent = ParentRef(ParentKind.IMAGE, str(cmd.parent_image.image_id))
@@ -106,6 +106,7 @@ class VolumeService:
         now = self._clock.now()
         volume = Volume(
             uuid=uuid,
+            format=self._backend(pool).source_format(uuid),
             owner=principal.user,
             group=group or _primary_group(principal),
             size_gb=size,
@@ -245,7 +246,7 @@ class VolumeService:
         except CloudError:
             self.release(uuid, vm_id)
             raise
-        return AttachPlan(uuid, vm_id, source, backend.source_format(uuid), readonly,
+        return AttachPlan(uuid, vm_id, source, rules.volume_format(vol, backend), readonly,
                           auth=backend.credentials(uuid))
 
     def mounts(self, principal: Principal, uuid: str) -> list[Attachment]:
