@@ -82,3 +82,13 @@ def test_unsupported_formats_and_sources_are_refused(disk: DiskSpec) -> None:
 
 def test_virtio_names_go_past_z() -> None:
     assert [domxml.target_name(i) for i in (0, 25, 26, 27, 701)] == ["vda", "vdz", "vdaa", "vdab", "vdzz"]
+
+
+def test_iscsi_disk_with_chap_credentials_is_refused_naming_the_way_out() -> None:
+    from stratuslab.core.hypervisor import DiskAuth
+
+    disk = DiskSpec("vol-1", "iscsi://127.0.0.1:3260/iqn.2026-11.org.stratuslab:x/1",
+                    format="raw", auth=DiskAuth("sl-x", "secret"))
+    with pytest.raises(InvalidInput, match="requires CHAP") as err:
+        domxml.disk_element(disk, "vdb")
+    assert "chap = false" in err.value.full_message and "secret" not in err.value.full_message
