@@ -14,6 +14,7 @@ from stratuslab.services.policy import (
     authorize,
     authorize_service,
     check_gate,
+    check_may_start,
     rights_of,
 )
 
@@ -184,3 +185,31 @@ def test_bad_permission_syntax_says_what_is_expected(text: str) -> None:
 
 def test_private_is_owner_use_and_manage() -> None:
     assert str(Permissions()) == "um-------"
+
+
+def test_defaults_name_an_object_and_the_instance_listing_and_keep_it_private() -> None:
+    with pytest.raises(NotFound) as err:
+        authorize(STRANGER, "read", 7, "physics")
+    assert err.value.message == "object ? does not exist"
+    assert err.value.hint == "list them with: stratus describe-instance"
+    with pytest.raises(NotFound):
+        authorize(MEMBER, "read", 7, "physics")  # private: the group sees nothing
+    assert authorize(OWNER, "delete", 7, "physics") is None
+    with pytest.raises(Forbidden) as refused:
+        authorize(OWNER, "chmod", 7, "physics")
+    assert refused.value.message == "user olive may not chmod object ? (permissions um-------)"
+
+
+def test_a_limited_proxy_may_not_start_vms() -> None:
+    limited = Principal("olive", 7, ("physics",), frozenset({"cloud-access"}), "proxy",
+                        limited=True)
+    assert check_may_start(OWNER) is None
+    assert authorize(limited, "delete", 7, "physics") is None  # it may still manage
+    with pytest.raises(Forbidden) as err:
+        check_may_start(limited)
+    assert err.value.message == ("user olive connected with a limited proxy, which may not "
+                                 "start VMs")
+    assert err.value.hint == ("make a full proxy (grid-proxy-init or voms-proxy-init without "
+                              "-limited)")
+    with pytest.raises(Forbidden, match="no cloud access"):
+        check_may_start(NOBODY)
