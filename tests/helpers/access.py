@@ -126,6 +126,11 @@ def expand_occi(routes: Iterable[tuple[str, str]], kinds: Iterable[str],
             yield method, path.replace("{collection}", name)
 
 
+def application(uid: str) -> dict[str, str]:
+    return {"uid": uid, "email": f"{uid}@example.org", "given_name": "Ann", "surname": "Plicant",
+            "password": "Appl-pw-1234"}
+
+
 # --- the world ---------------------------------------------------------------------------------
 
 class World:
@@ -195,6 +200,13 @@ class World:
         """A token of the owner, by the id `stratus token list` shows."""
         self.cloud.identity.issue_token(self.owner)
         return str(self.cloud.identity.list_tokens(self.owner)[-1]["id"])
+
+    def _make_applicant(self) -> str:
+        """A pending registration (made anonymously, as applicants do)."""
+        uid = f"appl{self._n()}"
+        answer = self.client.post("/api/v1/registrations", json=application(uid))
+        assert answer.status_code == 202, answer.text
+        return uid
 
     def _make_public_image(self) -> int:
         return int(self.base_image.id)

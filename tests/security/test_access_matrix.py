@@ -38,6 +38,7 @@ from tests.helpers.access import (
     Row,
     World,
     admin_only,
+    application,
     cert_only,
     expand_occi,
     http_routes,
@@ -46,7 +47,9 @@ from tests.helpers.access import (
     public,
     user,
 )
+from tests.helpers.authlab import ROOT_DN, ROOT_PW, Sink
 from tests.helpers.cloud import make_settings, seed_data_dir
+from tests.helpers.net import free_port
 
 from stratuslab.api.xmlrpc.router import all_methods
 from stratuslab.bootstrap import Cloud, build_cloud
@@ -409,6 +412,24 @@ XMLRPC: dict[str, Row] = {
 }
 
 
+#: registration (served when LDAP is configured: checked on a cloud with a real slapd)
+REGISTRATION: dict[str, Row] = {
+    "GET /register": public(200),
+    "POST /register": public(200, form=True, body=lambda o: {
+        **application(f"form{next(_FRESH)}"), "password_check": "Appl-pw-1234",
+        "agreement": "yes"}),
+    "POST /api/v1/registrations": public(202, body=lambda o: application(f"api{next(_FRESH)}")),
+    "GET /api/v1/registrations": admin_only(200),
+    "POST /api/v1/registrations/{uid}/approve": admin_only(200, objects={"uid": "applicant"}),
+    "POST /api/v1/registrations/{uid}/reject": admin_only(200, objects={"uid": "applicant"},
+                                                          body=lambda o: {"reason": "no"}),
+    "GET /register/admin": admin_only(200),
+    # a decision needs the page's CSRF token: without it nobody, not even the admin, decides
+    "POST /register/admin/{uid}/{decision}": admin_only(
+        403, objects={"uid": "applicant", "decision": "const:approve"}, form=True),
+}
+
+
 # --- the world ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -419,6 +440,40 @@ def world(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterat
     cloud.identity.ensure_admin(ADMIN[1])
     try:
         yield World(cloud, tmp_path_factory.mktemp("matrix-files"))
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture(scope="module")
+def smtp_port() -> Iterator[int]:
+    from aiosmtpd.controller import Controller
+
+    port = free_port()
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def reg_world(tmp_path_factory: pytest.TempPathFactory, template_db: Path, slapd: Any,
+              smtp_port: int) -> Iterator[World]:
+    """A cloud with a directory (real slapd), so the registration routes are served."""
+    data = tmp_path_factory.mktemp("matrix-reg")
+    seed_data_dir(data, template_db)
+    ldap = {"url": slapd.url, "user_dn_template": "uid={user},ou=users,o=cloud",
+            "search_base": "ou=users,o=cloud", "group_base": "ou=groups,o=cloud",
+            "bind_dn": ROOT_DN, "bind_password": ROOT_PW, "timeout": 3}
+    cloud: Cloud = build_cloud(make_settings(
+        data, auth={"ldap": ldap}, registration={"admin_email": "admin@example.org",
+                                                 "rate_limit": 1000},
+        mail={"host": "127.0.0.1", "port": smtp_port, "sender": "cloud@example.org",
+              "timeout": 5}))
+    cloud.identity.ensure_admin(ADMIN[1])
+    try:
+        yield World(cloud, tmp_path_factory.mktemp("matrix-reg-files"))
     finally:
         cloud.stop()
 
@@ -436,6 +491,14 @@ def test_every_route_has_a_row(world: World) -> None:
     assert not missing, ("routes without a row in tests/security/test_access_matrix.py (add "
                          "one: see its docstring):\n  " + "\n  ".join(missing))
     assert not stale, "rows for routes this server no longer has:\n  " + "\n  ".join(stale)
+
+
+def test_every_registration_route_has_a_row(world: World, reg_world: World) -> None:
+    routes = route_keys(reg_world) - route_keys(world)
+    missing = sorted(routes - set(REGISTRATION))
+    stale = sorted(set(REGISTRATION) - routes)
+    assert not missing, "registration routes without a row:\n  " + "\n  ".join(missing)
+    assert not stale, "rows for registration routes that no longer exist:\n  " + "\n  ".join(stale)
 
 
 def test_every_xmlrpc_method_has_a_row() -> None:
@@ -489,7 +552,15 @@ def _same_answer(status: tuple[Any, str], ghost: tuple[Any, str]) -> None:
 
 @pytest.mark.parametrize("key", _params(REST))
 def test_http_route(world: World, key: str) -> None:
-    row = REST[key]
+    check_http_row(world, key, REST[key])
+
+
+@pytest.mark.parametrize("key", _params(REGISTRATION))
+def test_registration_route(reg_world: World, key: str) -> None:
+    check_http_row(reg_world, key, REGISTRATION[key])
+
+
+def check_http_row(world: World, key: str, row: Row) -> None:
     method, path = _split(key)
     path = path.replace("{text:path}", "{text}")
     objs = _fill(world, row)
