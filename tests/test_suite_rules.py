@@ -81,3 +81,6 @@ def test_skip_allowlist_entries_say_why_and_unknown_skips_are_refused() -> None:
          ("b", "slapd is not installed (run scripts/setup.sh)")], allow)
     assert [a[0] for a in allowed] == ["a"]
     assert refused == [("b", "slapd is not installed (run scripts/setup.sh)")]
+    slow = [("c", "slow real-cloud-image test: run it with STRATUSLAB_SLOW_TESTS=1 ...")]
+    assert classify(slow, load_allowlist(ci=False))[1] == []
+    assert classify(slow, load_allowlist(ci=True))[1] == slow  # CI runs it
