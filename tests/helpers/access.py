@@ -151,7 +151,7 @@ class World:
         base.write_bytes(b"\0" * 65536)
         self.base_image = cloud.images.register(admin, "matrix-base", str(base), public=True)
         self.network = "matrixnet"
-        cloud.wiring.services["network"].create(
+        cloud.services.network.create(
             admin, self.network, {"subnet": "10.98.0.0/24"})
         self.extra_routes = list(extra_routes)
 
@@ -215,14 +215,14 @@ class World:
         vm_id = self._make_vm()
         uuid = self._make_volume()
         vm = self.cloud.compute.get(self.owner, vm_id)
-        self.cloud.wiring.services["vm_volumes"].attach(self.owner, vm, [uuid])
+        self.cloud.services.vm_volumes.attach(self.owner, vm, [uuid])
         return {"uuid": uuid, "mount_id": f"{uuid}_{vm_id}", "vm": str(vm_id)}
 
     def _make_rpcnet(self) -> dict[str, str]:
         """A network with one small range and one held address: id, its prefix (a.b.c)."""
         n = self._n() % 200 + 20
         name, prefix = f"rpcnet{n}", f"10.{n}.9"
-        svc = self.cloud.wiring.services["network"]
+        svc = self.cloud.services.network
         svc.create(self.admin, name, {"subnet": f"{prefix}.0/24", "ranges": [
             f"{prefix}.10-{prefix}.20", f"{prefix}.30-{prefix}.30"]})
         svc.hold(self.admin, name, f"{prefix}.11")
@@ -237,7 +237,7 @@ class World:
                         if g.name == name))
 
     def _network_id(self, name: str) -> int:
-        svc = self.cloud.wiring.services["network"]
+        svc = self.cloud.services.network
         return int(next(v.network.id for v in svc.networks() if v.network.name == name))
 
     def _make_network_id(self) -> int:
@@ -253,14 +253,14 @@ class World:
     def _make_vm_with_nic(self) -> str:
         vm_id = self._make_vm()
         vm = self.cloud.compute.get(self.owner, vm_id)
-        self.cloud.wiring.services["vm_nics"].attach(self.owner, vm, self.network)
+        self.cloud.services.vm_nics.attach(self.owner, vm, self.network)
         return f"{vm_id}"
 
     def _make_image(self) -> int:
         f = self.tmp / f"img{self._n()}.raw"
         f.write_bytes(f.name.encode() * 4096)
         img = self.cloud.images.register(self.admin, f.name, str(f))
-        with self.cloud.wiring.uow() as uow:  # made by the admin, handed to the owner
+        with self.cloud.uow() as uow:  # made by the admin, handed to the owner
             uow.images.update(dataclasses.replace(img, owner=OWNER[0], group="users"))
             uow.commit()
         return int(img.id)
@@ -268,19 +268,19 @@ class World:
     def _make_volume(self) -> str:
         from stratuslab.core.volumes import CreateVolume
 
-        vol = self.cloud.wiring.services["volumes"].create(
+        vol = self.cloud.services.volumes.create(
             self.owner, CreateVolume(size_gb=1, tag=f"t{self._n()}"))
         return str(vol.uuid)
 
     def _make_cdmi_container(self) -> str:
         """A CDMI container of the owner's: its path with the trailing slash."""
         name = f"box{self._n()}"
-        self.cloud.wiring.services["objects"].make_container(self.owner, [name], {})
+        self.cloud.features.cdmi.service.make_container(self.owner, [name], {})
         return name + "/"
 
     def _make_cdmi_object(self) -> str:
         box = self._make_cdmi_container().rstrip("/")
-        self.cloud.wiring.services["objects"].put_data(
+        self.cloud.features.cdmi.service.put_data(
             self.owner, [box, "obj"], [b"olive's bytes"], mimetype="text/plain", metadata={})
         return f"{box}/obj"
 
@@ -290,16 +290,16 @@ class World:
 
     def _make_secgroup(self) -> str:
         name = f"sg{self._n()}"
-        self.cloud.wiring.services["network"].create_group(self.owner, name,
+        self.cloud.services.network.create_group(self.owner, name,
                                                            ["inbound tcp 22 0.0.0.0/0"])
         return name
 
     def _make_reservation(self) -> int:
-        made, _ = self.cloud.wiring.services["network"].reserve(self.owner, self.network, 1)
+        made, _ = self.cloud.services.network.reserve(self.owner, self.network, 1)
         return int(made.id)
 
     def _make_template(self) -> int:
-        tpl = self.cloud.wiring.services["templates"].create(
+        tpl = self.cloud.services.templates.create(
             self.owner, f"tpl{self._n()}", f'CPU="1"\nMEMORY="64"\nDISK=[IMAGE_ID="{self.base_image.id}"]')
         return int(tpl.id)
 
@@ -316,7 +316,7 @@ class World:
     def _make_network(self) -> str:
         name = f"net{self._n()}"
         n = self._n() % 200 + 20
-        self.cloud.wiring.services["network"].create(self.admin, name,
+        self.cloud.services.network.create(self.admin, name,
                                                      {"subnet": f"10.{n}.7.0/24"})
         return name
 

@@ -21,7 +21,7 @@ def populate(cloud: Any, tmp_path: Path) -> dict[str, Any]:
     made = cloud.compute.run(alice, RunInstance(image_id=image.id or 0, instance_type="t1.micro",
                                                 name="web"))
     drain(cloud)
-    volume = cloud.wiring.services["volumes"].create(alice, CreateVolume(size_gb=1))
+    volume = cloud.services.volumes.create(alice, CreateVolume(size_gb=1))
     return {"vm": made[0][0].id, "image": image.id, "sha1": image.sha1, "volume": volume.uuid}
 
 
@@ -35,5 +35,5 @@ def check_restored(restored: Any, made: dict[str, Any], images_dir: Path) -> Non
     [image] = restored.images.list(alice)
     assert image.id == made["image"] and Path(image.path).parent == images_dir
     assert Path(image.path).read_bytes() == b"\1" * 8192
-    volumes = restored.wiring.services["volumes"].describe(alice)
+    volumes = restored.services.volumes.describe(alice)
     assert made["volume"] in {v.uuid for v in volumes}

@@ -129,7 +129,7 @@ def test_limited_proxy_cannot_start_vms_or_get_a_token(cloud, tmp_path: Path) ->
     larry = issue.issue_cert(root, dn, NOW)
     gridmap = tmp_path / "grid-mapfile"
     gridmap.write_text(f'"{dn}" larry\n')
-    users = CloudUsers(cloud.wiring.uow, cloud.wiring.clock)
+    users = CloudUsers(cloud.uow, cloud.clock)
     link = X509Authenticator(_ca_dir(tmp_path / "ca", root), GridmapFile(gridmap),
                              users.resolver("proxy"))
     principal = link.authenticate(_creds(_limited_proxy(larry).cert, larry.cert))

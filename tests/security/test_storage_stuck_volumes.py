@@ -28,10 +28,10 @@ def test_volumes_stuck_by_a_crash_become_actionable_at_start_up(
     admin = first.identity.check_password("admin", "adminpw")
     first.identity.create_user(admin, "alice", "alicepw12")
     alice = first.identity.check_password("alice", "alicepw12")
-    svc = first.wiring.services["volumes"]
+    svc = first.services.volumes
     creating = svc.create(alice, CreateVolume(size_gb=2))
     deleting = svc.create(alice, CreateVolume(size_gb=3))
-    with first.wiring.uow() as uow:  # the states a kill leaves behind mid-create / mid-delete
+    with first.uow() as uow:  # the states a kill leaves behind mid-create / mid-delete
         assert volumes(uow).cas_state(creating.uuid, VolumeState.READY, VolumeState.CREATING)
         assert volumes(uow).cas_state(deleting.uuid, VolumeState.READY, VolumeState.DELETING)
         uow.commit()
@@ -40,18 +40,18 @@ def test_volumes_stuck_by_a_crash_become_actionable_at_start_up(
     second = build_cloud(make_settings(tmp_path))
     second.start()
     try:
-        svc = second.wiring.services["volumes"]
+        svc = second.services.volumes
         failed = svc.get(alice, creating.uuid)
         assert failed.state == "failed"
         assert f"stratus delete-volume {creating.uuid}" in (failed.error or "")
         with pytest.raises(NotFound):
             svc.get(alice, deleting.uuid)
-        with second.wiring.uow() as uow:
+        with second.uow() as uow:
             gone = volumes(uow).get(deleting.uuid)
             assert gone is None or gone.state == "deleted"
             assert quotas(uow).usage(ALICE_Q).gb == 2  # the deleted volume's 3 GiB released
         svc.delete(alice, creating.uuid)  # what the user can now do
-        with second.wiring.uow() as uow:
+        with second.uow() as uow:
             assert quotas(uow).usage(ALICE_Q).gb == 0
     finally:
         second.stop()

@@ -77,7 +77,7 @@ def test_ac_naming_a_vo_outside_the_vomsdir_is_not_believed(tmp_path: Path) -> N
 def test_unmapped_voms_people_get_separate_accounts_in_the_vo_group(
         cloud, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     lab = Lab(tmp_path)
-    users = CloudUsers(cloud.wiring.uow, cloud.wiring.clock)
+    users = CloudUsers(cloud.uow, cloud.clock)
     link = VomsAuthenticator(lab.trust, lab.verifier, FQAN_MAP, users.resolver("voms"))
     alice = link.authenticate(lab.proxy("Alice Voms"))
     bob = link.authenticate(lab.proxy("Bob Voms"))

@@ -31,7 +31,7 @@ def test_deleting_the_newest_user_group_or_template_does_not_free_its_id(
     g2 = ids.create_group(admin, "g2").id
     assert g1 is not None and g2 is not None and g2 > g1
 
-    w = cloud.wiring
+    w = cloud
     templates = TemplateService(w.uow, w.clock)
     t1 = templates.create(admin, "t1", 'NAME="t1"').id
     templates.delete(admin, t1 or 0)

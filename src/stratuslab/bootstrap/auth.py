@@ -1,8 +1,8 @@
-"""Wiring of the auth feature into the cloud (see bootstrap.cloud.Wiring).
+"""Wiring of the auth feature into the cloud (an `AuthFeature`, see bootstrap/wiring.py).
 
 Builds the one authenticator chain every API uses, from [auth] settings: the cloud database's
-own token and password links first (w.auth_links), then the password file, LDAP, X.509 and VOMS
-in `auth.chain` order, with an audit line per decision (logger `stratuslab.audit`).  People
+own token and password links first, then the password file, LDAP, X.509 and VOMS in
+`auth.chain` order, with an audit line per decision (logger `stratuslab.audit`).  People
 proven by LDAP, certificates or VOMS get a cloud account on first login (services/auth/
 provisioning), recorded in `user_origins`.  Adds the classic `/pswd` and `/cert` endpoints
 (api/classic middleware) and, when LDAP is configured, the registration form and REST API.
@@ -13,16 +13,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+
+from fastapi import APIRouter
+from starlette.middleware import Middleware
 
 from stratuslab.api.classic import ClassicEndpoints, remembered
-from stratuslab.bootstrap.wiring import Wiring
-from stratuslab.core.auth import Credentials
+from stratuslab.bootstrap.wiring import Core, FeatureParts
+from stratuslab.core.auth import Authenticator, Credentials
 from stratuslab.core.directory import Directory
 from stratuslab.core.entities import Principal
+from stratuslab.services.auth.chain import AuthenticatorChain
+from stratuslab.services.catalog import Authenticate
+from stratuslab.services.identity import TokenAuthenticator
 from stratuslab.settings import Settings, parse_duration
 
 log = logging.getLogger("stratuslab.auth")
+
+
+@dataclass(frozen=True)
+class AuthFeature:
+    authenticate: Authenticate  # what every API calls
+    chain: AuthenticatorChain
+    parts: FeatureParts
 
 
 def make_directory(settings: Settings) -> Directory | None:
@@ -39,9 +52,9 @@ def make_directory(settings: Settings) -> Directory | None:
         insecure=ldap.insecure))
 
 
-def build_chain(w: Wiring, directory: Directory | None) -> Any:
+def build_chain(core: Core, directory: Directory | None) -> AuthenticatorChain:
     from stratuslab.persistence.auth import UserOriginRepo
-    from stratuslab.services.auth.chain import AuthenticatorChain, logging_audit
+    from stratuslab.services.auth.chain import logging_audit
     from stratuslab.services.auth.factory import KNOWN, AuthConfig, build_links
     from stratuslab.services.auth.provisioning import (
         ORIGINS,
@@ -50,10 +63,10 @@ def build_chain(w: Wiring, directory: Directory | None) -> Any:
     )
     from stratuslab.services.auth.throttle import DummyCheck, LoginThrottle, ThrottleConfig
 
-    s = w.settings.auth
+    s = core.settings.auth
     t = s.throttle
-    w.uow.register(ORIGINS, UserOriginRepo)
-    users = CloudUsers(w.uow, w.clock, directory=directory, create=s.create_users,
+    core.uow.register(ORIGINS, UserOriginRepo)
+    users = CloudUsers(core.uow, core.clock, directory=directory, create=s.create_users,
                        directory_grants_access=not s.ldap.group_base)
     # methods none of whose keys are set are simply not in use (the factory warns about
     # half-configured ones, e.g. vomsdir without ca_dir)
@@ -67,8 +80,10 @@ def build_chain(w: Wiring, directory: Directory | None) -> Any:
     configured = build_links(config, resolve_user=users.resolver("password"),
                              directory=directory,
                              resolvers={name: users.resolver(name) for name in KNOWN})
-    local = [CloudPasswordAuthenticator(w.identity, w.uow) if name == "password" else link
-             for name, link in w.auth_links.items()]
+    # the cloud database's own links first: API tokens, then its passwords (which also
+    # provision the people the directory knows)
+    local: list[Authenticator] = [TokenAuthenticator(core.identity),
+                                  CloudPasswordAuthenticator(core.identity, core.uow)]
     chain = AuthenticatorChain([*local, *configured], logging_audit(),
                                throttle=LoginThrottle(time.monotonic, ThrottleConfig(
                                    t.user_failures, t.address_failures, t.first_pause,
@@ -78,30 +93,33 @@ def build_chain(w: Wiring, directory: Directory | None) -> Any:
     return chain
 
 
-def wire(w: Wiring) -> None:
-    directory = make_directory(w.settings)
-    chain = build_chain(w, directory)
+def wire(core: Core) -> AuthFeature:
+    directory = make_directory(core.settings)
+    chain = build_chain(core, directory)
 
     def authenticate(credentials: Credentials) -> Principal:
         principal = remembered(credentials)  # already verified at /pswd or /cert
         return principal if principal is not None else chain.authenticate(credentials)
 
-    w.authenticate = authenticate
-    w.services["auth_chain"] = chain
-    w.middlewares.append((ClassicEndpoints, {"authenticate": chain.authenticate}))
-    if directory is not None and w.settings.registration.enabled:
-        w.routers.append(registration_router(w, directory))
+    routers = []
+    if directory is not None and core.settings.registration.enabled:
+        routers.append(registration_router(core, directory))
+    parts = FeatureParts(
+        routers=tuple(routers),
+        middlewares=(Middleware(ClassicEndpoints, authenticate=chain.authenticate),),
+    )
+    return AuthFeature(authenticate, chain, parts)
 
 
-def _account_exists(w: Wiring) -> Callable[[str], bool]:
+def _account_exists(core: Core) -> Callable[[str], bool]:
     def exists(name: str) -> bool:
-        with w.uow(readonly=True) as uow:
+        with core.uow(readonly=True) as uow:
             return uow.users.by_name(name) is not None
 
     return exists
 
 
-def registration_router(w: Wiring, directory: Directory) -> Any:
+def registration_router(core: Core, directory: Directory) -> APIRouter:
     from stratuslab.api.registration import make_router
     from stratuslab.api.rest.deps import current_principal
     from stratuslab.drivers.identity.mail import SmtpConfig, SmtpMailer
@@ -113,7 +131,7 @@ def registration_router(w: Wiring, directory: Directory) -> Any:
     )
     from stratuslab.services.auth.x509 import CaDirectory
 
-    settings = w.settings
+    settings = core.settings
     ca_dir = settings.auth.x509.ca_dir
     crls = settings.auth.x509.crl_required
     proof = CertificateProof(CaDirectory(ca_dir, require_crl=crls)).dn_of if ca_dir else None
@@ -125,5 +143,5 @@ def registration_router(w: Wiring, directory: Directory) -> Any:
     service = RegistrationService(
         directory, mailer,
         RegistrationConfig(reg.admin_email, cloud_name=reg.cloud_name, base_url=reg.base_url),
-        limiter=limiter, account_exists=_account_exists(w), prove_certificate=proof)
+        limiter=limiter, account_exists=_account_exists(core), prove_certificate=proof)
     return make_router(service, admin=current_principal)

@@ -1,48 +1,53 @@
 """Composition root: Settings -> engine, drivers, services, apps.
 
-`build_cloud` makes the core (database, identity, images, compute, jobs, reconciler, quarantine)
-and lets each feature module of this package (network, storage, marketplace, auth, apis) add
-its drivers, repositories, VM extensions, authenticators, routes and background workers through
-one `Wiring` object, so features do not edit each other's wiring.
+`build_cloud` makes the core (database, identity, images, the node), asks each feature module of
+this package for its typed result (network, storage, marketplace, auth: services plus
+`FeatureParts`), builds compute, jobs, reconciler and quarantine over the features' VM
+extensions and job handlers, gathers every service into one `CloudServices` for the front ends,
+and assembles the FastAPI app.  Nothing is looked up by a string key.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from stratuslab import __version__
 from stratuslab.api.requestid import RequestIdMiddleware
-from stratuslab.api.rest import RestContext, create_app
-from stratuslab.bootstrap.wiring import Wiring
-from stratuslab.core.auth import Authenticator, Credentials
-from stratuslab.core.entities import InstanceType, Principal
-from stratuslab.core.errors import AuthenticationFailed, Unavailable
+from stratuslab.api.rest import create_app
+from stratuslab.bootstrap import (
+    apis,
+    auth,
+    cdmi,
+    images,
+    marketplace,
+    monitoring,
+    network,
+    storage,
+)
+from stratuslab.bootstrap.nodes import make_node
+from stratuslab.bootstrap.wiring import Core, FeatureParts, JobWake, merge
+from stratuslab.core.entities import InstanceType
+from stratuslab.core.errors import Unavailable
 from stratuslab.core.node import Node
-from stratuslab.drivers.hypervisor import load as load_hypervisor
-from stratuslab.drivers.storage.instance import FileInstanceStorage
-from stratuslab.drivers.storage.simulated import SimulatedInstanceStorage
 from stratuslab.drivers.storage.tinyimage import TinyImageBuilder
 from stratuslab.persistence import db
 from stratuslab.persistence.locks import DbLock
+from stratuslab.persistence.templates import VmTemplateRepo
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
+from stratuslab.services.catalog import CloudServices
 from stratuslab.services.common import SystemClock
 from stratuslab.services.compute import ComputeService, InstanceTypes
-from stratuslab.services.identity import (
-    Argon2Hasher,
-    IdentityService,
-    PasswordDbAuthenticator,
-    TokenAuthenticator,
-)
+from stratuslab.services.extensions import VmExtension
+from stratuslab.services.identity import Argon2Hasher, IdentityService
 from stratuslab.services.imageimport import URL_IMPORT_JOB
 from stratuslab.services.images import ImageService
 from stratuslab.services.jobs import JobRunner
@@ -51,30 +56,71 @@ from stratuslab.services.lifecycle import LifecycleExecutor
 from stratuslab.services.placement import Placement
 from stratuslab.services.quarantine import QuarantineService
 from stratuslab.services.reconciler import Reconciler
+from stratuslab.services.templates import REPO as TEMPLATES_REPO
+from stratuslab.services.templates import TemplateService
 from stratuslab.settings import Settings, parse_duration
 
 log = logging.getLogger("stratuslab.server")
+
+
+@dataclass(frozen=True)
+class Features:
+    """Each feature's typed result (what tests and operators reach for by name)."""
+
+    images: images.ImagesFeature
+    network: network.NetworkFeature
+    storage: storage.StorageFeature
+    marketplace: marketplace.MarketplaceFeature
+    auth: auth.AuthFeature
+    cdmi: cdmi.CdmiFeature
+    monitoring: monitoring.MonitoringFeature
+
+    def parts(self) -> tuple[FeatureParts, ...]:
+        return (self.images.parts, self.network.parts, self.storage.parts,
+                self.marketplace.parts, self.auth.parts, self.cdmi.parts,
+                self.monitoring.parts)
+
+    def extensions(self) -> tuple[VmExtension, ...]:
+        return merge(*self.parts()).extensions
 
 
 @dataclass
 class Cloud:
     settings: Settings
     engine: Engine
-    identity: IdentityService
-    images: ImageService
-    compute: ComputeService
+    uow: SqlUnitOfWorkFactory
+    clock: SystemClock
+    services: CloudServices
+    features: Features
     runner: JobRunner
     reconciler: Reconciler
-    quarantine: QuarantineService
-    nodes: dict[str, Node]
+    nodes: Mapping[str, Node]
+    parts: FeatureParts
     app: FastAPI
-    wiring: Wiring
+
+    @property
+    def identity(self) -> IdentityService:
+        return self.services.identity
+
+    @property
+    def images(self) -> ImageService:
+        return self.services.images
+
+    @property
+    def compute(self) -> ComputeService:
+        return self.services.compute
+
+    @property
+    def quarantine(self) -> QuarantineService:
+        return self.services.quarantine
 
     def start(self) -> None:
         for node in self.nodes.values():
             node.hypervisor.set_event_sink(self.reconciler.observe)
-        for start, _stop in self.wiring.workers:
-            start()
+        for task in self.parts.on_start:
+            task()
+        for worker in self.parts.workers:
+            worker.start()
         self.runner.start()
         self.reconciler.start()
         self.quarantine.start()
@@ -88,9 +134,9 @@ class Cloud:
             close = getattr(node.hypervisor, "close", None)
             if close:
                 close()
-        for _start, stop in reversed(self.wiring.workers):
-            stop()
-        for closer in reversed(self.wiring.closers):
+        for worker in reversed(self.parts.workers):
+            worker.stop()
+        for closer in reversed(self.parts.closers):
             closer()
         self.engine.dispose()
 
@@ -103,35 +149,10 @@ def instance_types(settings: Settings) -> InstanceTypes:
     return InstanceTypes(types, settings.instance_types.default)
 
 
-def make_node(settings: Settings, netns: str | None = None) -> Node:
-    data = settings.data_dir
-    hv = settings.hypervisor
-    cls = load_hypervisor(hv.driver)
-    name = settings.server.node_name
-    if hv.driver == "simulated":
-        fail = {a.strip(): f"simulated {a.strip()} failure (setting hypervisor.simulated_fail)"
-                for a in hv.simulated_fail.split(",") if a.strip()}
-        hypervisor = cls(data / "simulated", host=name, boot_delay=hv.simulated_boot_delay,  # type: ignore[call-arg]
-                         fail=fail)
-        storage: Any = SimulatedInstanceStorage(data / "instances", data / "quarantine")
-    elif hv.driver == "libvirt":
-        lv = settings.libvirt
-        hypervisor = cls(data / "run", host=name, uri=lv.uri, machine=lv.machine,  # type: ignore[call-arg]
-                         netns=netns, domain_prefix=lv.domain_prefix,
-                         domain_type=lv.domain_type)
-        storage = FileInstanceStorage(str(data / "instances"), str(data / "quarantine"))
-    else:
-        q = settings.qemu
-        hypervisor = cls(data / "run", host=name, accel=q.accel, machine=q.machine,  # type: ignore[call-arg]
-                         qemu_binary=q.binary, netns=netns,
-                         console_max_bytes=q.console_log_max_bytes)
-        storage = FileInstanceStorage(str(data / "instances"), str(data / "quarantine"))
-    return Node(name, hypervisor, storage)
-
-
-def claim_node(engine: Engine, settings: Settings, w: Wiring) -> None:
+def claim_node(engine: Engine, settings: Settings) -> Callable[[], None]:
     """Front ends sharing a database each serve their own node: refuse a second one that would
-    serve (and reconcile, and run the jobs of) the same node under the same name."""
+    serve (and reconcile, and run the jobs of) the same node under the same name.  Returns the
+    release of the claim."""
     name = settings.server.node_name
     lock = DbLock(engine, f"node:{name}")
     if not lock.try_acquire():
@@ -140,7 +161,7 @@ def claim_node(engine: Engine, settings: Settings, w: Wiring) -> None:
             f"{engine.url.render_as_string(hide_password=True)}",
             hint="give each front end its own [server] node_name "
                  "(or STRATUSLAB_SERVER_NODE_NAME)")
-    w.closers.append(lock.release)
+    return lock.release
 
 
 def open_database(settings: Settings, *, create_if_empty: bool) -> Engine:
@@ -159,74 +180,69 @@ def open_database(settings: Settings, *, create_if_empty: bool) -> Engine:
 
 
 def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
-    from stratuslab.bootstrap import (
-        apis,
-        auth,
-        cdmi,
-        images,
-        marketplace,
-        monitoring,
-        network,
-        storage,
-    )
-
     data = settings.data_dir
     private_dir(data)
     engine = open_database(settings, create_if_empty=create_db)
     uow = SqlUnitOfWorkFactory(engine)
     clock = SystemClock()
     identity = IdentityService(uow, Argon2Hasher(), clock)
-    w = Wiring(settings, uow, clock, identity)
-    claim_node(engine, settings, w)
-    w.leader = Leadership(DbLock(engine, "leader"), who=f"front end {settings.server.node_name}")
-    w.workers.append((w.leader.start, w.leader.stop))
-    network.prepare(w)  # decides the data-plane namespace before the node exists
-    node = make_node(settings, w.netns)
-    w.nodes[node.name] = node
+    release_node = claim_node(engine, settings)
+    leader = Leadership(DbLock(engine, "leader"), who=f"front end {settings.server.node_name}")
+    plane = network.prepare(settings)  # the data-plane namespace exists before the node
+    node = make_node(settings, plane.netns)
+    nodes = {node.name: node}
     builder = TinyImageBuilder(settings.images.build_cache or str(data / "build-cache"))
-    w.images = images.wire(w, builder)
-    w.auth_links = {"token": TokenAuthenticator(identity), "password": PasswordDbAuthenticator(identity)}
-    for feature in (network, storage, marketplace, auth, cdmi, monitoring):
-        feature.wire(w)
+    wake_jobs = JobWake()
+    image_feature = images.wire(settings, uow, clock, builder=builder, wake=wake_jobs)
+    core = Core(settings, uow, clock, identity, image_feature.service, nodes, plane.netns,
+                wake_jobs, leader)
+    access = auth.wire(core)
+    features = Features(images=image_feature, network=network.wire(core, plane),
+                        storage=storage.wire(core), marketplace=marketplace.wire(core),
+                        auth=access, cdmi=cdmi.wire(core, access.authenticate),
+                        monitoring=monitoring.wire(core, access.authenticate))
     private_files(data, db.sqlite_path(settings.database_url))  # ours and the features'
     types = instance_types(settings)
-    placement = Placement(w.nodes)  # hosts' enabled flags; the executor places through it
-    executor = LifecycleExecutor(uow, clock, w.nodes, extensions=w.extensions,
+    placement = Placement(nodes)  # hosts' enabled flags; the executor places through it
+    executor = LifecycleExecutor(uow, clock, nodes, extensions=features.extensions(),
                                  shutdown_timeout=settings.hypervisor.shutdown_timeout,
                                  place=placement.choose)
     # adopt the data plane a previous server left: every live VM re-plugged (one function)
-    w.workers.append((network.off_loop(executor.replug_live), lambda: None))
-    runner = JobRunner(uow, clock, w.job_handlers, default=executor.execute,
-                       give_up={URL_IMPORT_JOB: w.images.url_imports.give_up},
+    adopt = FeatureParts(on_start=(network.off_loop(executor.replug_live),))
+    duties = FeatureParts(workers=(leader,), closers=(release_node,))  # cloud-wide duties
+    parts = merge(duties, *features.parts(), adopt)
+    runner = JobRunner(uow, clock, parts.job_handlers, default=executor.execute,
+                       give_up={URL_IMPORT_JOB: image_feature.service.url_imports.give_up},
                        default_give_up=executor.give_up,
                        workers=settings.server.job_workers, name=settings.server.node_name,
                        stale_after=timedelta(seconds=parse_duration(
                            settings.server.job_stale_after)),
-                       hosts=set(w.nodes))  # other front ends run the jobs of their nodes' VMs
-    compute = ComputeService(uow, clock, types, nodes=w.nodes, wake=runner.wake,
-                             extensions=w.extensions, placement=placement)
-    reconciler = Reconciler(uow, clock, w.nodes)
-    quarantine = QuarantineService(
-        w.nodes, period_s=parse_duration(settings.quarantine.period),
-        interval_s=parse_duration(settings.quarantine.purge_interval),
+                       hosts=set(nodes))  # other front ends run the jobs of their nodes' VMs
+    wake_jobs.bind(runner.wake)
+    uow.register(TEMPLATES_REPO, VmTemplateRepo)
+    services = CloudServices(
+        authenticate=features.auth.authenticate,
+        identity=identity,
+        images=image_feature.service,
+        compute=ComputeService(uow, clock, types, nodes=nodes, wake=runner.wake,
+                               extensions=parts.extensions, placement=placement),
+        instance_types=types,
+        quarantine=QuarantineService(
+            nodes, period_s=parse_duration(settings.quarantine.period),
+            interval_s=parse_duration(settings.quarantine.purge_interval)),
+        templates=TemplateService(uow, clock),
+        network=features.network.service,
+        vm_nics=features.network.nics,
+        volumes=features.storage.volumes,
+        vm_volumes=features.storage.vm_volumes,
+        volume_retention=features.storage.retention,
+        marketplace_images=features.marketplace.images,
+        host_capacity=apis.local_capacity,
+        cloudstats=features.monitoring.stats,
     )
-    if w.authenticate is None:
-        w.authenticate = simple_chain(list(w.auth_links.values()))
-    w.services.update(compute=compute, runner=runner)
-    ctx = RestContext(compute=compute, images=w.images, identity=identity,
-                      authenticate=w.authenticate, instance_types=types, quarantine=quarantine,
-                      extras=w.services, version=__version__)
-    app = create_app(ctx)
-    for router in w.routers:
-        app.include_router(router)
-    apis.wire(w, app)
-    for prefix, sub_app in w.mounts:
-        app.mount(prefix, sub_app)
-    for middleware, options in w.middlewares:
-        app.add_middleware(middleware, **options)
-    app.add_middleware(RequestIdMiddleware)  # outermost: every API, every mount
-    cloud = Cloud(settings, engine, identity, w.images, compute, runner, reconciler, quarantine,
-                  w.nodes, app, w)
+    cloud = Cloud(settings, engine, uow, clock, services, features, runner,
+                  Reconciler(uow, clock, nodes), nodes, parts,
+                  make_app(services, parts, settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -236,20 +252,20 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
         finally:
             cloud.stop()
 
-    app.router.lifespan_context = lifespan
+    cloud.app.router.lifespan_context = lifespan
     return cloud
 
 
-def simple_chain(links: list[Authenticator]) -> Callable[[Credentials], Principal]:
-    def authenticate(creds: Credentials) -> Principal:
-        for link in links:
-            principal = link.authenticate(creds)
-            if principal is not None:
-                return principal
-        raise AuthenticationFailed("no credentials given",
-                                   hint="pass -u USER -p PASSWORD, or a bearer token")
-
-    return authenticate
+def make_app(services: CloudServices, parts: FeatureParts, settings: Settings) -> FastAPI:
+    app = create_app(services, version=__version__)
+    for router in (*parts.routers, *apis.routers(services, settings)):
+        app.include_router(router)
+    for prefix, sub_app in parts.mounts:
+        app.mount(prefix, sub_app)
+    for middleware in parts.middlewares:
+        app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every API, every mount
+    return app
 
 
 def private_dir(path: Path) -> None:

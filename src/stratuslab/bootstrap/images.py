@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
-from stratuslab.bootstrap.wiring import Wiring
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from stratuslab.bootstrap.wiring import FeatureParts
 from stratuslab.core.imagebuild import ImageBuilderPort
 from stratuslab.drivers.storage.imagestore import FileImageStore
 from stratuslab.drivers.storage.urlfetch import FetchLimits, UrlFetcher
+from stratuslab.persistence.uow import SqlUnitOfWorkFactory
+from stratuslab.services.common import SystemClock
 from stratuslab.services.imageimport import URL_IMPORT_JOB
 from stratuslab.services.images import ImageService
 from stratuslab.settings import Settings, parse_duration
@@ -20,14 +25,14 @@ def url_fetcher(settings: Settings) -> UrlFetcher:
         max_seconds=parse_duration(conf.url_timeout, key="images.url_timeout")))
 
 
-def wire(w: Wiring, builder: ImageBuilderPort) -> ImageService:
-    store = FileImageStore(w.settings.data_dir / "images", fetcher=url_fetcher(w.settings))
+@dataclass(frozen=True)
+class ImagesFeature:
+    service: ImageService
+    parts: FeatureParts
 
-    def wake() -> None:
-        runner = w.services.get("runner")
-        if runner is not None:
-            runner.wake()
 
-    images = ImageService(w.uow, store, w.clock, builder=builder, wake=wake)
-    w.job_handlers[URL_IMPORT_JOB] = images.url_imports.run
-    return images
+def wire(settings: Settings, uow: SqlUnitOfWorkFactory, clock: SystemClock, *,
+         builder: ImageBuilderPort, wake: Callable[[], None]) -> ImagesFeature:
+    store = FileImageStore(settings.data_dir / "images", fetcher=url_fetcher(settings))
+    images = ImageService(uow, store, clock, builder=builder, wake=wake)
+    return ImagesFeature(images, FeatureParts(job_handlers={URL_IMPORT_JOB: images.url_imports.run}))

@@ -4,40 +4,50 @@ with its latency middleware."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import APIRouter, Request
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stratuslab.api.credentials import credentials_from_scope
 from stratuslab.api.metrics import PrometheusMetrics
 from stratuslab.api.rest import routes_cloud
-from stratuslab.bootstrap.wiring import Wiring
+from stratuslab.bootstrap.wiring import Core, FeatureParts
 from stratuslab.core.entities import Principal
 from stratuslab.drivers.monitoring.proc import host_capacity
 from stratuslab.persistence.stats import SqlStatsRepo
+from stratuslab.services.catalog import Authenticate
 from stratuslab.services.cloudstats import REPO, CloudStats
 
 
-def wire(w: Wiring) -> None:
-    w.uow.register(REPO, SqlStatsRepo)
-    stats = CloudStats(w.uow, {name: host_capacity for name in w.nodes})
-    w.services["cloudstats"] = stats
+@dataclass(frozen=True)
+class MonitoringFeature:
+    stats: CloudStats
+    parts: FeatureParts
+
+
+def wire(core: Core, authenticate: Authenticate) -> MonitoringFeature:
+    core.uow.register(REPO, SqlStatsRepo)
+    stats = CloudStats(core.uow, {name: host_capacity for name in core.nodes})
     api = APIRouter(prefix="/api/v1")
     api.include_router(routes_cloud.router)
-    w.routers.append(api)
     metrics = PrometheusMetrics(stats)
 
-    def authenticate(request: Request) -> Principal:
-        assert w.authenticate is not None
-        return w.authenticate(credentials_from_scope(request.scope))  # type: ignore[no-any-return]
+    def principal(request: Request) -> Principal:
+        return authenticate(credentials_from_scope(request.scope))
 
-    w.routers.append(metrics.router(authenticate))
-    w.middlewares.append((_Latency, {"metrics": metrics}))
+    return MonitoringFeature(stats, FeatureParts(
+        routers=(api, metrics.router(principal)),
+        middlewares=(Middleware(_Latency, metrics=metrics),),
+    ))
 
 
 class _Latency:
-    """ASGI middleware class for Wiring.middlewares (which takes a class and its options)."""
+    """The metrics' latency middleware as an ASGI middleware class (what Starlette adds)."""
 
-    def __init__(self, app: object, metrics: PrometheusMetrics) -> None:
-        self._app = metrics.middleware(app)  # type: ignore[arg-type]
+    def __init__(self, app: ASGIApp, metrics: PrometheusMetrics) -> None:
+        self._app = metrics.middleware(app)
 
-    async def __call__(self, scope: object, receive: object, send: object) -> None:
-        await self._app(scope, receive, send)  # type: ignore[arg-type]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)

@@ -1,11 +1,12 @@
-"""Wiring of the network feature into the cloud (see bootstrap.cloud.Wiring).
+"""Wiring of the network feature into the cloud (a typed result with its FeatureParts, see bootstrap/wiring.py).
 
 prepare(): picks the network driver ([network] driver; simulated with the simulated hypervisor,
-else bridge) and, for bridge, creates the all-in-one data-plane namespace (w.netns) with its
-uplink veth.  A server stop leaves the data plane in place (guests keep their network; the next
-start adopts it); `remove_data_plane` (stratus-server remove-data-plane) takes it all away.  wire(): the NetworkRepo in the unit of work,
-the default networks, the NetworkExtension (leases and NICs) and NetworkService (REST routes
-under ctx.extras["network"]).
+else bridge) and, for bridge, creates the all-in-one data-plane namespace with its uplink veth
+(a `DataPlane`, made before the node's hypervisor, which runs guests in that namespace).  A
+server stop leaves the data plane in place (guests keep their network; the next start adopts
+it); `remove_data_plane` (stratus-server remove-data-plane) takes it all away.  wire(): the NetworkRepo in the unit of work, the default
+networks, the NetworkExtension (leases and NICs), NetworkService and VmNics (a
+`NetworkFeature`), the REST routes, and the data-plane resync when the server starts.
 """
 
 from __future__ import annotations
@@ -15,29 +16,28 @@ import logging
 import threading
 import zlib
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from stratuslab.bootstrap.wiring import Wiring
+from stratuslab.bootstrap.wiring import Core, FeatureParts
 from stratuslab.core.errors import Conflict
+from stratuslab.core.network import NetworkDriverPort
 from stratuslab.persistence.network import SqlNetworkRepo
+from stratuslab.services.network.nics import VmNics
+from stratuslab.services.network.service import NetworkService
+from stratuslab.settings import Settings
 
 log = logging.getLogger("stratuslab.server")
-DRIVER_KEY = "network.driver"  # w.services key of the node's network driver
 
 
-def driver_name(w: Wiring) -> str:
-    return w.settings.network.driver or (
-        "simulated" if w.settings.hypervisor.driver == "simulated" else "bridge"
+def driver_name(settings: Settings) -> str:
+    return settings.network.driver or (
+        "simulated" if settings.hypervisor.driver == "simulated" else "bridge"
     )
 
 
-def netns_name(w: Wiring) -> str:
-    return netns_for(w.settings)
-
-
-def netns_for(settings: Any) -> str:
+def netns_for(settings: Settings) -> str:
     """Unique per data directory, so two servers on one machine never share a namespace."""
     if settings.network.netns:
         return str(settings.network.netns)
@@ -73,30 +73,43 @@ def off_loop(fn: Callable[[], object]) -> Callable[[], None]:
     return run
 
 
-def prepare(w: Wiring) -> None:
-    """Choose the data-plane namespace (w.netns) before the node is built."""
-    name = driver_name(w)
-    if name == "simulated":
+@dataclass(frozen=True)
+class DataPlane:
+    """The node's network driver and the namespace its guests live in (None: simulated)."""
+
+    driver: NetworkDriverPort
+    netns: str | None
+    closers: tuple[Callable[[], None], ...] = ()
+
+
+@dataclass(frozen=True)
+class NetworkFeature:
+    service: NetworkService
+    nics: VmNics
+    driver: NetworkDriverPort
+    parts: FeatureParts
+
+
+def prepare(settings: Settings) -> DataPlane:
+    """The data plane, made before the node is built."""
+    if driver_name(settings) == "simulated":
         from stratuslab.drivers.network.simulated import SimulatedNetworkDriver
 
-        w.services[DRIVER_KEY] = SimulatedNetworkDriver()
-        return
+        return DataPlane(SimulatedNetworkDriver(), None)
     from stratuslab.drivers.network.bridge import BridgeConfig, BridgeDriver, DataPlaneNamespace
 
-    ns = netns_name(w)
-    cfg = w.settings.network
+    ns = netns_for(settings)
+    cfg = settings.network
     v4, v6 = _link_nets(ns)
     uplink = DataPlaneNamespace(ns, host_netns=cfg.host_netns or None, link_net=v4, link_net6=v6)
     uplink.create()
-    state = str(w.settings.data_dir / "network")
+    state = str(settings.data_dir / "network")
     driver = BridgeDriver(BridgeConfig(state, netns=ns, lease_time=cfg.lease_time), uplink=uplink)
-    w.netns = ns
-    w.services[DRIVER_KEY] = driver
-    w.closers.append(off_loop(driver.detach))
     log.info("network: data plane in namespace %s", ns)
+    return DataPlane(driver, ns, closers=(off_loop(driver.detach),))
 
 
-def remove_data_plane(settings: Any) -> str | None:
+def remove_data_plane(settings: Settings) -> str | None:
     """Remove the all-in-one data plane of these settings: every guest, dnsmasq and kernel
     object in its namespace, the uplink veth and this cloud's host routes (not another's).
     Returns the namespace removed, or None when there was none."""
@@ -112,20 +125,19 @@ def remove_data_plane(settings: Any) -> str | None:
     return ns
 
 
-def wire(w: Wiring) -> None:
+def wire(core: Core, plane: DataPlane) -> NetworkFeature:
     from stratuslab.api.rest import routes_network
     from stratuslab.services.network import SegmentPool, ensure_default_networks
     from stratuslab.services.network.extension import NetworkExtension
-    from stratuslab.services.network.nics import VmNics
     from stratuslab.services.network.resync import resync_data_plane
-    from stratuslab.services.network.service import REPO, NetworkService
+    from stratuslab.services.network.service import REPO
 
-    cfg = w.settings.network
+    cfg = core.settings.network
     pool = SegmentPool.parse(cfg.segment_kind, cfg.segment_pool)
-    w.uow.register(REPO, SqlNetworkRepo)
+    core.uow.register(REPO, SqlNetworkRepo)
     for attempt in range(3):  # front ends starting together: the one that lost sees the rows
         try:
-            with w.uow() as uow:
+            with core.uow() as uow:
                 made = ensure_default_networks(uow.repo(REPO), dict(cfg.classes), pool)
                 uow.commit()
             break
@@ -134,16 +146,19 @@ def wire(w: Wiring) -> None:
                 raise
     for network in made:
         log.info("network: created %s (%s)", network.name, network.subnet)
-    driver = w.services[DRIVER_KEY]
-    drivers = {name: driver for name in w.nodes}
-    service = NetworkService(w.uow, pool, lease_quota=cfg.lease_quota,
+    driver = plane.driver
+    drivers = {name: driver for name in core.nodes}
+    service = NetworkService(core.uow, pool, lease_quota=cfg.lease_quota,
                              user_max_networks=cfg.user_max_networks)  # fmt: skip
-    ext = NetworkExtension(w.uow, w.clock, drivers, default_network=cfg.default_network,
+    ext = NetworkExtension(core.uow, core.clock, drivers, default_network=cfg.default_network,
                            quota=service.quota_for)  # fmt: skip
     service.apply_live = ext.apply_live
     service.remove_segment = ext.remove_segment
-    w.extensions.append(ext)
-    w.services["network"] = service
-    w.services["vm_nics"] = VmNics(w.uow, w.clock, ext, w.nodes, quota=service.quota_for)
-    w.routers.append(routes_network.router)
-    w.workers.append((off_loop(lambda: resync_data_plane(w.uow, driver)), lambda: None))
+    nics = VmNics(core.uow, core.clock, ext, core.nodes, quota=service.quota_for)
+    parts = FeatureParts(
+        extensions=(ext,),
+        routers=(routes_network.router,),
+        on_start=(off_loop(lambda: resync_data_plane(core.uow, driver)),),
+        closers=plane.closers,
+    )
+    return NetworkFeature(service, nics, driver, parts)

@@ -318,7 +318,10 @@ class NetworkDriverPort(Protocol):
     driver except the tap name inside the returned NicSpec, which the hypervisor opens.
     """
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The driver's registered name (a class attribute of the driver)."""
+        ...
 
     @property
     def capabilities(self) -> NetworkDriverCaps: ...

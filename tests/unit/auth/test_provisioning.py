@@ -70,13 +70,13 @@ def directory() -> MemoryDirectory:
 
 
 def origin_of(cloud, name: str):  # type: ignore[no-untyped-def]
-    with cloud.wiring.uow(readonly=True) as uow:
+    with cloud.uow(readonly=True) as uow:
         user = uow.users.by_name(name)
         return user, uow.repo(ORIGINS).get(user.id) if user else None
 
 
 def test_directory_person_with_cloud_access_gets_an_account_once(cloud, directory) -> None:
-    users = CloudUsers(cloud.wiring.uow, cloud.wiring.clock, directory=directory)
+    users = CloudUsers(cloud.uow, cloud.clock, directory=directory)
     first = users.resolver("ldap")("alice")
     assert first is not None and first.user_id > 0 and first.method == "ldap"
     user, origin = origin_of(cloud, "alice")
@@ -88,7 +88,7 @@ def test_directory_person_with_cloud_access_gets_an_account_once(cloud, director
 
 def test_directory_person_without_cloud_access_gets_no_account_and_no_vms(cloud,
                                                                           directory) -> None:
-    users = CloudUsers(cloud.wiring.uow, cloud.wiring.clock, directory=directory)
+    users = CloudUsers(cloud.uow, cloud.clock, directory=directory)
     dave = users.resolver("ldap")("dave")
     assert dave is not None and dave.user_id == 0 and not dave.roles
     assert origin_of(cloud, "dave")[0] is None
@@ -97,34 +97,34 @@ def test_directory_person_without_cloud_access_gets_no_account_and_no_vms(cloud,
 
 
 def test_directory_without_groups_grants_access_to_its_people(cloud, directory) -> None:
-    users = CloudUsers(cloud.wiring.uow, cloud.wiring.clock, directory=directory,
+    users = CloudUsers(cloud.uow, cloud.clock, directory=directory,
                        directory_grants_access=True)
     dave = users.resolver("ldap")("dave")
     assert dave is not None and dave.user_id > 0 and "cloud-access" in dave.roles
 
 
 def test_gridmap_mapped_certificate_gets_an_account_with_cloud_access(cloud) -> None:
-    users = CloudUsers(cloud.wiring.uow, cloud.wiring.clock)
+    users = CloudUsers(cloud.uow, cloud.clock)
     carol = users.resolver("x509")("carol")
     assert carol is not None and "cloud-access" in carol.roles
     assert origin_of(cloud, "carol")[1]["origin"] == "x509"
 
 
 def test_disabled_or_uncreatable_accounts_resolve_to_nobody(cloud) -> None:
-    with cloud.wiring.uow() as uow:
+    with cloud.uow() as uow:
         admin = uow.users.by_name("admin")
         admin.enabled = False
         uow.users.update(admin)
         uow.commit()
-    assert CloudUsers(cloud.wiring.uow, cloud.wiring.clock).resolver("password")("admin") is None
-    assert CloudUsers(cloud.wiring.uow, cloud.wiring.clock,
+    assert CloudUsers(cloud.uow, cloud.clock).resolver("password")("admin") is None
+    assert CloudUsers(cloud.uow, cloud.clock,
                       create=False).resolver("voms")("vo:x") is None
 
 
 def test_local_password_link_leaves_unknown_and_passwordless_users_to_the_next(cloud) -> None:
-    link = CloudPasswordAuthenticator(cloud.identity, cloud.wiring.uow)
+    link = CloudPasswordAuthenticator(cloud.identity, cloud.uow)
     assert link.authenticate(Credentials(username="nobody", password="x")) is None
-    CloudUsers(cloud.wiring.uow, cloud.wiring.clock).resolver("voms")("vo:x")
+    CloudUsers(cloud.uow, cloud.clock).resolver("voms")("vo:x")
     assert link.authenticate(Credentials(username="vo:x", password="x")) is None
     assert link.authenticate(Credentials(username="admin", password="adminpw")).user == "admin"
     with pytest.raises(AuthenticationFailed, match="wrong password for user admin"):

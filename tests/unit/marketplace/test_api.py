@@ -219,17 +219,28 @@ def test_mounted_under_marketplace_locations_and_links_follow_the_mount(
         assert 'action="metadata"' in c.get("/marketplace/").text
 
 
-def test_bootstrap_config_reads_marketplace_and_policy_sections(tmp_path: Path) -> None:
-    from stratuslab.bootstrap_marketplace import MarketplaceConfig
+def test_standalone_marketplace_reads_the_servers_settings_sections(tmp_path: Path) -> None:
+    from stratuslab.bootstrap.marketplace_server import policy_lists
+    from stratuslab.settings import load_settings
 
-    config = MarketplaceConfig.from_toml({
-        "marketplace": {"ca_dir": str(tmp_path), "max_body": 1000},
-        "policy": {"endorsers_whitelist": ["A@x.org"], "images_blacklist": "id1, id2"},
-    }, data_dir=str(tmp_path))
-    lists = config.policy_lists()
+    config = tmp_path / "stratuslab.toml"
+    config.write_text(f"""
+[server]
+data_dir = "{tmp_path}"
+[marketplace]
+ca_dir = "{tmp_path}"
+max_body = 1000
+listen = "127.0.0.1:9999"
+[policy]
+endorsers_whitelist = ["A@x.org"]
+images_blacklist = ["id1", "id2"]
+""")
+    settings = load_settings(str(config), env={})
+    lists = policy_lists(settings)
     assert lists.endorsers_whitelist == frozenset({"a@x.org"})
     assert lists.images_blacklist == frozenset({"id1", "id2"})
-    assert config.max_body == 1000 and config.data_dir == str(tmp_path)
+    assert settings.marketplace.max_body == 1000 and settings.data_dir == tmp_path
+    assert settings.marketplace.listen == "127.0.0.1:9999"
 
 
 def test_endorsement_dated_in_the_future_is_refused(client: TestClient, alice: Identity) -> None:

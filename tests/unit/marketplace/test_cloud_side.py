@@ -46,17 +46,17 @@ def publish(cloud: Cloud, tmp_path: Path, who: Identity, name: str, email: str,
     image.write_bytes(gzip.compress(os.urandom(300_000), mtime=0))
     raw = signed(who, image.read_bytes(), email=email, compression="gz", format="raw",
                  locations=(image.as_uri(),), **fields)
-    stored = cloud.wiring.services["marketplace"].upload(raw)
+    stored = cloud.features.marketplace.registry.upload(raw)
     return stored.entry.identifier, raw
 
 
 def vm_count(cloud: Cloud) -> int:
-    with cloud.wiring.uow(readonly=True) as uow:
+    with cloud.uow(readonly=True) as uow:
         return len(uow.vms.list(VmFilter(include_done=True), Page(0, 1000)))
 
 
 def imported(cloud: Cloud, admin: Principal, ident: str) -> int:
-    images = cloud.wiring.services["marketplace_images"]
+    images = cloud.services.marketplace_images
     image, job = images.request_import(admin, ident)
     assert image is None and job is not None and job.kind == "image-import"
     drain(cloud)
@@ -73,7 +73,7 @@ def test_import_job_registers_the_verified_image_once_per_node(
     image_id = imported(mcloud, admin, ident)
     image = mcloud.images.get(admin, image_id)
     assert image.marketplace_id == ident and image.public and Path(image.path).is_file()
-    again, job = mcloud.wiring.services["marketplace_images"].request_import(admin, ident)
+    again, job = mcloud.services.marketplace_images.request_import(admin, ident)
     assert job is None and again is not None and again.id == image_id
 
 
@@ -86,7 +86,7 @@ def test_imported_image_keeps_declared_inbound_ports_and_its_vms_firewall_opens_
     assert mcloud.images.get(admin, image_id).inbound_ports == [80, 8080]
     [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=image_id))
     drain(mcloud)
-    rules = mcloud.wiring.services["network.driver"].rules[f"sl{vm.id}n0"]
+    rules = mcloud.features.network.driver.rules[f"sl{vm.id}n0"]
     inbound_tcp = {r.port_min for r in rules if r.direction.value == "inbound" and r.protocol.value == "tcp"}
     assert inbound_tcp == {22, 80, 8080}
 
@@ -99,7 +99,7 @@ def test_policy_is_checked_again_at_every_launch_and_a_refusal_creates_nothing(
     mcloud.compute.run(admin, RunInstance(image_id=image_id))
     deprecated = xmldsig.sign_document(xmldsig.mark_deprecated(raw, "use three"), creds(alice),
                                        now=later(5))
-    mcloud.wiring.services["marketplace"].upload(deprecated)
+    mcloud.features.marketplace.registry.upload(deprecated)
     before = vm_count(mcloud)
     with pytest.raises(PolicyRefused, match="deprecated: use three"):
         mcloud.compute.run(admin, RunInstance(image_id=image_id))
@@ -111,7 +111,7 @@ def test_blacklisted_endorser_creates_no_import_job(
 ) -> None:
     ident, _ = publish(mcloud, tmp_path, bob, "three", "bob@example.org")
     with pytest.raises(PolicyRefused, match="endorser bob@example.org is blacklisted"):
-        mcloud.wiring.services["marketplace_images"].request_import(admin, ident)
+        mcloud.services.marketplace_images.request_import(admin, ident)
     assert [j for j in mcloud.compute.jobs(admin) if j.kind == "image-import"] == []
     assert not list((mcloud.settings.data_dir / "marketplace-cache").glob(f"{ident}*"))
 
@@ -131,7 +131,7 @@ def test_marketplace_image_as_readonly_disk_is_fetched_and_attached_readonly(
 
 
 def test_unknown_or_malformed_identifiers_are_refused(mcloud: Cloud, admin: Principal) -> None:
-    images = mcloud.wiring.services["marketplace_images"]
+    images = mcloud.services.marketplace_images
     with pytest.raises(InvalidMetadata, match="not 27 characters"):
         images.request_import(admin, "short")
     with pytest.raises(Exception, match="does not exist"):

@@ -31,7 +31,7 @@ def user(cloud: Cloud, admin: Principal, name: str) -> Principal:
 
 
 def net(cloud: Cloud) -> NetworkService:
-    svc: NetworkService = cloud.wiring.services["network"]
+    svc: NetworkService = cloud.services.network
     return svc
 
 

@@ -44,7 +44,7 @@ def bob(cloud: Cloud, admin: Principal) -> Principal:
 
 
 def net(cloud: Cloud) -> NetworkService:
-    svc: NetworkService = cloud.wiring.services["network"]
+    svc: NetworkService = cloud.services.network
     return svc
 
 
@@ -104,7 +104,7 @@ def test_failed_deploy_releases_the_lease_and_retry_takes_it_again(
     drain(cloud)
     failed = cloud.compute.get(admin, vm.id)
     assert failed.state == "failed" and used(cloud) == 0
-    driver = cloud.wiring.services["network.driver"]
+    driver = cloud.features.network.driver
     assert driver.nics == {}  # unplugged by the rollback
     cloud.compute.act(admin, vm.id, "recover-retry")  # fails again (the failure is in its spec)
     drain(cloud)
@@ -194,7 +194,7 @@ def test_security_groups_are_per_owner_and_attach_to_nics(
         cloud.compute.run(alice, RunInstance(img, nics=({"secgroup": "db"},)))
     [(vm, _)] = cloud.compute.run(alice, RunInstance(img, nics=({"secgroup": "web"},)))
     drain(cloud)
-    driver = cloud.wiring.services["network.driver"]
+    driver = cloud.features.network.driver
     [(tap, rules)] = driver.rules.items()
     assert {(r.protocol.value, r.port_min) for r in rules} >= {("tcp", 80), ("icmp", None)}
     with pytest.raises(NotFound):
@@ -214,7 +214,7 @@ def test_remote_group_rules_resolve_to_the_members_addresses(
     [(web, _)] = cloud.compute.run(alice, RunInstance(img, nics=({"secgroup": "web"},)))
     [(dbvm, _)] = cloud.compute.run(alice, RunInstance(img, nics=({"secgroup": "db"},)))
     drain(cloud)
-    driver = cloud.wiring.services["network.driver"]
+    driver = cloud.features.network.driver
     rules = driver.rules[f"sl{dbvm.id}n0"]
     cidrs = {r.remote_cidr for r in rules if r.port_min == 5432}
     assert cidrs == {f"{web.ip}/32", f"{web.ipv6}/128"}
@@ -234,7 +234,7 @@ def test_image_inbound_ports_open_the_default_firewall_and_are_logged(
     [(grouped, _)] = cloud.compute.run(alice, RunInstance(web.id or 0, nics=({"secgroup": "ssh"},)))
     [(other, _)] = cloud.compute.run(alice, RunInstance(image(cloud, admin, tmp_path)))
     drain(cloud)
-    driver = cloud.wiring.services["network.driver"]
+    driver = cloud.features.network.driver
 
     def inbound_tcp(vm_id: int | None) -> set[int | None]:
         return {r.port_min for r in driver.rules[f"sl{vm_id}n0"]

@@ -19,17 +19,17 @@ from stratuslab.services.network.service import NetworkService
 
 
 def used(cloud: Cloud, name: str) -> int:
-    svc: NetworkService = cloud.wiring.services["network"]
+    svc: NetworkService = cloud.services.network
     return next(v.usage.leases_used for v in svc.networks() if v.network.name == name)
 
 
 def nics(cloud: Cloud) -> VmNics:
-    svc: VmNics = cloud.wiring.services["vm_nics"]
+    svc: VmNics = cloud.services.vm_nics
     return svc
 
 
 def hypervisor(cloud: Cloud) -> SimulatedHypervisor:
-    [node] = cloud.wiring.nodes.values()
+    [node] = cloud.nodes.values()
     hv = node.hypervisor
     assert isinstance(hv, SimulatedHypervisor)
     return hv

@@ -23,7 +23,7 @@ TAP = "sl{}n0"
 
 
 def driver(cloud: Cloud) -> SimulatedNetworkDriver:
-    d = cloud.wiring.services["network.driver"]
+    d = cloud.features.network.driver
     assert isinstance(d, SimulatedNetworkDriver)
     return d
 

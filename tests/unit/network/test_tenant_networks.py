@@ -32,7 +32,7 @@ def user(cloud: Cloud, admin: Principal, name: str, groups: list[str] | None = N
 
 
 def net(cloud: Cloud) -> NetworkService:
-    svc: NetworkService = cloud.wiring.services["network"]
+    svc: NetworkService = cloud.services.network
     return svc
 
 

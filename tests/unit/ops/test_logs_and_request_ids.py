@@ -58,7 +58,7 @@ def test_request_id_goes_from_the_api_into_the_job_and_its_log_lines(
     assert res.status_code == 202, res.text
     assert res.headers["x-request-id"] == "op-42.a"
     job_id = res.json()["jobs"][0]["id"]
-    with cloud.wiring.uow() as uow:
+    with cloud.uow() as uow:
         job = uow.jobs.get(job_id)
     assert job is not None and job.request_id == "op-42.a"
     while cloud.runner.run_once():

@@ -1,10 +1,9 @@
 """The network half of the OCCI services backend: network resources and networkinterface links.
 
-Works over the NetworkService found as extras["network"] (bootstrap/network.py); without it
-the network collection is empty and changes answer 501.  OCCI ids are the networks' database
+Works over the NetworkService (`network` of CloudServices).  OCCI ids are the networks' database
 ids; a compute's NICs (its leases, vm.spec["networks"]) are its networkinterface links, with
 ids "<vm id>_<nic index>"; creating or deleting one hot-plugs a NIC through the NIC service
-(extras["vm_nics"]; 501 without it).
+(`vm_nics` of CloudServices).
 Translation only.  Imports core, services and this package.
 """
 
@@ -19,6 +18,8 @@ from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidInput, NotFound, Unsupported
 from stratuslab.core.network import Network
 from stratuslab.core.states import VmState
+from stratuslab.services.catalog import CloudServices
+from stratuslab.services.network.service import NetworkService
 
 LISTING = "GET /occi/network/"
 #: where a network created without occi.network.address gets its /24
@@ -53,17 +54,12 @@ def _hosts_but(subnet: str, gateway: str) -> list[str]:
 
 
 class NetworkCalls:
-    extras: Mapping[str, Any]
+    services: CloudServices
 
-    def _service(self) -> Any:
-        service = self.extras.get("network")
-        if service is None:
-            raise Unsupported("networks")
-        return service
+    def _service(self) -> NetworkService:
+        return self.services.network
 
     def _networks(self) -> list[Network]:
-        if self.extras.get("network") is None:
-            return []
         nets = [v.network for v in self._service().networks()]
         return sorted(nets, key=lambda n: n.id or 0)
 
@@ -135,9 +131,7 @@ class NetworkCalls:
     ) -> str:
         """A new networkinterface: a NIC on the network, hot-plugged (the address given as
         occi.networkinterface.address with allocation static, else the next free one)."""
-        nics = self.extras.get("vm_nics")
-        if nics is None:
-            raise Unsupported("adding network interfaces to a running compute")
+        nics = self.services.vm_nics
         static = attributes.get("occi.networkinterface.allocation") == "static"
         ip = str(attributes.get("occi.networkinterface.address") or "") if static else ""
         index = len(vm.spec.get("networks", []))
@@ -145,9 +139,7 @@ class NetworkCalls:
         return f"{vm.id}_{index}"
 
     def detach_nic(self, principal: Principal, vm: Vm, index: int) -> None:
-        nics = self.extras.get("vm_nics")
-        if nics is None:
-            raise Unsupported("removing network interfaces from a running compute")
+        nics = self.services.vm_nics
         if not 0 <= index < len(vm.spec.get("networks", [])):
             raise NotFound("link", f"{vm.id}_{index}", "GET /occi/link/networkinterface/")
         nics.detach(principal, vm, str(index))

@@ -2,9 +2,8 @@
 
 Compute goes through ComputeService (run/get/list/act; delete is the `kill` action), os_tpl
 mixins are ImageService's images and resource_tpl mixins the compute instance types.
-Authentication is the server's one chain.  Networks, storage and their links come from the
-`extras` mapping (ctx.extras: "network", "volumes", "vm_volumes") when they are wired; without
-them the collections are empty and changes raise Unsupported (501).  Translation only.
+Authentication is the server's one chain.  Networks, storage and their links go through the
+network and storage services of CloudServices; what they cannot do yet raises Unsupported (501).  Translation only.
 Imports core, services and this package; never drivers, persistence or settings.
 """
 
@@ -12,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stratuslab.api.occi.backend import ComputeRequest, LinkRecord
@@ -24,8 +23,7 @@ from stratuslab.core.entities import Image, InstanceType, Principal, Vm
 from stratuslab.core.errors import InvalidInput, NotFound
 from stratuslab.core.ports import Page
 from stratuslab.core.states import VmAction, VmState
-from stratuslab.services.compute import ComputeService
-from stratuslab.services.images import ImageService
+from stratuslab.services.catalog import CloudServices
 
 _ALL = 100_000
 
@@ -44,23 +42,14 @@ def _user_data(encoded: str | None) -> str | None:
 
 
 class ServicesBackend(NetworkCalls, StorageCalls):
-    def __init__(
-        self,
-        *,
-        authenticate: Callable[[Credentials], Principal],
-        compute: ComputeService,
-        images: ImageService,
-        extras: Mapping[str, Any] | None = None,
-        default_image: int | None = None,
-    ) -> None:
-        self._authenticate = authenticate
-        self.compute = compute
-        self.images = images
+    def __init__(self, services: CloudServices, *, default_image: int | None = None) -> None:
+        self.services = services
+        self.compute = services.compute
+        self.images = services.images
         self.default_image = default_image  # [occi] default_image: for computes without os_tpl
-        self.extras = extras if extras is not None else {}  # live: features may appear later
 
     def authenticate(self, credentials: Credentials) -> Principal:
-        return self._authenticate(credentials)
+        return self.services.authenticate(credentials)
 
     # ---- template mixins -------------------------------------------------------------------
     def os_templates(self, principal: Principal) -> Sequence[Image]:

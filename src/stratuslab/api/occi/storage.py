@@ -1,8 +1,7 @@
 """The storage half of the OCCI services backend: storage resources and storagelinks.
 
-Works over the VolumeService (extras["volumes"]) and the hot-plug service (extras["vm_volumes"])
-when the storage feature is wired; without them the storage collection is empty and changes
-answer 501.  online/offline: a ready volume is online and stays so (offline is 409, see
+Works over the VolumeService (`volumes`) and the hot-plug service (`vm_volumes`) of
+CloudServices.  online/offline: a ready volume is online and stays so (offline is 409, see
 storage_action).  OCCI storage ids are volume UUIDs; only persistent volumes are storage resources
 (root and volatile disks belong to their VM).  A volume attached to a VM is a storagelink with
 id "<vm id>_<uuid>".  Translation only.  Imports core, services and this package.
@@ -11,13 +10,14 @@ id "<vm id>_<uuid>".  Translation only.  Imports core, services and this package
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from stratuslab.api.occi.backend import LinkRecord, StorageRecord
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidState, NotFound, Unsupported
 from stratuslab.core.volumes import CreateVolume, UpdateVolume, Volume, VolumeKind, VolumeState
+from stratuslab.services.catalog import CloudServices
+from stratuslab.services.storage.service import VolumeService
 
 LISTING = "GET /occi/storage/"
 _STATES = {VolumeState.READY.value: "online", VolumeState.FAILED.value: "error"}
@@ -34,17 +34,12 @@ def _record(vol: Volume) -> StorageRecord:
 
 
 class StorageCalls:
-    extras: Mapping[str, Any]
+    services: CloudServices
 
-    def _volumes(self) -> Any:
-        service = self.extras.get("volumes")
-        if service is None:
-            raise Unsupported("storage (volumes)")
-        return service
+    def _volumes(self) -> VolumeService:
+        return self.services.volumes
 
     def _visible(self, principal: Principal) -> list[Volume]:
-        if self.extras.get("volumes") is None:
-            return []
         return [
             v
             for v in self._volumes().describe(principal)
@@ -113,14 +108,8 @@ class StorageCalls:
 
     def attach_storage(self, principal: Principal, vm: Vm, storage_id: str) -> str:
         self.storage_get(principal, storage_id)
-        hotplug = self.extras.get("vm_volumes")
-        if hotplug is None:
-            raise Unsupported("attaching storage to a running compute")
-        hotplug.attach(principal, vm, [storage_id])
+        self.services.vm_volumes.attach(principal, vm, [storage_id])
         return f"{vm.id}_{storage_id}"
 
     def detach_storage(self, principal: Principal, vm: Vm, storage_id: str) -> None:
-        hotplug = self.extras.get("vm_volumes")
-        if hotplug is None:
-            raise Unsupported("detaching storage from a running compute")
-        hotplug.detach(principal, vm, [storage_id])
+        self.services.vm_volumes.detach(principal, vm, [storage_id])

@@ -5,15 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from stratuslab.api.rest import errors, routes_admin, routes_quarantine, routes_vms
-from stratuslab.api.rest.deps import RestContext
+from stratuslab.services.catalog import CloudServices
 
 
-def create_app(ctx: RestContext) -> FastAPI:
+def create_app(services: CloudServices, *, version: str) -> FastAPI:
     app = FastAPI(
-        title="StratusLab", version=ctx.version,
+        title="StratusLab", version=version,
         openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
     )
-    app.state.ctx = ctx
+    app.state.services = services
     errors.install(app)
     app.include_router(routes_vms.router, prefix="/api/v1")
     app.include_router(routes_admin.router, prefix="/api/v1")

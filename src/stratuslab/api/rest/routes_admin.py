@@ -118,7 +118,7 @@ def issue_token(body: TokenBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
 
 @router.get("/tokens", tags=["users"])
 def list_tokens(ctx: Ctx, caller: Caller, all: bool = False) -> list[dict[str, Any]]:
-    return ctx.identity.list_tokens(caller, all_users=all)  # type: ignore[no-any-return]
+    return ctx.identity.list_tokens(caller, all_users=all)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, tags=["users"])

@@ -14,7 +14,7 @@ router = APIRouter(tags=["cloud"])
 
 @router.get("/cloud/load")
 def cloud_load(ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    load = ctx.extras["cloudstats"].load()
+    load = ctx.cloudstats.load()
     hosts = []
     for h in load.hosts:
         cap = h.capacity

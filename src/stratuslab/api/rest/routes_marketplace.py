@@ -1,6 +1,6 @@
 """/api/v1/images/marketplace: import a marketplace image by identifier, explain the policy.
 
-The marketplace images service comes as `ctx.extras["marketplace"]`
+The marketplace images service is `ctx.marketplace_images`
 (services.marketplace.cloud.MarketplaceImages).  Never imports drivers, persistence or settings.
 """
 
@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict
 
 from stratuslab.api.rest.deps import Caller, Ctx
 from stratuslab.api.rest.schemas import image_out, job_out
-from stratuslab.core.errors import Unavailable
 
 router = APIRouter(prefix="/api/v1", tags=["images"])
 
@@ -24,19 +23,11 @@ class ImportBody(BaseModel):
     kernel_image: int | None = None  # boot the disk with this image's kernel/initrd/cmdline
 
 
-def _images(ctx: Any) -> Any:
-    service = ctx.extras.get("marketplace_images")
-    if service is None:
-        raise Unavailable("this server has no marketplace support configured",
-                          hint="check the [marketplace] settings of stratus-server")
-    return service
-
-
 @router.post("/images/marketplace/{identifier}", status_code=202)
 def import_image(identifier: str, ctx: Ctx, caller: Caller,
                  body: ImportBody | None = None) -> Any:
     """Verify, apply the site policy and (if this node lacks it) queue the download job."""
-    image, job = _images(ctx).request_import(
+    image, job = ctx.marketplace_images.request_import(
         caller, identifier, kernel_image=body.kernel_image if body else None)
     if image is not None:
         return JSONResponse({"image": image_out(image), "job": None}, status_code=200)
@@ -46,6 +37,6 @@ def import_image(identifier: str, ctx: Ctx, caller: Caller,
 @router.get("/images/marketplace/{identifier}/policy")
 def explain_policy(identifier: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """The site policy's verdict on every endorsement of the image (stratus policy-image)."""
-    verdicts = _images(ctx).explain(identifier)
+    verdicts = ctx.marketplace_images.explain(identifier)
     return {"identifier": identifier, "allowed": any(v["allowed"] for v in verdicts),
             "verdicts": verdicts}

@@ -1,7 +1,6 @@
 """/api/v1 networks, address ranges, holds, reservations, security groups and NIC hot-plug.
 
-The NetworkService arrives as ctx.extras["network"] and VmNics as ctx.extras["vm_nics"]
-(bootstrap/network.py).  Adapter only: request bodies -> service calls -> JSON; never imports
+The NetworkService is ctx.network and NIC hot-plug (VmNics) ctx.vm_nics (services.catalog).  Adapter only: request bodies -> service calls -> JSON; never imports
 drivers, persistence or settings.
 """
 
@@ -12,8 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from stratuslab.api.rest.deps import Caller, Ctx, RestContext
-from stratuslab.core.errors import Unavailable
+from stratuslab.api.rest.deps import Caller, Ctx
 
 router = APIRouter(prefix="/api/v1", tags=["network"])  # added by bootstrap/network.py
 
@@ -76,20 +74,6 @@ class NicBody(_Strict):
     ip: str | None = None
 
 
-def _svc(ctx: RestContext) -> Any:
-    svc = ctx.extras.get("network")
-    if svc is None:
-        raise Unavailable("networking is not configured on this server")
-    return svc
-
-
-def _nics(ctx: RestContext) -> Any:
-    svc = ctx.extras.get("vm_nics")
-    if svc is None:
-        raise Unavailable("NIC hot-plug is not configured on this server")
-    return svc
-
-
 def network_out(view: Any) -> dict[str, Any]:
     n, u = view.network, view.usage
     return {
@@ -136,19 +120,19 @@ def rule_text(r: Any) -> str:
 
 @router.get("/networks")
 def list_networks(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
-    return [network_out(v) for v in _svc(ctx).networks(caller)]
+    return [network_out(v) for v in ctx.network.networks(caller)]
 
 
 @router.post("/networks", status_code=201)
 def create_network(body: NetworkBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     table = body.model_dump(exclude={"name"}, exclude_none=True)
-    _svc(ctx).create(caller, body.name, table)
+    ctx.network.create(caller, body.name, table)
     return show_network(body.name, ctx, caller)
 
 
 @router.get("/networks/{name}")
 def show_network(name: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    view, leases, holds = _svc(ctx).show(name, caller)
+    view, leases, holds = ctx.network.show(name, caller)
     out = network_out(view)
     mine = [le for le in leases if caller.is_admin or le.owner == caller.user]
     out["leases"] = [lease_out(le) for le in mine]
@@ -158,36 +142,36 @@ def show_network(name: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
 
 @router.delete("/networks/{name}", status_code=204)
 def delete_network(name: str, ctx: Ctx, caller: Caller) -> None:
-    _svc(ctx).delete(caller, name)
+    ctx.network.delete(caller, name)
 
 
 @router.post("/networks/{name}/permissions")
 def share_network(name: str, body: ShareBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    _svc(ctx).share(caller, name, permissions=body.permissions, group=body.group)
+    ctx.network.share(caller, name, permissions=body.permissions, group=body.group)
     return show_network(name, ctx, caller)
 
 
 @router.post("/networks/{name}/ranges", status_code=201)
 def add_range(name: str, body: RangeBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    _svc(ctx).add_range(caller, name, body.range)
+    ctx.network.add_range(caller, name, body.range)
     return show_network(name, ctx, caller)
 
 
 @router.delete("/networks/{name}/ranges/{text:path}")
 def remove_range(name: str, text: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    _svc(ctx).remove_range(caller, name, text)
+    ctx.network.remove_range(caller, name, text)
     return show_network(name, ctx, caller)
 
 
 @router.post("/networks/{name}/holds", status_code=201)
 def hold(name: str, body: HoldBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    _svc(ctx).hold(caller, name, body.ip, body.reason)
+    ctx.network.hold(caller, name, body.ip, body.reason)
     return {"network": name, "ip": body.ip, "reason": body.reason}
 
 
 @router.delete("/networks/{name}/holds/{ip}", status_code=204)
 def release_hold(name: str, ip: str, ctx: Ctx, caller: Caller) -> None:
-    _svc(ctx).release_hold(caller, name, ip)
+    ctx.network.release_hold(caller, name, ip)
 
 
 # --- reservations ------------------------------------------------------------------------
@@ -195,18 +179,18 @@ def release_hold(name: str, ip: str, ctx: Ctx, caller: Caller) -> None:
 
 @router.get("/reservations")
 def list_reservations(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
-    return [reservation_out(r, leases) for r, leases in _svc(ctx).reservations(caller)]
+    return [reservation_out(r, leases) for r, leases in ctx.network.reservations(caller)]
 
 
 @router.post("/reservations", status_code=201)
 def reserve(body: ReservationBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    res, leases = _svc(ctx).reserve(caller, body.network, body.count, body.name)
+    res, leases = ctx.network.reserve(caller, body.network, body.count, body.name)
     return reservation_out(res, leases)
 
 
 @router.delete("/reservations/{reservation_id}", status_code=204)
 def release_reservation(reservation_id: int, ctx: Ctx, caller: Caller) -> None:
-    _svc(ctx).release_reservation(caller, reservation_id)
+    ctx.network.release_reservation(caller, reservation_id)
 
 
 # --- security groups ---------------------------------------------------------------------
@@ -214,49 +198,49 @@ def release_reservation(reservation_id: int, ctx: Ctx, caller: Caller) -> None:
 
 @router.get("/secgroups")
 def list_groups(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
-    return [group_out(g) for g in _svc(ctx).groups(caller)]
+    return [group_out(g) for g in ctx.network.groups(caller)]
 
 
 @router.post("/secgroups", status_code=201)
 def create_group(body: GroupBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    return group_out(_svc(ctx).create_group(caller, body.name, body.rules, body.description))
+    return group_out(ctx.network.create_group(caller, body.name, body.rules, body.description))
 
 
 @router.get("/secgroups/{name}")
 def show_group(name: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    return group_out(_svc(ctx).group(caller, name))
+    return group_out(ctx.network.group(caller, name))
 
 
 @router.delete("/secgroups/{name}", status_code=204)
 def delete_group(name: str, ctx: Ctx, caller: Caller) -> None:
-    _svc(ctx).delete_group(caller, name)
+    ctx.network.delete_group(caller, name)
 
 
 @router.post("/secgroups/{name}/rules", status_code=201)
 def add_rule(name: str, body: RuleBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    return group_out(_svc(ctx).add_rule(caller, name, body.rule))
+    return group_out(ctx.network.add_rule(caller, name, body.rule))
 
 
 @router.post("/secgroups/{name}/rules/delete")
 def delete_rule(name: str, body: RuleBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    return group_out(_svc(ctx).delete_rule(caller, name, body.rule))
+    return group_out(ctx.network.delete_rule(caller, name, body.rule))
 
 
 @router.post("/vms/{vm_id}/secgroups")
 def attach_groups(vm_id: int, body: AttachBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    vm = _svc(ctx).attach(caller, vm_id, body.groups)
+    vm = ctx.network.attach(caller, vm_id, body.groups)
     return {"id": vm.id, "nics": vm.spec.get("nics", [])}
 
 
 @router.post("/vms/{vm_id}/nics", status_code=201)
 def attach_nic(vm_id: int, body: NicBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """Hot-plug a NIC on `network` into the running VM; answers its facts (nic_id, mac, ip...)."""
-    facts: dict[str, Any] = _nics(ctx).attach(caller, vm_id, body.network, body.ip)
+    facts: dict[str, Any] = ctx.vm_nics.attach(caller, vm_id, body.network, body.ip)
     return facts
 
 
 @router.delete("/vms/{vm_id}/nics/{nic}")
 def detach_nic(vm_id: int, nic: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """Unplug the VM's NIC given by MAC or NIC id (only its last, never its only one)."""
-    facts: dict[str, Any] = _nics(ctx).detach(caller, vm_id, nic)
+    facts: dict[str, Any] = ctx.vm_nics.detach(caller, vm_id, nic)
     return facts

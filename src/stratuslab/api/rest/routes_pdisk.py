@@ -29,7 +29,6 @@ from starlette.concurrency import run_in_threadpool
 
 from stratuslab.api.rest.deps import Caller, Ctx
 from stratuslab.api.rest.errors import STATUS
-from stratuslab.api.rest.routes_volumes import services
 from stratuslab.core.errors import CloudError, InvalidInput
 from stratuslab.core.volumes import CreateVolume, UpdateVolume
 
@@ -77,12 +76,12 @@ def _int(form: dict[str, str], key: str) -> int:
 
 
 def list_disks(ctx: Ctx, caller: Caller) -> Any:
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     return _guard(lambda: [disk_out(v) for v in svc.describe(caller)])
 
 
 async def create_disk(request: Request, ctx: Ctx, caller: Caller) -> Any:
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     form = await _form(request)
 
     def create() -> dict[str, str]:
@@ -94,12 +93,12 @@ async def create_disk(request: Request, ctx: Ctx, caller: Caller) -> Any:
 
 
 def show_disk(uuid: str, ctx: Ctx, caller: Caller) -> Any:
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     return _guard(lambda: disk_out(svc.get(caller, uuid)))
 
 
 async def update_disk(uuid: str, request: Request, ctx: Ctx, caller: Caller) -> Any:
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     form = await _form(request)
     visibility = form.get("visibility")
     change = UpdateVolume(tag=form.get("tag"), visibility=visibility.lower() if visibility else None)
@@ -107,18 +106,18 @@ async def update_disk(uuid: str, request: Request, ctx: Ctx, caller: Caller) -> 
 
 
 def delete_disk(uuid: str, ctx: Ctx, caller: Caller) -> Any:
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     return _guard(lambda: {"uuid": svc.delete(caller, uuid).uuid})
 
 
 def list_mounts(uuid: str, ctx: Ctx, caller: Caller) -> Any:
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     return _guard(lambda: [{"vmId": m.vm_id, "device": m.device or "static"}
                            for m in svc.mounts(caller, uuid)])  # fmt: skip
 
 
 async def mount_disk(uuid: str, request: Request, ctx: Ctx, caller: Caller) -> Any:
-    _, vm_volumes = services(ctx)
+    vm_volumes = ctx.vm_volumes
     form = await _form(request)
 
     def mount() -> dict[str, Any]:
@@ -132,7 +131,7 @@ async def mount_disk(uuid: str, request: Request, ctx: Ctx, caller: Caller) -> A
 
 
 def unmount_disk(uuid: str, mount_id: str, ctx: Ctx, caller: Caller) -> Any:
-    svc, vm_volumes = services(ctx)
+    svc, vm_volumes = ctx.volumes, ctx.vm_volumes
 
     def unmount() -> dict[str, Any]:
         _, sep, vm_text = mount_id.rpartition("_")

@@ -1,8 +1,8 @@
 """/api/v1/volumes (persistent volumes: create, list with `key:pattern` filters, show, update,
 delete, attach/detach to a running VM) and /api/v1/storage/quarantine (admins).
 
-The VolumeService arrives as ctx.extras["volumes"] and the hot-plug use case as
-ctx.extras["vm_volumes"] (bootstrap/storage.py); the VM is loaded through ctx.compute with the
+The VolumeService is ctx.volumes and the hot-plug use case ctx.vm_volumes (services.catalog);
+the VM is loaded through ctx.compute with the
 permission to act on it.  Adapter only: never imports drivers, persistence or settings.
 """
 
@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from stratuslab.api.rest.deps import Caller, Ctx, RestContext
-from stratuslab.core.errors import NotFound, Unavailable
+from stratuslab.api.rest.deps import Caller, Ctx
+from stratuslab.core.errors import NotFound
 from stratuslab.core.volumes import CreateVolume, UpdateVolume
 
 router = APIRouter(prefix="/api/v1", tags=["volumes"])  # added by bootstrap/storage.py
@@ -44,13 +44,6 @@ class VmBody(_Strict):
     vm: int = Field(description="the VM id")
 
 
-def services(ctx: RestContext) -> tuple[Any, Any]:
-    svc = ctx.extras.get("volumes")
-    if svc is None:
-        raise Unavailable("volumes are not configured on this server")
-    return svc, ctx.extras.get("vm_volumes")
-
-
 def volume_out(v: Any, mounts: list[Any] | None = None) -> dict[str, Any]:
     out = {
         "id": v.uuid, "size": v.size_gb, "tag": v.tag, "owner": v.owner, "group": v.group,
@@ -68,7 +61,7 @@ def volume_out(v: Any, mounts: list[Any] | None = None) -> dict[str, Any]:
 
 @router.post("/volumes", status_code=201)
 def create_volume(body: VolumeBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     cmd = CreateVolume(size_gb=body.size, tag=body.tag, visibility=body.visibility,
                        pool=body.pool, parent_volume=body.cow, readonly=body.readonly)  # fmt: skip
     return volume_out(svc.create(caller, cmd))
@@ -79,33 +72,33 @@ def list_volumes(
     ctx: Ctx, caller: Caller,
     filter: Annotated[list[str] | None, Query(description="key:pattern (glob with * and ?, ^/$ anchors), AND-combined")] = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     return [volume_out(v) for v in svc.describe(caller, filters=tuple(filter or ()))]
 
 
 @router.get("/volumes/{uuid}")
 def show_volume(uuid: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     return volume_out(svc.get(caller, uuid), svc.mounts(caller, uuid))
 
 
 @router.patch("/volumes/{uuid}")
 def update_volume(uuid: str, body: VolumeUpdateBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     change = UpdateVolume(tag=body.tag, visibility=body.visibility, readonly=body.readonly)
     return volume_out(svc.update(caller, uuid, change))
 
 
 @router.delete("/volumes/{uuid}")
 def delete_volume(uuid: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     return volume_out(svc.delete(caller, uuid))
 
 
 @router.post("/volumes/{uuid}/attach")
 def attach_volume(uuid: str, body: VmBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """Hot-plug into a running VM; answers the device name the guest sees (vdb...)."""
-    _, vm_volumes = services(ctx)
+    vm_volumes = ctx.vm_volumes
     vm = ctx.compute.get(caller, body.vm, action="action")
     (plugged,) = vm_volumes.attach(caller, vm, [uuid])
     return {"id": plugged.volume_uuid, "vm": plugged.vm_id, "device": plugged.device,
@@ -114,7 +107,7 @@ def attach_volume(uuid: str, body: VmBody, ctx: Ctx, caller: Caller) -> dict[str
 
 @router.post("/volumes/{uuid}/detach")
 def detach_volume(uuid: str, body: VmBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    svc, vm_volumes = services(ctx)
+    svc, vm_volumes = ctx.volumes, ctx.vm_volumes
     vm = ctx.compute.get(caller, body.vm, action="action")
     vm_volumes.detach(caller, vm, [uuid])
     return volume_out(svc.get(caller, uuid))
@@ -122,27 +115,25 @@ def detach_volume(uuid: str, body: VmBody, ctx: Ctx, caller: Caller) -> dict[str
 
 @router.get("/storage/quarantine")
 def list_quarantine(ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     return [volume_out(v) for v in svc.quarantined(caller)]
 
 
 @router.delete("/storage/quarantine")
 def purge_expired(ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """Purge the quarantined volumes whose retention has passed."""
-    svc, _ = services(ctx)
-    retention = ctx.extras.get("volume_retention")
-    before = retention() if retention else None
-    return {"purged": [v.uuid for v in svc.purge(caller, before=before)]}
+    svc = ctx.volumes
+    return {"purged": [v.uuid for v in svc.purge(caller, before=ctx.volume_retention())]}
 
 
 @router.delete("/storage/quarantine/{uuid}")
 def purge_one(uuid: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     """Purge one quarantined volume; a node-local root volume's bytes are in its VM's
     quarantined instance directory, which goes with it."""
-    svc, _ = services(ctx)
+    svc = ctx.volumes
     purged = svc.purge(caller, uuid)
     for vol in purged:
-        if vol.kind == "root" and vol.pool == "local" and vol.vm_id is not None and ctx.quarantine:
+        if vol.kind == "root" and vol.pool == "local" and vol.vm_id is not None:
             with contextlib.suppress(NotFound):
                 ctx.quarantine.purge(caller, vol.vm_id)
     return {"purged": [v.uuid for v in purged]}

@@ -50,7 +50,10 @@ class VolumeBackendPort(Protocol):
     """Where volume bytes live.  Every method is idempotent: repeating a call that already
     succeeded succeeds again (a job step may run twice after a restart)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The driver's registered name (a class attribute of the driver)."""
+        ...
 
     @property
     def capabilities(self) -> BackendCaps: ...

@@ -14,7 +14,6 @@ from stratuslab.bootstrap import Cloud
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import Unsupported
 from stratuslab.core.states import VmState
-from stratuslab.services.templates import TemplateService
 
 UUID = "6f1ed7d5-3e9b-4d5a-8a30-8d9f1f0b2d11"
 MARKET_ID = "BN1EEkPiBx87_uLj2-sdybSI-Xb"
@@ -22,15 +21,7 @@ MARKET_ID = "BN1EEkPiBx87_uLj2-sdybSI-Xb"
 
 @pytest.fixture
 def backend(cloud: Cloud) -> ServicesBackend:
-    w = cloud.wiring
-    return ServicesBackend(
-        authenticate=w.authenticate,
-        compute=cloud.compute,
-        images=cloud.images,
-        identity=cloud.identity,
-        templates=TemplateService(w.uow, w.clock),
-        extras=w.services,
-    )
+    return ServicesBackend(cloud.services)
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 """Virtual networks (the NetworkPort: `one.vn.*`) and the NICs of `one.vm.allocate`.
 
-Works over the NetworkService found as extras["network"] (bootstrap/network.py); without it
-there are no networks: listings are empty, a NIC names a missing network (0x400) and changes
-raise Unsupported (0x800).  OpenNebula ids are the networks' database ids; address
+Works over the NetworkService (`network` of CloudServices); what it cannot do yet raises
+Unsupported (0x800).  OpenNebula ids are the networks' database ids; address
 ranges are the network's ranges in order (AR_ID = index); `one.vn.reserve` answers the id of
 the reservation the service made (our reservations are not networks of their own).
 Translation only.  Imports core, services and this package.
@@ -25,6 +24,7 @@ from stratuslab.api.xmlrpc.services.common import Deps
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidInput, NotFound, Unsupported
 from stratuslab.core.network import Network
+from stratuslab.services.network.service import NetworkService
 
 LISTING = "one.vnpool.info"
 _SIZES = {"A": 8, "B": 16, "C": 24}  # OpenNebula 3.x NETWORK_SIZE class names -> prefix
@@ -129,13 +129,13 @@ class NetworkCalls:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
 
-    def _service(self) -> Any:
-        return self.deps.feature("network", "virtual networks")
+    def _service(self) -> NetworkService:
+        return self.deps.network
 
     def _network(self, net_id: int) -> Network:
         for view in self._service().networks():
             if view.network.id == net_id:
-                return view.network  # type: ignore[no-any-return]
+                return view.network
         raise NotFound("virtual network", net_id, LISTING)
 
     def nic_command(self, principal: Principal, nic: NicRequest) -> dict[str, str]:
@@ -149,9 +149,8 @@ class NetworkCalls:
         raise NotFound("virtual network", wanted, LISTING)
 
     def network_ids(self) -> dict[str, int]:
-        if not self.deps.has("network"):
-            return {}
-        return {v.network.name: v.network.id for v in self._service().networks()}
+        return {v.network.name: v.network.id for v in self._service().networks()
+                if v.network.id is not None}
 
     def with_network_ids(self, vm: Vm, ids: Mapping[str, int] | None = None) -> Vm:
         """The VM with its NICs' facts (ip, mac) and NETWORK_ID filled in, for rendering."""
@@ -172,8 +171,6 @@ class NetworkCalls:
         return vm
 
     def list(self, principal: Principal) -> Sequence[NetworkRecord]:
-        if not self.deps.has("network"):
-            return []
         views = sorted(self._service().networks(principal), key=lambda v: v.network.id or 0)
         return [_record(v.network, v.usage.leases_used) for v in views]
 
@@ -195,8 +192,8 @@ class NetworkCalls:
 
     def _by_name(self, name: str) -> int:
         for view in self._service().networks():
-            if view.network.name == name:
-                return int(view.network.id)
+            if view.network.name == name and view.network.id is not None:
+                return view.network.id
         raise NotFound("virtual network", name, LISTING)
 
     def delete(self, principal: Principal, net_id: int) -> None:
@@ -232,7 +229,8 @@ class NetworkCalls:
         made, _leases = self._service().reserve(
             principal, self._network(net_id).name, reservation.size, reservation.name or ""
         )
-        return int(made.id)
+        assert made.id is not None  # stored
+        return made.id
 
 
 def _ip(address: str) -> str:

@@ -116,12 +116,13 @@ class VmCalls:
         if not wanted:
             raise InvalidInput("the image DISK needs IMAGE_ID, IMAGE or SOURCE")
         market = marketplace_id(disk)
-        if market and self.deps.has("marketplace_images"):
+        if market:
             # StratusLab clients name the marketplace entry (<marketplace>/metadata/<id>): use
             # this node's copy, or verify, apply the policy and import it now (once per image)
-            images = self.deps.extras["marketplace_images"]
+            images = self.deps.marketplace_images
             image = images.registered(market) or images.import_now(principal, market)
-            return int(image.id)
+            assert image.id is not None  # stored
+            return image.id
         for image in self.deps.images.list(principal):
             names = (image.name, image.path, image.source, image.marketplace_id)
             if image.id is not None and (
@@ -189,13 +190,11 @@ class VmCalls:
         self.deps.compute.update_user_template(principal, vm_id, values, merge=merge)
 
     def attach_nic(self, principal: Principal, vm_id: int, nic: NicRequest) -> None:
-        nics = self.deps.feature("vm_nics", "attaching NICs")
         cmd = self.networks.nic_command(principal, nic)
-        nics.attach(principal, vm_id, cmd["network"], cmd.get("ip"))  # VmNics checks the caller
+        self.deps.vm_nics.attach(principal, vm_id, cmd["network"], cmd.get("ip"))  # VmNics checks the caller
 
     def detach_nic(self, principal: Principal, vm_id: int, nic_id: int) -> None:
-        nics = self.deps.feature("vm_nics", "detaching NICs")
-        nics.detach(principal, vm_id, str(nic_id))  # VmNics checks the caller
+        self.deps.vm_nics.detach(principal, vm_id, str(nic_id))  # VmNics checks the caller
 
     def deploy(self, principal: Principal, vm_id: int, host_id: int) -> None:
         self.deps.compute.deploy(principal, vm_id, host_name(self.deps.compute, host_id))

@@ -4,8 +4,7 @@
 A DISK whose SOURCE is a volume UUID (or StratusLab's `pdisk:<endpoint>/<uuid>`) names a
 persistent volume (READONLY="YES": attached read-only); a further image DISK whose SOURCE is a
 Marketplace identifier (or its metadata URL) is a read-only Marketplace disk.  Works over the VolumeService
-(extras["volumes"]) and the hot-plug service (extras["vm_volumes"]) when the storage feature is
-wired; without them such DISKs raise Unsupported (0x800).  Attached volumes follow the
+(`volumes`) and the hot-plug service (`vm_volumes`) of CloudServices.  Attached volumes follow the
 boot disk as DISK_ID 1, 2... in UUID order.  Translation only.  Imports core, services and
 this package.
 """
@@ -50,10 +49,8 @@ class VolumeCalls:
 
     def attachments(self, principal: Principal) -> dict[int, list[str]]:
         """VM id -> UUIDs of the persistent volumes attached to it (as the caller sees them)."""
-        if not self.deps.has("volumes"):
-            return {}
         found: dict[int, list[str]] = {}
-        for vol in self.deps.extras["volumes"].describe(principal):
+        for vol in self.deps.volumes.describe(principal):
             for vm_id in vol.attached_to:
                 found.setdefault(vm_id, []).append(vol.uuid)
         return {vm_id: sorted(uuids) for vm_id, uuids in found.items()}
@@ -69,13 +66,11 @@ class VolumeCalls:
         uuid = volume_uuid(disk)
         if uuid is None:
             raise Unsupported("attaching disks other than volumes (SOURCE=<volume uuid>)")
-        hotplug = self.deps.feature("vm_volumes", "attaching volumes")
-        hotplug.attach(principal, self.deps.compute.get(principal, vm_id), [uuid])
+        self.deps.vm_volumes.attach(principal, self.deps.compute.get(principal, vm_id), [uuid])
 
     def detach_disk(self, principal: Principal, vm_id: int, disk_id: int) -> None:
         vm = self.deps.compute.get(principal, vm_id)
         uuids = self.attachments(principal).get(vm_id, [])
         if not 1 <= disk_id <= len(uuids):
             raise NotFound(f"detachable disk of VM {vm_id}", disk_id, "one.vm.info (DISK_ID)")
-        hotplug = self.deps.feature("vm_volumes", "detaching volumes")
-        hotplug.detach(principal, vm, [uuids[disk_id - 1]])
+        self.deps.vm_volumes.detach(principal, vm, [uuids[disk_id - 1]])

@@ -1,0 +1,89 @@
+"""Composition root of the standalone `stratus-marketplace`: Settings -> database -> service ->
+FastAPI app -> uvicorn.
+
+It reads the same settings file as stratus-server (`[server] data_dir`, `[marketplace]`,
+`[policy]`, STRATUSLAB_* variables), so one configuration describes a marketplace whether it runs
+alone or inside the all-in-one server (bootstrap/marketplace.py builds it the same way, through
+`open_registry`).  The cloud-side keys (`serve`, `endpoint`, `cache_dir`) are not used here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from stratuslab.api.marketplace import create_app
+from stratuslab.core.errors import CloudError
+from stratuslab.persistence.marketplace import SqlMarketplaceRepository, open_database, sqlite_url
+from stratuslab.services.marketplace import MarketplaceService, PolicyLists, TrustPolicy, TrustStore
+from stratuslab.settings import Settings, load_settings, parse_listen
+
+DEFAULT_CA_DIR = "/etc/grid-security/certificates"
+
+
+def policy_lists(settings: Settings) -> PolicyLists:
+    pol = settings.policy
+    return PolicyLists.of(
+        endorsers_whitelist=list(pol.endorsers_whitelist),
+        endorsers_blacklist=list(pol.endorsers_blacklist),
+        images_whitelist=list(pol.images_whitelist),
+        images_blacklist=list(pol.images_blacklist),
+        checksums_whitelist=list(pol.checksums_whitelist),
+        checksums_blacklist=list(pol.checksums_blacklist),
+    )
+
+
+def load_trust(ca_dir: str) -> TrustStore:
+    """The CAs of `ca_dir`; the default directory may be absent (then nothing is trusted yet and
+    uploads are refused with a hint to set [marketplace] ca_dir); a configured one must exist."""
+    if ca_dir == DEFAULT_CA_DIR and not Path(ca_dir).is_dir():
+        return TrustStore()
+    return TrustStore.from_directory(ca_dir)
+
+
+def open_registry(settings: Settings) -> tuple[MarketplaceService, Engine]:
+    """The marketplace service over its own database, and that database's engine (to dispose
+    of at exit)."""
+    mp = settings.marketplace
+    engine = open_database(mp.database_url or sqlite_url(settings.data_dir))
+    service = MarketplaceService(
+        SqlMarketplaceRepository(engine),
+        load_trust(mp.ca_dir),
+        policy=TrustPolicy(policy_lists(settings)),
+        require_email=mp.require_email,
+    )
+    return service, engine
+
+
+def make_app(settings: Settings) -> FastAPI:
+    service, _engine = open_registry(settings)
+    return create_app(service, max_body=settings.marketplace.max_body)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config", type=click.Path(dir_okay=False),
+              help="TOML settings file ([server] data_dir, [marketplace], [policy])")
+@click.option("--data-dir", help="directory of the marketplace database")
+@click.option("--listen", help="HOST:PORT to listen on (default 127.0.0.1:9204)")
+@click.option("--ca-dir", help="directory of trusted CA certificates")
+def main(config: str | None, data_dir: str | None, listen: str | None,
+         ca_dir: str | None) -> None:
+    """StratusLab Marketplace: signed image metadata registry."""
+    try:
+        settings = load_settings(config, env=dict(os.environ), overrides={
+            "server": {"data_dir": data_dir},
+            "marketplace": {"listen": listen, "ca_dir": ca_dir},
+        })
+        host, port = parse_listen(settings.marketplace.listen, key="marketplace.listen")
+        app = make_app(settings)
+    except CloudError as exc:
+        click.echo(f"Error: {exc.full_message}", err=True)
+        raise SystemExit(2) from None
+    import uvicorn  # only when serving
+
+    uvicorn.run(app, host=host or "127.0.0.1", port=port, log_level="info")
+
