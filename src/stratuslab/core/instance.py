@@ -64,7 +64,11 @@ class QuarantineEntry:
 
 
 class InstanceStoragePort(Protocol):
-    """Node-side disks of instances: overlays, swap, volatile disks, context media, quarantine."""
+    """Node-side disks of instances: overlays, swap, volatile disks, context media, quarantine.
+
+    Drivers register under the entry point group `stratuslab.instance_storage` and are called
+    as `cls(instances_dir, quarantine_dir)`; tests/contract/instance_storage_contract.py is the
+    suite each one passes."""
 
     def prepare(self, request: PrologRequest) -> PreparedInstance: ...
 
@@ -74,4 +78,6 @@ class InstanceStoragePort(Protocol):
 
     def quarantined(self) -> list[QuarantineEntry]: ...
 
-    def purge(self, vm_id: int) -> None: ...
+    def purge(self, vm_id: int) -> None:
+        """Delete a quarantined instance directory; NotFound when none is quarantined."""
+        ...

@@ -77,6 +77,11 @@ class HypervisorSettings:
                                   doc="simulated driver only: actions (comma separated) it fails")
     shutdown_timeout: float = setting(30.0, unit="seconds", minimum=0,
                                       doc="ACPI shutdown allowed before a hard stop")
+    instance_storage: str = setting(
+        "", example="file",
+        doc="instance-storage driver of the embedded node (entry point group "
+            "stratuslab.instance_storage: file, simulated, or an installed package's); empty: "
+            "simulated with the simulated hypervisor, else file")
 
 
 @dataclass(frozen=True)

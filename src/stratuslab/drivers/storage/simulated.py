@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from stratuslab.core.errors import NotFound
 from stratuslab.core.hypervisor import DiskSpec
 from stratuslab.core.instance import PreparedInstance, PrologRequest, QuarantineEntry
 
@@ -60,4 +61,6 @@ class SimulatedInstanceStorage:
         return out
 
     def purge(self, vm_id: int) -> None:
+        if not (self.quarantine_dir / str(vm_id) / "quarantine.json").exists():
+            raise NotFound("quarantined VM", vm_id, "stratus quarantine list")
         shutil.rmtree(self.quarantine_dir / str(vm_id), ignore_errors=True)
