@@ -129,6 +129,7 @@ def test_admin_rejects_with_a_reason_that_is_mailed(web: Server, sink) -> None:
     refused = web.cli("describe-instance", user="rejectee", password="Zq7-secret!9",
                       check=False)
     assert refused.returncode != 0
+    assert "authentication failed" in refused.stderr, refused.stderr  # refused, not broken
 
 
 def test_non_admin_gets_403_on_the_page_and_on_the_actions(web: Server) -> None:
