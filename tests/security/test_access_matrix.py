@@ -161,6 +161,14 @@ REST: dict[str, Row] = {
     "GET /api/v1/storage/quarantine": admin_only(200),
     "DELETE /api/v1/storage/quarantine": admin_only(200),
     "DELETE /api/v1/storage/quarantine/{uuid}": admin_only(409, objects={"uuid": "volume"}),
+    # --- hosts as data: users list and show, admins change state (an unknown host for
+    # disable/offline, so the matrix's own node keeps accepting VMs); flush needs migration
+    "GET /api/v1/hosts": user(200),
+    "GET /api/v1/hosts/{name}": user(200, objects={"name": "const:localhost"}),
+    "POST /api/v1/hosts/{name}/enable": admin_only(200, objects={"name": "const:localhost"}),
+    "POST /api/v1/hosts/{name}/disable": admin_only(404, objects={"name": "const:no-such-host"}),
+    "POST /api/v1/hosts/{name}/offline": admin_only(404, objects={"name": "const:no-such-host"}),
+    "POST /api/v1/hosts/{name}/flush": admin_only(501, objects={"name": "const:localhost"}),
     # --- networks (admin-managed), reservations and security groups (owned)
     "GET /api/v1/networks": user(200),
     # tenant networks: any user makes their own (a new name and subnet per call)

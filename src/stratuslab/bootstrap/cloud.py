@@ -27,6 +27,7 @@ from stratuslab.bootstrap import (
     apis,
     auth,
     cdmi,
+    hosts,
     images,
     marketplace,
     monitoring,
@@ -74,11 +75,12 @@ class Features:
     auth: auth.AuthFeature
     cdmi: cdmi.CdmiFeature
     monitoring: monitoring.MonitoringFeature
+    hosts: hosts.HostsFeature
 
     def parts(self) -> tuple[FeatureParts, ...]:
         return (self.images.parts, self.network.parts, self.storage.parts,
                 self.marketplace.parts, self.auth.parts, self.cdmi.parts,
-                self.monitoring.parts)
+                self.monitoring.parts, self.hosts.parts)
 
     def extensions(self) -> tuple[VmExtension, ...]:
         return merge(*self.parts()).extensions
@@ -200,10 +202,12 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     features = Features(images=image_feature, network=network.wire(core, plane),
                         storage=storage.wire(core), marketplace=marketplace.wire(core),
                         auth=access, cdmi=cdmi.wire(core, access.authenticate),
-                        monitoring=monitoring.wire(core, access.authenticate))
+                        monitoring=monitoring.wire(core, access.authenticate),
+                        hosts=hosts.wire(core))
     private_files(data, db.sqlite_path(settings.database_url))  # ours and the features'
     types = instance_types(settings)
-    placement = Placement(nodes)  # hosts' enabled flags; the executor places through it
+    # hosts' states (stored: a disable survives a restart); the executor places through it
+    placement = Placement(nodes, features.hosts.service)
     executor = LifecycleExecutor(uow, clock, nodes, extensions=features.extensions(),
                                  shutdown_timeout=settings.hypervisor.shutdown_timeout,
                                  place=placement.choose)
@@ -239,6 +243,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
         marketplace_images=features.marketplace.images,
         host_capacity=apis.local_capacity,
         cloudstats=features.monitoring.stats,
+        hosts=features.hosts.service,
     )
     cloud = Cloud(settings, engine, uow, clock, services, features, runner,
                   Reconciler(uow, clock, nodes), nodes, parts,

@@ -9,6 +9,7 @@ import click
 from stratuslab.cli import (
     admin,
     cloudload,
+    hosts,
     marketplace,
     network,
     objects,
@@ -54,7 +55,7 @@ def cli(ctx: click.Context, endpoint: str | None, username: str | None, password
 
 
 for command in (*vms.COMMANDS, *admin.COMMANDS, *marketplace.COMMANDS, *registration.COMMANDS,
-                *network.COMMANDS, *volumes.COMMANDS, *cloudload.COMMANDS):
+                *network.COMMANDS, *volumes.COMMANDS, *cloudload.COMMANDS, *hosts.COMMANDS):
     cli.add_command(command)
 for command in objects.COMMANDS:  # file storage (CDMI) beside the storage quarantine
     volumes.storage.add_command(command)

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -160,4 +161,26 @@ schema_compat = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("oldest_code_revision", String(64), nullable=False),
+)
+
+
+hosts = Table(
+    "hosts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),  # core.hosts.HostState
+    Column("cpus", Integer, nullable=False, server_default="0"),
+    Column("memory_mib", Integer, nullable=False, server_default="0"),
+    Column("reserved_cpus", Integer, nullable=False, server_default="0"),
+    Column("reserved_memory_mib", Integer, nullable=False, server_default="0"),
+    Column("load1", Float, nullable=False, server_default="0"),
+    Column("memory_available_mib", Integer, nullable=False, server_default="0"),
+    Column("version", String(64), nullable=False, server_default=""),
+    Column("front_end", String(128), nullable=False, server_default=""),
+    Column("attributes", JSON, nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True)),
+    sqlite_autoincrement=True,  # ids are never reused
 )

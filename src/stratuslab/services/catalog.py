@@ -16,6 +16,7 @@ from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Principal
 from stratuslab.services.cloudstats import CloudStats
 from stratuslab.services.compute import ComputeService, InstanceTypes
+from stratuslab.services.hosts import HostService
 from stratuslab.services.identity import IdentityService
 from stratuslab.services.images import ImageService
 from stratuslab.services.marketplace.cloud import MarketplaceImages
@@ -47,3 +48,4 @@ class CloudServices:
     #: node name -> (CPU in OpenNebula percent, 100 per core; memory KiB); (0, 0): unknown
     host_capacity: Callable[[str], tuple[int, int]]
     cloudstats: CloudStats  # the cloud's load (capacity, allocation, VMs per state)
+    hosts: HostService  # the compute nodes as data (state, capacity, heartbeat)

@@ -47,7 +47,10 @@ def user_delgroup(ctx: Ctx, user_id: int, group_id: int) -> int:
 def host_status(ctx: Ctx, host_id: int, status: int) -> int:
     if status not in (0, 1, 2):
         raise InvalidInput(f"host status {status} is not 0 (enabled), 1 (disabled) or 2 (offline)")
-    ctx.backend.system.host_enable(ctx.principal, host_id, enabled=status == 0)
+    if status == 2:
+        ctx.backend.system.host_offline(ctx.principal, host_id)
+    else:
+        ctx.backend.system.host_enable(ctx.principal, host_id, enabled=status == 0)
     return host_id
 
 

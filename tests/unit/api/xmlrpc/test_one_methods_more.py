@@ -26,9 +26,10 @@ def test_user_enable_addgroup_delgroup_reach_the_identity_port(rpc: Any, backend
 
 
 def test_host_status_enables_disables_and_offlines(rpc: Any, backend: Any) -> None:
-    for status, enabled in ((1, False), (2, False), (0, True)):
+    for status, call in ((1, ("host_enable", 0, False)), (2, ("host_offline", 0)),
+                         (0, ("host_enable", 0, True))):
         assert rpc.one.host.status(S, 0, status) == [True, 0, 0]
-        assert backend.calls[-1] == ("host_enable", 0, enabled)
+        assert backend.calls[-1] == call
     ok, message, code = rpc.one.host.status(S, 0, 7)
     assert (ok, code) == (False, 0x800) and "0 (enabled)" in message
 

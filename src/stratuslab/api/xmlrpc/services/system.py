@@ -14,6 +14,7 @@ from stratuslab.api.xmlrpc.backend import AclRecord, DatastoreRecord, HostRecord
 from stratuslab.api.xmlrpc.services.common import ALL, LOOKUP, Deps, host_name
 from stratuslab.core.entities import Principal, Role
 from stratuslab.core.errors import InvalidInput
+from stratuslab.core.hosts import HostState
 from stratuslab.core.ports import Page
 from stratuslab.core.states import VmState
 from stratuslab.services.identity import require_admin
@@ -37,9 +38,7 @@ class SystemCalls:
                     id=index,
                     name=name,
                     vm_mad="qemu" if real else "simulated",
-                    state=2
-                    if self.deps.compute.placement.is_enabled(name)
-                    else 4,  # MONITORED/DISABLED
+                    state=self.deps.compute.placement.one_state(name),
                     total_cpu=total_cpu,
                     total_mem_kib=total_mem_kib,
                     used_cpu=100 * sum(vm.vcpu for vm in here),
@@ -60,6 +59,11 @@ class SystemCalls:
         self.deps.compute.set_host_enabled(
             principal, host_name(self.deps.compute, host_id), enabled
         )
+
+    def host_offline(self, principal: Principal, host_id: int) -> None:
+        require_admin(principal, "taking a host offline")
+        name = host_name(self.deps.compute, host_id)
+        self.deps.compute.placement.set_state(name, HostState.OFFLINE)
 
     def host_delete(self, principal: Principal, host_id: int) -> None:
         name = host_name(self.deps.compute, host_id)

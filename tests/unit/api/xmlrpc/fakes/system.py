@@ -29,6 +29,9 @@ class FakeSystem:
     def host_enable(self, principal: Principal, host_id: int, *, enabled: bool) -> None:
         self.calls.append(("host_enable", host_id, enabled))
 
+    def host_offline(self, principal: Principal, host_id: int) -> None:
+        self.calls.append(("host_offline", host_id))
+
     def host_delete(self, principal: Principal, host_id: int) -> None:
         self.calls.append(("host_delete", host_id))
 

@@ -1,0 +1,69 @@
+"""The hosts repository: one row per compute node (tables.hosts) with its allocation read from
+the VMs that hold capacity on it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from stratuslab.core.hosts import Host, HostState
+from stratuslab.core.stats import HOLDING
+from stratuslab.persistence.tables import hosts, vms
+
+_FIELDS = ("cpus", "memory_mib", "reserved_cpus", "reserved_memory_mib", "load1",
+           "memory_available_mib", "version", "front_end", "attributes")
+
+
+class SqlHostRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _host(self, row: Any, alloc: dict[str, tuple[int, int, int]]) -> Host:
+        vcpu, mem, count = alloc.get(row.name, (0, 0, 0))
+        return Host(name=row.name, state=HostState(row.state), cpus=row.cpus,
+                    memory_mib=row.memory_mib, reserved_cpus=row.reserved_cpus,
+                    reserved_memory_mib=row.reserved_memory_mib, load1=row.load1,
+                    memory_available_mib=row.memory_available_mib, version=row.version,
+                    front_end=row.front_end, attributes=dict(row.attributes or {}),
+                    heartbeat_at=row.heartbeat_at, id=row.id, allocated_vcpu=vcpu,
+                    allocated_memory_mib=mem, vms=count)
+
+    def _allocation(self, name: str | None = None) -> dict[str, tuple[int, int, int]]:
+        q = (select(vms.c.host, func.coalesce(func.sum(vms.c.vcpu), 0),
+                    func.coalesce(func.sum(vms.c.memory_mib), 0), func.count())
+             .where(vms.c.state.in_(HOLDING), vms.c.host.is_not(None)).group_by(vms.c.host))
+        if name is not None:
+            q = q.where(vms.c.host == name)
+        return {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in self.conn.execute(q)}
+
+    def list(self) -> list[Host]:
+        alloc = self._allocation()
+        rows = self.conn.execute(select(hosts).order_by(hosts.c.id))
+        return [self._host(r, alloc) for r in rows]
+
+    def get(self, name: str, *, for_update: bool = False) -> Host | None:
+        q = select(hosts).where(hosts.c.name == name)
+        if for_update:
+            q = q.with_for_update()
+        row = self.conn.execute(q).first()
+        return None if row is None else self._host(row, self._allocation(name))
+
+    def add(self, host: Host, now: datetime) -> Host:
+        values = {f: getattr(host, f) for f in _FIELDS}
+        result = self.conn.execute(hosts.insert().values(
+            name=host.name, state=host.state.value, heartbeat_at=host.heartbeat_at,
+            created_at=now, updated_at=now, **values))
+        host.id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+        return host
+
+    def update(self, host: Host, now: datetime) -> None:
+        values = {f: getattr(host, f) for f in _FIELDS}
+        self.conn.execute(hosts.update().where(hosts.c.name == host.name).values(
+            state=host.state.value, heartbeat_at=host.heartbeat_at, updated_at=now, **values))
+
+    def set_state(self, name: str, state: HostState, now: datetime) -> bool:
+        done = self.conn.execute(hosts.update().where(hosts.c.name == name).values(
+            state=state.value, updated_at=now))
+        return bool(done.rowcount)
