@@ -16,7 +16,7 @@ command -v mutmut >/dev/null || { echo "mutmut missing: run scripts/setup.sh" >&
 MODULES="
 states     | core/states.py                  | tests/unit/test_vm_state_machine.py
 policy     | services/policy.py              | tests/unit/auth/test_policy.py tests/unit/auth/test_policy_rules.py
-volrules   | services/storage/rules.py       | tests/unit/storage/test_volume_rules.py
+volrules   | services/storage/rules.py       | tests/unit/storage/test_volume_rules.py tests/unit/storage/test_volume_lifecycle_rules.py
 ipam       | services/network/ipam.py        | tests/unit/network/test_ipam.py
 xmldsig    | services/marketplace/xmldsig.py | tests/unit/marketplace/test_signing.py tests/unit/marketplace/test_signature_refusals.py
 mptrust    | services/marketplace/trust.py   | tests/unit/marketplace/test_signing.py tests/unit/marketplace/test_signature_refusals.py
