@@ -154,6 +154,7 @@ def wire(core: Core, plane: DataPlane) -> NetworkFeature:
                            quota=service.quota_for)  # fmt: skip
     service.apply_live = ext.apply_live
     service.remove_segment = ext.remove_segment
+    service.apply_segment = ext.apply_segment
     nics = VmNics(core.uow, core.clock, ext, core.nodes, quota=service.quota_for)
     parts = FeatureParts(
         extensions=(ext,),

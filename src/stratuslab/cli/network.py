@@ -128,6 +128,39 @@ def network_chgrp(ctx: click.Context, name: str, group: str) -> None:
     click.echo(f"{made['name']} {made['permissions']} group {made['group'] or '-'}")
 
 
+@network.command("router")
+@click.argument("name")
+@click.option("--on/--off", "enabled", default=True, help="add or remove the router")
+@click.option("--external", default="public", show_default=True)
+@click.pass_context
+def network_router(ctx: click.Context, name: str, enabled: bool, external: str) -> None:
+    """Connect your network NAME to the cloud's external network with NAT (--off: remove)."""
+    made = _api(ctx).post(f"/api/v1/networks/{quote(name)}/router",
+                          json={"enabled": enabled, "external": external})
+    router = made.get("router")
+    click.echo(f"{name}: router {router['ip']} on {router['external']}" if router
+               else f"{name}: no router")
+
+
+@network.command("floating-add")
+@click.argument("name")
+@click.argument("private_ip")
+@click.pass_context
+def network_floating_add(ctx: click.Context, name: str, private_ip: str) -> None:
+    """Map a floating address of the external network to PRIVATE_IP of your network NAME."""
+    made = _api(ctx).post(f"/api/v1/networks/{quote(name)}/floating",
+                          json={"private_ip": private_ip})
+    click.echo(f"{made['ip']} -> {made['private_ip']}")
+
+
+@network.command("floating-remove")
+@click.argument("name")
+@click.argument("ip")
+@click.pass_context
+def network_floating_remove(ctx: click.Context, name: str, ip: str) -> None:
+    _api(ctx).delete(f"/api/v1/networks/{quote(name)}/floating/{quote(ip)}")
+
+
 @network.command("delete")
 @click.argument("name")
 @click.pass_context

@@ -108,6 +108,25 @@ class AddressRange:
 
 
 @dataclass(frozen=True, slots=True)
+class FloatingIp:
+    """A public address of the router's external network that maps to a private address."""
+
+    ip: str
+    private_ip: str
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Router:
+    """A tenant network's way out: NAT to `external` through `ip`, plus floating addresses."""
+
+    external: Network
+    ip: str
+    reservation_id: int | None = None
+    floating: tuple[FloatingIp, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Network:
     name: str
     subnet: str  # IPv4 CIDR of the segment, e.g. 10.254.1.0/24
@@ -125,6 +144,7 @@ class Network:
     enabled: bool = True  # False = "down": the network gives no new leases (existing ones stay)
     group: str | None = None  # the group its group rights apply to
     permissions: str = "um-u--u--"  # owner/group/other rights (services.policy.Permissions)
+    router: Router | None = None  # tenant networks only
 
     @property
     def size(self) -> int:

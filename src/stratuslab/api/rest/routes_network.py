@@ -40,6 +40,15 @@ class ShareBody(_Strict):
     group: str | None = Field(None, description="the group the group rights apply to")
 
 
+class RouterBody(_Strict):
+    enabled: bool = Field(description="true: NAT to the external network; false: no router")
+    external: str = Field("public", description="the cloud network the router leads to")
+
+
+class FloatingBody(_Strict):
+    private_ip: str = Field(description="the guest address the floating address maps to")
+
+
 class RangeBody(_Strict):
     range: str = Field(description="FIRST-LAST or a CIDR")
 
@@ -83,8 +92,15 @@ def network_out(view: Any) -> dict[str, Any]:
         "segment_kind": n.segment_kind.value, "segment": n.segment_id,
         "mac_prefix": n.mac_prefix, "size": u.size, "leases_used": u.leases_used,
         "held": u.held, "free": u.free, "owner": n.owner, "group": n.group,
-        "permissions": n.permissions,
+        "permissions": n.permissions, "router": _router_out(n.router),
     }  # fmt: skip
+
+
+def _router_out(router: Any) -> dict[str, Any] | None:
+    if router is None:
+        return None
+    return {"external": router.external.name, "ip": router.ip,
+            "floating": [{"ip": f.ip, "private_ip": f.private_ip} for f in router.floating]}
 
 
 def lease_out(le: Any) -> dict[str, Any]:
@@ -149,6 +165,23 @@ def delete_network(name: str, ctx: Ctx, caller: Caller) -> None:
 def share_network(name: str, body: ShareBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     ctx.network.share(caller, name, permissions=body.permissions, group=body.group)
     return show_network(name, ctx, caller)
+
+
+@router.post("/networks/{name}/router")
+def set_router(name: str, body: RouterBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    ctx.network.set_router(caller, name, enabled=body.enabled, external=body.external)
+    return show_network(name, ctx, caller)
+
+
+@router.post("/networks/{name}/floating", status_code=201)
+def add_floating(name: str, body: FloatingBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    fip = ctx.network.add_floating(caller, name, body.private_ip)
+    return {"ip": fip.ip, "private_ip": fip.private_ip}
+
+
+@router.delete("/networks/{name}/floating/{ip}", status_code=204)
+def remove_floating(name: str, ip: str, ctx: Ctx, caller: Caller) -> None:
+    ctx.network.remove_floating(caller, name, ip)
 
 
 @router.post("/networks/{name}/ranges", status_code=201)

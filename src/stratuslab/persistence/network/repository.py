@@ -21,6 +21,7 @@ from stratuslab.core.network import (
     Ipv6Mode,
     Lease,
     Network,
+    Router,
     SegmentKind,
 )
 from stratuslab.persistence.network.groups import GroupsRepo
@@ -33,6 +34,8 @@ from stratuslab.persistence.network.tables import (
     networks,
     new_id,
     replace_id,
+    router_from_json,
+    router_to_json,
 )
 
 
@@ -101,7 +104,13 @@ class SqlNetworkRepo(GroupsRepo):
             "gateway": n.gateway, "dns": list(n.dns), "mac_prefix": n.mac_prefix,
             "ipv6_prefix": n.ipv6_prefix, "ipv6_mode": n.ipv6_mode.value, "owner": n.owner,
             "enabled": n.enabled, "group_name": n.group, "permissions": n.permissions,
+            "router": router_to_json(n.router),
         }  # fmt: skip
+
+    def _router(self, data: Any) -> Router | None:
+        if not data:
+            return None
+        return router_from_json(data, self.get_network(data["external"]))
 
     def _write_ranges(self, network_id: int, ranges: tuple[AddressRange, ...]) -> None:
         for r in ranges:
@@ -125,7 +134,7 @@ class SqlNetworkRepo(GroupsRepo):
             gateway=row.gateway, dns=tuple(row.dns or ()), mac_prefix=row.mac_prefix,
             ipv6_prefix=row.ipv6_prefix, ipv6_mode=Ipv6Mode(row.ipv6_mode), owner=row.owner,
             id=row.id, enabled=bool(row.enabled), group=row.group_name,
-            permissions=row.permissions,
+            permissions=row.permissions, router=self._router(row.router),
         )  # fmt: skip
 
     # --- leases ----------------------------------------------------------------------------

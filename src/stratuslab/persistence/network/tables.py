@@ -24,10 +24,12 @@ from sqlalchemy import (
 
 from stratuslab.core.network import (
     Direction,
+    FloatingIp,
     IpProtocol,
     Lease,
     Network,
     Reservation,
+    Router,
     Rule,
     SecurityGroup,
 )
@@ -51,6 +53,7 @@ networks = Table(
     Column("owner", String(64), nullable=False),
     Column("group_name", String(64)),
     Column("permissions", String(9), nullable=False, server_default="um-u--u--"),
+    Column("router", JSON),
     UniqueConstraint("segment_kind", "segment_id", name="uq_networks_segment"),
     sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
@@ -173,3 +176,22 @@ def group_values(g: SecurityGroup) -> dict[str, Any]:
 def group_row(row: Any) -> SecurityGroup:
     rules = tuple(rule_from_json(r) for r in row.rules or ())
     return SecurityGroup(row.name, row.owner, rules, row.description, row.id)
+
+
+def router_to_json(router: Router | None) -> dict[str, Any] | None:
+    if router is None:
+        return None
+    return {
+        "external": router.external.name, "ip": router.ip,
+        "reservation_id": router.reservation_id,
+        "floating": [{"ip": f.ip, "private_ip": f.private_ip,
+                      "reservation_id": f.reservation_id} for f in router.floating],
+    }  # fmt: skip
+
+
+def router_from_json(data: dict[str, Any] | None, external: Network | None) -> Router | None:
+    if not data or external is None:
+        return None
+    floating = tuple(FloatingIp(f["ip"], f["private_ip"], f.get("reservation_id"))
+                     for f in data.get("floating", []))  # fmt: skip
+    return Router(external, data["ip"], data.get("reservation_id"), floating)

@@ -252,6 +252,16 @@ class NetworkExtension(VmExtension):
         if released and final_state == "failed":  # its address may go to another VM now
             uow.vms.cas_state(vm.id or 0, final_state, final_state, ip=None, ipv6=None, mac=None)
 
+    def apply_segment(self, network: Network) -> None:
+        """Make every node's segment follow a changed network (its router, floating
+        addresses); a node that fails is logged, and the next re-plug or restart retries."""
+        for name, driver in self.drivers.items():
+            try:
+                driver.ensure_segment(network)
+            except CloudError as exc:
+                log.warning("network %s: updating its segment on %s failed: %s", network.name,
+                            name, exc.full_message)  # fmt: skip
+
     def remove_segment(self, network: Network) -> None:
         """A deleted network's segment off every node (bridge, DHCP, its namespace); a node
         that refuses is logged and keeps it until an admin looks (the network row is gone)."""

@@ -29,6 +29,7 @@ from stratuslab.services.network.definitions import (
 )
 from stratuslab.services.network.ipam import Ipam, NetworkUsage
 from stratuslab.services.network.repository import NetworkRepo
+from stratuslab.services.network.routers import RouterMixin
 from stratuslab.services.network.secgroups import parse_rule, validate_group
 from stratuslab.services.network.tenancy import (
     checked_group,
@@ -58,7 +59,7 @@ def require_admin(principal: Principal, what: str) -> None:
         raise Forbidden(f"{what} is reserved to administrators", hint="ask your cloud admin")
 
 
-class NetworkService:
+class NetworkService(RouterMixin):
     def __init__(
         self,
         uow: UnitOfWorkFactory,
@@ -69,6 +70,7 @@ class NetworkService:
         user_max_networks: int = 0,
         apply_live: Callable[[Sequence[int]], None] = lambda vm_ids: None,
         remove_segment: Callable[[Network], None] = lambda network: None,
+        apply_segment: Callable[[Network], None] = lambda network: None,
     ) -> None:
         self.uow = uow
         self.pool = pool
@@ -77,6 +79,7 @@ class NetworkService:
         self.user_max_networks = user_max_networks
         self.apply_live = apply_live  # re-applies the rules of these VMs' NICs on their node
         self.remove_segment = remove_segment  # takes a deleted network's segment off the nodes
+        self.apply_segment = apply_segment  # makes the nodes' data plane follow a change
 
     def quota_for(self, principal: Principal) -> int | None:
         return None if principal.is_admin or self.lease_quota <= 0 else self.lease_quota

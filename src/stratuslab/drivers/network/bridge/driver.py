@@ -145,6 +145,11 @@ class BridgeDriver(NetworkDriver):
                     gw = TenantGateway(network, data_plane=self.netns, bridge=br)
                     gw.ensure()
                     self._ensure_dhcp(network, GW_IF, gw.netns)
+                    router = network.router
+                    if router is not None:
+                        self.ensure_segment(router.external)
+                    gw.apply_router(router, external_bridge=bridge_name(router.external)
+                                    if router else "")  # fmt: skip
                 return  # no address here, no host route: reachable through a router only
             if self.config.dhcp and network.gateway:
                 self._ensure_gateway(network, br)

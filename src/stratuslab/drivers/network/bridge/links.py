@@ -187,6 +187,15 @@ def ensure_address(name: str, address: str, prefixlen: int, *, netns: str | None
                 raise _fail(f"adding {address}/{prefixlen} to {name}", exc, netns) from exc
 
 
+def addresses(name: str, *, netns: str | None) -> list[str]:
+    """The IPv4 addresses of link `name`."""
+    with _ipr(netns) as ipr:
+        idx = _index(ipr, name)
+        if idx is None:
+            return []
+        return sorted(str(a.get_attr("IFA_ADDRESS")) for a in ipr.get_addr(index=idx, family=2))
+
+
 def ports(bridge: str, *, netns: str | None) -> list[str]:
     with _ipr(netns) as ipr:
         br = _index(ipr, bridge)

@@ -10,13 +10,15 @@ added.  Imports core, drivers._process and the sibling modules only.
 
 from __future__ import annotations
 
-from stratuslab.core.network import Network
+from stratuslab.core.network import Network, Router
 from stratuslab.drivers import _process
 from stratuslab.drivers.network.bridge import links
 from stratuslab.drivers.network.bridge.dnsmasq import gateway_v6
 from stratuslab.drivers.network.bridge.namespace import create_netns, delete_netns, tenant_netns
 
 GW_IF = "gw0"  # the gateway's interface inside the tenant namespace
+EXT_IF = "ext0"  # the router's leg on the external network, inside the tenant namespace
+NAT = "stratuslab-nat"
 
 
 class TenantGateway:
@@ -30,10 +32,7 @@ class TenantGateway:
 
     def ensure(self) -> None:
         """Namespace, veth leg on the bridge, gateway addresses (idempotent)."""
-        create_netns(self.netns)
-        _process.run(["ip", "netns", "exec", self.netns, "sysctl", "-q", "-w",
-                      "net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0"],
-                     timeout=10)  # fmt: skip
+        create_netns(self.netns)  # a new namespace forwards nothing until a router says so
         if not links.exists(GW_IF, netns=self.netns):
             links.delete(self.leg, netns=self.data_plane)
             links.ensure_veth(self.leg, netns=self.data_plane, bridge=self.bridge,
@@ -48,7 +47,46 @@ class TenantGateway:
         if v6:
             links.ensure_address(GW_IF, v6, 64, netns=self.netns)
 
+    def apply_router(self, router: Router | None, *, external_bridge: str) -> None:
+        """Make the namespace route (or not): a leg on the external bridge with the router's
+        address and the floating addresses, a default route, NAT and a forward filter that
+        lets out what the segment starts and in only replies and floating-address traffic."""
+        seg = self.network.segment_id
+        ext_leg = f"slr{seg}"
+        if router is None:
+            links.delete(ext_leg, netns=self.data_plane)
+            self._forwarding(False)
+            _process.run(["ip", "netns", "exec", self.netns, "nft", "-f", "-"],
+                         input_text=f"add table ip {NAT}\ndelete table ip {NAT}\n",
+                         timeout=15)  # fmt: skip
+            return
+        ext = router.external
+        wanted = {router.ip, *(f.ip for f in router.floating)}
+        have = set(links.addresses(EXT_IF, netns=self.netns)) if links.exists(
+            EXT_IF, netns=self.netns) else set()  # fmt: skip
+        if have - wanted:  # a floating address went: start the leg afresh
+            links.delete(ext_leg, netns=self.data_plane)
+        if not links.exists(EXT_IF, netns=self.netns):
+            links.delete(ext_leg, netns=self.data_plane)
+            links.ensure_veth(ext_leg, netns=self.data_plane, bridge=external_bridge,
+                              peer_mac=_mac("02:54", seg or 0))  # fmt: skip
+            links.move_to_netns(f"{ext_leg}p", netns=self.data_plane, target=self.netns,
+                                new_name=EXT_IF)  # fmt: skip
+        links.set_up(EXT_IF, netns=self.netns)
+        for ip in sorted(wanted):
+            links.ensure_address(EXT_IF, ip, ext.prefixlen, netns=self.netns)
+        if ext.gateway:
+            links.add_route("0.0.0.0/0", gateway=ext.gateway, dev=EXT_IF, netns=self.netns)
+        _process.run(["ip", "netns", "exec", self.netns, "nft", "-f", "-"],
+                     input_text=nat_script(self.network.subnet, router), timeout=15)
+        self._forwarding(True)
+
+    def _forwarding(self, on: bool) -> None:
+        _process.run(["ip", "netns", "exec", self.netns, "sysctl", "-q", "-w",
+                      f"net.ipv4.ip_forward={int(on)}"], timeout=10)  # fmt: skip
+
     def remove(self) -> None:
+        links.delete(f"slr{self.network.segment_id}", netns=self.data_plane)
         links.delete(self.leg, netns=self.data_plane)
         delete_netns(self.netns)
 
@@ -56,5 +94,26 @@ class TenantGateway:
 def _gw_mac(network: Network) -> str:
     """A stable, locally administered MAC for the gateway (guests' ARP caches survive a
     re-plug): 02:53:<segment id as four bytes>."""
-    seg = network.segment_id or 0
-    return "02:53:" + ":".join(f"{(seg >> s) & 0xFF:02x}" for s in (24, 16, 8, 0))
+    return _mac("02:53", network.segment_id or 0)
+
+
+def _mac(prefix: str, seg: int) -> str:
+    return prefix + ":" + ":".join(f"{(seg >> s) & 0xFF:02x}" for s in (24, 16, 8, 0))
+
+
+def nat_script(subnet: str, router: Router) -> str:
+    """One atomic nft transaction: the router's NAT and forward filter, replaced whole."""
+    t = f"ip {NAT}"
+    lines = [f"add table {t}", f"delete table {t}", f"add table {t}",
+             f"add chain {t} nat_pre {{ type nat hook prerouting priority -100; }}",
+             f"add chain {t} nat_post {{ type nat hook postrouting priority 100; }}",
+             f"add chain {t} forward_filter {{ type filter hook forward priority 0; policy drop; }}",
+             f'add rule {t} forward_filter iifname "{GW_IF}" oifname "{EXT_IF}" accept',
+             f"add rule {t} forward_filter ct state established,related accept",
+             f"add rule {t} forward_filter ct status dnat accept"]  # fmt: skip
+    for f in router.floating:
+        lines.append(f'add rule {t} nat_pre iifname "{EXT_IF}" ip daddr {f.ip} dnat to {f.private_ip}')
+        lines.append(f'add rule {t} nat_post oifname "{EXT_IF}" ip saddr {f.private_ip} '
+                     f"snat to {f.ip}")  # fmt: skip
+    lines.append(f'add rule {t} nat_post oifname "{EXT_IF}" ip saddr {subnet} snat to {router.ip}')
+    return "\n".join(lines) + "\n"
