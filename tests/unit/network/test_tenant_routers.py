@@ -20,12 +20,12 @@ def user(cloud: Cloud, admin: Principal, name: str) -> Principal:
 
 
 def net(cloud: Cloud) -> NetworkService:
-    svc: NetworkService = cloud.wiring.services["network"]
+    svc: NetworkService = cloud.services.network
     return svc
 
 
 def node_view(cloud: Cloud, name: str):  # type: ignore[no-untyped-def]
-    driver = cloud.wiring.services["network.driver"]
+    driver = cloud.features.network.driver
     assert isinstance(driver, SimulatedNetworkDriver)
     return driver.segments[name]
 
