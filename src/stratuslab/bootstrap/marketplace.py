@@ -64,7 +64,8 @@ def wire(core: Core) -> MarketplaceFeature:
         mp.cache_dir or settings.data_dir / "marketplace-cache",
         url_fetcher=url_fetcher(settings),
         expansion=ExpansionLimits(max_bytes=mp.max_expanded_bytes,
-                                  max_ratio=mp.max_expansion_ratio))
+                                  max_ratio=mp.max_expansion_ratio),
+        rehash_after_s=mp.rehash_after)
     images = MarketplaceImages(core.uow, core.clock, gate, source, fetcher, wake=core.wake_jobs)
     parts = FeatureParts(
         extensions=(MarketplaceLaunchCheck(core.uow, images),),

@@ -5,6 +5,9 @@ Each hook has a precise transactional contract:
 - `validate` runs before any transaction and refuses bad input (no side effect);
 - `on_create` runs inside the transaction that creates the VM row (allocate leases, claim
   volumes): if anything raises, nothing of the request remains;
+- `before_boot` runs on the node before every boot of the guest from its disks (the deploy's
+  prolog, start after poweroff/stop, resume, reboot of a dead guest) and may refuse it by raising
+  (the VM then fails with that message); it must be cheap and idempotent;
 - `on_prolog` runs on the node before boot and returns the NICs and disks to add to the VM;
   it must be idempotent (a job may run it twice after a crash);
 - `on_node_release` runs on the node when the VM ends or its deploy is rolled back (unplug taps,
@@ -39,6 +42,9 @@ class VmExtension:
         return None
 
     def on_create(self, uow: UnitOfWork, principal: Principal, vm: Vm, cmd: RunInstance) -> None:
+        return None
+
+    def before_boot(self, vm: Vm, node: Node) -> None:
         return None
 
     def on_prolog(self, vm: Vm, node: Node) -> PrologAdditions:

@@ -120,6 +120,7 @@ class LifecycleExecutor:
             image = uow.images.get(vm.image_id)
         if image is None:
             raise DriverError(f"image {vm.image_id} of VM {vm.id} vanished")
+        self.check_boot(vm)
         prepared = node.storage.prepare(self._prolog_request(vm, image))
         nics, disks = [], list(prepared.disks)
         for ext in self.extensions:
@@ -134,6 +135,13 @@ class LifecycleExecutor:
             "boot": dataclasses.asdict(prepared.boot),
         }
         return {"spec": spec}
+
+    def check_boot(self, vm: Vm) -> None:
+        """The one verification step before a guest boots from its disks (deploy, start after
+        poweroff or stop, resume, reboot of a dead guest): each extension may refuse."""
+        node = self._node(vm)
+        for ext in self.extensions:
+            ext.before_boot(vm, node)
 
     def replug(self, vm: Vm) -> None:
         """The one way a VM coming back to running gets its surroundings on the node again (NICs
@@ -168,6 +176,7 @@ class LifecycleExecutor:
             seen = node.hypervisor.status(handle).state
             if seen is ObservedState.RUNNING:
                 return {}  # started before a crash of ours: adopt it
+            self.check_boot(vm)
             new = node.hypervisor.resume(handle, self._vm_spec(vm))
         else:
             new = node.hypervisor.start(self._vm_spec(vm))
@@ -194,6 +203,7 @@ class LifecycleExecutor:
         self.replug(vm)
         if node.hypervisor.status(handle).state is ObservedState.RUNNING:
             return {}
+        self.check_boot(vm)
         new = node.hypervisor.resume(handle, self._vm_spec(vm))
         return {"spec": {**vm.spec, "handle": {"host": new.host, "data": dict(new.data)}}}
 
@@ -206,6 +216,7 @@ class LifecycleExecutor:
         if node.hypervisor.status(handle).state is ObservedState.RUNNING:
             node.hypervisor.reboot(handle)
             return None
+        self.check_boot(vm)
         new = node.hypervisor.resume(handle, self._vm_spec(vm))
         return {"spec": {**vm.spec, "handle": {"host": new.host, "data": dict(new.data)}}}
 

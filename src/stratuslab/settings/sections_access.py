@@ -131,6 +131,11 @@ class MarketplaceSettings:
     max_expansion_ratio: int = setting(
         1000, minimum=1, doc="most an image may expand over its compressed size (checked once "
         "past 64 MiB); past it the download is refused as a decompression bomb")
+    rehash_after: int = setting(
+        7 * 86400, unit="seconds", minimum=1,
+        doc="a cached image unchanged since it was last verified (same inode, size, mtime, ctime) "
+        "is only stat-ed at boot; past this age its bytes are hashed again against the signed "
+        "checksums")
     listen: str = setting("127.0.0.1:9204", unit=HOSTPORT, example="0.0.0.0:9204",
                           doc="address of the standalone stratus-marketplace (not the all-in-one "
                               "server, which serves it under /marketplace)")

@@ -34,6 +34,7 @@ import httpx
 from stratuslab.core.errors import DriverError, InvalidInput
 from stratuslab.core.marketplace import IDENTIFIER_RE, MetadataEntry
 from stratuslab.drivers.storage.diskformat import check_image
+from stratuslab.drivers.storage.imagecheck import ImageCheck
 from stratuslab.drivers.storage.urlfetch import UrlFetcher
 
 Progress = Callable[[int, int | None], None]  # (bytes received, bytes expected)
@@ -195,8 +196,10 @@ class MarketplaceFetcher:
         transport: httpx.BaseTransport | None = None,
         url_fetcher: UrlFetcher | None = None,
         expansion: ExpansionLimits | None = None,
+        rehash_after_s: float = 7 * 86400,
     ) -> None:
         self.cache_dir = Path(cache_dir)
+        self.check = ImageCheck(self.cache_dir, rehash_after_s=rehash_after_s)
         self.timeout = timeout
         self.transport = transport
         self.url_fetcher = url_fetcher  # the SSRF rules of user URLs (the server's wiring sets it)
@@ -234,6 +237,24 @@ class MarketplaceFetcher:
             hint="check the image's locations with: stratus show-image " + entry.identifier,
         )
 
+    def checked(self, entry: MetadataEntry, *, allow_files: bool = False) -> tuple[Path, str | None]:
+        """The cached image of `entry` with its bytes checked against the signed checksums
+        (a stat when unchanged since last verified); a file that does not match is moved aside
+        and fetched again.  Returns (path, why it was fetched again or None)."""
+        dest = self.fetch(entry, allow_files=allow_files)
+        with self._lock(entry.identifier):
+            problem = self.check.problem(dest, entry)
+            if problem is None:
+                return dest, None
+            self.check.move_aside(dest)
+        try:
+            path = self.fetch(entry, allow_files=allow_files)
+        except DriverError as exc:
+            raise DriverError(f"cached image {entry.identifier} was refused ({problem}) and moved "
+                              f"aside; fetching it again failed: {exc.message}",
+                              hint=exc.hint) from None
+        return path, problem
+
     @contextmanager
     def _lock(self, identifier: str) -> Iterator[None]:
         locks = self.cache_dir / ".locks"
@@ -248,6 +269,7 @@ class MarketplaceFetcher:
     def _download(self, location: str, entry: MetadataEntry, dest: Path, progress: Progress | None) -> None:
         part = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
         digests = _Digests(entry)
+        content = hashlib.sha256()
         unpack = _decompressor(entry.compression)
         broken: Exception | None = None  # a corrupt stream is reported as its checksum error
         expanded = 0
@@ -261,6 +283,7 @@ class MarketplaceFetcher:
                                 expanded += len(piece)
                                 self.expansion.check(digests.size, expanded)
                                 out.write(piece)
+                                content.update(piece)
                         except (zlib.error, lzma.LZMAError, EOFError, OSError) as exc:
                             broken = exc
                     if progress is not None:
@@ -268,11 +291,14 @@ class MarketplaceFetcher:
                 digests.check()
                 if broken is not None:
                     raise broken
-                out.write(unpack.finish())
+                tail = unpack.finish()
+                out.write(tail)
+                content.update(tail)
                 out.flush()
                 os.fsync(out.fileno())
             self._check_format(part, entry)
             os.replace(part, dest)
+            self.check.record(dest, entry, content.hexdigest())
         except (OSError, zlib.error, lzma.LZMAError, EOFError) as exc:
             raise DriverError(f"cannot store or decompress the download ({exc})") from exc
         finally:

@@ -51,6 +51,11 @@ class ImageFetcher(Protocol):
 
     def cached_path(self, entry: MetadataEntry) -> Path: ...
 
+    def checked(self, entry: MetadataEntry, *, allow_files: bool = False) -> tuple[Path, str | None]:
+        """The cached file checked against the signed checksums (moved aside and fetched again
+        when it does not match): (path, why it was fetched again, or None)."""
+        ...
+
 
 class LocalMetadataSource:
     """This server's own marketplace, read in process (what `<endpoint>/marketplace` serves)."""

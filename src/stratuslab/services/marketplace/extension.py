@@ -6,6 +6,11 @@
   given as read-only disks (`RunInstance.readonly_disks`; volume UUIDs there are the storage
   feature's);
 - `on_create` records those identifiers in the VM's spec (`marketplace_disks`);
+- `before_boot` (every boot: deploy, start after poweroff/stop, resume) re-checks the signed
+  metadata, the trust and the site policy as they are now, and the cached image bytes against the
+  signed checksums (a stat when unchanged); a tampered cache file is moved aside and fetched
+  again.  A refusal is an `image-refused` event in the VM's log and an audit line, a re-fetch an
+  `image-refetched` event;
 - `on_prolog` makes sure each is in the node's cache (downloading it once, verified) and adds it
   as a read-only disk.
 Imports core and the service layer only.
@@ -13,17 +18,22 @@ Imports core and the service layer only.
 
 from __future__ import annotations
 
+import logging
+
 from stratuslab.core.commands import RunInstance
-from stratuslab.core.entities import Principal, Vm
+from stratuslab.core.entities import Image, Principal, Vm
+from stratuslab.core.errors import CloudError
 from stratuslab.core.hypervisor import DiskSpec
 from stratuslab.core.marketplace import IDENTIFIER_RE, InvalidMetadata
 from stratuslab.core.node import Node
 from stratuslab.core.ports import UnitOfWork, UnitOfWorkFactory
+from stratuslab.services.common import record
 from stratuslab.services.extensions import PrologAdditions, VmExtension
 from stratuslab.services.marketplace.cloud import MarketplaceImages
 
 FILES_KEY = "marketplace_file_locations"
 SPEC_KEY = "marketplace_disks"
+audit = logging.getLogger("stratuslab.audit")
 
 
 def marketplace_refs(refs: tuple[str, ...]) -> list[str]:
@@ -58,6 +68,42 @@ class MarketplaceLaunchCheck(VmExtension):
             vm.spec[SPEC_KEY] = refs
             vm.spec[FILES_KEY] = principal.is_admin  # file: locations: admins' VMs only
 
+    def before_boot(self, vm: Vm, node: Node) -> None:
+        with self.uow(readonly=True) as uow:
+            image = uow.images.get(vm.image_id)
+        if image is not None and image.marketplace_id:
+            self._check(vm, image.marketplace_id, image, allow_files=_was_file_import(image))
+        for ref in vm.spec.get(SPEC_KEY, ()):
+            self._check(vm, ref, None, allow_files=bool(vm.spec.get(FILES_KEY)))
+
+    def _check(self, vm: Vm, ident: str, image: Image | None, *, allow_files: bool) -> None:
+        try:
+            entry, _verdict = self.images.judge(ident)
+            if image is not None and image.sha1 and entry.sha1 and \
+                    image.sha1.lower() != entry.sha1.lower():
+                raise InvalidMetadata(
+                    f"image {image.id} holds SHA-1 {image.sha1} but marketplace entry "
+                    f"{ident} now says {entry.sha1}",
+                    hint=f"import it again: stratus run-instance {ident}")
+            _path, refetched = self.images.fetcher.checked(entry, allow_files=allow_files)
+        except CloudError as exc:
+            self._event(vm, "image-refused", f"marketplace image {ident} refused at boot: "
+                        f"{exc.full_message}")
+            audit.warning("boot refused: vm=%s owner=%s image=%s reason=%s",
+                          vm.id, vm.owner, ident, exc.full_message)
+            raise
+        if refetched is not None:
+            self._event(vm, "image-refetched", f"cached marketplace image {ident} did not match "
+                        f"its signed checksums ({refetched}): moved aside and fetched again")
+            audit.warning("tampered cache file moved aside: vm=%s image=%s reason=%s",
+                          vm.id, ident, refetched)
+
+    def _event(self, vm: Vm, kind: str, message: str) -> None:
+        with self.uow() as uow:
+            record(uow, vm.id or 0, self.images.clock.now(), kind, "system", message,
+                   host=vm.host)
+            uow.commit()
+
     def on_prolog(self, vm: Vm, node: Node) -> PrologAdditions:
         disks = []
         for i, ref in enumerate(vm.spec.get(SPEC_KEY, ())):
@@ -67,3 +113,9 @@ class MarketplaceLaunchCheck(VmExtension):
             disks.append(DiskSpec(f"mkt-{i}", str(path), format=entry.format or "raw",
                                   readonly=True))
         return PrologAdditions(disks=tuple(disks))
+
+
+def _was_file_import(image: Image) -> bool:
+    """An admin's import read a `file:` location (only admins' imports may): fetching the same
+    location again is allowed."""
+    return bool(image.source and image.source.startswith("file:"))
