@@ -40,9 +40,11 @@ def entry_for(path: Path, *locations: str) -> MetadataEntry:
                            compression=build.compression_of(path.name), format="raw",
                            locations=locations)
 
+BOOKKEEPING = {".locks", ".verified", ".tampered"}  # locks, verification stamps, refused files
+
 
 def cache_is_empty(cache: Path) -> bool:
-    return not cache.exists() or [p.name for p in cache.iterdir() if p.name != ".locks"] == []
+    return not cache.exists() or [p.name for p in cache.iterdir() if p.name not in BOOKKEEPING] == []
 
 
 @pytest.mark.parametrize("name", ["tiny.img", "tiny.img.gz", "tiny.img.xz", "tiny.img.bz2",
@@ -57,7 +59,7 @@ def test_http_download_is_decompressed_verified_and_cached(
     assert path == tmp_path / f"{entry.identifier}.raw"
     assert hashlib.sha1(path.read_bytes()).hexdigest() == hashlib.sha1(IMAGE).hexdigest()
     assert seen[-1] == (entry.bytes, entry.bytes)
-    assert [p.name for p in tmp_path.iterdir() if p.name != ".locks"] == [path.name]
+    assert [p.name for p in tmp_path.iterdir() if p.name not in BOOKKEEPING] == [path.name]
 
 
 def test_cached_image_is_not_downloaded_again(served: tuple[str, Path], tmp_path: Path) -> None:
