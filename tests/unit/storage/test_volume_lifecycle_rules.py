@@ -7,8 +7,14 @@ from __future__ import annotations
 import pytest
 
 from stratuslab.core.entities import Principal
-from stratuslab.core.errors import Forbidden
-from stratuslab.core.volumes import AttachRefusal, Volume, VolumeAttached, VolumeStateError
+from stratuslab.core.errors import Forbidden, InvalidInput
+from stratuslab.core.volumes import (
+    AttachRefusal,
+    Volume,
+    VolumeAttached,
+    VolumeNotFound,
+    VolumeStateError,
+)
 from stratuslab.services.storage import rules
 
 U = "3f2a0c1e-0000-4000-8000-000000000001"
@@ -137,3 +143,55 @@ def test_an_unknown_state_gets_the_generic_hint() -> None:
     err = rules.not_ready(vol(state="ready"), "frob", state="ready")
     assert err.hint == f"see stratus describe-volumes {U}"
     assert err.message == f"volume {U} is ready; cannot frob (allowed from: ready)"
+
+
+@pytest.mark.parametrize("size,message", [
+    (0, "size of new volume is 0 GiB; it must be between 1 and 1024 GiB"),
+    (1025, "size of new volume is 1025 GiB; it must be between 1 and 1024 GiB"),
+    ("5", "size of new volume must be a whole number of GiB, not '5'"),
+    (True, "size of new volume must be a whole number of GiB, not True"),
+    (2.5, "size of new volume must be a whole number of GiB, not 2.5"),
+])
+def test_size_refusals_say_the_range(size: object, message: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        rules.validate_size(size)
+    assert (err.value.message, err.value.hint) == (message, "give -s/--size between 1 and 1024")
+    assert rules.validate_size(1) == 1 and rules.validate_size(1024, what="x") == 1024
+
+
+def test_tag_refusals_say_the_limit_or_the_bad_characters() -> None:
+    assert rules.validate_tag("x" * 40) == "x" * 40
+    with pytest.raises(InvalidInput) as err:
+        rules.validate_tag("x" * 41, what="volume 7")
+    assert (err.value.message, err.value.hint) == (
+        "tag of volume 7 is 41 characters long; at most 40 are allowed",
+        "shorten -t/--tag to 40 characters")
+    with pytest.raises(InvalidInput) as err:
+        rules.validate_tag("a\x1fb")
+    assert (err.value.message, err.value.hint) == (
+        "tag of new volume contains control characters", "use printable characters only")
+    assert rules.validate_tag("a b~") == "a b~"  # space (32) and printable ones pass
+
+
+def test_visibility_refusal_lists_the_choices() -> None:
+    assert rules.validate_visibility("public") == "public"
+    with pytest.raises(InvalidInput) as err:
+        rules.validate_visibility("shared", what="volume 7")
+    assert (err.value.message, err.value.hint) == (
+        "visibility of volume 7 is 'shared'; it must be one of private, public",
+        "use --private (the default) or --public")
+
+
+def test_only_the_owner_or_an_admin_changes_a_visible_volume() -> None:
+    public = vol(visibility="public")
+    assert rules.changeable(ALICE, public, U, "resize") is public
+    assert rules.changeable(ADMIN, public, U, "resize") is public
+    with pytest.raises(Forbidden) as err:
+        rules.changeable(GUS, public, U, "resize")
+    assert (err.value.message, err.value.hint) == (
+        f"volume {U} belongs to alice; only its owner may resize it",
+        f"make a copy-on-write child you own: stratus create-volume --cow {U}")
+    with pytest.raises(VolumeNotFound):
+        rules.changeable(GUS, vol(), U, "resize")  # private: not even seen
+    with pytest.raises(VolumeNotFound):
+        rules.visible(ALICE, vol(state="deleted"), U)
