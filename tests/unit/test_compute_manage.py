@@ -113,7 +113,10 @@ def test_disabled_hosts_refuse_new_vms_and_a_race_fails_the_vm_clearly(
         cloud.compute.deploy(admin, held.id, "localhost")
     drain(cloud)
     failed = cloud.compute.get(admin, queued.id)
-    assert failed.state == "failed" and "every host is disabled" in (failed.error or "")
+    assert failed.state == "failed"
+    assert f"no host can run VM {queued.id}: localhost: state: disabled" in (failed.error or "")
+    assert any("localhost: state: disabled" in e.message
+               for e in cloud.compute.events(admin, queued.id))  # the reason in its event log
     cloud.compute.set_host_enabled(admin, "localhost", True)
     cloud.compute.deploy(admin, held.id, "localhost")
     drain(cloud)

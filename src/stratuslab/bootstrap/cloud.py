@@ -207,7 +207,9 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     private_files(data, db.sqlite_path(settings.database_url))  # ours and the features'
     types = instance_types(settings)
     # hosts' states (stored: a disable survives a restart); the executor places through it
-    placement = Placement(nodes, features.hosts.service)
+    # vCPUs per processor and memory share: the simulated driver's guests use nothing real
+    overcommit = (64.0, 64.0) if settings.hypervisor.driver == "simulated" else (16.0, 1.0)
+    placement = Placement(nodes, features.hosts.service, overcommit=overcommit)
     executor = LifecycleExecutor(uow, clock, nodes, extensions=features.extensions(),
                                  shutdown_timeout=settings.hypervisor.shutdown_timeout,
                                  place=placement.choose)

@@ -16,6 +16,7 @@ from stratuslab.core.entities import Vm
 from stratuslab.core.errors import Conflict, NotFound
 from stratuslab.core.hosts import HostState
 from stratuslab.core.node import Node
+from stratuslab.core.scheduler import Needs, decide, policy_of
 from stratuslab.services.hosts import HostService
 
 HOST_LISTING = "one.hostpool.info"
@@ -23,9 +24,12 @@ ENABLE_HINT = "enable a host first (one.host.enable ID true)"
 
 
 class Placement:
-    def __init__(self, nodes: Mapping[str, Node], hosts: HostService | None = None) -> None:
+    def __init__(self, nodes: Mapping[str, Node], hosts: HostService | None = None, *,
+                 policy: str = "pack", overcommit: tuple[float, float] = (1.0, 1.0)) -> None:
         self.nodes = nodes
         self.hosts = hosts
+        self.policy = policy_of(policy)
+        self.overcommit = overcommit
         self._disabled: set[str] = set()
         self._lock = threading.Lock()
 
@@ -78,6 +82,8 @@ class Placement:
 
     def choose(self, vm: Vm) -> str:
         wanted = vm.spec.get("requested_host")
+        if self.hosts is not None:
+            return self._schedule(vm, str(wanted) if wanted else None)
         if wanted:
             self.require(str(wanted))
             if not self.is_enabled(str(wanted)):
@@ -89,3 +95,19 @@ class Placement:
                 return name
         raise Conflict(f"no enabled host can run VM {vm.id}: every host is disabled",
                        hint=ENABLE_HINT)
+
+    def _schedule(self, vm: Vm, wanted: str | None) -> str:
+        """The scheduler over the hosts table: filters (served here, requested, state, capacity,
+        requirements) then the policy (the VM's `sched_policy`, else the server's)."""
+        assert self.hosts is not None
+        if wanted:
+            self.require(wanted)
+        needs = Needs(vm.id or 0, vm.vcpu, vm.memory_mib,
+                      requirements=str(vm.spec.get("requirements") or ""),
+                      policy=str(vm.spec.get("sched_policy") or self.policy),
+                      requested_host=wanted)
+        decision = decide(self.hosts.list(), needs, served=set(self.nodes),
+                          overcommit=self.overcommit)
+        if decision.host is None:
+            raise Conflict(decision.reason(vm.id or 0), hint=ENABLE_HINT)
+        return decision.host
