@@ -287,7 +287,9 @@ def policy_image(ctx: click.Context, identifier: str, marketplace: str | None) -
         data = ctx.obj.api.get(f"/api/v1/images/marketplace/{identifier}/policy")
     for v in data["verdicts"]:
         word = "allowed" if v["allowed"] else "refused"
-        click.echo(f"{identifier} by {v['email']}: {word}: {'; '.join(v['reasons'])}")
+        signer = f" ({v['signer']}{'' if v.get('verified', True) else ', unverified'})" \
+            if v.get("signer") else ""
+        click.echo(f"{identifier} by {v['email']}{signer}: {word}: {'; '.join(v['reasons'])}")
     if not data["allowed"]:
         raise click.ClickException(f"image {identifier} isn't valid according to site policy")
 

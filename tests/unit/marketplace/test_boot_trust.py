@@ -20,6 +20,7 @@ from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Principal
 from stratuslab.drivers.storage import imagecheck
 from stratuslab.services.marketplace import xmldsig
+from stratuslab.services.marketplace.trust import TrustStore
 
 
 @pytest.fixture
@@ -139,3 +140,15 @@ def test_unchanged_cache_file_is_hashed_once_then_only_stat_ed(
     drain(mcloud)
     assert mcloud.compute.get(admin, vm.id).state == "running"
     assert len(hashed) == before + 1
+
+
+def test_policy_image_names_the_signer_even_when_the_chain_fails(
+    mcloud: Cloud, admin: Principal, alice: Identity, other_ca: Identity, tmp_path: Path
+) -> None:
+    ident, _raw = publish(mcloud, tmp_path, alice, "unchained")
+    images = mcloud.services.marketplace_images
+    images.gate.trust = TrustStore((other_ca.cert,))  # the site stopped trusting alice's CA
+    [row] = images.explain(ident)
+    assert row["allowed"] is False and row["email"] == "alice@example.org"
+    assert row["signer"].startswith("CN=Alice Example") and row["verified"] is False
+    assert row["reasons"]

@@ -31,7 +31,8 @@ from stratuslab.core.marketplace import (
 )
 from stratuslab.core.ports import Clock, UnitOfWorkFactory
 from stratuslab.services.marketplace.service import ImageGate, MarketplaceService
-from stratuslab.services.marketplace.xmldsig import verify_document
+from stratuslab.services.marketplace.trust import certificate_emails, dn
+from stratuslab.services.marketplace.xmldsig import embedded_signer, verify_document
 
 IMPORT_JOB = "image-import"
 PROGRESS_EVERY_S = 0.25
@@ -67,6 +68,18 @@ class LocalMetadataSource:
         page = self.service.search(
             EntryQuery(status=EntryStatus.LATEST, identifier=identifier, limit=1000))
         return [s.raw for s in page.entries]
+
+
+def _claimed_signer(raw: bytes) -> tuple[str, str]:
+    """(email, subject DN) of the certificate a document carries, read without trusting it, so
+    that `policy-image` names who signed even when the chain or signature fails; ("?", "")
+    when the document carries none that can be read."""
+    try:
+        cert = embedded_signer(raw)
+    except (InvalidMetadata, ValueError):
+        return "?", ""
+    emails = certificate_emails(cert)
+    return (emails[0] if emails else "?"), dn(cert.subject)
 
 
 def check_identifier(identifier: str) -> str:
@@ -105,16 +118,21 @@ class MarketplaceImages:
         out: list[dict[str, Any]] = []
         for raw in documents:
             try:
-                entry = verify_document(raw, self.gate.trust, now=now).entry
+                verified = verify_document(raw, self.gate.trust, now=now)
             except InvalidMetadata as exc:
-                out.append({"email": "?", "allowed": False, "reasons": [exc.reason]})
+                email, signer = _claimed_signer(raw)
+                out.append({"email": email, "signer": signer, "verified": False,
+                            "allowed": False, "reasons": [exc.reason]})
                 continue
+            entry, signer = verified.entry, dn(verified.signer.subject)
             if entry.identifier != identifier:
-                out.append({"email": entry.email, "allowed": False,
+                out.append({"email": entry.email, "signer": signer, "verified": True,
+                            "allowed": False,
                             "reasons": [f"document describes {entry.identifier}, not {identifier}"]})
                 continue
             v = self.gate.policy.explain(entry, now)
-            out.append({"email": v.email, "allowed": v.allowed, "reasons": list(v.reasons)})
+            out.append({"email": v.email, "signer": signer, "verified": True,
+                        "allowed": v.allowed, "reasons": list(v.reasons)})
         return out
 
     # -- import -----------------------------------------------------------------------------
