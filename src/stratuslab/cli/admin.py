@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from stratuslab.cli.client import Api
-from stratuslab.cli.output import print_json, print_table
+from stratuslab.cli.client import Api, CliError
+from stratuslab.cli.output import listed, print_json, print_table
 
 
 def _api(ctx: click.Context) -> Api:
@@ -15,7 +15,7 @@ def _api(ctx: click.Context) -> Api:
 
 
 def _show(rows: list[dict[str, Any]], cols: list[tuple[str, str]], as_json: bool) -> None:
-    print_json(rows) if as_json else print_table(rows, cols)
+    print_json(listed(rows)) if as_json else print_table(rows, cols)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print a JSON array")
@@ -65,6 +65,7 @@ def user_delete(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def user_passwd(ctx: click.Context, name: str, password: str) -> None:
     _api(ctx).request("PUT", f"/api/v1/users/{name}/password", json={"password": password})
+    click.echo(f"password of user {name} changed")
 
 
 @click.group("group")
@@ -124,7 +125,7 @@ def image_register(ctx: click.Context, name: str, source: str, sha1: str | None,
     if img.get("job"):  # a URL: the server downloads it in a job; wait for it
         (job,) = api.wait_jobs([img["job"]["id"]], on_update=lambda jobs: None)
         if job["state"] != "done":
-            raise click.ClickException(
+            raise CliError(
                 f"image {img['id']} ({name}): {job.get('error') or 'the download did not finish'}")
     click.echo(img["id"])
 

@@ -6,16 +6,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import click
 import httpx
 
 from stratuslab.cli.config import ClientConfig
+from stratuslab.cli.errors import CliError
+
+__all__ = ["Api", "CliError", "TERMINAL_JOB"]
 
 TERMINAL_JOB = ("done", "failed")
-
-
-class CliError(click.ClickException):
-    """Printed as `Error: ...`, exit code 1."""
 
 
 class Api:
@@ -39,23 +37,30 @@ class Api:
         except httpx.HTTPError as exc:
             raise CliError(
                 f"cannot reach the cloud at {self.config.endpoint}: {exc}; "
-                "check --endpoint and that stratus-server runs"
+                "check --endpoint and that stratus-server runs", kind="unavailable",
             ) from exc
         if resp.status_code >= 400:
-            raise CliError(self._message(resp))
+            raise self.error(resp)
         if resp.status_code == 204 or not resp.content:
             return None
         if resp.headers.get("content-type", "").startswith("application/json"):
             return resp.json()
         return resp.text
 
-    @staticmethod
-    def _message(resp: httpx.Response) -> str:
+    def error(self, resp: httpx.Response) -> CliError:
+        """The CLI error of an error answer: the cloud's message and way out, else what the
+        answer says about the URL (a wrong --endpoint answers 404 without our error body)."""
         try:
             err = resp.json()["error"]
-            return str(err["message"]) + (f"; {err['hint']}" if err.get("hint") else "")
+            message = str(err["message"]) + (f"; {err['hint']}" if err.get("hint") else "")
+            return CliError(message, kind=str(err.get("kind") or ""), status=resp.status_code)
         except Exception:
-            return f"HTTP {resp.status_code}: {resp.text[:500]}"
+            pass
+        url = str(resp.request.url) if resp.request else self.config.endpoint
+        return CliError(
+            f"{url} answered HTTP {resp.status_code} {resp.reason_phrase} without a StratusLab "
+            f"error; check that --endpoint ({self.config.endpoint}) is the cloud's URL "
+            "(stratus-server prints it at start-up)", status=resp.status_code)
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)

@@ -19,6 +19,7 @@ from stratuslab.cli import (
 )
 from stratuslab.cli.client import Api
 from stratuslab.cli.config import load
+from stratuslab.cli.errors import Group
 
 
 class Context:
@@ -38,7 +39,7 @@ class Context:
         return self._api
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--endpoint", help="cloud endpoint URL (STRATUSLAB_ENDPOINT)")
 @click.option("-u", "--username", help="user name (STRATUSLAB_USERNAME)")
 @click.option("-p", "--password", help="password (STRATUSLAB_PASSWORD)")

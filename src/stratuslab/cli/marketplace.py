@@ -28,9 +28,10 @@ from rich.progress import (
 )
 
 from stratuslab.cli.config import load as load_config
+from stratuslab.cli.errors import CliError
 from stratuslab.cli.output import stderr_console
 from stratuslab.core.errors import CloudError
-from stratuslab.core.marketplace import IDENTIFIER_RE
+from stratuslab.core.marketplace import IDENTIFIER_RE, format_date
 from stratuslab.services.marketplace import build, rdf, xmldsig
 from stratuslab.services.marketplace.trust import SigningCredentials, TrustStore
 
@@ -42,8 +43,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _fail(exc: CloudError) -> click.ClickException:
-    return click.ClickException(exc.full_message)
+def _fail(exc: CloudError) -> CliError:
+    return CliError.of(exc)
 
 
 def marketplace_url(ctx: click.Context, option: str | None) -> str:
@@ -87,14 +88,36 @@ def _credentials(p12_cert: str | None, p12_password: str, pem_key: str | None,
     raise click.UsageError("give --p12-cert/--p12-password, or --pem-key and --pem-cert")
 
 
+def _http_error(url: str, resp: httpx.Response) -> CliError:
+    """The marketplace's own message when it answered one, else the URL and the way out."""
+    text = resp.text.strip()
+    if resp.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = resp.json()
+            err = body.get("error") if isinstance(body, dict) else None
+            if isinstance(err, dict) and err.get("message"):
+                hint = f"; {err['hint']}" if err.get("hint") else ""
+                return CliError(f"{err['message']}{hint}", kind=err.get("kind"),
+                                status=resp.status_code)
+            text = ""  # e.g. {"detail": "Not Found"}: no route there
+        except ValueError:
+            pass
+    if text and not text.startswith("<") and resp.status_code != 404:
+        return CliError(f"{url}: {text[:500]}", status=resp.status_code)
+    return CliError(
+        f"{url} answered HTTP {resp.status_code} {resp.reason_phrase}; check --marketplace "
+        "(or marketplace_endpoint in the user configuration): it is the marketplace's base URL, "
+        "e.g. http://HOST:PORT/marketplace", status=resp.status_code)
+
+
 def _request(method: str, url: str, **kw: Any) -> httpx.Response:
     try:
         resp = httpx.request(method, url, timeout=60.0, **kw)
     except httpx.HTTPError as exc:
-        raise click.ClickException(
-            f"cannot reach the marketplace at {url} ({exc}); check --marketplace") from exc
+        raise CliError(f"cannot reach the marketplace at {url} ({exc}); check --marketplace",
+                       kind="unavailable") from exc
     if resp.status_code >= 400:
-        raise click.ClickException(resp.text.strip() or f"{url} answered {resp.status_code}")
+        raise _http_error(url, resp)
     return resp
 
 
@@ -225,22 +248,37 @@ def _print_table(entries: list[dict[str, Any]]) -> None:
                    f"{e['email']:28.28} {e['created']:20} {e['title']}")
 
 
-def _search(ctx: click.Context, marketplace: str | None, params: dict[str, Any]) -> None:
+def _listed(e: dict[str, Any]) -> dict[str, Any]:
+    """An entry with the listing contract's id, name, state and owner first."""
+    now = format_date(_now())
+    state = ("deprecated" if e.get("deprecated") is not None
+             else "expired" if e.get("valid") and str(e["valid"]) < now else "valid")
+    return {"id": e["identifier"], "name": e.get("title"), "state": state,
+            "owner": e.get("email"), **e}
+
+
+def _search(ctx: click.Context, marketplace: str | None, params: dict[str, Any],
+            as_json: bool = False) -> None:
     clean = {k: v for k, v in params.items() if v not in (None, "")}
     resp = _request("GET", marketplace_url(ctx, marketplace) + "/metadata", params=clean,
                     headers={"Accept": "application/json"})
-    _print_table(resp.json()["entries"])
+    if as_json:
+        click.echo(json.dumps([_listed(e) for e in resp.json()["entries"]], indent=2))
+    else:
+        _print_table(resp.json()["entries"])
 
 
 @click.command("list-images")
 @click.option("--status", type=click.Choice(["valid", "expired", "deprecated", "latest", "all"]), default="valid")
 @click.option("--limit", type=int, default=100)
 @click.option("--offset", type=int, default=0)
+@click.option("--json", "as_json", is_flag=True, help="print a JSON array")
 @_marketplace_option
 @click.pass_context
-def list_images(ctx: click.Context, status: str, limit: int, offset: int, marketplace: str | None) -> None:
+def list_images(ctx: click.Context, status: str, limit: int, offset: int, as_json: bool,
+                marketplace: str | None) -> None:
     """List marketplace images (latest valid entries by default)."""
-    _search(ctx, marketplace, {"status": status, "limit": limit, "offset": offset})
+    _search(ctx, marketplace, {"status": status, "limit": limit, "offset": offset}, as_json)
 
 
 @click.command("search-image")
@@ -252,14 +290,15 @@ def list_images(ctx: click.Context, status: str, limit: int, offset: int, market
 @click.option("--description", "-d", "text", help="free text (title, description, os, tags)")
 @click.option("--status", type=click.Choice(["valid", "expired", "deprecated", "latest", "all"]), default="valid")
 @click.option("--limit", type=int, default=100)
+@click.option("--json", "as_json", is_flag=True, help="print a JSON array")
 @_marketplace_option
 @click.pass_context
 def search_image(ctx: click.Context, os_: str | None, arch: str | None, kind: str | None,
                  endorser: str | None, tag: str | None, text: str | None, status: str,
-                 limit: int, marketplace: str | None) -> None:
+                 limit: int, as_json: bool, marketplace: str | None) -> None:
     """Search marketplace images."""
     _search(ctx, marketplace, {"os": os_, "arch": arch, "kind": kind, "endorser": endorser,
-                               "tag": tag, "q": text, "status": status, "limit": limit})
+                               "tag": tag, "q": text, "status": status, "limit": limit}, as_json)
 
 
 @click.command("show-image")
@@ -291,7 +330,11 @@ def policy_image(ctx: click.Context, identifier: str, marketplace: str | None) -
             if v.get("signer") else ""
         click.echo(f"{identifier} by {v['email']}{signer}: {word}: {'; '.join(v['reasons'])}")
     if not data["allowed"]:
-        raise click.ClickException(f"image {identifier} isn't valid according to site policy")
+        raise CliError(
+            f"image {identifier} isn't valid according to site policy (reasons above); "
+            "ask its endorser for a signed, unexpired entry, or have the cloud administrator "
+            "admit it in the [policy] section of stratus-server (whitelists and blacklists)",
+            kind="forbidden")
 
 
 def is_marketplace_id(text: str) -> bool:
@@ -325,7 +368,7 @@ def fetch_image(api: Any, identifier: str, *, kernel_image: int | None = None) -
 
         [job] = api.wait_jobs([made["job"]["id"]], on_update=update)
     if job["state"] != "done" or not job.get("image_id"):
-        raise click.ClickException(
+        raise CliError(
             f"marketplace image {identifier} was not imported: {job.get('error') or job['state']}")
     return int(job["image_id"])
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import click
 
 from stratuslab.cli.client import Api, CliError
-from stratuslab.cli.output import print_json, print_table
+from stratuslab.cli.output import listed, print_json, print_table
 
 NET_COLUMNS = [("name", "name"), ("class", "class"), ("subnet", "subnet"), ("segment", "segment"),
                ("size", "size"), ("used", "leases_used"), ("held", "held"), ("ranges", "range_list"),
@@ -27,7 +27,7 @@ def _api(ctx: click.Context) -> Api:
 
 
 def _show(rows: list[dict[str, Any]], cols: list[tuple[str, str]], as_json: bool) -> None:
-    print_json(rows) if as_json else print_table(rows, cols)
+    print_json(listed(rows)) if as_json else print_table(rows, cols)
 
 
 def nic_requests(address: str | None, local_ip: str | None, private_ip: str | None,

@@ -17,7 +17,7 @@ import httpx
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from stratuslab.cli.client import Api, CliError
-from stratuslab.cli.output import print_json, print_table
+from stratuslab.cli.output import listed, print_json, print_table
 
 CONTAINER = {"X-CDMI-Specification-Version": "1.1", "Accept": "application/cdmi-container"}
 CHUNK = 1024 * 1024
@@ -40,8 +40,8 @@ def _check(resp: httpx.Response, what: str) -> httpx.Response:
         body = resp.json()
         message = body["error"] + (f"; {body['hint']}" if body.get("hint") else "")
     except Exception:
-        message = f"HTTP {resp.status_code}"
-    raise CliError(f"{what}: {message}")
+        message = f"HTTP {resp.status_code} {resp.reason_phrase}; check --endpoint"
+    raise CliError(f"{what}: {message}", status=resp.status_code)
 
 
 def _progress() -> Progress:
@@ -62,7 +62,7 @@ def ls(ctx: click.Context, path: str, as_json: bool) -> None:
         {"id": name, "name": name, "state": "container" if name.endswith("/") else "object",
          "owner": ""} for name in doc.get("children", [])]
     if as_json:
-        print_json(rows)
+        print_json(listed(rows))
     else:
         print_table(rows, [("name", "name"), ("kind", "state")])
 

@@ -11,6 +11,20 @@ from rich.console import Console
 from rich.table import Table
 
 
+def listed(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a listing with the contract's keys first: id, name, state, owner (README).
+
+    Objects without one of them get: id = their name, name = their tag or kind, state "ready"
+    (a listed object that has no life cycle), owner null (objects nobody owns)."""
+    out = []
+    for row in rows:
+        ident = row.get("id", row.get("name"))
+        name = row.get("name") or row.get("tag") or row.get("kind")
+        out.append({"id": ident, "name": name, "state": row.get("state") or "ready",
+                    "owner": row.get("owner"), **row})
+    return out
+
+
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from stratuslab.cli import marketplace, network
 from stratuslab.cli.client import Api, CliError
-from stratuslab.cli.output import print_json, print_table, stderr_console
+from stratuslab.cli.output import listed, print_json, print_table, stderr_console
 
 VM_COLUMNS = [("id", "id"), ("state", "state"), ("vcpu", "vcpu"), ("memory", "memory_mib"),
               ("host/ip", "where"), ("name", "name")]
@@ -256,7 +256,7 @@ def list_types(ctx: click.Context, as_json: bool) -> None:
     """List instance types (CPU, RAM MiB, swap MiB)."""
     types = _api(ctx).get("/api/v1/instance-types")
     if as_json:
-        print_json(types)
+        print_json(listed(types))
         return
     for t in types:
         t["mark"] = "*" if t["default"] else ""

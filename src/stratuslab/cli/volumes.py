@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from stratuslab.cli.client import Api
-from stratuslab.cli.output import print_json, print_table
+from stratuslab.cli.output import listed, print_json, print_table
 
 COLUMNS = [("uuid", "id"), ("size", "size"), ("tag", "tag"), ("owner", "owner"),
            ("visibility", "visibility"), ("kind", "kind"), ("state", "state"),
@@ -58,7 +58,7 @@ def describe_volumes(ctx: click.Context, uuids: tuple[str, ...], filters: tuple[
     else:
         found = api.get("/api/v1/volumes", params=[("filter", f) for f in filters])
     if as_json:
-        print_json(found)
+        print_json(listed(found))
     else:
         print_table(_rows(found), COLUMNS)
 
@@ -132,7 +132,7 @@ def quarantine() -> None:
 def quarantine_list(ctx: click.Context, as_json: bool) -> None:
     found = _api(ctx).get("/api/v1/storage/quarantine")
     if as_json:
-        print_json(found)
+        print_json(listed(found))
     else:
         print_table(found, [("uuid", "id"), ("vm", "vm_id"), ("owner", "owner"),
                             ("size", "size"), ("quarantined at", "quarantined_at")])  # fmt: skip

@@ -87,7 +87,7 @@ def test_build_sign_validate_upload_deprecate_flow(
     ident = url.split("/metadata/")[1].split("/")[0]
 
     code, out = run(stratus, "upload-metadata", meta, "--marketplace", marketplace)
-    assert code == 1 and out.startswith("Error: ") and "already stored" in out
+    assert code == 4 and out.startswith("Error: ") and "already stored" in out  # conflict
 
     code, out = run(stratus, "search-image", "--os", "debian", "--marketplace", marketplace)
     assert code == 0 and ident in out
@@ -107,7 +107,8 @@ def test_build_sign_validate_upload_deprecate_flow(
     code, out = run(stratus, "list-images", "--status", "deprecated", "--marketplace", marketplace)
     assert ident in out
     code, out = run(stratus, "policy-image", ident, "--marketplace", marketplace)
-    assert code == 1 and "deprecated: broken" in out and "Error: " in out
+    assert code == 5 and "deprecated: broken" in out and "Error: " in out  # denied
+    assert "admit it in the [policy] section" in out
     with pytest.raises(PolicyRefused, match="deprecated: broken"):
         gate.admit(ident, MetadataClient(marketplace).documents(ident))
 
@@ -116,12 +117,12 @@ def test_invalid_file_is_reported_as_error(stratus: click.Group, tmp_path: Path)
     bad = tmp_path / "bad.xml"
     bad.write_bytes(b"<not-rdf/>")
     code, out = run(stratus, "validate-metadata", str(bad), "--ca-dir", str(tmp_path))
-    assert code == 1 and out.startswith("Error: invalid metadata:")
+    assert code == 2 and out.startswith("Error: invalid metadata:")  # bad input
 
 
 def test_unreachable_marketplace_is_reported(stratus: click.Group) -> None:
     code, out = run(stratus, "list-images", "--marketplace", "http://127.0.0.1:9")
-    assert code == 1 and "cannot reach the marketplace" in out
+    assert code == 6 and "cannot reach the marketplace" in out  # unavailable
 
 
 def test_two_gigabyte_body_is_refused_after_the_limit(marketplace: str) -> None:

@@ -43,4 +43,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = "not_found" if exc.status_code == 404 else "invalid"
-        return JSONResponse(error_body(kind, f"{request.url.path}: {exc.detail}"), exc.status_code)
+        hint = ("this cloud serves no such path: check the endpoint URL (the cloud's base URL, "
+                "e.g. http://HOST:PORT) and that the feature serving it is enabled "
+                "(stratus-server's configuration)") if exc.status_code == 404 else ""
+        return JSONResponse(error_body(kind, f"{request.url.path}: {exc.detail}", hint),
+                            exc.status_code)
