@@ -8,7 +8,7 @@ from urllib.parse import quote
 import click
 
 from stratuslab.cli.client import Api
-from stratuslab.cli.output import print_json, print_table
+from stratuslab.cli.output import listed, print_json, print_table
 
 COLUMNS = [("name", "name"), ("state", "state"), ("cpus", "cpus"),
            ("vcpu alloc", "allocated_vcpu"), ("memory MiB", "memory_mib"),
@@ -34,7 +34,7 @@ def host() -> None:
 def host_list(ctx: click.Context, as_json: bool) -> None:
     """Every host with its state, capacity and allocation."""
     rows = _api(ctx).get("/api/v1/hosts")
-    print_json(rows) if as_json else print_table(rows, COLUMNS)
+    print_json(listed(rows)) if as_json else print_table(rows, COLUMNS)
 
 
 @host.command("show")
