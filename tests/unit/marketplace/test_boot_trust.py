@@ -6,6 +6,7 @@ fetched again and only then booted.  Every refusal leaves an event in the VM's l
 
 from __future__ import annotations
 
+import gzip
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,3 +153,25 @@ def test_policy_image_names_the_signer_even_when_the_chain_fails(
     assert row["allowed"] is False and row["email"] == "alice@example.org"
     assert row["signer"].startswith("CN=Alice Example") and row["verified"] is False
     assert row["reasons"]
+
+
+def test_tampered_cache_of_a_compressed_location_is_refetched_too(
+    mcloud: Cloud, admin: Principal, alice: Identity, tmp_path: Path
+) -> None:
+    """The signed checksums are those of the .gz: the reference is the SHA-256 of the
+    decompressed bytes taken while the verified download was written."""
+    source = tmp_path / "gz.img.gz"
+    source.write_bytes(gzip.compress(os.urandom(200_000), mtime=0))
+    raw = signed(alice, source.read_bytes(), email="alice@example.org", format="raw",
+                 compression="gz", locations=(source.as_uri(),))
+    ident = mcloud.features.marketplace.registry.upload(raw).entry.identifier
+    image_id = imported(mcloud, admin, ident)
+    path = Path(mcloud.images.get(admin, image_id).path)
+    good = path.read_bytes()
+    path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=image_id))
+    drain(mcloud)
+    assert mcloud.compute.get(admin, vm.id).state == "running"
+    assert path.read_bytes() == good
+    [event] = messages(mcloud, admin, vm.id, "image-refetched")
+    assert "decompressed" in event
