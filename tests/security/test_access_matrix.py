@@ -488,7 +488,8 @@ def reg_world(tmp_path_factory: pytest.TempPathFactory, template_db: Path, slapd
 
 def route_keys(world: World) -> set[str]:
     routes = expand_occi(http_routes(world.cloud.app.routes), OCCI_KINDS, OCCI_LINKS)
-    documentation = {"/api/v1/openapi.json", "/api/v1/docs", "/docs/oauth2-redirect"}
+    documentation = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/assets",
+                     "/docs/oauth2-redirect"}
     return {f"{m} {p}" for m, p in routes if m != "HEAD" and p not in documentation}
 
 

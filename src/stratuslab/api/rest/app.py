@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from stratuslab.api.rest import errors, routes_admin, routes_quarantine, routes_vms
+from stratuslab.api.rest import docs, errors, routes_admin, routes_quarantine, routes_vms
 from stratuslab.services.catalog import CloudServices
 
 
 def create_app(services: CloudServices, *, version: str) -> FastAPI:
     app = FastAPI(
         title="StratusLab", version=version,
-        openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None,
+        openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
     )
+    docs.install(app, "/api/v1/openapi.json")  # Swagger UI with its assets from the package
     app.state.services = services
     errors.install(app)
     app.include_router(routes_vms.router, prefix="/api/v1")
