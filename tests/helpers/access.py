@@ -28,7 +28,7 @@ MISSING = {"vm": "987654", "held_vm": "987654", "vm_with_nic": "987654",
            "volume": "00000000-0000-4000-8000-000000000000", "image": "987653",
            "job": "987652", "secgroup": "no-such-group", "reservation": "987651",
            "template": "987650", "user": "no-such-user", "user_id": "987649",
-           "group_id": "987648", "network_id": "987647", "token": "0123456789abcdef",
+           "group_id": "987648", "network_id": "987647", "tenant_network": "no-such-network", "token": "0123456789abcdef",
            "cdmi_object": "nobox/none", "cdmi_new": "nobox/new", "cdmi_container": "nobox/"}
 
 
@@ -311,6 +311,14 @@ class World:
     def _make_group(self) -> str:
         name = f"grp{self._n()}"
         self.cloud.identity.create_group(self.admin, name)
+        return name
+
+    def _make_tenant_network(self) -> str:
+        """A tenant network of the owner."""
+        n = self._n() % 200 + 20
+        name = f"tn{n}"
+        self.cloud.services.network.create(self.owner, name,
+                                                     {"subnet": f"10.{n}.11.0/24"})
         return name
 
     def _make_network(self) -> str:

@@ -65,6 +65,7 @@ OCCI_UP = ('Category: up; scheme="http://schemas.ogf.org/occi/infrastructure/net
 MP_ID = "A" * 27  # a well-formed marketplace identifier nobody published
 MP_IMPORT_MISSING = MP_POLICY_MISSING = 404
 ADMIN_IMPORT_MISSING = 400
+ROUTER_OK, FLOATING_OK = 200, 409
 
 
 _FRESH = itertools.count(150)
@@ -175,6 +176,12 @@ REST: dict[str, Row] = {
     "POST /api/v1/networks": user(201, body=lambda o: _fresh_network()),
     "GET /api/v1/networks/{name}": user(200, objects={"name": "network"}),
     "DELETE /api/v1/networks/{name}": admin_only(204, objects={"name": "network"}),
+    "POST /api/v1/networks/{name}/router": own(
+        ROUTER_OK, objects={"name": "tenant_network"}, body=lambda o: {"enabled": True}),
+    "POST /api/v1/networks/{name}/floating": own(
+        FLOATING_OK, objects={"name": "tenant_network"}, body=lambda o: {"private_ip": "10.1.1.1"}),
+    "DELETE /api/v1/networks/{name}/floating/{ip}": own(
+        409, objects={"name": "tenant_network", "ip": "const:192.0.2.7"}),
     "POST /api/v1/networks/{name}/permissions": admin_only(
         200, objects={"name": "network"}, body=lambda o: {"permissions": "um-u--u--"}),
     "POST /api/v1/networks/{name}/ranges": admin_only(201, objects={"name": "network"},
@@ -444,7 +451,8 @@ REGISTRATION: dict[str, Row] = {
 def world(tmp_path_factory: pytest.TempPathFactory, template_db: Path) -> Iterator[World]:
     data = tmp_path_factory.mktemp("matrix")
     seed_data_dir(data, template_db)
-    cloud: Cloud = build_cloud(make_settings(data))
+    # rows make many tenant networks for the same two users
+    cloud: Cloud = build_cloud(make_settings(data, network={"user_max_networks": 1000}))
     cloud.identity.ensure_admin(ADMIN[1])
     try:
         yield World(cloud, tmp_path_factory.mktemp("matrix-files"))
