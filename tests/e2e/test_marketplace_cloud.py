@@ -505,6 +505,23 @@ def test_real_guest_boots_from_a_marketplace_image(
             time.sleep(0.5)
         assert re.search(r"^stratuslab-ready hostname=mkt\b", console, re.M), console[-2000:]
         srv.cli("kill-instance", str(vm["id"]))
+        # issue 27: a tampered qcow2 in the node's cache is refused, fetched again, then booted
+        [cached] = (base / "data" / "marketplace-cache").glob(f"{ident}.qcow2")
+        good = cached.read_bytes()
+        with open(cached, "r+b") as fh:  # a data cluster, not the header: QEMU would boot it
+            fh.seek(len(good) - 4096)
+            fh.write(bytes(b ^ 0xFF for b in good[-4096:-4000]))
+        [again] = srv.cli_json("run-instance", ident, "--vm-name", "mkt2", "-t", "t1.micro",
+                               "--ram", "128")
+        assert again["state"] == "running" and cached.read_bytes() == good
+        [aside] = (base / "data" / "marketplace-cache" / ".tampered").iterdir()
+        assert aside.read_bytes() != good
+        deadline, console = time.monotonic() + 120, ""
+        while time.monotonic() < deadline and "stratuslab-ready hostname=mkt2" not in console:
+            console = srv.cli("console", str(again["id"]), check=False).stdout
+            time.sleep(0.5)
+        assert re.search(r"^stratuslab-ready hostname=mkt2\b", console, re.M), console[-2000:]
+        srv.cli("kill-instance", str(again["id"]))
     finally:
         for vm in srv.cli_json("describe-instance", check=False) if srv.proc else []:
             srv.cli("kill-instance", str(vm["id"]), check=False)
