@@ -138,3 +138,13 @@ def test_every_listing_command_prints_id_name_state_owner(
     for row in rows:
         missing = {"id", "name", "state", "owner"} - row.keys()
         assert not missing, f"stratus {path} --json lacks {sorted(missing)}: {row}"
+
+
+def test_mutations_say_what_they_did(server: Server, cloud: dict[str, str]) -> None:
+    said = [run(server.endpoint, *args) for args in (
+        ("secgroup", "create", "db"), ("secgroup", "add-rule", "db", "inbound", "tcp", "5432"),
+        ("secgroup", "del-rule", "db", "inbound", "tcp", "5432"),
+        ("secgroup", "attach", cloud["vm"], "db"), ("secgroup", "detach", cloud["vm"]),
+        ("secgroup", "delete", "db"))]
+    for res in said:
+        assert res.exit_code == 0 and res.stdout.strip(), res.output

@@ -159,6 +159,7 @@ def network_floating_add(ctx: click.Context, name: str, private_ip: str) -> None
 @click.pass_context
 def network_floating_remove(ctx: click.Context, name: str, ip: str) -> None:
     _api(ctx).delete(f"/api/v1/networks/{quote(name)}/floating/{quote(ip)}")
+    click.echo(f"{ip} on {name}: floating address removed")
 
 
 @network.command("delete")
@@ -166,6 +167,7 @@ def network_floating_remove(ctx: click.Context, name: str, ip: str) -> None:
 @click.pass_context
 def network_delete(ctx: click.Context, name: str) -> None:
     _api(ctx).delete(f"/api/v1/networks/{quote(name)}")
+    click.echo(f"network {name} deleted")
 
 
 @network.command("add-range")
@@ -193,6 +195,7 @@ def network_remove_range(ctx: click.Context, name: str, range_text: str) -> None
 @click.pass_context
 def network_hold(ctx: click.Context, name: str, ip: str, reason: str) -> None:
     _api(ctx).post(f"/api/v1/networks/{quote(name)}/holds", json={"ip": ip, "reason": reason})
+    click.echo(f"{ip} on {name}: held")
 
 
 @network.command("release-hold")
@@ -201,6 +204,7 @@ def network_hold(ctx: click.Context, name: str, ip: str, reason: str) -> None:
 @click.pass_context
 def network_release_hold(ctx: click.Context, name: str, ip: str) -> None:
     _api(ctx).delete(f"/api/v1/networks/{quote(name)}/holds/{ip}")
+    click.echo(f"{ip} on {name}: hold released")
 
 
 # --- reservations ------------------------------------------------------------------------
@@ -242,6 +246,7 @@ def reservation_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def reservation_delete(ctx: click.Context, reservation_id: int) -> None:
     _api(ctx).delete(f"/api/v1/reservations/{reservation_id}")
+    click.echo(f"reservation {reservation_id} deleted")
 
 
 # --- security groups ---------------------------------------------------------------------
@@ -260,6 +265,7 @@ def secgroup() -> None:
 def secgroup_create(ctx: click.Context, name: str, rules: tuple[str, ...], description: str) -> None:
     _api(ctx).post("/api/v1/secgroups",
                    json={"name": name, "rules": list(rules), "description": description})
+    click.echo(f"security group {name} created with {len(rules)} rule(s)")
 
 
 @secgroup.command("list")
@@ -293,6 +299,7 @@ def secgroup_show(ctx: click.Context, name: str, as_json: bool) -> None:
 def secgroup_add_rule(ctx: click.Context, name: str, rule: tuple[str, ...]) -> None:
     """Add RULE (DIRECTION PROTOCOL [PORT[-PORT]] [CIDR|group:NAME]); applied live."""
     _api(ctx).post(f"/api/v1/secgroups/{quote(name)}/rules", json={"rule": " ".join(rule)})
+    click.echo(f"{name}: rule added: {' '.join(rule)}")
 
 
 @secgroup.command("del-rule")
@@ -301,6 +308,7 @@ def secgroup_add_rule(ctx: click.Context, name: str, rule: tuple[str, ...]) -> N
 @click.pass_context
 def secgroup_del_rule(ctx: click.Context, name: str, rule: tuple[str, ...]) -> None:
     _api(ctx).post(f"/api/v1/secgroups/{quote(name)}/rules/delete", json={"rule": " ".join(rule)})
+    click.echo(f"{name}: rule deleted: {' '.join(rule)}")
 
 
 @secgroup.command("delete")
@@ -308,6 +316,7 @@ def secgroup_del_rule(ctx: click.Context, name: str, rule: tuple[str, ...]) -> N
 @click.pass_context
 def secgroup_delete(ctx: click.Context, name: str) -> None:
     _api(ctx).delete(f"/api/v1/secgroups/{quote(name)}")
+    click.echo(f"security group {name} deleted")
 
 
 @secgroup.command("attach")
@@ -319,6 +328,7 @@ def secgroup_attach(ctx: click.Context, vm_id: int, names: tuple[str, ...]) -> N
     if not names:
         raise CliError("name at least one security group")
     _api(ctx).post(f"/api/v1/vms/{vm_id}/secgroups", json={"groups": list(names)})
+    click.echo(f"VM {vm_id}: security groups {', '.join(names)}")
 
 
 @secgroup.command("detach")
@@ -328,6 +338,7 @@ def secgroup_detach(ctx: click.Context, vm_id: int) -> None:
     """Put every NIC of VM_ID back on the default rules (inbound SSH, ICMP and the image's
     ports; outbound all), live."""
     _api(ctx).post(f"/api/v1/vms/{vm_id}/secgroups", json={"groups": []})
+    click.echo(f"VM {vm_id}: default security rules")
 
 
 COMMANDS = [network, reservation, secgroup]

@@ -238,7 +238,13 @@ def recover_instance(ctx: click.Context, vm_id: int, how: str) -> None:
     api = _api(ctx)
     job = api.post(f"/api/v1/vms/{vm_id}/actions/recover-{how}")["job"]
     wait_for(api, [job], f"recover-{how}")
-    click.echo(f"{vm_id} {api.get(f'/api/v1/vms/{vm_id}')['state']}")
+    vm = api.get(f"/api/v1/vms/{vm_id}")
+    click.echo(f"{vm_id} {vm['state']}")
+    if how == "retry" and (vm["state"] == "failed" or vm["state"].endswith("-failure")):
+        raise CliError(f"VM {vm_id} is {vm['state']} again after the retry: "
+                       f"{vm.get('error') or 'see stratus console ' + str(vm_id)}; "
+                       f"retry later, or decide with: stratus recover-instance {vm_id} "
+                       "success|failure|delete")
 
 
 @click.command("console")
