@@ -244,7 +244,7 @@ def recover_instance(ctx: click.Context, vm_id: int, how: str) -> None:
         raise CliError(f"VM {vm_id} is {vm['state']} again after the retry: "
                        f"{vm.get('error') or 'see stratus console ' + str(vm_id)}; "
                        f"retry later, or decide with: stratus recover-instance {vm_id} "
-                       "success|failure|delete")
+                       "success|failure|delete", kind="state")
 
 
 @click.command("console")
