@@ -1,3 +1,0 @@
-"""StratusLab: an IaaS cloud distribution for research communities."""
-
-__version__ = "0.1.0"

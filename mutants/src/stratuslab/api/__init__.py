@@ -1,1 +1,0 @@
-"""Front ends: wire formats <-> commands.  Never import drivers, persistence or settings."""

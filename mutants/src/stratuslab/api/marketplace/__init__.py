@@ -1,5 +1,0 @@
-"""Marketplace REST front end (FastAPI).  Imports core and services only."""
-
-from stratuslab.api.marketplace.app import create_app
-
-__all__ = ["create_app"]

@@ -1,6 +1,0 @@
-"""Composition root (a package: one wiring module per feature)."""
-
-from stratuslab.bootstrap.cloud import Cloud, admin_password_file, build_cloud
-from stratuslab.bootstrap.wiring import Wiring
-
-__all__ = ["Cloud", "Wiring", "admin_password_file", "build_cloud"]

@@ -1,1 +1,0 @@
-"""Identity drivers: the LDAP directory (ldap3) and outgoing mail (smtplib)."""

@@ -1,1 +1,0 @@
-"""Network drivers: `bridge` (Linux bridges, VXLAN/802.1Q, dnsmasq, nftables) and `simulated`."""

@@ -1,1 +1,0 @@
-"""Storage drivers: the image store, instance disks, volumes."""
