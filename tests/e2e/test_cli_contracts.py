@@ -148,3 +148,11 @@ def test_mutations_say_what_they_did(server: Server, cloud: dict[str, str]) -> N
         ("secgroup", "delete", "db"))]
     for res in said:
         assert res.exit_code == 0 and res.stdout.strip(), res.output
+
+
+def test_shell_completion_as_the_readme_shows() -> None:
+    env = {"_STRATUS_COMPLETE": "bash_complete", "COMP_WORDS": "stratus net", "COMP_CWORD": "1"}
+    res = CliRunner(env=env).invoke(cli, [], prog_name="stratus")
+    assert "network" in res.output, res.output
+    env = {"_STRATUS_COMPLETE": "bash_source"}
+    assert "_stratus_completion" in CliRunner(env=env).invoke(cli, [], prog_name="stratus").output
