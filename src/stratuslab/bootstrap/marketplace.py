@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from stratuslab.api.marketplace import create_app
 from stratuslab.api.rest import routes_marketplace
@@ -33,6 +35,7 @@ from stratuslab.services.marketplace.cloud import (
     MetadataSource,
 )
 from stratuslab.services.marketplace.extension import MarketplaceLaunchCheck
+from stratuslab.services.marketplace.trust import TrustStore
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,29 @@ class MarketplaceFeature:
     images: MarketplaceImages
     registry: MarketplaceService | None  # the marketplace this server serves, if it serves one
     parts: FeatureParts
+
+
+def _anchors(ca_dir: str) -> tuple[tuple[str, int, int], ...]:
+    try:
+        return tuple(sorted((p.name, st.st_mtime_ns, st.st_size) for p in Path(ca_dir).iterdir()
+                            if (st := p.stat()) and p.is_file()))
+    except OSError:
+        return ()
+
+
+def trust_watch(ca_dir: str) -> Callable[[], TrustStore | None]:
+    """A file watch on `ca_dir`: a new TrustStore when its files changed since the last look
+    (added, removed, rewritten), else None; a stat of the directory per launch."""
+    seen = [_anchors(ca_dir)]
+
+    def reload() -> TrustStore | None:
+        now = _anchors(ca_dir)
+        if now == seen[0]:
+            return None
+        seen[0] = now
+        return load_trust(ca_dir)
+
+    return reload
 
 
 def wire(core: Core) -> MarketplaceFeature:
@@ -59,7 +85,8 @@ def wire(core: Core) -> MarketplaceFeature:
             "setting marketplace.endpoint is empty and marketplace.serve is false",
             hint="set [marketplace] endpoint to the marketplace this cloud boots images from",
         )
-    gate = ImageGate(load_trust(mp.ca_dir), TrustPolicy(policy_lists(settings)))
+    gate = ImageGate(load_trust(mp.ca_dir), TrustPolicy(policy_lists(settings)),
+                     reload_trust=trust_watch(mp.ca_dir))
     fetcher = MarketplaceFetcher(
         mp.cache_dir or settings.data_dir / "marketplace-cache",
         url_fetcher=url_fetcher(settings),

@@ -175,3 +175,18 @@ def test_tampered_cache_of_a_compressed_location_is_refetched_too(
     assert path.read_bytes() == good
     [event] = messages(mcloud, admin, vm.id, "image-refetched")
     assert "decompressed" in event
+
+
+def test_removing_a_ca_takes_effect_at_the_next_boot_without_a_restart(
+    mcloud: Cloud, admin: Principal, alice: Identity, tmp_path: Path
+) -> None:
+    ident, _raw = publish(mcloud, tmp_path, alice, "untrusted")
+    image_id = imported(mcloud, admin, ident)
+    [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=image_id, hold=True))
+    (tmp_path / "ca" / "ca.pem").unlink()  # the site stops trusting alice's CA
+    mcloud.compute.act(admin, vm.id, "release")
+    drain(mcloud)
+    shown = mcloud.compute.get(admin, vm.id)
+    assert shown.state == "prolog-failure", shown.error
+    [refusal] = messages(mcloud, admin, vm.id, "image-refused")
+    assert ident in refusal and "no verifiable entry" in refusal

@@ -118,7 +118,7 @@ class MarketplaceImages:
         out: list[dict[str, Any]] = []
         for raw in documents:
             try:
-                verified = verify_document(raw, self.gate.trust, now=now)
+                verified = verify_document(raw, self.gate.refresh(), now=now)
             except InvalidMetadata as exc:
                 email, signer = _claimed_signer(raw)
                 out.append({"email": email, "signer": signer, "verified": False,

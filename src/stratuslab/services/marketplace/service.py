@@ -123,13 +123,22 @@ class MarketplaceService:
 class ImageGate:
     """Cloud side: verify fetched metadata documents and apply the site policy (every launch)."""
 
-    def __init__(self, trust: TrustStore, policy: TrustPolicy, *, clock: Clock = utcnow) -> None:
+    def __init__(self, trust: TrustStore, policy: TrustPolicy, *, clock: Clock = utcnow,
+                 reload_trust: Callable[[], TrustStore | None] | None = None) -> None:
         self.trust = trust
         self.policy = policy
         self.clock = clock
+        self.reload_trust = reload_trust  # a new store when the trust anchors changed, else None
+
+    def refresh(self) -> TrustStore:
+        """The trust store as the anchors are now (a CA removed or added takes effect at once)."""
+        if self.reload_trust is not None and (fresh := self.reload_trust()) is not None:
+            self.trust = fresh
+        return self.trust
 
     def admit(self, identifier: str, documents: Sequence[bytes]) -> tuple[MetadataEntry, Verdict]:
         """The entry to boot among `documents`; raises InvalidMetadata / PolicyRefused with reasons."""
+        self.refresh()
         now = self.clock()
         entries: list[MetadataEntry] = []
         problems: list[str] = []
