@@ -156,3 +156,9 @@ def test_shell_completion_as_the_readme_shows() -> None:
     assert "network" in res.output, res.output
     env = {"_STRATUS_COMPLETE": "bash_source"}
     assert "_stratus_completion" in CliRunner(env=env).invoke(cli, [], prog_name="stratus").output
+
+
+def test_tables_print_whole_ids_when_piped(server: Server, cloud: dict[str, str]) -> None:
+    volumes = json.loads(run(server.endpoint, "describe-volumes", "--json").stdout)
+    table = run(server.endpoint, "describe-volumes").stdout  # not a terminal, COLUMNS=80
+    assert volumes and all(v["id"] in table for v in volumes), table

@@ -35,7 +35,10 @@ def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str
         table.add_column(title)
     for row in rows:
         table.add_row(*("" if row.get(key) is None else str(row.get(key)) for _, key in columns))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # piped: whole values (ids, UUIDs) on one line, never cut
+        console = Console(width=100_000)
+    console.print(table)
 
 
 def stderr_console() -> Console:
