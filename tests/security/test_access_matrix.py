@@ -154,6 +154,16 @@ REST: dict[str, Row] = {
     "GET /api/v1/tokens": user(200, hides="token"),
     "DELETE /api/v1/tokens/{token_id}": own(204, objects={"token_id": "token"}),
     "GET /api/v1/whoami": user(200),
+    # --- compute quotas: read your own (or your group's), set by administrators
+    "GET /api/v1/quotas": user(200),
+    "GET /api/v1/quotas/users/{name}": own(200, objects={"name": "self"}, denied=403),
+    "PUT /api/v1/quotas/users/{name}": admin_only(200, objects={"name": "self"},
+                                                  body=lambda o: {"vms": None}),
+    "DELETE /api/v1/quotas/users/{name}": admin_only(200, objects={"name": "self"}),
+    "GET /api/v1/quotas/groups/{name}": admin_only(200, objects={"name": "group"}),
+    "PUT /api/v1/quotas/groups/{name}": admin_only(200, objects={"name": "group"},
+                                                   body=lambda o: {"cpu": None}),
+    "DELETE /api/v1/quotas/groups/{name}": admin_only(200, objects={"name": "group"}),
     # --- quarantine (admin housekeeping)
     "GET /api/v1/quarantine": admin_only(200),
     "GET /api/v1/quarantine/{vm_id}": admin_only(404, objects={"vm_id": "vm"}),

@@ -16,11 +16,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from stratuslab import __version__
+from stratuslab.api.guard import HttpGuard
 from stratuslab.api.requestid import RequestIdMiddleware
 from stratuslab.api.rest import create_app
 from stratuslab.bootstrap import (
@@ -32,6 +34,7 @@ from stratuslab.bootstrap import (
     marketplace,
     monitoring,
     network,
+    quotas,
     storage,
 )
 from stratuslab.bootstrap.nodes import make_node
@@ -226,12 +229,15 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
                        hosts=set(nodes))  # other front ends run the jobs of their nodes' VMs
     wake_jobs.bind(runner.wake)
     uow.register(TEMPLATES_REPO, VmTemplateRepo)
+    compute_quotas = quotas.wire(settings, uow, nodes, placement)
     services = CloudServices(
         authenticate=features.auth.authenticate,
         identity=identity,
         images=image_feature.service,
         compute=ComputeService(uow, clock, types, nodes=nodes, wake=runner.wake,
-                               extensions=parts.extensions, placement=placement),
+                               extensions=parts.extensions, placement=placement,
+                               quotas=compute_quotas),
+        compute_quotas=compute_quotas,
         instance_types=types,
         quarantine=QuarantineService(
             nodes, period_s=parse_duration(settings.quarantine.period),
@@ -271,8 +277,37 @@ def make_app(services: CloudServices, parts: FeatureParts, settings: Settings) -
         app.mount(prefix, sub_app)
     for middleware in parts.middlewares:
         app.add_middleware(middleware.cls, *middleware.args, **middleware.kwargs)
+    app.add_middleware(HttpGuard, **guard_options(settings))  # before any adapter reads
     app.add_middleware(RequestIdMiddleware)  # outermost: every API, every mount
     return app
+
+
+#: paths whose clients legitimately send "simple" content types (HTML forms, pdisk's form
+#: encoding, OCCI's text/plain rendering, CDMI objects of any type); the Origin and
+#: Sec-Fetch-Site checks still apply to them
+FORM_PATHS = ("/register", "/pdisk", "/occi", "/.well-known/org/ogf/occi", "/cdmi")
+CLASSIC = ("", "/pswd", "/cert")  # api/classic serves every path under these prefixes too
+UNLIMITED = 2**63 - 1
+
+
+def guard_options(settings: Settings) -> dict[str, Any]:
+    """The HTTP guard's options: one body limit, and the explicit ones of the uploads that
+    legitimately take more (marketplace metadata; CDMI objects: the owner's quota and one
+    server.max_body more, so that CDMI's own quota answer comes first)."""
+    uploads = []
+    if settings.marketplace.serve:
+        uploads.append(("/marketplace/metadata", settings.marketplace.max_body,
+                        "marketplace.max_body"))
+    if settings.cdmi.enabled:
+        # beyond the owner's whole quota (CDMI refuses over-quota uploads itself, with 403)
+        cap = settings.cdmi.quota_bytes + settings.server.max_body
+        uploads.append(("/cdmi", cap if settings.cdmi.quota_bytes else UNLIMITED,
+                        "cdmi.quota_bytes"))
+    return {"max_body": settings.server.max_body,
+            "body_limits": [(c + p, n, key) for p, n, key in uploads for c in CLASSIC],
+            "trusted_origins": settings.server.trusted_origins,
+            "form_paths": tuple(c + p for p in FORM_PATHS for c in CLASSIC),
+            "server": f"StratusLab/{__version__}"}
 
 
 def private_dir(path: Path) -> None:

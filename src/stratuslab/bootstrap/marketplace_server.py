@@ -60,8 +60,17 @@ def open_registry(settings: Settings) -> tuple[MarketplaceService, Engine]:
 
 
 def make_app(settings: Settings) -> FastAPI:
+    from stratuslab.api.guard import HttpGuard
+
     service, _engine = open_registry(settings)
-    return create_app(service, max_body=settings.marketplace.max_body)
+    app = create_app(service, max_body=settings.marketplace.max_body)
+    # the upload's own limit at /metadata, the server's one (server.max_body) for the rest
+    app.add_middleware(HttpGuard, max_body=settings.server.max_body,
+                       body_limits=[("/metadata", settings.marketplace.max_body,
+                                     "marketplace.max_body")],
+                       trusted_origins=settings.server.trusted_origins,
+                       server="StratusLab Marketplace")
+    return app
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,5 +94,6 @@ def main(config: str | None, data_dir: str | None, listen: str | None,
         raise SystemExit(2) from None
     import uvicorn  # only when serving
 
-    uvicorn.run(app, host=host or "127.0.0.1", port=port, log_level="info")
+    uvicorn.run(app, host=host or "127.0.0.1", port=port, log_level="info",
+                server_header=False)  # api/guard sends the one Server header
 

@@ -13,6 +13,7 @@ from stratuslab.cli import (
     marketplace,
     network,
     objects,
+    quota,
     registration,
     vms,
     volumes,
@@ -56,7 +57,8 @@ def cli(ctx: click.Context, endpoint: str | None, username: str | None, password
 
 
 for command in (*vms.COMMANDS, *admin.COMMANDS, *marketplace.COMMANDS, *registration.COMMANDS,
-                *network.COMMANDS, *volumes.COMMANDS, *cloudload.COMMANDS, *hosts.COMMANDS):
+                *network.COMMANDS, *volumes.COMMANDS, *cloudload.COMMANDS, *hosts.COMMANDS,
+                *quota.COMMANDS):
     cli.add_command(command)
 for command in objects.COMMANDS:  # file storage (CDMI) beside the storage quarantine
     volumes.storage.add_command(command)

@@ -122,6 +122,7 @@ class Vm:
     vcpu: int
     memory_mib: int
     swap_mib: int = 0
+    disk_gb: int = 0  # root image (rounded up) + volatile disks: what the disk quota counts
     host: str | None = None
     ip: str | None = None
     ipv6: str | None = None

@@ -71,7 +71,8 @@ def serve(settings: Settings, *, all_in_one: bool) -> None:
         shown = f"password: {generated} (also in {path})" if sys.stdout.isatty() else \
             f"its password is in {path} (readable by this user only)"
         click.echo(f"bootstrap admin user 'admin' created; {shown}")
-    common: dict[str, Any] = {"log_level": "warning", "access_log": False, "log_config": None}
+    common: dict[str, Any] = {"log_level": "warning", "access_log": False, "log_config": None,
+                              "server_header": False}  # api/guard sends the one Server header
     servers = [(uvicorn.Server(uvicorn.Config(cloud.app, **common)), plain)]
     click.echo(f"stratus-server listening on {url_of(plain, 'http')} "
                f"(data in {settings.data_dir})")

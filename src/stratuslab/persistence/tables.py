@@ -86,6 +86,7 @@ vms = Table(
     Column("vcpu", Integer, nullable=False),
     Column("memory_mib", Integer, nullable=False),
     Column("swap_mib", Integer, nullable=False, default=0),
+    Column("disk_gb", Integer, nullable=False, default=0, server_default="0"),
     Column("host", String(128)),
     Column("ip", String(64)),
     Column("ipv6", String(64)),
@@ -96,6 +97,7 @@ vms = Table(
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
     Index("ix_vms_owner_state", "owner", "state"),
+    Index("ix_vms_group_state", "group", "state"),
     sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
@@ -183,4 +185,15 @@ hosts = Table(
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
     sqlite_autoincrement=True,  # ids are never reused
+)
+
+compute_quotas = Table(
+    "compute_quotas",
+    metadata,
+    Column("subject_kind", String(8), primary_key=True),
+    Column("subject_name", String(64), primary_key=True),
+    Column("vms", Integer),
+    Column("cpu", Integer),
+    Column("memory_mib", Integer),
+    Column("disk_gb", Integer),
 )

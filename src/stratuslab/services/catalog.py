@@ -23,6 +23,7 @@ from stratuslab.services.marketplace.cloud import MarketplaceImages
 from stratuslab.services.network.nics import VmNics
 from stratuslab.services.network.service import NetworkService
 from stratuslab.services.quarantine import QuarantineService
+from stratuslab.services.quotas import ComputeQuotas
 from stratuslab.services.storage.service import VolumeService
 from stratuslab.services.storage.vmattach import VmVolumes
 from stratuslab.services.templates import TemplateService
@@ -36,6 +37,7 @@ class CloudServices:
     identity: IdentityService
     images: ImageService
     compute: ComputeService
+    compute_quotas: ComputeQuotas  # compute quotas and capacity (stratus quota)
     instance_types: InstanceTypes
     quarantine: QuarantineService  # finished VMs' instance directories
     templates: TemplateService  # VM templates (one.template.*)

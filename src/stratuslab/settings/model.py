@@ -18,6 +18,7 @@ from stratuslab.settings.sections import (
     OcciSettings,
     QemuSettings,
     QuarantineSettings,
+    QuotaSettings,
     ServerSettings,
     StorageSettings,
     XmlRpcSettings,
@@ -71,6 +72,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     hypervisor: HypervisorSettings = field(default_factory=HypervisorSettings)
     instance_types: InstanceTypeSettings = field(default_factory=InstanceTypeSettings)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     qemu: QemuSettings = field(default_factory=QemuSettings)
     libvirt: LibvirtSettings = field(default_factory=LibvirtSettings)

@@ -65,6 +65,14 @@ class ServerSettings:
                                  doc="size at which log_file is rotated; 0: never")
     log_backups: int = setting(5, minimum=0, doc="rotated log files kept (server.log.1 ...)")
     node_name: str = setting("localhost", doc="name of the embedded node (the host in listings)")
+    max_body: int = setting(4 * 1024 * 1024, unit="bytes", minimum=1,
+                            doc="largest request body on every API (REST, XML-RPC, OCCI, pdisk, "
+                            "registration), refused with 413 before it is read; the marketplace "
+                            "upload has its own limit (marketplace.max_body)")
+    trusted_origins: list[str] = setting(
+        factory=list, example='["https://portal.example.org"]',
+        doc="origins (scheme://host[:port]) of other sites whose pages may call the API from a "
+        "browser; requests a browser sends for any other site are refused (403)")
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,31 @@ class HypervisorSettings:
         doc="instance-storage driver of the embedded node (entry point group "
             "stratuslab.instance_storage: file, simulated, or an installed package's); empty: "
             "simulated with the simulated hypervisor, else file")
+    capacity_cpu: int = setting(0, minimum=0, doc="vCPUs the node's VMs may have together "
+                                "(every VM not done or failed counts); 0: unlimited")
+    capacity_memory_mib: int = setting(0, unit="MiB", minimum=0,
+                                       doc="memory the node's VMs may have together; 0: the "
+                                       "machine's physical memory (qemu, libvirt) or unlimited "
+                                       "(simulated).  A VM that does not fit is refused at once")
+
+
+@dataclass(frozen=True)
+class QuotaSettings:
+    """Defaults for users and groups without limits of their own (`stratus quota set`)."""
+
+    user_max_vms: int = setting(0, minimum=0, doc="VMs a user holds at once; 0: unlimited")
+    user_max_cpu: int = setting(0, minimum=0, doc="vCPUs of a user's VMs together; 0: unlimited")
+    user_max_memory_mib: int = setting(0, unit="MiB", minimum=0,
+                                       doc="memory of a user's VMs together; 0: unlimited")
+    user_max_disk_gb: int = setting(0, unit="GiB", minimum=0,
+                                    doc="root images (rounded up) and volatile disks of a user's "
+                                    "VMs together; 0: unlimited")
+    group_max_vms: int = setting(0, minimum=0, doc="VMs a group's members hold; 0: unlimited")
+    group_max_cpu: int = setting(0, minimum=0, doc="vCPUs of a group's VMs; 0: unlimited")
+    group_max_memory_mib: int = setting(0, unit="MiB", minimum=0,
+                                        doc="memory of a group's VMs; 0: unlimited")
+    group_max_disk_gb: int = setting(0, unit="GiB", minimum=0,
+                                     doc="disk of a group's VMs; 0: unlimited")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ bounds and units are checked by `loader` from each field's declaration)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from stratuslab.settings.model import Settings, SettingsError, parse_duration
@@ -26,6 +27,10 @@ def validate(s: Settings) -> None:
         raise SettingsError(
             f"setting instance_types.default: {s.instance_types.default!r} is not a defined type",
             hint=f"choose one of {', '.join(sorted(s.instance_types.types))}")
+    for origin in s.server.trusted_origins:
+        if not re.match(r"^https?://[^/\s]+$", origin):
+            raise SettingsError(f"setting server.trusted_origins: {origin!r} is not an origin",
+                                hint="write scheme://host[:port], e.g. https://portal.example.org")
     _validate_auth(s)
     _validate_storage(s)
 

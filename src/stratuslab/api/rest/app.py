@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from stratuslab.api.rest import docs, errors, routes_admin, routes_quarantine, routes_vms
+from stratuslab.api.rest import (
+    docs,
+    errors,
+    routes_admin,
+    routes_quarantine,
+    routes_quotas,
+    routes_vms,
+)
 from stratuslab.services.catalog import CloudServices
 
 
@@ -19,4 +26,5 @@ def create_app(services: CloudServices, *, version: str) -> FastAPI:
     app.include_router(routes_vms.router, prefix="/api/v1")
     app.include_router(routes_admin.router, prefix="/api/v1")
     app.include_router(routes_quarantine.router, prefix="/api/v1")
+    app.include_router(routes_quotas.router, prefix="/api/v1")
     return app

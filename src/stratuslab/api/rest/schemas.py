@@ -78,7 +78,7 @@ def vm_out(vm: Any) -> dict[str, Any]:
     return {
         "id": vm.id, "name": vm.name, "state": vm.state, "owner": vm.owner, "group": vm.group,
         "image_id": vm.image_id, "instance_type": vm.instance_type, "vcpu": vm.vcpu,
-        "memory_mib": vm.memory_mib, "swap_mib": vm.swap_mib, "host": vm.host, "ip": vm.ip,
+        "memory_mib": vm.memory_mib, "swap_mib": vm.swap_mib, "disk_gb": vm.disk_gb, "host": vm.host, "ip": vm.ip,
         "ipv6": vm.ipv6, "mac": vm.mac, "error": vm.error, "last_action": vm.last_action,
         "created_at": _ts(vm.created_at), "updated_at": _ts(vm.updated_at),
     }
