@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from stratuslab.cli.client import Api, CliError
+from stratuslab.cli.client import Api
 from stratuslab.cli.output import print_json, print_table
 
 ROWS = (("VMs", "vms"), ("vCPUs", "cpu"), ("memory (MiB)", "memory_mib"), ("disk (GiB)", "disk_gb"))
@@ -18,7 +18,7 @@ def _api(ctx: click.Context) -> Api:
 
 def _path(user: str | None, group: str | None) -> str | None:
     if user and group:
-        raise CliError("give --user or --group, not both")
+        raise click.UsageError("give --user or --group, not both")
     if user:
         return f"/api/v1/quotas/users/{user}"
     if group:
@@ -45,9 +45,9 @@ def _limit(value: str | None) -> int | None:
     try:
         number = int(value)
     except ValueError:
-        raise CliError(f"{value!r} is not a number; give a whole number or 'unlimited'") from None
+        raise click.UsageError(f"{value!r} is not a number; give a whole number or 'unlimited'") from None
     if number < 0:
-        raise CliError(f"{number} is negative; give a whole number of 0 or more, or 'unlimited'")
+        raise click.UsageError(f"{number} is negative; give a whole number of 0 or more, or 'unlimited'")
     return number
 
 
@@ -79,11 +79,11 @@ def quota_set(ctx: click.Context, user: str | None, group: str | None, vms: str 
     """Set limits of a user or group (administrators); options not given keep their value."""
     path = _path(user, group)
     if path is None:
-        raise CliError("name the subject: stratus quota set --user NAME (or --group NAME) ...")
+        raise click.UsageError("name the subject: stratus quota set --user NAME (or --group NAME) ...")
     given = {"vms": vms, "cpu": cpu, "memory_mib": memory, "disk_gb": disk}
     body = {k: _limit(v) for k, v in given.items() if v is not None}
     if not body:
-        raise CliError("nothing to set: give --vms, --cpu, --memory and/or --disk")
+        raise click.UsageError("nothing to set: give --vms, --cpu, --memory and/or --disk")
     _print([_api(ctx).request("PUT", path, json=body)], as_json)
 
 
@@ -95,7 +95,7 @@ def quota_reset(ctx: click.Context, user: str | None, group: str | None) -> None
     """Drop a user's or group's own limits: the server's defaults apply again (admins)."""
     path = _path(user, group)
     if path is None:
-        raise CliError("name the subject: stratus quota reset --user NAME (or --group NAME)")
+        raise click.UsageError("name the subject: stratus quota reset --user NAME (or --group NAME)")
     _print([_api(ctx).delete(path)], False)
 
 
