@@ -66,5 +66,6 @@ The cloud runs in the background (pid $(cat "$DIR/server.pid")). To look around:
   REST API: $ENDPOINT/api/v1/docs
 To stop everything:
   stratus --endpoint $ENDPOINT -u admin -p \$(cat $DIR/admin-password) kill-instance $VM
-  kill \$(cat $DIR/server.pid)
+  kill \$(cat $DIR/server.pid)          # guests and their network outlive the server by design
+  $PWD/.venv/bin/stratus-server remove-data-plane --data-dir $DIR/data   # then remove the network namespace
 MSG
