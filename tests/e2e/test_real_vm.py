@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,9 +85,15 @@ def test_qemu_start_failure_reaches_the_user_and_cleans_up(
     qemu_server: Server, tiny: str, tmp_path: Path
 ) -> None:
     srv = qemu_server
-    corrupt = tmp_path / "corrupt.qcow2"
-    corrupt.write_bytes(b"QFI\xfb" + os.urandom(4096))
-    image = srv.cli("image", "register", "corrupt", str(corrupt)).stdout.strip()
+    # a sound qcow2 is registered, then its stored copy is damaged on the server's disk (an
+    # import refuses a damaged file: the start must report QEMU's own words and clean up)
+    sound = tmp_path / "sound.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(sound), "64M"], check=True,
+                   timeout=60)
+    image = srv.cli("image", "register", "corrupt", str(sound)).stdout.strip()
+    digest = hashlib.sha1(sound.read_bytes()).hexdigest()
+    [stored] = (srv.data_dir / "images").glob(f"{digest}.*")
+    stored.write_bytes(b"this is not a qcow2 image\n" * 200)
     res = srv.cli("run-instance", image, "--json", check=False)
     assert res.returncode != 0
     assert "failed" in res.stderr
