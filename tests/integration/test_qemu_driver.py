@@ -209,7 +209,8 @@ def test_iscsi_lun_hot_plugged_through_qemus_client_keeps_what_the_guest_wrote(
 ) -> None:
     path = iscsi.create("0c0ffee0-0000-4000-8000-000000000001", 1)
     source = iscsi.export("0c0ffee0-0000-4000-8000-000000000001")
-    disk = DiskSpec(name="vol-san", source=source, format="raw")
+    disk = DiskSpec(name="vol-san", source=source, format="raw",
+                    auth=iscsi.credentials("0c0ffee0-0000-4000-8000-000000000001"))  # its CHAP
     name = guest.driver.attach_disk(guest.handle, disk)
     deadline = time.monotonic() + 30
     while name not in guest.sh("ls /sys/block").split():
