@@ -211,6 +211,40 @@ def test_vnet_address_ranges_reservations_holds_and_a_nic(
     alice.vn.delete(mine)
 
 
+def _rights(vnet: Any) -> str:
+    """A VNET's PERMISSIONS as OpenNebula's nine letters (owner, group, other)."""
+    p = vnet.PERMISSIONS
+    bits = (p.OWNER_U, p.OWNER_M, p.OWNER_A, p.GROUP_U, p.GROUP_M, p.GROUP_A,
+            p.OTHER_U, p.OTHER_M, p.OTHER_A)  # fmt: skip
+    return "".join("uma"[i % 3] if int(b) else "-" for i, b in enumerate(bits))
+
+
+def test_vn_info_shows_the_networks_real_rights_and_hides_another_tenants_network(
+    srv: Server, admin: Any, alice: Any
+) -> None:
+    public = next(n for n in admin.vnpool.info(-2, -1, -1).VNET if n.NAME == "public")
+    assert _rights(alice.vn.info(public.ID)) == "um-u--u--"  # the cloud's: everyone uses it
+    net = alice.vn.allocate('NAME="alice-lab"\nNETWORK_ADDRESS="192.168.91.0/24"', -1)
+    mine = alice.vn.info(net)
+    assert (mine.UNAME, _rights(mine)) == ("alice", "um-------")
+    group = mine.GNAME
+    admin.user.allocate("vncarol", "vncarol-pw", "core", [])
+    carol = pyone.OneServer(f"{srv.endpoint}/one/7.4/RPC2", session="vncarol:vncarol-pw")
+    with pytest.raises(pyone.OneNoExistsException):  # another tenant's network: not there
+        carol.vn.info(net)
+    assert net not in [n.ID for n in carol.vnpool.info(-2, -1, -1).VNET]
+    # shared with her group (use only): carol sees it with those rights, and may not delete it
+    shared = httpx.post(f"{srv.endpoint}/api/v1/networks/alice-lab/permissions",
+                        json={"permissions": "um-u-----", "group": group}, auth=ALICE)  # fmt: skip
+    assert shared.status_code == 200, shared.text
+    seen = carol.vn.info(net)
+    assert (seen.GNAME, _rights(seen)) == (group, "um-u-----")
+    assert _rights(admin.vn.info(net)) == "um-u-----"
+    with pytest.raises(pyone.OneAuthorizationException):
+        carol.vn.delete(net)
+    alice.vn.delete(net)
+
+
 def test_volumes_as_disks_at_allocate_attach_and_detach(
     srv: Server, alice: Any, image_id: int
 ) -> None:

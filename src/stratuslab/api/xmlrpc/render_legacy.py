@@ -186,7 +186,7 @@ def vnet_xml(net: NetworkRecord, ids: Ids) -> str:
     return x.node(
         "VNET",
         owned(net.id, net.owner, net.group, net.name, ids),
-        x.permissions("110", "100", "000"),
+        x.rights(net.permissions),
         *parts,
     )
 

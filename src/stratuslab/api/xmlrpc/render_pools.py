@@ -219,7 +219,7 @@ def vnet_xml(net: NetworkRecord | Mapping[str, object], ids: Ids, *, pool: bool 
     return x.node(
         "VNET",
         owned(net.id, net.owner, net.group, net.name, ids),
-        x.permissions("110", "100", "000"),
+        x.rights(net.permissions),
         _ids("CLUSTERS", [0]),
         x.leaves(
             [

@@ -59,3 +59,12 @@ def permissions(owner: str = "110", group: str = "000", other: str = "000") -> s
     for who, bits in (("OWNER", owner), ("GROUP", group), ("OTHER", other)):
         parts.extend(leaf(f"{who}_{n}", b) for n, b in zip(names, bits, strict=True))
     return node("PERMISSIONS", parts)
+
+
+def rights(letters: str) -> str:
+    """The PERMISSIONS block from nine letters ("um-u-----": owner, group, other; a letter
+    grants, `-` refuses)."""
+    if len(letters) != 9:
+        raise ValueError(f"permissions {letters!r} are not nine letters")
+    bits = "".join("0" if c == "-" else "1" for c in letters)
+    return permissions(bits[0:3], bits[3:6], bits[6:9])

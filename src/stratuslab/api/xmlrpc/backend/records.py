@@ -143,6 +143,7 @@ class NetworkRecord:
     address_ranges: tuple[Mapping[str, Any], ...] = ()  # AR dicts: TYPE, IP, MAC, SIZE, ...
     used_leases: int = 0
     attrs: Mapping[str, str] = field(default_factory=dict)
+    permissions: str = "um-u-----"  # owner/group/other rights, OpenNebula's nine letters
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> NetworkRecord:
@@ -157,6 +158,7 @@ class NetworkRecord:
             address_ranges=tuple(data.get("address_ranges", ())),
             used_leases=int(data.get("used_leases", 0)),
             attrs={str(k): str(v) for k, v in dict(data.get("attrs", {})).items()},
+            permissions=str(data.get("permissions", "um-u-----")),
         )
 
 

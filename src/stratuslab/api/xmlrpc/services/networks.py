@@ -117,11 +117,12 @@ def _record(net: Network, used: int) -> NetworkRecord:
         id=net.id or 0,
         name=net.name,
         owner=net.owner,
-        group="oneadmin",
+        group=net.group or "oneadmin",
         vlan_id="" if net.segment_id is None else str(net.segment_id),
         address_ranges=tuple({"TYPE": "IP4", "IP": r.first, "SIZE": r.size} for r in net.ranges),
         used_leases=used,
         attrs=attrs,
+        permissions=net.permissions,
     )
 
 
