@@ -39,8 +39,10 @@ LISTING = sorted(p for p in ALL if p.split()[-1] in LISTING_NAMES
                  or p.split()[-1].startswith(LISTING_PREFIXES))
 
 
-def run(endpoint: str, *args: str) -> Result:
+def run(endpoint: str, *args: str, terminal: bool = False) -> Result:
     env = {"STRATUSLAB_CONFIG": "/nonexistent", "COLUMNS": "80"}
+    if terminal:  # Rich then writes as to a terminal of 80 columns
+        env.update(TTY_COMPATIBLE="1", NO_COLOR="1")
     return CliRunner(env=env).invoke(
         cli, ["--endpoint", endpoint, "-u", "admin", "-p", "adminpw", *args], input="")
 
@@ -71,6 +73,12 @@ def test_every_command_has_help(path: str) -> None:
 def test_every_listing_command_has_json(path: str) -> None:
     assert any("--json" in p.opts for p in ALL[path].params if isinstance(p, click.Option)), \
         f"stratus {path} has no --json"
+
+
+@pytest.mark.parametrize("path", LISTING)
+def test_every_listing_command_has_wide(path: str) -> None:
+    assert any("--wide" in p.opts for p in ALL[path].params if isinstance(p, click.Option)), \
+        f"stratus {path} has no --wide"
 
 
 @pytest.mark.parametrize("path", sorted(ALL))
@@ -162,3 +170,12 @@ def test_tables_print_whole_ids_when_piped(server: Server, cloud: dict[str, str]
     volumes = json.loads(run(server.endpoint, "describe-volumes", "--json").stdout)
     table = run(server.endpoint, "describe-volumes").stdout  # not a terminal, COLUMNS=80
     assert volumes and all(v["id"] in table for v in volumes), table
+
+
+def test_wide_tables_print_whole_ids_on_a_narrow_terminal(
+        server: Server, cloud: dict[str, str]) -> None:
+    volumes = json.loads(run(server.endpoint, "describe-volumes", "--json").stdout)
+    narrow = run(server.endpoint, "describe-volumes", terminal=True).stdout
+    wide = run(server.endpoint, "describe-volumes", "--wide", terminal=True).stdout
+    assert volumes and not all(v["id"] in narrow for v in volumes), narrow  # cut to 80 columns
+    assert all(v["id"] in wide for v in volumes), wide

@@ -284,7 +284,7 @@ def test_boot_by_id_downloads_once_then_deprecation_refuses_the_launch(
     assert vm["image_id"] == image["id"]
     [cached] = (site.data_dir / "marketplace-cache").glob(f"{alpha}.*")
     stamp = cached.stat().st_mtime_ns
-    jobs = [j for j in rest(site, "/api/v1/jobs") if j["kind"] == "image-import"]
+    jobs = [j for j in rest(site, "/api/v1/jobs")["items"] if j["kind"] == "image-import"]
     assert jobs[0]["step"] == "done" and jobs[0]["image_id"] == image["id"]
     assert jobs[0]["progress"]["done"] == jobs[0]["progress"]["total"] > 0
 
@@ -549,7 +549,7 @@ def test_classic_client_runs_a_marketplace_id_over_xmlrpc(
     second = proxy.one.vm.allocate("admin:adminpw", template)
     assert first[0] and second[0], (first, second)
     [registered] = [i for i in rest(site, "/api/v1/images") if i.get("marketplace_id") == ident]
-    imports = [j for j in rest(site, "/api/v1/jobs") if j["kind"] == "image-import"
+    imports = [j for j in rest(site, "/api/v1/jobs")["items"] if j["kind"] == "image-import"
                and j.get("image_id") == registered["id"]]  # fmt: skip
     assert len(imports) == 1  # fetched once, for both VMs
     for vm_id in (first[1], second[1]):

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from stratuslab.cli.client import Api, CliError
-from stratuslab.cli.output import listed, print_json, print_table
+from stratuslab.cli.output import listed, print_json, print_table, wide_option
 
 
 def _api(ctx: click.Context) -> Api:
@@ -42,6 +42,7 @@ def user_create(ctx: click.Context, name: str, password: str, groups: tuple[str,
 
 @user.command("list")
 @json_option
+@wide_option
 @click.pass_context
 def user_list(ctx: click.Context, as_json: bool) -> None:
     rows = _api(ctx).get("/api/v1/users")
@@ -82,6 +83,7 @@ def group_create(ctx: click.Context, name: str) -> None:
 
 @group.command("list")
 @json_option
+@wide_option
 @click.pass_context
 def group_list(ctx: click.Context, as_json: bool) -> None:
     _show(_api(ctx).get("/api/v1/groups"), [("id", "id"), ("name", "name")], as_json)
@@ -143,6 +145,7 @@ def image_build(ctx: click.Context, recipe: str, name: str | None) -> None:
 
 @image.command("list")
 @json_option
+@wide_option
 @click.pass_context
 def image_list(ctx: click.Context, as_json: bool) -> None:
     _show(_api(ctx).get("/api/v1/images"), IMAGE_COLUMNS, as_json)
@@ -165,12 +168,17 @@ JOB_COLUMNS = [("id", "id"), ("kind", "kind"), ("state", "state"), ("vm", "vm_id
 
 
 @job.command("list")
-@click.option("--vm", "vm_id", type=int)
+@click.option("--vm", "vm_id", type=int, help="only this VM's jobs")
+@click.option("--limit", type=click.IntRange(1), help="the newest N only (default: every job)")
 @json_option
+@wide_option
 @click.pass_context
-def job_list(ctx: click.Context, vm_id: int | None, as_json: bool) -> None:
-    params = {"vm_id": vm_id} if vm_id else {}
-    _show(_api(ctx).get("/api/v1/jobs", params=params), JOB_COLUMNS, as_json)
+def job_list(ctx: click.Context, vm_id: int | None, limit: int | None, as_json: bool) -> None:
+    """Your jobs (every job for admins), newest first; the cloud's pages are followed."""
+    params: dict[str, Any] = {"vm_id": vm_id} if vm_id else {}
+    if limit is not None:
+        params["limit"] = min(limit, 1000)
+    _show(_api(ctx).items("/api/v1/jobs", params, most=limit), JOB_COLUMNS, as_json)
 
 
 @job.command("show")
@@ -193,6 +201,7 @@ def token(ctx: click.Context, ttl_hours: float | None) -> None:
 @token.command("list")
 @click.option("--all", "all_users", is_flag=True, help="every user's tokens (admin)")
 @json_option
+@wide_option
 @click.pass_context
 def token_list(ctx: click.Context, all_users: bool, as_json: bool) -> None:
     """Unexpired tokens: their ids (never the tokens themselves) and expiry."""
@@ -220,6 +229,7 @@ QUARANTINE_COLUMNS = [("id", "id"), ("owner", "owner"), ("host", "host"),
 
 @quarantine.command("list")
 @json_option
+@wide_option
 @click.pass_context
 def quarantine_list(ctx: click.Context, as_json: bool) -> None:
     _show(_api(ctx).get("/api/v1/quarantine"), QUARANTINE_COLUMNS, as_json)

@@ -71,6 +71,19 @@ class Api:
     def delete(self, path: str, **kw: Any) -> Any:
         return self.request("DELETE", path, **kw)
 
+    def items(self, path: str, params: dict[str, Any] | None = None, *,
+              most: int | None = None) -> list[Any]:
+        """The items of a paged listing (`items`, `next`), following its pages (to `most`)."""
+        answer = self.get(path, params=params)
+        found = list(answer["items"])
+        seen = {path}
+        while answer.get("next") and answer["next"] not in seen and (
+                most is None or len(found) < most):
+            seen.add(answer["next"])
+            answer = self.get(answer["next"])
+            found += answer["items"]
+        return found[:most]
+
     def wait_jobs(self, job_ids: list[int], *, on_update: Callable[[list[dict[str, Any]]], None],
                   timeout: float = 3600) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

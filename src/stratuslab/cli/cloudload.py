@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from stratuslab.cli.client import Api
-from stratuslab.cli.output import print_json, print_table
+from stratuslab.cli.output import print_json, print_table, wide_option
 
 
 @click.command("cloud-load")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array of hosts")
+@wide_option
 @click.pass_context
 def cloud_load(ctx: click.Context, as_json: bool) -> None:
     """Capacity, allocation and load of every host, and VMs per state."""

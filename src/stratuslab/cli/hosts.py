@@ -8,7 +8,7 @@ from urllib.parse import quote
 import click
 
 from stratuslab.cli.client import Api
-from stratuslab.cli.output import listed, print_json, print_table
+from stratuslab.cli.output import listed, print_json, print_table, wide_option
 
 COLUMNS = [("name", "name"), ("state", "state"), ("cpus", "cpus"),
            ("vcpu alloc", "allocated_vcpu"), ("memory MiB", "memory_mib"),
@@ -30,6 +30,7 @@ def host() -> None:
 
 @host.command("list")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+@wide_option
 @click.pass_context
 def host_list(ctx: click.Context, as_json: bool) -> None:
     """Every host with its state, capacity and allocation."""

@@ -29,7 +29,7 @@ from rich.progress import (
 
 from stratuslab.cli.config import load as load_config
 from stratuslab.cli.errors import CliError
-from stratuslab.cli.output import stderr_console
+from stratuslab.cli.output import print_table, stderr_console, wide_option
 from stratuslab.core.errors import CloudError
 from stratuslab.core.marketplace import IDENTIFIER_RE, format_date
 from stratuslab.services.marketplace import build, rdf, xmldsig
@@ -241,11 +241,10 @@ def _print_table(entries: list[dict[str, Any]]) -> None:
     if not entries:
         click.echo("no matching image")
         return
-    click.echo(f"{'IDENTIFIER':27}  {'OS':18} {'ARCH':7} {'KIND':7} {'ENDORSER':28} {'CREATED':20} TITLE")
-    for e in entries:
-        osv = f"{e['os']} {e['os_version']}".strip()
-        click.echo(f"{e['identifier']:27}  {osv:18.18} {e['arch']:7.7} {e['kind']:7} "
-                   f"{e['email']:28.28} {e['created']:20} {e['title']}")
+    rows = [{**e, "osv": f"{e['os']} {e['os_version']}".strip()} for e in entries]
+    print_table(rows, [("IDENTIFIER", "identifier"), ("OS", "osv"), ("ARCH", "arch"),
+                       ("KIND", "kind"), ("ENDORSER", "email"), ("CREATED", "created"),
+                       ("TITLE", "title")])
 
 
 def _listed(e: dict[str, Any]) -> dict[str, Any]:
@@ -273,6 +272,7 @@ def _search(ctx: click.Context, marketplace: str | None, params: dict[str, Any],
 @click.option("--limit", type=int, default=100)
 @click.option("--offset", type=int, default=0)
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+@wide_option
 @_marketplace_option
 @click.pass_context
 def list_images(ctx: click.Context, status: str, limit: int, offset: int, as_json: bool,
@@ -291,6 +291,7 @@ def list_images(ctx: click.Context, status: str, limit: int, offset: int, as_jso
 @click.option("--status", type=click.Choice(["valid", "expired", "deprecated", "latest", "all"]), default="valid")
 @click.option("--limit", type=int, default=100)
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+@wide_option
 @_marketplace_option
 @click.pass_context
 def search_image(ctx: click.Context, os_: str | None, arch: str | None, kind: str | None,

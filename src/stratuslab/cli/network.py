@@ -10,7 +10,7 @@ from urllib.parse import quote
 import click
 
 from stratuslab.cli.client import Api, CliError
-from stratuslab.cli.output import listed, print_json, print_table
+from stratuslab.cli.output import listed, print_json, print_table, wide_option
 
 NET_COLUMNS = [("name", "name"), ("class", "class"), ("subnet", "subnet"), ("segment", "segment"),
                ("size", "size"), ("used", "leases_used"), ("held", "held"), ("ranges", "range_list"),
@@ -62,6 +62,7 @@ def network() -> None:
 
 @network.command("list")
 @json_option
+@wide_option
 @click.pass_context
 def network_list(ctx: click.Context, as_json: bool) -> None:
     rows = _api(ctx).get("/api/v1/networks")
@@ -233,6 +234,7 @@ def reservation_create(ctx: click.Context, network_name: str, count: int, name: 
 
 @reservation.command("list")
 @json_option
+@wide_option
 @click.pass_context
 def reservation_list(ctx: click.Context, as_json: bool) -> None:
     rows = _api(ctx).get("/api/v1/reservations")
@@ -270,6 +272,7 @@ def secgroup_create(ctx: click.Context, name: str, rules: tuple[str, ...], descr
 
 @secgroup.command("list")
 @json_option
+@wide_option
 @click.pass_context
 def secgroup_list(ctx: click.Context, as_json: bool) -> None:
     rows = _api(ctx).get("/api/v1/secgroups")

@@ -17,7 +17,7 @@ import httpx
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from stratuslab.cli.client import Api, CliError
-from stratuslab.cli.output import listed, print_json, print_table
+from stratuslab.cli.output import listed, print_json, print_table, wide_option
 
 CONTAINER = {"X-CDMI-Specification-Version": "1.1", "Accept": "application/cdmi-container"}
 CHUNK = 1024 * 1024
@@ -52,6 +52,7 @@ def _progress() -> Progress:
 @click.command("ls")
 @click.argument("path", default="")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+@wide_option
 @click.pass_context
 def ls(ctx: click.Context, path: str, as_json: bool) -> None:
     """List a container (the top level when PATH is empty)."""

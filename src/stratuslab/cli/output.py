@@ -29,15 +29,34 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
 
+WIDE = "stratuslab.wide"  # click context meta key set by --wide
+
+
+def _wide(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[WIDE] = True
+
+
+#: every listing command's --wide: whole values on a terminal too (lines longer than it)
+wide_option = click.option(
+    "--wide", is_flag=True, expose_value=False, callback=_wide, is_eager=True,
+    help="never cut a column to the terminal's width (piped output never is)")
+
+
+def wide() -> bool:
+    """Whether this command was asked for --wide output (or prints to no terminal)."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get(WIDE)) or not Console().is_terminal
+
+
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> None:
     table = Table(box=None, header_style="bold")
     for title, _ in columns:
         table.add_column(title)
     for row in rows:
         table.add_row(*("" if row.get(key) is None else str(row.get(key)) for _, key in columns))
-    console = Console()
-    if not console.is_terminal:  # piped: whole values (ids, UUIDs) on one line, never cut
-        console = Console(width=100_000)
+    # --wide, or piped: whole values (ids, UUIDs) on one line, never cut
+    console = Console(width=100_000) if wide() else Console()
     console.print(table)
 
 

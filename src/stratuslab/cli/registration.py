@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from stratuslab.cli.client import Api
-from stratuslab.cli.output import print_json, print_table
+from stratuslab.cli.output import print_json, print_table, wide_option
 
 
 def _api(ctx: click.Context) -> Api:
@@ -23,6 +23,7 @@ def registration() -> None:
 
 @registration.command("list")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+@wide_option
 @click.pass_context
 def registration_list(ctx: click.Context, as_json: bool) -> None:
     rows = _api(ctx).get("/api/v1/registrations")

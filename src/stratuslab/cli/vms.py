@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from stratuslab.cli import marketplace, network
 from stratuslab.cli.client import Api, CliError
-from stratuslab.cli.output import listed, print_json, print_table, stderr_console
+from stratuslab.cli.output import listed, print_json, print_table, stderr_console, wide_option
 
 VM_COLUMNS = [("id", "id"), ("state", "state"), ("vcpu", "vcpu"), ("memory", "memory_mib"),
               ("host/ip", "where"), ("name", "name")]
@@ -167,6 +167,7 @@ def _report(vms: list[dict[str, Any]], *, quiet: bool, as_json: bool) -> None:
 @click.option("--all", "include_done", is_flag=True, help="include finished VMs")
 @click.option("--state", multiple=True)
 @click.option("--json", "as_json", is_flag=True)
+@wide_option
 @click.pass_context
 def describe_instance(ctx: click.Context, ids: tuple[int, ...], verbose: bool, include_done: bool,
                       state: tuple[str, ...], as_json: bool) -> None:
@@ -178,7 +179,7 @@ def describe_instance(ctx: click.Context, ids: tuple[int, ...], verbose: bool, i
         params: dict[str, Any] = {"include_done": include_done, "limit": 1000}
         if state:
             params["state"] = list(state)
-        vms = api.get("/api/v1/vms", params=params)["items"]
+        vms = api.items("/api/v1/vms", params)
     if as_json:
         if verbose:
             for vm in vms:
@@ -257,6 +258,7 @@ def console(ctx: click.Context, vm_id: int) -> None:
 
 @click.command("list-types")
 @click.option("--json", "as_json", is_flag=True)
+@wide_option
 @click.pass_context
 def list_types(ctx: click.Context, as_json: bool) -> None:
     """List instance types (CPU, RAM MiB, swap MiB)."""

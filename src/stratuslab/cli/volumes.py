@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from stratuslab.cli.client import Api
-from stratuslab.cli.output import listed, print_json, print_table
+from stratuslab.cli.output import listed, print_json, print_table, wide_option
 
 COLUMNS = [("uuid", "id"), ("size", "size"), ("tag", "tag"), ("owner", "owner"),
            ("visibility", "visibility"), ("kind", "kind"), ("state", "state"),
@@ -48,6 +48,7 @@ def create_volume(ctx: click.Context, size: int, tag: str, public: bool, readonl
 @click.argument("uuids", nargs=-1)
 @click.option("-f", "--filter", "filters", multiple=True, help="key:pattern (glob: * ?, ^ and $ anchor; AND); repeatable")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+@wide_option
 @click.pass_context
 def describe_volumes(ctx: click.Context, uuids: tuple[str, ...], filters: tuple[str, ...],
                      as_json: bool) -> None:  # fmt: skip
@@ -128,6 +129,7 @@ def quarantine() -> None:
 
 @quarantine.command("list")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+@wide_option
 @click.pass_context
 def quarantine_list(ctx: click.Context, as_json: bool) -> None:
     found = _api(ctx).get("/api/v1/storage/quarantine")

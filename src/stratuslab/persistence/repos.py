@@ -186,8 +186,11 @@ class JobRepo(_Repo):
     def get(self, job_id: int) -> Job | None:
         return self._get(job_id)  # type: ignore[no-any-return]
 
-    def list(self, owner: str | None, vm_id: int | None, page: Page) -> list[Job]:
+    def list(self, owner: str | None, vm_id: int | None, page: Page, *,
+             before: int | None = None) -> list[Job]:
         q = select(t.jobs).order_by(t.jobs.c.id.desc()).offset(page.offset).limit(page.limit)
+        if before is not None:
+            q = q.where(t.jobs.c.id < before)
         if owner is not None:
             q = q.where(t.jobs.c.owner == owner)
         if vm_id is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import PlainTextResponse
@@ -48,7 +49,14 @@ def list_vms(
         caller, owner=owner, states=tuple(state or ()), include_done=include_done,
         page=Page(offset, limit),
     )
-    return {"items": [vm_out(vm) for vm in vms], "total": total, "offset": offset, "limit": limit}
+    following = None
+    if offset + limit < total:
+        query = [("state", s) for s in state or ()] + [
+            (k, v) for k, v in (("owner", owner), ("include_done", str(include_done).lower()),
+                                ("offset", offset + limit), ("limit", limit)) if v is not None]
+        following = f"/api/v1/vms?{urlencode(query)}"
+    return {"items": [vm_out(vm) for vm in vms], "total": total, "offset": offset, "limit": limit,
+            "next": following}
 
 
 @router.get("/vms/{vm_id}")
@@ -89,9 +97,20 @@ def console(vm_id: int, ctx: Ctx, caller: Caller) -> str:
 @router.get("/jobs")
 def list_jobs(
     ctx: Ctx, caller: Caller, vm_id: int | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, Any]]:
-    return [job_out(j) for j in ctx.compute.jobs(caller, vm_id=vm_id, page=Page(offset, limit))]
+    marker: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """The caller's jobs, newest first, one page at a time: `next` is the path of the next page
+    (jobs older than this page's last, `marker` = its id), null on the last page."""
+    jobs = ctx.compute.jobs(caller, vm_id=vm_id, page=Page(0, limit + 1), before=marker)
+    page, more = jobs[:limit], len(jobs) > limit
+    following = None
+    if more:
+        query = urlencode({k: v for k, v in (("vm_id", vm_id), ("limit", limit),
+                                               ("marker", page[-1].id)) if v is not None})
+        following = f"/api/v1/jobs?{query}"
+    return {"items": [job_out(j) for j in page], "limit": limit, "marker": marker,
+            "next": following}
 
 
 @router.get("/jobs/{job_id}")

@@ -152,8 +152,11 @@ class ComputeService(ManageMixin):
                   listing="stratus job list")
         return job
 
-    def jobs(self, principal: Principal, *, vm_id: int | None = None, page: Page = Page()) -> builtins.list[Job]:
+    def jobs(self, principal: Principal, *, vm_id: int | None = None, page: Page = Page(),
+             before: int | None = None) -> builtins.list[Job]:
+        """The caller's jobs (every job for admins), newest first, those below `before` only."""
         check_gate(principal)
         with self.uow(readonly=True) as uow:
-            return uow.jobs.list(None if principal.is_admin else principal.user, vm_id, page)
+            return uow.jobs.list(None if principal.is_admin else principal.user, vm_id, page,
+                                 before=before)
 
