@@ -1,7 +1,8 @@
 """A driver package installed beside StratusLab is found by its entry point and selected by
 name in the settings, with no change to this repository.
 
-The package is tests/example_driver; it is installed into a temporary site directory (its
+The package is tests/example_driver (a hypervisor, a volume backend and an instance-storage
+driver); it is installed into a temporary site directory (its
 module plus a dist-info holding its entry points, which is what pip writes) put on sys.path.
 """
 
@@ -17,10 +18,11 @@ import pytest
 from tests.contract.instance_storage_contract import InstanceStorageContract
 from tests.helpers.cloud import make_settings
 
-from stratuslab.bootstrap.nodes import instance_storage
+from stratuslab.bootstrap.nodes import instance_storage, make_node
 from stratuslab.core.errors import InvalidInput
 from stratuslab.core.instance import InstanceStoragePort
 from stratuslab.drivers.registry import DriverKind, installed
+from stratuslab.drivers.storage.volumes import build_backends
 
 PACKAGE = Path(__file__).resolve().parents[1] / "example_driver"
 
@@ -66,6 +68,33 @@ def test_the_installed_package_is_selected_by_name(site: Path, tmp_path: Path) -
     driver = instance_storage(settings)
     assert type(driver).__name__ == "ExampleInstanceStorage"
     assert type(driver).__module__ == "stratuslab_example_driver"
+
+
+def test_its_hypervisor_is_selected_by_name_with_any_settings_key_left_alone(
+        site: Path, tmp_path: Path) -> None:
+    assert "example" in installed(DriverKind.HYPERVISOR)
+    settings = make_settings(tmp_path / "data", hypervisor={"driver": "example"})
+    node = make_node(settings)
+    assert type(node.hypervisor).__name__ == "ExampleHypervisor"
+    assert (tmp_path / "data" / "example-hypervisor").is_dir()
+
+
+def test_its_volume_backend_serves_a_pool_named_in_the_settings(site: Path,
+                                                                 tmp_path: Path) -> None:
+    assert "example" in installed(DriverKind.VOLUME_BACKEND)
+    pools = build_backends({"lab": {"backend": "example"}, "plain": {}}, data_dir=str(tmp_path))
+    assert {n: b.name for n, b in pools.items()} == {"lab": "example", "plain": "file"}
+    with pytest.raises(InvalidInput, match="storage.pools.lab.portal is unknown for backend "
+                                           "example"):
+        build_backends({"lab": {"backend": "example", "portal": "a:1"}}, data_dir=str(tmp_path))
+
+
+def test_an_uninstalled_hypervisor_is_refused_listing_the_installed_ones(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data", hypervisor={"driver": "xen"})
+    with pytest.raises(InvalidInput, match="setting hypervisor.driver: no driver 'xen' is "
+                                           "installed") as err:
+        make_node(settings)
+    assert err.value.hint == "choose one of: libvirt, qemu, simulated"
 
 
 def test_a_driver_name_nobody_installed_is_refused_naming_the_setting(tmp_path: Path) -> None:

@@ -119,8 +119,10 @@ def test_child_of_a_parent_is_at_least_the_parents_size(
 
 
 def test_unknown_backend_and_keys_are_named_in_the_error(tmp_path: Path) -> None:
-    with pytest.raises(InvalidInput, match=r"storage.pools.x.backend: 'nfs'"):
+    with pytest.raises(InvalidInput, match=r"storage.pools.x.backend: no driver 'nfs' is "
+                                           "installed") as err:
         build_backend("x", {"backend": "nfs"}, data_dir=str(tmp_path))
+    assert err.value.hint == "choose one of: file, iscsi, simulated"
     with pytest.raises(InvalidInput, match=r"storage.pools.x.portal is unknown"):
         build_backend("x", {"backend": "file", "portal": "a:1"}, data_dir=str(tmp_path))
     with pytest.raises(InvalidInput, match="host:port"):

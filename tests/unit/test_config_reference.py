@@ -55,7 +55,8 @@ def test_reference_command_prints_the_document() -> None:
     ('[server]\nlog_level = "loud"\n', 2, "server.log_level: 'loud' is not one of 'debug'"),
     ('# top\nserver = 5\n', 2, "setting server must be a table"),
     ('[server]\ndatabase_url = "mysql://u@h/db"\n', 2, "'mysql' databases are not supported"),
-    ('[storage.pools.x]\nbackend = "nfs"\n', 2, "storage.pools.x.backend: 'nfs' is unknown"),
+    ('[storage]\ndefault_pool = "x"\n[storage.pools.x]\nbackend = "nfs"\n', 4,
+     "storage.pools.x.backend: 'nfs' is unknown"),
     ('[auth]\nchain = ["password", "kerberos"]\n', 2, "auth.chain: 'kerberos' is not one of"),
     ('[auth.ldap]\ntimeout = "soon"\n', 2, "auth.ldap.timeout: 'soon' is not a number"),
 ])
@@ -87,3 +88,15 @@ def test_line_of_finds_dotted_and_nested_keys() -> None:
     assert line_of(text, "storage.pools.fast.backend") == 5
     assert line_of(text, "storage.pools.fast.path") == 4
     assert line_of(text, "qemu.accel") is None
+
+
+def test_config_check_accepts_any_installed_driver_and_names_an_uninstalled_one(
+        tmp_path: Path) -> None:
+    cfg = tmp_path / "site.toml"
+    cfg.write_text('[hypervisor]\ndriver = "libvirt"\n')
+    assert CliRunner().invoke(main, ["config", "check", str(cfg)]).exit_code == 0
+    cfg.write_text('# site\n[hypervisor]\ndriver = "xen"\n')
+    res = CliRunner().invoke(main, ["config", "check", str(cfg)])
+    assert res.exit_code == 2
+    assert f"{cfg} line 3: setting hypervisor.driver: 'xen' is unknown" in res.output
+    assert "choose one of: libvirt, qemu, simulated" in res.output

@@ -1,7 +1,8 @@
 """Wiring of the network feature into the cloud (a typed result with its FeatureParts, see bootstrap/wiring.py).
 
-prepare(): picks the network driver ([network] driver; simulated with the simulated hypervisor,
-else bridge) and, for bridge, creates the all-in-one data-plane namespace with its uplink veth
+prepare(): builds the data plane with the factory the network driver name picks ([network]
+driver; simulated with the simulated hypervisor, else bridge; entry point group
+stratuslab.network_drivers); `bridge` creates the all-in-one data-plane namespace with its uplink veth
 (a `DataPlane`, made before the node's hypervisor, which runs guests in that namespace).  A
 server stop leaves the data plane in place (guests keep their network; the next start adopts
 it); `remove_data_plane` (stratus-server remove-data-plane) takes it all away.  wire(): the NetworkRepo in the unit of work, the default
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from stratuslab.bootstrap.wiring import Core, FeatureParts
+from stratuslab.bootstrap.wiring import Core, DataPlane, DataPlaneFactory, FeatureParts
 from stratuslab.core.errors import Conflict
 from stratuslab.core.network import NetworkDriverPort
+from stratuslab.drivers.registry import DriverKind, build
 from stratuslab.persistence.network import SqlNetworkRepo
 from stratuslab.services.network.nics import VmNics
 from stratuslab.services.network.service import NetworkService
@@ -74,15 +76,6 @@ def off_loop(fn: Callable[[], object]) -> Callable[[], None]:
 
 
 @dataclass(frozen=True)
-class DataPlane:
-    """The node's network driver and the namespace its guests live in (None: simulated)."""
-
-    driver: NetworkDriverPort
-    netns: str | None
-    closers: tuple[Callable[[], None], ...] = ()
-
-
-@dataclass(frozen=True)
 class NetworkFeature:
     service: NetworkService
     nics: VmNics
@@ -91,11 +84,22 @@ class NetworkFeature:
 
 
 def prepare(settings: Settings) -> DataPlane:
-    """The data plane, made before the node is built."""
-    if driver_name(settings) == "simulated":
-        from stratuslab.drivers.network.simulated import SimulatedNetworkDriver
+    """The data plane, made before the node is built, by the factory `[network] driver` names
+    (any installed stratuslab.network_drivers entry; empty: simulated with the simulated
+    hypervisor, else bridge)."""
+    return build(DriverKind.NETWORK, driver_name(settings), DataPlane, settings,
+                 setting="network.driver")
 
-        return DataPlane(SimulatedNetworkDriver(), None)
+
+def simulated(settings: Settings) -> DataPlane:
+    """The `simulated` network driver: no kernel objects, guests in the host's namespace."""
+    from stratuslab.drivers.network.simulated import SimulatedNetworkDriver
+
+    return DataPlane(SimulatedNetworkDriver(), None)
+
+
+def bridge(settings: Settings) -> DataPlane:
+    """The `bridge` network driver in the all-in-one data-plane namespace with its uplink."""
     from stratuslab.drivers.network.bridge import BridgeConfig, BridgeDriver, DataPlaneNamespace
 
     ns = netns_for(settings)
@@ -107,6 +111,9 @@ def prepare(settings: Settings) -> DataPlane:
     driver = BridgeDriver(BridgeConfig(state, netns=ns, lease_time=cfg.lease_time), uplink=uplink)
     log.info("network: data plane in namespace %s", ns)
     return DataPlane(driver, ns, closers=(off_loop(driver.detach),))
+
+
+BUILT_IN: tuple[DataPlaneFactory, ...] = (simulated, bridge)  # mypy checks each signature
 
 
 def remove_data_plane(settings: Settings) -> str | None:

@@ -19,6 +19,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
 from stratuslab.core.entities import Job
+from stratuslab.core.network import NetworkDriverPort
 from stratuslab.core.node import Node
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
 from stratuslab.services.common import SystemClock
@@ -27,6 +28,22 @@ from stratuslab.services.identity import IdentityService
 from stratuslab.services.images import ImageService
 from stratuslab.services.leadership import Leadership
 from stratuslab.settings import Settings
+
+
+@dataclass(frozen=True)
+class DataPlane:
+    """The node's network driver and the namespace its guests live in (None: the host's)."""
+
+    driver: NetworkDriverPort
+    netns: str | None
+    closers: tuple[Callable[[], None], ...] = ()
+
+
+class DataPlaneFactory(Protocol):
+    """What a `stratuslab.network_drivers` entry point names (bootstrap/network.py has the
+    built-in ones); called once, before the node's hypervisor is built."""
+
+    def __call__(self, settings: Settings) -> DataPlane: ...
 
 
 class Worker(Protocol):

@@ -77,8 +77,10 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class HypervisorSettings:
-    driver: str = setting("qemu", choices=("qemu", "simulated", "libvirt"),
-                          doc="hypervisor driver of the embedded node")
+    driver: str = setting("qemu", example="libvirt",
+                          doc="hypervisor driver of the embedded node: qemu, libvirt, simulated "
+                          "or an installed package's (entry point group stratuslab.hypervisors); "
+                          "a name nobody installed is refused at start, listing the installed ones")
     simulated_boot_delay: float = setting(0.0, unit="seconds", minimum=0,
                                           doc="simulated driver only: time a VM takes to boot")
     simulated_fail: str = setting("", example="start,stop",
@@ -201,8 +203,10 @@ class OcciSettings:
 
 @dataclass(frozen=True)
 class NetworkSettings:
-    driver: str = setting("", choices=("", "bridge", "simulated"),
-                          doc="empty: simulated with the simulated hypervisor, else bridge")
+    driver: str = setting("", example="bridge",
+                          doc="network driver of the embedded node: bridge, simulated or an "
+                          "installed package's (entry point group stratuslab.network_drivers); "
+                          "empty: simulated with the simulated hypervisor, else bridge")
     netns: str = setting("", doc='all-in-one data-plane namespace; empty: "sl-" + a hash of '
                          "the data dir")
     host_netns: str = setting("", doc="namespace holding the host end of the uplink veth; "
@@ -234,7 +238,8 @@ class StorageSettings:
     group_max_gb: int = setting(0, minimum=0, unit="GiB", doc="GiB per group; 0: unlimited")
     pools: Mapping[str, Mapping[str, Any]] = setting(
         factory=dict, example='{ default = { backend = "file", path = "/srv/volumes" } }',
-        doc="name = {backend = file | iscsi | simulated, path, portal, control_port, netns, "
+        doc="name = {backend = file | iscsi | simulated | an installed package's (entry point "
+        "group stratuslab.volume_backends), path, portal, control_port, netns, "
         "initiators, manage_daemon, chap (default true)}; empty: one pool 'default' (simulated with the simulated "
         "hypervisor, else file) in data_dir/volumes/default",
     )

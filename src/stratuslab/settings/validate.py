@@ -40,10 +40,6 @@ def _validate_storage(s: Settings) -> None:
     for name, table in st.pools.items():
         if not isinstance(table, Mapping):
             raise SettingsError(f"setting storage.pools.{name} must be a table")
-        if table.get("backend", "file") not in ("file", "iscsi", "simulated"):
-            raise SettingsError(f"setting storage.pools.{name}.backend: "
-                                f"{table.get('backend')!r} is unknown",
-                                hint="use file, iscsi or simulated")
     if st.pools and st.default_pool not in st.pools:
         raise SettingsError(f"setting storage.default_pool: {st.default_pool!r} is not a pool",
                             hint=f"define [storage.pools.{st.default_pool}] or choose one of "

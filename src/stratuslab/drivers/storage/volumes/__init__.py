@@ -1,5 +1,6 @@
-"""Volume backends (`file`, `iscsi`, `simulated`) and the factory that builds one per storage
-pool from its settings table.
+"""Volume backends (`file`, `iscsi`, `simulated`, or any installed package's) and the factories
+that build one per storage pool from its settings table, found by the pool's `backend` name in
+the `stratuslab.volume_backends` entry-point group.
 
 Settings (the lead's `settings.py` passes the tables through unchanged):
 
@@ -7,7 +8,7 @@ Settings (the lead's `settings.py` passes the tables through unchanged):
     default_pool = "default"
 
     [storage.pools.default]
-    backend = "file"                 # file | iscsi | simulated
+    backend = "file"                 # file | iscsi | simulated | an installed backend's name
     path = "/var/lib/stratuslab/volumes/default"   # default: <data_dir>/volumes/<pool>
 
     [storage.pools.san]
@@ -26,10 +27,11 @@ Imports `core` and `drivers._process` (through the backends) only.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from stratuslab.core.errors import InvalidInput
+from stratuslab.drivers.registry import DriverKind, build
 from stratuslab.drivers.storage.volumes.base import VolumeBackend
 from stratuslab.drivers.storage.volumes.file import FileBackend
 from stratuslab.drivers.storage.volumes.iscsi import IscsiBackend
@@ -47,45 +49,62 @@ __all__ = [
     "build_backends",
 ]
 
-_KEYS: Mapping[str, frozenset[str]] = {
-    "file": frozenset({"backend", "path"}),
-    "simulated": frozenset({"backend", "path"}),
-    "iscsi": frozenset(
-        {"backend", "path", "portal", "control_port", "netns", "initiators", "manage_daemon",
-         "chap"}
-    ),
-}
+
+class BackendFactory(Protocol):
+    """What a `stratuslab.volume_backends` entry point names: the backend of pool `pool` from
+    its settings table (unknown keys refused, see `pool_path`), with no I/O."""
+
+    def __call__(self, pool: str, table: Mapping[str, Any], *, data_dir: str) -> VolumeBackend: ...
+
+FILE_KEYS = frozenset({"backend", "path"})
+ISCSI_KEYS = frozenset({"backend", "path", "portal", "control_port", "netns", "initiators",
+                        "manage_daemon", "chap"})
 
 
 def build_backend(name: str, table: Mapping[str, Any], *, data_dir: str) -> VolumeBackend:
-    """The backend of pool `name` from its `[storage.pools.<name>]` table.  No I/O: iSCSI
-    starts tgtd on first export."""
-    key = f"storage.pools.{name}"
+    """The backend of pool `name` from its `[storage.pools.<name>]` table, made by the factory
+    its `backend` names (entry point group stratuslab.volume_backends).  No I/O: iSCSI starts
+    tgtd on first export."""
     kind = str(table.get("backend", "file"))
-    if kind not in _KEYS:
-        raise InvalidInput(
-            f"setting {key}.backend: {kind!r} is not a volume backend",
-            hint=f"choose one of: {', '.join(sorted(_KEYS))}",
-        )
-    unknown = sorted(set(table) - _KEYS[kind])
-    if unknown:
-        raise InvalidInput(
-            f"setting {key}.{unknown[0]} is unknown for backend {kind}",
-            hint=f"known keys: {', '.join(sorted(_KEYS[kind]))}",
-        )
-    path = str(table.get("path") or os.path.join(data_dir, "volumes", name))
-    builders: Mapping[str, Callable[[], VolumeBackend]] = {
-        "file": lambda: FileBackend(path),
-        "simulated": lambda: SimulatedBackend(os.path.join(path, "simulated-volumes.json")),
-        "iscsi": lambda: _iscsi(key, path, table, data_dir),
-    }
-    return builders[kind]()
+    return build(DriverKind.VOLUME_BACKEND, kind, VolumeBackend, name, table, data_dir=data_dir,
+                 setting=f"storage.pools.{name}.backend")
 
 
 def build_backends(
     pools: Mapping[str, Mapping[str, Any]], *, data_dir: str
 ) -> dict[str, VolumeBackend]:
     return {name: build_backend(name, table, data_dir=data_dir) for name, table in pools.items()}
+
+
+def pool_path(pool: str, table: Mapping[str, Any], *, data_dir: str,
+              keys: frozenset[str]) -> str:
+    """The pool's directory, after refusing a key its backend does not know (every factory's
+    first step; `keys` are the ones it reads)."""
+    unknown = sorted(set(table) - keys)
+    if unknown:
+        raise InvalidInput(
+            f"setting storage.pools.{pool}.{unknown[0]} is unknown for backend "
+            f"{table.get('backend', 'file')}",
+            hint=f"known keys: {', '.join(sorted(keys))}",
+        )
+    return str(table.get("path") or os.path.join(data_dir, "volumes", pool))
+
+
+def file_backend(pool: str, table: Mapping[str, Any], *, data_dir: str) -> VolumeBackend:
+    return FileBackend(pool_path(pool, table, data_dir=data_dir, keys=FILE_KEYS))
+
+
+def simulated_backend(pool: str, table: Mapping[str, Any], *, data_dir: str) -> VolumeBackend:
+    path = pool_path(pool, table, data_dir=data_dir, keys=FILE_KEYS)
+    return SimulatedBackend(os.path.join(path, "simulated-volumes.json"))
+
+
+def iscsi_backend(pool: str, table: Mapping[str, Any], *, data_dir: str) -> VolumeBackend:
+    path = pool_path(pool, table, data_dir=data_dir, keys=ISCSI_KEYS)
+    return _iscsi(f"storage.pools.{pool}", path, table, data_dir)
+
+
+BUILT_IN: tuple[BackendFactory, ...] = (file_backend, simulated_backend, iscsi_backend)
 
 
 def _iscsi(key: str, path: str, table: Mapping[str, Any], data_dir: str) -> IscsiBackend:
