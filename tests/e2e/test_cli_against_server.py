@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from tests.helpers.servers import BIN, Server, wait_api_state
+from tests.helpers.waits import finished_job
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +33,27 @@ def test_run_describe_kill_with_json_contract(server: Server, image_id: str) -> 
         assert vm["owner"] == "admin" and vm["host"] == "localhost"
     res = server.cli("kill-instance", *(str(v["id"]) for v in vms))
     assert "done" in res.stdout
+
+
+def test_nic_commands_wait_for_their_jobs_and_say_what_they_did(
+        server: Server, image_id: str) -> None:
+    [vm] = server.cli_json("run-instance", image_id)
+    vm_id = str(vm["id"])
+    attached = server.cli("nic", "attach", vm_id, "private").stdout
+    assert attached.startswith(f"ATTACHED NIC 1 VM {vm_id} NETWORK private MAC 02:00:"), attached
+    rows = server.cli_json("nic", "list", vm_id)
+    assert [(r["id"], r["name"], r["state"], r["owner"]) for r in rows] == [
+        ("0", "public", "attached", "admin"), ("1", "private", "attached", "admin")]
+    refused = server.cli("nic", "detach", vm_id, "0", check=False)
+    assert refused.returncode == 2 and "only the last NIC (1)" in refused.stderr, refused.stderr
+    queued = server.cli("nic", "detach", vm_id, "1", "--no-wait").stdout
+    assert queued.startswith("JOB ") and "queued" in queued, queued
+    done: Any = finished_job(
+        lambda path: dict(httpx.get(server.endpoint + path, auth=("admin", "adminpw")).json()),
+        {"id": queued.split()[1]})
+    assert done["state"] == "done" and done["result"]["nic_id"] == "1", done
+    assert [r["id"] for r in server.cli_json("nic", "list", vm_id)] == ["0"]
+    server.cli("kill-instance", vm_id)
 
 
 def test_quiet_run_prints_id_and_ip_and_idempotency_key_dedups(server: Server, image_id: str) -> None:

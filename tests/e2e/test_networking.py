@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.helpers.servers import Server, free_port, wait_api_state
+from tests.helpers.waits import finished_job
 
 pytestmark = [pytest.mark.e2e]
 
@@ -338,16 +339,22 @@ def test_two_real_guests_ping_over_ipv4_and_ipv6_and_a_secgroup_closes_a_port_li
 
     # a NIC hot-plugged into 'one' (REST): the guest sees it; detached, it and its lease go
     nics, admin = f"{srv.endpoint}/api/v1/vms/{a['id']}/nics", ("admin", "adminpw")
+    def get(path: str) -> dict[str, object]:
+        return dict(httpx.get(srv.endpoint + path, auth=admin, timeout=60).json())
+
     made = httpx.post(nics, json={"network": "private"}, auth=admin, timeout=60)
-    assert made.status_code == 201, made.text
-    mac = made.json()["mac"]
+    assert made.status_code == 202, made.text
+    attached = finished_job(get, made.json()["job"])
+    assert attached["state"] == "done", attached
+    mac = attached["result"]["mac"]  # type: ignore[index]
     assert usage(srv)["private"]["leases_used"] == 1
     deadline = time.monotonic() + 30
     while mac not in guest(srv, a["id"], "cat /sys/class/net/*/address")[1]:
         assert time.monotonic() < deadline, f"{mac} never appeared in the guest"
         time.sleep(0.5)
     gone = httpx.delete(f"{nics}/{mac}", auth=admin, timeout=60)
-    assert gone.status_code == 200, gone.text
+    assert gone.status_code == 202, gone.text
+    assert finished_job(get, gone.json()["job"])["state"] == "done"
     assert mac not in guest(srv, a["id"], "cat /sys/class/net/*/address")[1]
     assert usage(srv)["private"]["leases_used"] == 0
 

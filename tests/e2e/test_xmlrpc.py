@@ -15,6 +15,7 @@ import pyone
 import pytest
 from tests.helpers.net import http_directory
 from tests.helpers.servers import Server, free_port
+from tests.helpers.waits import finished_job
 
 pytestmark = pytest.mark.e2e
 
@@ -288,12 +289,18 @@ def test_attachnic_and_detachnic_hot_plug_a_nic_with_its_lease(
     assert admin.vn.info(private).USED_LEASES == before
     ok, _, code = rpc(srv).one.vm.detachnic("alice:alice-pw", vm_id, 5)
     assert (ok, code) == (False, NO_EXISTS)
-    url = f"{srv.endpoint}/api/v1/vms/{vm_id}/nics"  # the same over REST
+    url = f"{srv.endpoint}/api/v1/vms/{vm_id}/nics"  # the same over REST, as jobs
+
+    def get(path: str) -> dict[str, object]:
+        return dict(httpx.get(srv.endpoint + path, auth=ALICE).json())
+
     made = httpx.post(url, json={"network": "private"}, auth=ALICE)
-    assert made.status_code == 201, made.text
-    assert made.json()["nic_id"] == "1" and admin.vn.info(private).USED_LEASES == before + 1
-    gone = httpx.delete(f"{url}/{made.json()['mac']}", auth=ALICE)
-    assert gone.status_code == 200, gone.text
+    assert made.status_code == 202, made.text
+    nic: Any = finished_job(get, made.json()["job"])["result"]
+    assert nic["nic_id"] == "1" and admin.vn.info(private).USED_LEASES == before + 1
+    gone = httpx.delete(f"{url}/{nic['mac']}", auth=ALICE)
+    assert gone.status_code == 202, gone.text
+    assert finished_job(get, gone.json()["job"])["state"] == "done"
     assert admin.vn.info(private).USED_LEASES == before
     assert httpx.delete(f"{url}/0", auth=ALICE).status_code == 400
     alice.vm.action("terminate-hard", vm_id)

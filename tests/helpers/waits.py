@@ -29,3 +29,11 @@ def wait_until(check: Callable[[], T], *, timeout: float, message: str | Callabl
             text = message() if callable(message) else message
             raise WaitTimeout(f"after {timeout:g} s: {text}")
         time.sleep(interval)
+
+
+def finished_job(get: Callable[[str], dict[str, object]], job: dict[str, object], *,
+                 timeout: float = 120) -> dict[str, object]:
+    """The REST job `job` once it is done or failed (`get(path)` answers the JSON of a GET)."""
+    path = f"/api/v1/jobs/{job['id']}"
+    return wait_until(lambda: (j := get(path))["state"] in ("done", "failed") and j,
+                      timeout=timeout, message=lambda: f"job {job['id']} never ended: {get(path)}")

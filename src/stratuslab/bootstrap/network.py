@@ -26,7 +26,7 @@ from stratuslab.core.errors import Conflict
 from stratuslab.core.network import NetworkDriverPort
 from stratuslab.drivers.registry import DriverKind, build
 from stratuslab.persistence.network import SqlNetworkRepo
-from stratuslab.services.network.nics import VmNics
+from stratuslab.services.network.nics import NIC_ATTACH_JOB, NIC_DETACH_JOB, VmNics
 from stratuslab.services.network.service import NetworkService
 from stratuslab.settings import Settings
 
@@ -162,10 +162,12 @@ def wire(core: Core, plane: DataPlane) -> NetworkFeature:
     service.apply_live = ext.apply_live
     service.remove_segment = ext.remove_segment
     service.apply_segment = ext.apply_segment
-    nics = VmNics(core.uow, core.clock, ext, core.nodes, quota=service.quota_for)
+    nics = VmNics(core.uow, core.clock, ext, core.nodes, quota=service.quota_for,
+                  wake=core.wake_jobs)
     parts = FeatureParts(
         extensions=(ext,),
         routers=(routes_network.router,),
+        job_handlers={NIC_ATTACH_JOB: nics.run_attach, NIC_DETACH_JOB: nics.run_detach},
         on_start=(off_loop(lambda: resync_data_plane(core.uow, driver)),),
         closers=plane.closers,
     )

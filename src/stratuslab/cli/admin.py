@@ -8,6 +8,7 @@ import click
 
 from stratuslab.cli.client import Api, CliError
 from stratuslab.cli.output import listed, print_json, print_table, wide_option
+from stratuslab.cli.progress import follow_job, working
 
 
 def _api(ctx: click.Context) -> Api:
@@ -121,11 +122,12 @@ def image_register(ctx: click.Context, name: str, source: str, sha1: str | None,
                    public: bool, ports: tuple[int, ...]) -> None:
     """Register SOURCE (a path on the server or a URL) as image NAME; print its id."""
     api = _api(ctx)
-    img = api.post("/api/v1/images", json={
-        "name": name, "source": source, "sha1": sha1, "kernel": kernel, "initrd": initrd,
-        "cmdline": cmdline, "public": public, "inbound_ports": list(ports)}, timeout=3600)
+    with working(f"registering image {name} (copied and checked by the server)"):
+        img = api.post("/api/v1/images", json={
+            "name": name, "source": source, "sha1": sha1, "kernel": kernel, "initrd": initrd,
+            "cmdline": cmdline, "public": public, "inbound_ports": list(ports)}, timeout=3600)
     if img.get("job"):  # a URL: the server downloads it in a job; wait for it
-        (job,) = api.wait_jobs([img["job"]["id"]], on_update=lambda jobs: None)
+        job = follow_job(api, img["job"]["id"], f"image {img['id']} ({name})")
         if job["state"] != "done":
             raise CliError(
                 f"image {img['id']} ({name}): {job.get('error') or 'the download did not finish'}")
@@ -138,8 +140,9 @@ def image_register(ctx: click.Context, name: str, source: str, sha1: str | None,
 @click.pass_context
 def image_build(ctx: click.Context, recipe: str, name: str | None) -> None:
     """Build a guest image from Debian packages and register it; print its id."""
-    img = _api(ctx).post("/api/v1/images/build", json={"recipe": recipe, "name": name},
-                         timeout=3600)
+    with working(f"building image {name or recipe} (the first build takes minutes)"):
+        img = _api(ctx).post("/api/v1/images/build", json={"recipe": recipe, "name": name},
+                             timeout=3600)
     click.echo(img["id"])
 
 

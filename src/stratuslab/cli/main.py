@@ -12,6 +12,7 @@ from stratuslab.cli import (
     hosts,
     marketplace,
     network,
+    nics,
     objects,
     quota,
     registration,
@@ -57,7 +58,7 @@ def cli(ctx: click.Context, endpoint: str | None, username: str | None, password
 
 
 for command in (*vms.COMMANDS, *admin.COMMANDS, *marketplace.COMMANDS, *registration.COMMANDS,
-                *network.COMMANDS, *volumes.COMMANDS, *cloudload.COMMANDS, *hosts.COMMANDS,
+                *network.COMMANDS, *nics.COMMANDS, *volumes.COMMANDS, *cloudload.COMMANDS, *hosts.COMMANDS,
                 *quota.COMMANDS):
     cli.add_command(command)
 for command in objects.COMMANDS:  # file storage (CDMI) beside the storage quarantine

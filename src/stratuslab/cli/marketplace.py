@@ -18,18 +18,11 @@ from typing import Any, TypeVar
 
 import click
 import httpx
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
 
 from stratuslab.cli.config import load as load_config
 from stratuslab.cli.errors import CliError
-from stratuslab.cli.output import print_table, stderr_console, wide_option
+from stratuslab.cli.output import print_table, wide_option
+from stratuslab.cli.progress import follow_job
 from stratuslab.core.errors import CloudError
 from stratuslab.core.marketplace import IDENTIFIER_RE, format_date
 from stratuslab.services.marketplace import build, rdf, xmldsig
@@ -350,24 +343,7 @@ def fetch_image(api: Any, identifier: str, *, kernel_image: int | None = None) -
                     json={"kernel_image": kernel_image})
     if made.get("image"):
         return int(made["image"]["id"])
-    console = stderr_console()
-    steps: list[str] = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeElapsedColumn(), console=console, transient=True,
-                  disable=not console.is_terminal) as progress:
-        task = progress.add_task(f"{identifier}: queued", total=None)
-
-        def update(jobs: list[dict[str, Any]]) -> None:
-            job = jobs[0]
-            done = job.get("progress") or {}
-            step = job.get("step") or job["state"]
-            progress.update(task, description=f"{identifier}: {step}",
-                            completed=done.get("done", 0), total=done.get("total"))
-            if not console.is_terminal and (not steps or steps[-1] != step):
-                steps.append(step)
-                click.echo(f"{identifier}: {step}", err=True)
-
-        [job] = api.wait_jobs([made["job"]["id"]], on_update=update)
+    job = follow_job(api, made["job"]["id"], identifier)
     if job["state"] != "done" or not job.get("image_id"):
         raise CliError(
             f"marketplace image {identifier} was not imported: {job.get('error') or job['state']}")

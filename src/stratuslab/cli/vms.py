@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from stratuslab.cli import marketplace, network
 from stratuslab.cli.client import Api, CliError
-from stratuslab.cli.output import listed, print_json, print_table, stderr_console, wide_option
+from stratuslab.cli.output import listed, print_json, print_table, wide_option
+from stratuslab.cli.progress import follow_jobs
 
 VM_COLUMNS = [("id", "id"), ("state", "state"), ("vcpu", "vcpu"), ("memory", "memory_mib"),
               ("host/ip", "where"), ("name", "name")]
@@ -63,17 +63,7 @@ def _where(vm: dict[str, Any]) -> dict[str, Any]:
 
 
 def wait_for(api: Api, jobs: list[dict[str, Any]], label: str) -> list[dict[str, Any]]:
-    console = stderr_console()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  TimeElapsedColumn(), console=console, transient=True,
-                  disable=not console.is_terminal) as progress:
-        task = progress.add_task(label, total=len(jobs))
-
-        def update(current: list[dict[str, Any]]) -> None:
-            finished = sum(1 for j in current if j["state"] in ("done", "failed"))
-            progress.update(task, completed=finished)
-
-        return api.wait_jobs([j["id"] for j in jobs], on_update=update)
+    return follow_jobs(api, [j["id"] for j in jobs], label)
 
 
 @click.command("run-instance")

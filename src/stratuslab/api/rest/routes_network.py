@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from stratuslab.api.rest.deps import Caller, Ctx
+from stratuslab.api.rest.schemas import job_out
 
 router = APIRouter(prefix="/api/v1", tags=["network"])  # added by bootstrap/network.py
 
@@ -265,15 +266,22 @@ def attach_groups(vm_id: int, body: AttachBody, ctx: Ctx, caller: Caller) -> dic
     return {"id": vm.id, "nics": vm.spec.get("nics", [])}
 
 
-@router.post("/vms/{vm_id}/nics", status_code=201)
+@router.get("/vms/{vm_id}/nics")
+def list_nics(vm_id: int, ctx: Ctx, caller: Caller) -> list[dict[str, Any]]:
+    """The VM's NICs in order: nic_id, network, ip, mac, ipv6."""
+    return [{"id": n["nic_id"], "name": n.get("network"), "state": "attached", **n}
+            for n in ctx.vm_nics.nics(caller, vm_id)]
+
+
+@router.post("/vms/{vm_id}/nics", status_code=202)
 def attach_nic(vm_id: int, body: NicBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    """Hot-plug a NIC on `network` into the running VM; answers its facts (nic_id, mac, ip...)."""
-    facts: dict[str, Any] = ctx.vm_nics.attach(caller, vm_id, body.network, body.ip)
-    return facts
+    """Hot-plug a NIC on `network` into the running VM: 202 with the job, whose `result` is the
+    NIC's facts (nic_id, mac, ip, device...) once it is done."""
+    return {"job": job_out(ctx.vm_nics.queue_attach(caller, vm_id, body.network, body.ip))}
 
 
-@router.delete("/vms/{vm_id}/nics/{nic}")
+@router.delete("/vms/{vm_id}/nics/{nic}", status_code=202)
 def detach_nic(vm_id: int, nic: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    """Unplug the VM's NIC given by MAC or NIC id (only its last, never its only one)."""
-    facts: dict[str, Any] = ctx.vm_nics.detach(caller, vm_id, nic)
-    return facts
+    """Unplug the VM's NIC given by MAC or NIC id (only its last, never its only one): 202 with
+    the job."""
+    return {"job": job_out(ctx.vm_nics.queue_detach(caller, vm_id, nic))}

@@ -92,6 +92,7 @@ def job_out(job: Any) -> dict[str, Any]:
         # long jobs (image import) report where they are: step, {"done", "total"}, result image
         "step": job.step, "progress": job.params.get("progress"),
         "image_id": job.params.get("image_id"),
+        "result": job.params.get("result"),  # what a finished job made (a NIC's facts)
     }
 
 

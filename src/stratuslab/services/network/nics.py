@@ -10,6 +10,11 @@ and releases the lease exactly once (in the transaction that takes the NIC off t
 Only the VM's last NIC can be detached, and never its only one: positions are the NICs' ids
 on the node and in the guest.
 
+Over REST both run as jobs (`queue_attach`/`queue_detach` check at once what can be checked —
+the caller's rights, the VM running, the network's USE right, which NIC — and queue a
+`nic-attach`/`nic-detach` job on the VM; the job's handler does the work and records the NIC's
+facts in the job's `result`).  XML-RPC and OCCI call attach/detach directly.
+
 Both take the VM by id (or a VM read earlier, re-read here) and decide themselves who may act:
 the VM's owner or an admin; anyone else gets the answer of a missing VM.  A new NIC's lease
 counts against the quota of the VM's OWNER, whoever attaches it (an admin attaching a NIC to a
@@ -22,7 +27,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stratuslab.core.entities import Principal, Vm
+from stratuslab.core.entities import Job, Principal, Vm
 from stratuslab.core.errors import CloudError, InvalidInput, InvalidState, NotFound
 from stratuslab.core.hypervisor import NicSpec, VmHandle
 from stratuslab.core.network import Lease, NetworkDriverPort
@@ -38,6 +43,8 @@ from stratuslab.services.policy import PRIVATE, authorize
 
 PLUGGABLE = ("running",)
 LISTING = "stratus describe-instance"
+NIC_ATTACH_JOB = "nic-attach"
+NIC_DETACH_JOB = "nic-detach"
 
 
 class VmNics:
@@ -50,8 +57,10 @@ class VmNics:
         *,
         ipam: Ipam | None = None,
         quota: Callable[[Principal], int | None] = lambda p: None,
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.uow = uow
+        self.wake = wake  # the job runner, when a job was queued
         self.clock = clock
         self.extension = extension  # its network drivers and firewall rules
         self.nodes = nodes
@@ -92,10 +101,7 @@ class VmNics:
         vm, owner = self._authorized(principal, vm)
         node, driver, handle = self._target(vm, "attach a NIC")
         assert vm.id is not None
-        index = len(vm.spec.get("networks", []))
-        if index >= MAX_NICS:
-            raise InvalidInput(f"VM {vm.id} has {index} NICs; a VM has at most {MAX_NICS}",
-                               hint=f"detach one first: one.vm.detachnic {vm.id} {index - 1}")
+        index = self._free_index(vm)
         with self.uow() as uow:
             repo = repo_of(uow)
             network = get_network(repo, network_name)
@@ -117,6 +123,14 @@ class VmNics:
         except CloudError:
             self._undo(principal, vm.id, index, network, lease, driver, plugged)
             raise
+
+    @staticmethod
+    def _free_index(vm: Vm) -> int:
+        index = len(vm.spec.get("networks", []))
+        if index >= MAX_NICS:
+            raise InvalidInput(f"VM {vm.id} has {index} NICs; a VM has at most {MAX_NICS}",
+                               hint=f"detach one first: stratus nic detach {vm.id} {index - 1}")
+        return index
 
     def _keep(self, principal: Principal, vm_id: int, network: str, index: int, nic: NicSpec,
               device: str) -> dict[str, str]:  # fmt: skip
@@ -208,6 +222,70 @@ class VmNics:
             )
         return index
 
+    # --- as jobs (REST) ---------------------------------------------------------------------
+
+    def nics(self, principal: Principal, vm_id: int) -> list[dict[str, str]]:
+        """The VM's NICs in order (nic_id, network, ip, mac..., the VM's owner), for whoever may
+        see the VM."""
+        with self.uow(readonly=True) as uow:
+            vm = uow.vms.get(vm_id)
+        if vm is None:
+            raise NotFound("VM", vm_id, LISTING)
+        authorize(principal, "read", vm.owner, vm.group, PRIVATE, what="VM", ident=vm_id,
+                  listing=LISTING)  # fmt: skip
+        return [{**f, "nic_id": str(i), "owner": vm.owner}
+                for i, f in enumerate(vm.spec.get("networks", []))]
+
+    def queue_attach(self, principal: Principal, vm_id: int, network_name: str,
+                     ip: str | None = None) -> Job:  # fmt: skip
+        """Check the attach now and queue it; the job's `result` is the new NIC's facts."""
+        vm, _owner = self._authorized(principal, vm_id)
+        self._target(vm, "attach a NIC")
+        self._free_index(vm)
+        with self.uow(readonly=True) as uow:
+            require(principal, get_network(repo_of(uow), network_name), "use")
+        return self._queue(principal, vm, NIC_ATTACH_JOB, {"network": network_name, "ip": ip})
+
+    def queue_detach(self, principal: Principal, vm_id: int, nic: str) -> Job:
+        """Check the detach now and queue it; the job's `result` is the removed NIC's facts."""
+        vm, _owner = self._authorized(principal, vm_id)
+        self._target(vm, "detach a NIC")
+        self._index(vm, list(vm.spec.get("networks", [])), nic)
+        return self._queue(principal, vm, NIC_DETACH_JOB, {"nic": nic})
+
+    def _queue(self, principal: Principal, vm: Vm, kind: str, params: dict[str, Any]) -> Job:
+        now = self.clock.now()
+        caller = {"user": principal.user, "user_id": principal.user_id,
+                  "groups": list(principal.groups), "roles": sorted(principal.roles),
+                  "method": principal.method, "limited": principal.limited}
+        job = Job(None, kind, principal.user, vm_id=vm.id, step="queued", created_at=now,
+                  updated_at=now, params={**params, "caller": caller})
+        with self.uow() as uow:
+            uow.jobs.add(job)
+            uow.commit()
+        self.wake()
+        return job
+
+    def run_attach(self, job: Job) -> None:
+        """Handler of `nic-attach` jobs (a re-run after a finished attach does nothing)."""
+        if not job.params.get("result"):
+            p = job.params
+            self._done(job, self.attach(_caller(job), job.vm_id or 0, p["network"], p.get("ip")))
+
+    def run_detach(self, job: Job) -> None:
+        """Handler of `nic-detach` jobs."""
+        if not job.params.get("result"):
+            self._done(job, self.detach(_caller(job), job.vm_id or 0, str(job.params["nic"])))
+
+    def _done(self, job: Job, facts: Mapping[str, str]) -> None:
+        with self.uow() as uow:
+            current = uow.jobs.get(job.id or 0)
+            if current is not None:
+                current.step, current.updated_at = "done", self.clock.now()
+                current.params = {**current.params, "result": dict(facts)}
+                uow.jobs.update(current)
+                uow.commit()
+
     # --- leases ----------------------------------------------------------------------------
 
     def _release(self, principal: Principal, vm_id: int, index: int) -> None:
@@ -242,3 +320,10 @@ class VmNics:
         with self.uow(readonly=True) as uow:
             vm = uow.vms.get(vm_id)
         return vm.host if vm else None
+
+
+def _caller(job: Job) -> Principal:
+    """The principal that queued `job` (authenticated then; checked again by attach/detach)."""
+    c = job.params["caller"]
+    return Principal(str(c["user"]), int(c["user_id"]), tuple(c["groups"]),
+                     frozenset(c["roles"]), method=str(c["method"]), limited=bool(c["limited"]))
