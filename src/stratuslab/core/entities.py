@@ -47,6 +47,7 @@ class User:
     enabled: bool = True
     dn: str | None = None  # certificate subject mapped to this user
     created_at: datetime | None = None
+    template: str | None = None  # free-form attributes (OpenNebula user TEMPLATE)
 
     @property
     def primary_group(self) -> str:
@@ -108,6 +109,7 @@ class Image:
     marketplace_id: str | None = None
     created_at: datetime | None = None
     inbound_ports: list[int] = field(default_factory=list)  # TCP ports its firewall opens
+    template: str | None = None  # free-form attributes (OpenNebula image TEMPLATE)
 
 
 @dataclass(slots=True)
@@ -133,6 +135,8 @@ class Vm:
     spec: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: owner/group/other rights (services.policy.Permissions); group and other see nothing
+    permissions: str = "um-------"
 
     @property
     def vm_state(self) -> VmState:

@@ -145,6 +145,7 @@ class Network:
     group: str | None = None  # the group its group rights apply to
     permissions: str = "um-u--u--"  # owner/group/other rights (services.policy.Permissions)
     router: Router | None = None  # tenant networks only
+    template: str | None = None  # OpenNebula TEMPLATE text as given (BRIDGE...), if any
 
     @property
     def size(self) -> int:

@@ -23,6 +23,8 @@ class VmState(StrEnum):
     SUSPENDED = "suspended"  # memory saved on the host, host kept
     STOPPED = "stopped"  # memory saved, host released
     POWEROFF = "poweroff"  # powered off, disks kept on the host
+    UNDEPLOYING = "undeploying"  # guest being powered off to give its host back (ends undeployed)
+    UNDEPLOYED = "undeployed"  # powered off, disks kept, the host's capacity given back
     RESTORE = "restore"  # memory being restored
     REBOOT = "reboot"
     EPILOG = "epilog"
@@ -47,6 +49,7 @@ class VmAction(StrEnum):
     SUSPEND = "suspend"  # save memory, keep the host
     RESUME = "resume"
     POWEROFF = "poweroff"
+    UNDEPLOY = "undeploy"  # power off and give the host's capacity back; resume boots it again
     REBOOT = "reboot"
     HOLD = "hold"
     RELEASE = "release"
@@ -59,7 +62,8 @@ class VmAction(StrEnum):
 S, A = VmState, VmAction
 
 TRANSITIONAL: frozenset[VmState] = frozenset(
-    {S.PROLOG, S.BOOT, S.SHUTDOWN, S.POWEROFF_PENDING, S.SAVE, S.RESTORE, S.REBOOT, S.EPILOG}
+    {S.PROLOG, S.BOOT, S.SHUTDOWN, S.POWEROFF_PENDING, S.UNDEPLOYING, S.SAVE, S.RESTORE,
+     S.REBOOT, S.EPILOG}
 )
 TERMINAL: frozenset[VmState] = frozenset({S.DONE})
 
@@ -68,6 +72,7 @@ FAILURE_TWIN: Mapping[VmState, VmState] = {
     S.BOOT: S.BOOT_FAILURE,
     S.SHUTDOWN: S.SHUTDOWN_FAILURE,
     S.POWEROFF_PENDING: S.SHUTDOWN_FAILURE,
+    S.UNDEPLOYING: S.SHUTDOWN_FAILURE,
     S.SAVE: S.SAVE_FAILURE,
     S.RESTORE: S.RESTORE_FAILURE,
     S.REBOOT: S.BOOT_FAILURE,
@@ -111,6 +116,10 @@ def _build() -> dict[tuple[VmState, VmAction], VmState]:
         (S.STOPPED, A.START): S.RESTORE,
         (S.POWEROFF, A.RESUME): S.BOOT,
         (S.POWEROFF, A.START): S.BOOT,
+        (S.RUNNING, A.UNDEPLOY): S.UNDEPLOYING,
+        (S.POWEROFF, A.UNDEPLOY): S.UNDEPLOYED,  # already off: only the capacity goes back
+        (S.UNDEPLOYED, A.RESUME): S.BOOT,
+        (S.UNDEPLOYED, A.START): S.BOOT,
         (S.UNKNOWN, A.RESUME): S.BOOT,
         (S.UNKNOWN, A.REBOOT): S.REBOOT,
         (S.FAILED, A.RECOVER_RETRY): S.PENDING,
@@ -155,6 +164,8 @@ def step_done(state: VmState, action: VmAction) -> VmState:
         return S.EPILOG
     if state is S.POWEROFF_PENDING:
         return S.POWEROFF
+    if state is S.UNDEPLOYING:
+        return S.UNDEPLOYED
     if state is S.SAVE:
         return S.STOPPED if action is A.STOP else S.SUSPENDED
     if state is S.EPILOG:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-#: states whose VMs hold capacity on their host (a stopped VM gave its host back)
-HOLDING = ("prolog", "boot", "running", "shutdown", "poweroff-pending", "save", "suspended",
+#: states whose VMs hold capacity on their host (a stopped or undeployed VM gave its host back)
+HOLDING = ("prolog", "boot", "running", "shutdown", "poweroff-pending", "undeploying", "save",
+           "suspended",
            "poweroff", "restore", "reboot", "epilog", "unknown", "prolog-failure", "boot-failure",
            "shutdown-failure", "save-failure", "restore-failure", "epilog-failure")
 

@@ -10,6 +10,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from stratuslab.core.errors import InvalidInput
+
+#: the longest template text (a VM template, or the free-form TEMPLATE of a user, image, network
+#: or host) the cloud keeps
+MAX_TEMPLATE_TEXT = 64 * 1024
+
+
+def checked_text(what: str, text: str) -> str:
+    """`text` as the template of `what` (e.g. "image 4"), refused when too long."""
+    if len(text) > MAX_TEMPLATE_TEXT:
+        raise InvalidInput(f"the template of {what} would be {len(text)} bytes long; at most "
+                           f"{MAX_TEMPLATE_TEXT} are accepted", hint="keep it shorter")
+    return text
+
 
 @dataclass(slots=True)
 class VmTemplate:
@@ -19,6 +33,7 @@ class VmTemplate:
     group: str
     body: str  # the template text, as the client gave it (normalised by the front end)
     created_at: datetime | None = None
+    permissions: str = "um-------"  # owner/group/other rights (services.policy.Permissions)
 
 
 class VmTemplateRepository(Protocol):

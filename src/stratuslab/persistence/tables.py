@@ -47,6 +47,7 @@ users = Table(
     Column("enabled", Boolean, nullable=False, default=True),
     Column("dn", String(512), unique=True),
     Column("created_at", DateTime(timezone=True)),
+    Column("template", Text),  # OpenNebula user TEMPLATE (one.user.update)
     sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
@@ -70,6 +71,7 @@ images = Table(
     Column("marketplace_id", String(64)),
     Column("created_at", DateTime(timezone=True)),
     Column("inbound_ports", JSON, nullable=False, default=list, server_default="[]"),
+    Column("template", Text),  # OpenNebula image TEMPLATE (one.image.update)
     sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
@@ -96,6 +98,7 @@ vms = Table(
     Column("spec", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
+    Column("permissions", String(9), nullable=False, server_default="um-------"),
     Index("ix_vms_owner_state", "owner", "state"),
     Index("ix_vms_group_state", "group", "state"),
     sqlite_autoincrement=True,  # ids are never reused (migration 0008)

@@ -21,6 +21,7 @@ vm_templates = Table(
     Column("group", String(64), nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", DateTime(timezone=True)),
+    Column("permissions", String(9), nullable=False, server_default="um-------"),
     sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 

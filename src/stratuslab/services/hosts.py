@@ -13,11 +13,13 @@ from stratuslab.core.errors import CloudError, Forbidden, NotFound, Unsupported
 from stratuslab.core.hosts import HELD_STATES, Host, HostState
 from stratuslab.core.ports import Clock, UnitOfWorkFactory
 from stratuslab.core.stats import HostCapacity
+from stratuslab.core.templates import checked_text
 
 log = logging.getLogger(__name__)
 
 REPO = "hosts"
 LISTING = "stratus host list"
+USER_TEMPLATE = "USER_TEMPLATE"  # the attribute one.host.update writes (OpenNebula text)
 
 
 class HostService:
@@ -62,7 +64,9 @@ class HostService:
                 host.state = HostState.MONITORED if cap is not None else HostState.ERROR
             host.reserved_cpus, host.reserved_memory_mib = self.reserved
             host.version, host.front_end = self.version, self.front_end
-            host.attributes = {**self.attributes.get(name, {}), "NAME": name,
+            kept = {USER_TEMPLATE: host.attributes[USER_TEMPLATE]} if (
+                USER_TEMPLATE in host.attributes) else {}  # what one.host.update wrote
+            host.attributes = {**self.attributes.get(name, {}), **kept, "NAME": name,
                                "CPUS": host.cpus, "MEMORY_MIB": host.memory_mib}
             if fresh:
                 repo.add(host, now)
@@ -113,6 +117,26 @@ class HostService:
             uow.commit()
             host.state = state
         log.info("host %s is now %s", name, state.value)
+        return host
+
+    def update_template(self, principal: Principal, name: str, text: str) -> Host:
+        """Keep an administrator's free-form attributes of a host (OpenNebula host.update);
+        heartbeats leave them alone."""
+        if not principal.is_admin:
+            raise Forbidden(f"user {principal.user} may not change the attributes of host {name}",
+                            hint="only administrators manage hosts")
+        checked_text(f"host {name}", text)
+        if name in self.served and not self._known(name):
+            self.heartbeat()
+        now = self.clock.now()
+        with self.uow() as uow:
+            repo = uow.repo(REPO)
+            host: Host | None = repo.get(name, for_update=True)
+            if host is None:
+                raise NotFound("host", name, LISTING)
+            host.attributes = {**host.attributes, USER_TEMPLATE: text}
+            repo.update(host, now)
+            uow.commit()
         return host
 
     def set_enabled(self, principal: Principal | None, name: str, enabled: bool) -> Host:

@@ -22,12 +22,15 @@ from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Group, Principal, Role, User
 from stratuslab.core.errors import AuthenticationFailed, Conflict, Forbidden, InvalidInput, NotFound
 from stratuslab.core.ports import Clock, Page, PasswordHasher, UnitOfWorkFactory, VmFilter
+from stratuslab.core.templates import checked_text
 from stratuslab.services.policy import authorize_service, check_gate
 
 NAME_RE = re.compile(r"^[A-Za-z][\w.-]{1,63}$")
 ADMIN_USER = "admin"
 ADMIN_GROUP = "oneadmin"
 USERS_GROUP = "users"
+#: how a user may authenticate (OpenNebula's driver names): a password, or a certificate subject
+AUTH_DRIVERS = ("core", "x509")
 TOKEN_ID_LENGTH = 12  # hex characters of the stored hash shown as a token's id
 
 
@@ -214,6 +217,43 @@ class IdentityService:
             user.password_hash = self.hasher.hash(password)
             uow.users.update(user)
             uow.commit()
+
+    def set_auth(self, principal: Principal, ident: int | str, driver: str, secret: str) -> User:
+        """Change how a user authenticates (OpenNebula chauth; administrators): `core` with a
+        password (a certificate subject mapped to them is dropped), or `x509` with the subject
+        DN of their certificate (password logins stop)."""
+        authorize_service(principal, "users.manage")
+        user = self.get_user(principal, ident)
+        if driver not in AUTH_DRIVERS:
+            raise InvalidInput(f"authentication driver {driver!r} of user {user.name} is not "
+                               "supported", hint=f"use one of: {', '.join(AUTH_DRIVERS)}")
+        if driver == "core":
+            if len(secret) < 4:
+                raise InvalidInput(f"the password for user {user.name} is too short "
+                                   "(4 characters at least)")
+            user.password_hash, user.dn = self.hasher.hash(secret), None
+        else:
+            if not secret.strip():
+                raise InvalidInput(f"user {user.name}: x509 needs the certificate's subject DN",
+                                   hint='e.g. "/C=CH/O=Example/CN=Jane Doe"')
+            user.password_hash, user.dn = None, secret.strip()
+        with self.uow() as uow:
+            other = uow.users.by_dn(user.dn) if user.dn else None
+            if other is not None and other.id != user.id:
+                raise Conflict(f"the subject {user.dn} is already mapped to user {other.name}",
+                               hint="each certificate maps to one user")
+            uow.users.update(user)
+            uow.commit()
+        return user
+
+    def update_template(self, principal: Principal, ident: int | str, text: str) -> User:
+        """Replace a user's free-form attributes (OpenNebula TEMPLATE): the user or an admin."""
+        user = self.get_user(principal, ident)
+        with self.uow() as uow:
+            user.template = checked_text(f"user {user.name}", text)
+            uow.users.update(user)
+            uow.commit()
+        return user
 
     def create_group(self, principal: Principal, name: str) -> Group:
         authorize_service(principal, "users.manage")

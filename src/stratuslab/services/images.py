@@ -13,9 +13,17 @@ from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, InvalidSta
 from stratuslab.core.imagebuild import ImageBuilderPort, ProgressFn
 from stratuslab.core.ports import Clock, ImageStorePort, Page, UnitOfWorkFactory, VmFilter
 from stratuslab.core.states import TERMINAL, VmState
+from stratuslab.core.templates import checked_text
 from stratuslab.services.common import record
 from stratuslab.services.imageimport import UrlImports
-from stratuslab.services.policy import PRIVATE, Permissions, authorize, check_gate
+from stratuslab.services.policy import (
+    PRIVATE,
+    Permissions,
+    authorize,
+    check_chown,
+    check_gate,
+    checked_permissions,
+)
 
 SHA1_RE = re.compile(r"^[0-9a-fA-F]{40}$")
 LISTING = "stratus image list"
@@ -224,6 +232,55 @@ class ImageService:
         """Disable (new VMs may not start from it; running ones keep it) or enable again."""
         image = self.get(principal, image_id, action="manage")
         image.state = (ImageState.READY if enabled else ImageState.DISABLED).value
+        with self.uow() as uow:
+            uow.images.update(image)
+            uow.commit()
+        return image
+
+    def chmod(self, principal: Principal, image_id: int, permissions: str) -> Image:
+        """An image is private (um-------) or public (um-u--u--: everyone may see and boot it);
+        other rights are refused rather than kept half-applied."""
+        image = self.get(principal, image_id, action="manage")
+        text = checked_permissions(principal, permissions, what=f"image {image_id}")
+        if text not in (str(PRIVATE), str(PUBLIC)):
+            raise InvalidInput(
+                f"image {image_id} cannot have the rights {text}: an image is private "
+                f"({PRIVATE}) or public ({PUBLIC})",
+                hint="give use to both group and others (public) or to neither (private)")
+        image.public = text == str(PUBLIC)
+        return self._save(image)
+
+    def chown(self, principal: Principal, image_id: int, *, owner: str | None,
+              group: str | None) -> Image:
+        image = self.get(principal, image_id, action="manage")
+        check_chown(principal, what=f"image {image_id}", owner=owner, group=group,
+                    current_owner=image.owner)
+        if owner is not None and owner != image.owner:
+            self._check_unique(owner, image.name)
+        image.owner = owner or image.owner
+        image.group = group or image.group
+        return self._save(image)
+
+    def rename(self, principal: Principal, image_id: int, name: str) -> Image:
+        image = self.get(principal, image_id, action="manage")
+        _check_request(name, None, [])
+        self._check_unique(image.owner, name)
+        image.name = name
+        return self._save(image)
+
+    def update_template(self, principal: Principal, image_id: int, text: str) -> Image:
+        """Replace the image's free-form attributes (OpenNebula TEMPLATE; not used to boot)."""
+        image = self.get(principal, image_id, action="manage")
+        image.template = checked_text(f"image {image_id}", text)
+        return self._save(image)
+
+    def _check_unique(self, owner: str, name: str) -> None:
+        with self.uow(readonly=True) as uow:
+            if any(i.name == name and i.owner == owner for i in uow.images.list(owner)):
+                raise Conflict(f"image {name} of {owner} already exists",
+                               hint="choose another name, or delete the old image first")
+
+    def _save(self, image: Image) -> Image:
         with self.uow() as uow:
             uow.images.update(image)
             uow.commit()

@@ -109,7 +109,7 @@ class LifecycleExecutor:
     def _steps(self) -> dict[VmState, Callable[[Vm, VmAction], dict[str, Any] | None]]:
         return {
             S.PROLOG: self._prolog, S.BOOT: self._boot, S.SHUTDOWN: self._shutdown,
-            S.POWEROFF_PENDING: self._poweroff, S.SAVE: self._save, S.RESTORE: self._restore,
+            S.POWEROFF_PENDING: self._poweroff, S.UNDEPLOYING: self._poweroff, S.SAVE: self._save, S.RESTORE: self._restore,
             S.REBOOT: self._reboot, S.EPILOG: self._epilog,
         }
 

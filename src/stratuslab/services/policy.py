@@ -137,6 +137,33 @@ def rights_of(principal: Principal, obj_owner: int | str, obj_group: str | None,
     return frozenset(rights)
 
 
+def checked_permissions(principal: Principal, text: str, *, what: str) -> str:
+    """New rights for `what` (e.g. "VM 7"): valid, and the ADMIN right given to the group or to
+    everyone only by administrators; answers the canonical nine letters.  Changing rights needs
+    MANAGE on the object (the caller checks), as OpenNebula's chmod does."""
+    try:
+        perms = Permissions.parse(text)
+    except ValueError:  # a letter other than u, m, a or -
+        raise InvalidInput(f"permissions {text!r} of {what} are not valid",
+                           hint='write e.g. "um-u-----" or "640"') from None  # fmt: skip
+    if not principal.is_admin and any(Right.ADMIN in c for c in (perms.group, perms.other)):
+        raise Forbidden(f"user {principal.user} may not give the admin right on {what}",
+                        hint="share use (u) or manage (m) only")  # fmt: skip
+    return str(perms)
+
+
+def check_chown(principal: Principal, *, what: str, owner: str | None, group: str | None,
+                current_owner: str) -> None:
+    """Giving an object away (OpenNebula chown, MANAGE checked by the caller): to another user
+    only administrators; to a group, the owner only a group of their own."""
+    if owner is not None and owner != current_owner and not principal.is_admin:
+        raise Forbidden(f"user {principal.user} may not give {what} to user {owner}",
+                        hint="only administrators change owners")
+    if group is not None and not principal.is_admin and group not in principal.groups:
+        raise Forbidden(f"user {principal.user} is not in group {group}; cannot give {what} "
+                        "to it", hint=f"your groups: {', '.join(principal.groups) or 'none'}")
+
+
 def authorize(principal: Principal, action: str, obj_owner: int | str, obj_group: str | None,
               perms: Permissions | str = PRIVATE, *, what: str = "object",
               ident: object = "?", listing: str = "stratus describe-instance") -> None:

@@ -42,6 +42,7 @@ class Lcm(IntEnum):
     FAILURE = 14  # 3.x generic failure; used for failures OpenNebula has no twin for
     UNKNOWN = 16
     SHUTDOWN_POWEROFF = 18
+    SHUTDOWN_UNDEPLOY = 29
     BOOT_SUSPENDED = 21
     BOOT_FAILURE = 36
     PROLOG_FAILURE = 39
@@ -66,6 +67,8 @@ VM_STATE_NUMBERS: Mapping[VmState, tuple[OneState, Lcm]] = {
     S.SUSPENDED: (OneState.SUSPENDED, Lcm.LCM_INIT),
     S.STOPPED: (OneState.STOPPED, Lcm.LCM_INIT),
     S.POWEROFF: (OneState.POWEROFF, Lcm.LCM_INIT),
+    S.UNDEPLOYING: (OneState.ACTIVE, Lcm.SHUTDOWN_UNDEPLOY),
+    S.UNDEPLOYED: (OneState.UNDEPLOYED, Lcm.LCM_INIT),
     S.DONE: (OneState.DONE, Lcm.LCM_INIT),
     S.UNKNOWN: (OneState.ACTIVE, Lcm.UNKNOWN),
     S.FAILED: (OneState.FAILED, Lcm.LCM_INIT),
@@ -122,8 +125,8 @@ ACTION_NAMES: Mapping[str, VmAction] = {
     # 5.x and later
     "terminate": A.SHUTDOWN,
     "terminate-hard": A.KILL,
-    "undeploy": A.STOP,
-    "undeploy-hard": A.STOP,
+    "undeploy": A.UNDEPLOY,
+    "undeploy-hard": A.UNDEPLOY,
     "reboot-hard": A.REBOOT,
     "reset": A.REBOOT,
     "boot": A.START,

@@ -17,7 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from stratuslab.api.xmlrpc import xmlout as x
 from stratuslab.api.xmlrpc.backend import HostRecord, NetworkRecord
 from stratuslab.api.xmlrpc.codes import state_numbers
-from stratuslab.api.xmlrpc.render_pools import IMAGE_STATE_NUMBERS, owned
+from stratuslab.api.xmlrpc.render_pools import (
+    IMAGE_STATE_NUMBERS,
+    image_template,
+    owned,
+    user_template,
+)
 from stratuslab.api.xmlrpc.render_vm import Ids, vm_template
 from stratuslab.api.xmlrpc.template import Value
 from stratuslab.core.entities import Group, Image, User, Vm
@@ -63,7 +68,7 @@ def vm_xml(vm: Vm, ids: Ids, image: Image | None = None) -> str:
     return x.node(
         "VM",
         owned(vm.id, vm.owner, vm.group, vm.name, ids),
-        x.permissions("110", "000", "000"),
+        x.rights(vm.permissions),
         x.leaves(
             [
                 ("LAST_POLL", x.epoch(vm.updated_at)),
@@ -101,7 +106,7 @@ def user_xml(user: User, ids: Ids) -> str:
                 ("ENABLED", 1 if user.enabled else 0),
             ]
         ),
-        x.template("TEMPLATE", {"ROLES": " ".join(user.roles)} if user.roles else {}),
+        x.template("TEMPLATE", user_template(user)),
     )
 
 
@@ -119,9 +124,6 @@ def group_pool_xml(groups: Iterable[tuple[Group, Sequence[int]]]) -> str:
 
 
 def image_xml(image: Image, ids: Ids, vm_ids: Sequence[int] = ()) -> str:
-    template = {"FORMAT": image.format, "SHA1": image.sha1}
-    if image.marketplace_id:
-        template["MARKETPLACE_ID"] = image.marketplace_id
     public = "100" if image.public else "000"
     return x.node(
         "IMAGE",
@@ -140,7 +142,7 @@ def image_xml(image: Image, ids: Ids, vm_ids: Sequence[int] = ()) -> str:
                 ("RUNNING_VMS", len(vm_ids)),
             ]
         ),
-        x.template("TEMPLATE", template),
+        x.template("TEMPLATE", image_template(image)),
     )
 
 

@@ -19,7 +19,7 @@ from stratuslab.api.xmlrpc.backend import (
     TemplateRecord,
 )
 from stratuslab.api.xmlrpc.render_vm import Ids
-from stratuslab.api.xmlrpc.template import parse
+from stratuslab.api.xmlrpc.template import Value, parse
 from stratuslab.core.entities import Group, Image, ImageState, User
 
 _QUOTAS = ("DATASTORE_QUOTA", "NETWORK_QUOTA", "VM_QUOTA", "IMAGE_QUOTA")
@@ -53,6 +53,23 @@ def owned(rec_id: int | None, owner: str, group: str, name: str, ids: Ids) -> st
 # ---- users and groups -------------------------------------------------------------------
 
 
+def kept(text: str | None) -> list[tuple[str, Value]]:
+    """The attributes an object's stored TEMPLATE text holds (one.*.update)."""
+    return list(parse(text).items) if text else []
+
+
+def user_template(user: User) -> list[tuple[str, Value]]:
+    roles: list[tuple[str, Value]] = [("ROLES", " ".join(user.roles))] if user.roles else []
+    return roles + [(k, v) for k, v in kept(user.template) if k != "ROLES"]
+
+
+def image_template(image: Image) -> list[tuple[str, Value]]:
+    base: dict[str, Value] = {"FORMAT": image.format, "SHA1": image.sha1}
+    if image.marketplace_id:
+        base["MARKETPLACE_ID"] = image.marketplace_id
+    return list(base.items()) + [(k, v) for k, v in kept(image.template) if k not in base]
+
+
 def _user_fields(user: User, ids: Ids) -> str:
     group_ids = [ids.group_id(g) for g in user.groups] or [ids.group_id(user.primary_group)]
     return "".join(
@@ -65,7 +82,7 @@ def _user_fields(user: User, ids: Ids) -> str:
             x.leaf("PASSWORD", "*"),  # hashes never leave the server
             x.leaf("AUTH_DRIVER", "x509" if user.dn else "core"),
             x.leaf("ENABLED", 1 if user.enabled else 0),
-            x.template("TEMPLATE", {"ROLES": " ".join(user.roles)} if user.roles else {}),
+            x.template("TEMPLATE", user_template(user)),
         ]
     )
 
@@ -132,9 +149,6 @@ IMAGE_STATE_NUMBERS: Mapping[str, int] = {
 
 def image_xml(image: Image, ids: Ids, vm_ids: Sequence[int] = ()) -> str:
     state = IMAGE_STATE_NUMBERS.get(image.state, 5)  # 5 ERROR for anything unknown
-    template = {"FORMAT": image.format, "SHA1": image.sha1}
-    if image.marketplace_id:
-        template["MARKETPLACE_ID"] = image.marketplace_id
     return x.node(
         "IMAGE",
         owned(image.id, image.owner, image.group, image.name, ids),
@@ -164,7 +178,7 @@ def image_xml(image: Image, ids: Ids, vm_ids: Sequence[int] = ()) -> str:
         _ids("VMS", vm_ids),
         x.node("CLONES"),
         x.node("APP_CLONES"),
-        x.template("TEMPLATE", template),
+        x.template("TEMPLATE", image_template(image)),
         x.node(
             "SNAPSHOTS",
             x.leaves([("ALLOW_ORPHANS", "NO"), ("CURRENT_BASE", -1), ("NEXT_SNAPSHOT", 0)]),
@@ -304,7 +318,7 @@ def vmtemplate_xml(rec: TemplateRecord, ids: Ids) -> str:
     return x.node(
         "VMTEMPLATE",
         owned(rec.id, rec.owner, rec.group, rec.name, ids),
-        x.permissions("110", "000", "000"),
+        x.rights(rec.permissions),
         x.leaf("REGTIME", x.epoch(rec.created_at)),
         x.template("TEMPLATE", parse(rec.body)),
     )

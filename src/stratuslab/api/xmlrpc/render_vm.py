@@ -161,7 +161,7 @@ def vm_xml(vm: Vm, ids: Ids, image: Image | None = None) -> str:
         "VM",
         head,
         x.leaf("NAME", vm.name),
-        x.permissions("110", "000", "000"),
+        x.rights(vm.permissions),
         body,
         x.node("MONITORING"),
         x.node("SCHED_ACTIONS"),

@@ -18,6 +18,7 @@ from stratuslab.api.xmlrpc.backend import XmlRpcBackend
 from stratuslab.api.xmlrpc.dispatch import Dispatcher, Method
 from stratuslab.api.xmlrpc.methods_admin import METHODS as ADMIN_METHODS
 from stratuslab.api.xmlrpc.methods_more import METHODS as MORE_METHODS
+from stratuslab.api.xmlrpc.methods_share import METHODS as SHARE_METHODS
 from stratuslab.api.xmlrpc.methods_vm import METHODS as VM_METHODS
 from stratuslab.api.xmlrpc.methods_vn import METHODS as VN_METHODS
 from stratuslab.core.auth import Credentials
@@ -27,7 +28,7 @@ DEFAULT_VERSION = "3.2.0"  # the OpenNebula line StratusLab shipped
 
 
 def all_methods() -> Mapping[str, Method]:
-    return {**VM_METHODS, **VN_METHODS, **ADMIN_METHODS, **MORE_METHODS}
+    return {**VM_METHODS, **VN_METHODS, **ADMIN_METHODS, **MORE_METHODS, **SHARE_METHODS}
 
 
 def request_credentials(request: Request) -> Credentials:

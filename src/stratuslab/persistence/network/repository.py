@@ -104,7 +104,7 @@ class SqlNetworkRepo(GroupsRepo):
             "gateway": n.gateway, "dns": list(n.dns), "mac_prefix": n.mac_prefix,
             "ipv6_prefix": n.ipv6_prefix, "ipv6_mode": n.ipv6_mode.value, "owner": n.owner,
             "enabled": n.enabled, "group_name": n.group, "permissions": n.permissions,
-            "router": router_to_json(n.router),
+            "router": router_to_json(n.router), "template": n.template,
         }  # fmt: skip
 
     def _router(self, data: Any) -> Router | None:
@@ -135,6 +135,7 @@ class SqlNetworkRepo(GroupsRepo):
             ipv6_prefix=row.ipv6_prefix, ipv6_mode=Ipv6Mode(row.ipv6_mode), owner=row.owner,
             id=row.id, enabled=bool(row.enabled), group=row.group_name,
             permissions=row.permissions, router=self._router(row.router),
+            template=row.template,
         )  # fmt: skip
 
     # --- leases ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     UniqueConstraint,
     true,
 )
@@ -54,6 +55,7 @@ networks = Table(
     Column("group_name", String(64)),
     Column("permissions", String(9), nullable=False, server_default="um-u--u--"),
     Column("router", JSON),
+    Column("template", Text),  # OpenNebula TEMPLATE as given (BRIDGE...; one.vn.update)
     UniqueConstraint("segment_kind", "segment_id", name="uq_networks_segment"),
     sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )

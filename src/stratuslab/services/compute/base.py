@@ -23,7 +23,7 @@ from stratuslab.services.common import record
 from stratuslab.services.compute.rules import LISTING, InstanceTypes
 from stratuslab.services.extensions import VmExtension
 from stratuslab.services.placement import Placement
-from stratuslab.services.policy import PRIVATE, authorize
+from stratuslab.services.policy import authorize
 from stratuslab.services.quotas import ComputeQuotas
 
 
@@ -62,7 +62,7 @@ class ComputeBase:
             vm = uow.vms.get(vm_id)
         if vm is None:
             raise NotFound("VM", vm_id, LISTING)
-        authorize(principal, action, vm.owner, vm.group, PRIVATE, what="VM", ident=vm_id,
+        authorize(principal, action, vm.owner, vm.group, vm.permissions, what="VM", ident=vm_id,
                   listing=LISTING)
         return vm
 

@@ -14,6 +14,7 @@ from stratuslab.core.states import VmAction, VmState
 from stratuslab.services.compute.base import ComputeBase
 from stratuslab.services.compute.rules import CONTEXT_KEY_RE, MAX_CPU, MAX_RAM_MIB, check_name
 from stratuslab.services.placement import HOST_LISTING
+from stratuslab.services.policy import checked_permissions
 
 
 class ManageMixin(ComputeBase):
@@ -75,6 +76,15 @@ class ManageMixin(ComputeBase):
             vm.group = grp.name if grp is not None else vm.group
         after = f"{user.name if user else '-'}:{grp.name if grp else '-'}"
         return self._change(principal, vm_id, "chown", f"chown: {after}", change)
+
+    def chmod(self, principal: Principal, vm_id: int, permissions: str) -> Vm:
+        """Share a VM with its group or everyone (owner/group/other rights, OpenNebula chmod):
+        MANAGE on the VM; only administrators hand out the admin right."""
+        text = checked_permissions(principal, permissions, what=f"VM {vm_id}")
+
+        def change(_uow: UnitOfWork, vm: Vm) -> None:
+            vm.permissions = text
+        return self._change(principal, vm_id, "manage", f"chmod: {text}", change)
 
     def update_user_template(self, principal: Principal, vm_id: int,
                              values: Mapping[str, object], *, merge: bool) -> Vm:

@@ -20,6 +20,7 @@ from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stratuslab.core.network import AddressRange, Lease, Network, Reservation, SecurityGroup
 from stratuslab.core.ports import Page, UnitOfWorkFactory, VmFilter
+from stratuslab.core.templates import checked_text
 from stratuslab.services.network.definitions import (
     SegmentPool,
     add_range,
@@ -104,9 +105,11 @@ class NetworkService(RouterMixin):
             view = NetworkView(network, self.ipam.usage(repo, name))
             return view, repo.leases(name), repo.holds(name)
 
-    def create(self, principal: Principal, name: str, table: Mapping[str, Any]) -> Network:
+    def create(self, principal: Principal, name: str, table: Mapping[str, Any], *,
+               template: str | None = None) -> Network:
         """Admins define any network; a user makes a `tenant` network of their own (its own
-        segment from the pool, rights um-------), within network.user_max_networks."""
+        segment from the pool, rights um-------), within network.user_max_networks.
+        `template`: the OpenNebula TEMPLATE it was asked with (BRIDGE...), kept as given."""
         if principal.is_admin and table.get("address_class") != "tenant":
             network = dataclasses.replace(network_from_table(name, table, pool=self.pool),
                                           owner=principal.user)  # fmt: skip
@@ -115,6 +118,8 @@ class NetworkService(RouterMixin):
                 others = repo_of(uow).list_networks()
             network = tenant_network(principal, name, table, pool=self.pool, others=others,
                                      quota=self.user_max_networks)  # fmt: skip
+        if template is not None:
+            network = dataclasses.replace(network, template=checked_text(f"network {name}", template))
         with self.uow() as uow:
             made = create_network(repo_of(uow), network, self.pool)
             uow.commit()
@@ -139,19 +144,34 @@ class NetworkService(RouterMixin):
 
     def share(
         self, principal: Principal, name: str, *, permissions: str | None = None,
-        group: str | None = None,
+        group: str | None = None, owner: str | None = None,
     ) -> Network:  # fmt: skip
-        """chmod / chgrp of a network: its owner (MANAGE right) or an administrator."""
+        """chmod / chgrp of a network: its owner (MANAGE right) or an administrator; chown to
+        another user: administrators only."""
         with self.uow() as uow:
             repo = repo_of(uow)
             network = get_network(repo, name)
             self._require_manage(principal, network, "sharing a network")
+            if owner is not None and owner != network.owner:
+                require_admin(principal, f"giving network {name} to another user")
+                network = dataclasses.replace(network, owner=owner)
             if permissions is not None:
                 network = dataclasses.replace(
                     network, permissions=checked_permissions(principal, network, permissions))
             if group is not None:
                 network = dataclasses.replace(
                     network, group=checked_group(principal, network, group))
+            repo.update_network(network)
+            uow.commit()
+        return network
+
+    def update_template(self, principal: Principal, name: str, text: str) -> Network:
+        """Replace a network's free-form TEMPLATE (OpenNebula vn.update): who may manage it."""
+        with self.uow() as uow:
+            repo = repo_of(uow)
+            network = get_network(repo, name)
+            self._require_manage(principal, network, "changing a network's template")
+            network = dataclasses.replace(network, template=checked_text(f"network {name}", text))
             repo.update_network(network)
             uow.commit()
         return network

@@ -20,7 +20,8 @@ from stratuslab.core.entities import Principal
 from stratuslab.core.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded
 from stratuslab.core.network import AddressClass, AddressRange, Network
 from stratuslab.services.network.definitions import SegmentPool, network_from_table
-from stratuslab.services.policy import Permissions, Right, authorize
+from stratuslab.services.policy import authorize
+from stratuslab.services.policy import checked_permissions as policy_permissions
 
 LISTING = "stratus network list"
 TENANT_PERMISSIONS = "um-------"
@@ -114,15 +115,7 @@ def _subnet(name: str, text: Any) -> ipaddress.IPv4Network:
 
 def checked_permissions(principal: Principal, network: Network, text: str) -> str:
     """New rights for a network: valid, and the ADMIN right given only by administrators."""
-    try:
-        perms = Permissions.parse(text)
-    except ValueError:  # a letter other than u, m, a or -
-        raise InvalidInput(f"permissions {text!r} of network {network.name} are not valid",
-                           hint='write e.g. "um-u-----" or "640"') from None  # fmt: skip
-    if not principal.is_admin and any(Right.ADMIN in c for c in (perms.group, perms.other)):
-        raise Forbidden(f"user {principal.user} may not give the admin right on network "
-                        f"{network.name}", hint="share use (u) or manage (m) only")  # fmt: skip
-    return str(perms)
+    return policy_permissions(principal, text, what=f"network {network.name}")
 
 
 def checked_group(principal: Principal, network: Network, group: str) -> str:

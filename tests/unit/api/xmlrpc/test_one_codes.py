@@ -93,7 +93,7 @@ def test_state_filter_minus_one_excludes_done_and_minus_two_is_everything() -> N
         ("poweroff", VmAction.POWEROFF),
         ("terminate", VmAction.SHUTDOWN),
         ("terminate-hard", VmAction.KILL),
-        ("undeploy", VmAction.STOP),
+        ("undeploy", VmAction.UNDEPLOY),
         ("reboot-hard", VmAction.REBOOT),
         ("POWEROFF", VmAction.POWEROFF),
     ],

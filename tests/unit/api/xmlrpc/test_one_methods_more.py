@@ -67,7 +67,7 @@ def test_monitoring_and_accounting_answer_their_documents(rpc: Any, backend: Any
     assert ok and "<HOSTNAME>node-1</HOSTNAME>" in xml
 
 
-@pytest.mark.parametrize("method", ["one.vm.lock", "one.vdc.allocate", "one.user.chauth"])
+@pytest.mark.parametrize("method", ["one.vm.lock", "one.vdc.allocate", "one.hook.info"])
 def test_an_opennebula_method_not_done_here_answers_the_opennebula_error_form(
     rpc: Any, method: str
 ) -> None:

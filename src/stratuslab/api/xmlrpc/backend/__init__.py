@@ -21,10 +21,12 @@ from stratuslab.api.xmlrpc.backend.records import (
     NetworkRecord,
     NicRequest,
     Reservation,
+    Rights,
     TemplateRecord,
     UserTemplate,
     VmQuery,
     VmRequest,
+    merged_rights,
 )
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "NetworkRecord",
     "NicRequest",
     "Reservation",
+    "Rights",
     "SystemPort",
     "TemplateRecord",
     "UserTemplate",
@@ -49,4 +52,5 @@ __all__ = [
     "VmRequest",
     "VolumePort",
     "XmlRpcBackend",
+    "merged_rights",
 ]

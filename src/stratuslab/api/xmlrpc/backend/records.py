@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from stratuslab.core.errors import InvalidInput
 from stratuslab.core.states import VmState
 
 
@@ -144,6 +145,7 @@ class NetworkRecord:
     used_leases: int = 0
     attrs: Mapping[str, str] = field(default_factory=dict)
     permissions: str = "um-u-----"  # owner/group/other rights, OpenNebula's nine letters
+    template: str = ""  # the OpenNebula TEMPLATE it was given (vn.allocate, vn.update)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> NetworkRecord:
@@ -170,6 +172,7 @@ class TemplateRecord:
     group: str
     body: str  # OpenNebula template text
     created_at: datetime | None = None
+    permissions: str = "um-------"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +197,22 @@ class DatastoreRecord:
     free_mb: int = 0
     used_mb: int = 0
     image_ids: tuple[int, ...] = ()
+
+
+#: OpenNebula chmod's nine arguments (owner use/manage/admin, group ..., other ...), each 1
+#: (give), 0 (take) or -1 (keep)
+Rights = tuple[int, int, int, int, int, int, int, int, int]
+
+
+def merged_rights(current: str, rights: Rights) -> str:
+    """The nine-letter rights (e.g. "um-u-----") after applying chmod's arguments to them."""
+    if len(rights) != 9 or any(r not in (-1, 0, 1) for r in rights):
+        raise InvalidInput(f"chmod rights {list(rights)!r} are not nine values of -1, 0 or 1",
+                           hint="give owner/group/other use, manage, admin: 1 set, 0 clear, "
+                                "-1 keep")
+    letters = "uma" * 3
+    return "".join(letters[i] if (r == 1 or (r == -1 and current[i] != "-")) else "-"
+                   for i, r in enumerate(rights))
 
 
 #: a VM's USER_TEMPLATE as (name, value) pairs, vectors as mappings, in the client's order

@@ -20,6 +20,18 @@ ALL = 100_000  # "no limit" for listings the adapter filters further
 Deps = CloudServices  # the typed services every part translates to
 
 
+def owner_names(deps: Deps, user_id: int, group_id: int) -> tuple[str | None, str | None]:
+    """chown's ids (-1: keep) -> user and group names; an unknown id is NotFound."""
+    owner = deps.identity.get_user(LOOKUP, user_id).name if user_id >= 0 else None
+    group = None
+    if group_id >= 0:
+        group = next((g.name for g in deps.identity.list_groups(LOOKUP) if g.id == group_id),
+                     None)
+        if group is None:
+            raise NotFound("group", group_id, "one.grouppool.info")
+    return owner, group
+
+
 def unsupported(what: str) -> Unsupported:
     return Unsupported(what)
 

@@ -71,6 +71,13 @@ class IdentityCalls:
             raise NotFound("group", group_id, "one.grouppool.info")
         self.deps.identity.set_primary_group(principal, user_id, group.name)
 
+    def user_update(self, principal: Principal, user_id: int, text: str) -> None:
+        self.deps.identity.update_template(
+            principal, principal.user_id if user_id < 0 else user_id, text)
+
+    def user_chauth(self, principal: Principal, user_id: int, driver: str, secret: str) -> None:
+        self.deps.identity.set_auth(principal, user_id, driver, secret)
+
     def user_delete(self, principal: Principal, user_id: int) -> None:
         self.deps.identity.delete_user(principal, user_id)
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stratuslab.api.xmlrpc.backend import ImageAllocate
-from stratuslab.api.xmlrpc.services.common import Deps, unsupported
+from stratuslab.api.xmlrpc.backend import ImageAllocate, Rights, merged_rights
+from stratuslab.api.xmlrpc.services.common import Deps, owner_names, unsupported
 from stratuslab.core.entities import Image, Principal
 from stratuslab.core.errors import Conflict, InvalidInput, NotFound
+from stratuslab.services.images import PUBLIC
+from stratuslab.services.policy import PRIVATE
 
 #: the one image datastore (one.datastorepool.info lists it)
 IMAGE_DATASTORE = 1
@@ -54,6 +56,21 @@ class ImageCalls:
                 f"image {image_id} cannot become persistent: images are read-only bases here",
                 hint="use a persistent volume instead",
             )
+
+    def chmod(self, principal: Principal, image_id: int, rights: Rights) -> None:
+        image = self.deps.images.get(principal, image_id)
+        current = str(PUBLIC if image.public else PRIVATE)
+        self.deps.images.chmod(principal, image_id, merged_rights(current, rights))
+
+    def chown(self, principal: Principal, image_id: int, user_id: int, group_id: int) -> None:
+        owner, group = owner_names(self.deps, user_id, group_id)
+        self.deps.images.chown(principal, image_id, owner=owner, group=group)
+
+    def rename(self, principal: Principal, image_id: int, name: str) -> None:
+        self.deps.images.rename(principal, image_id, name)
+
+    def update(self, principal: Principal, image_id: int, text: str) -> None:
+        self.deps.images.update_template(principal, image_id, text)
 
     def chtype(self, principal: Principal, image_id: int, image_type: str) -> None:
         self.deps.images.get(principal, image_id, action="manage")

@@ -13,20 +13,25 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stratuslab.api.xmlrpc import template
 from stratuslab.api.xmlrpc.backend import (
     AddressRange,
     NetworkAllocate,
     NetworkRecord,
     NicRequest,
     Reservation,
+    Rights,
+    merged_rights,
 )
-from stratuslab.api.xmlrpc.services.common import Deps
+from stratuslab.api.xmlrpc.services.common import Deps, owner_names
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidInput, NotFound, Unsupported
 from stratuslab.core.network import Network
 from stratuslab.services.network.service import NetworkService
 
 LISTING = "one.vnpool.info"
+#: template attributes shown elsewhere than in TEMPLATE (or computed from the network itself)
+_NOT_KEPT = frozenset({"NAME", "AR", "LEASES", "NETWORK_ADDRESS", "NETWORK_MASK", "BRIDGE"})
 _SIZES = {"A": 8, "B": 16, "C": 24}  # OpenNebula 3.x NETWORK_SIZE class names -> prefix
 
 
@@ -113,16 +118,20 @@ def _record(net: Network, used: int) -> NetworkRecord:
         attrs["DNS"] = " ".join(net.dns)
     if net.ipv6_prefix:
         attrs["IP6_PREFIX"] = net.ipv6_prefix
+    given = template.parse(net.template or "")
+    attrs.update({k: v for k, v in given.items if isinstance(v, str) and k not in _NOT_KEPT})
     return NetworkRecord(
         id=net.id or 0,
         name=net.name,
         owner=net.owner,
         group=net.group or "oneadmin",
+        bridge=given.get("BRIDGE") or "",
+        permissions=net.permissions,
+        template=net.template or "",
         vlan_id="" if net.segment_id is None else str(net.segment_id),
         address_ranges=tuple({"TYPE": "IP4", "IP": r.first, "SIZE": r.size} for r in net.ranges),
         used_leases=used,
         attrs=attrs,
-        permissions=net.permissions,
     )
 
 
@@ -188,7 +197,8 @@ class NetworkCalls:
             table["gateway"] = request.attrs["GATEWAY"]
         if request.attrs.get("DNS"):
             table["dns"] = request.attrs["DNS"].replace(",", " ").split()
-        made = self._service().create(principal, request.name, table)
+        made = self._service().create(principal, request.name, table,
+                                      template=request.template_text)
         return int(made.id if made.id is not None else self._by_name(request.name))
 
     def _by_name(self, name: str) -> int:
@@ -196,6 +206,18 @@ class NetworkCalls:
             if view.network.name == name and view.network.id is not None:
                 return view.network.id
         raise NotFound("virtual network", name, LISTING)
+
+    def chmod(self, principal: Principal, net_id: int, rights: Rights) -> None:
+        net = self._network(net_id)
+        self._service().share(principal, net.name,
+                              permissions=merged_rights(net.permissions, rights))
+
+    def chown(self, principal: Principal, net_id: int, user_id: int, group_id: int) -> None:
+        owner, group = owner_names(self.deps, user_id, group_id)
+        self._service().share(principal, self._network(net_id).name, owner=owner, group=group)
+
+    def update(self, principal: Principal, net_id: int, text: str) -> None:
+        self._service().update_template(principal, self._network(net_id).name, text)
 
     def delete(self, principal: Principal, net_id: int) -> None:
         self._service().delete(principal, self._network(net_id).name)

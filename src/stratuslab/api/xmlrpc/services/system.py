@@ -10,14 +10,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stratuslab.api.xmlrpc.acl import FIXED_HINT, FIXED_POLICY, acl_rules
-from stratuslab.api.xmlrpc.backend import AclRecord, DatastoreRecord, HostRecord, TemplateRecord
-from stratuslab.api.xmlrpc.services.common import ALL, LOOKUP, Deps, host_name
+from stratuslab.api.xmlrpc.backend import (
+    AclRecord,
+    DatastoreRecord,
+    HostRecord,
+    Rights,
+    TemplateRecord,
+    merged_rights,
+)
+from stratuslab.api.xmlrpc.services.common import ALL, LOOKUP, Deps, host_name, owner_names
+from stratuslab.api.xmlrpc.template import parse
 from stratuslab.core.entities import Principal, Role
 from stratuslab.core.errors import InvalidInput
 from stratuslab.core.hosts import HostState
 from stratuslab.core.ports import Page
 from stratuslab.core.states import VmState
+from stratuslab.core.templates import VmTemplate
+from stratuslab.services.hosts import USER_TEMPLATE
 from stratuslab.services.identity import require_admin
+
+
+def _record(t: VmTemplate) -> TemplateRecord:
+    return TemplateRecord(t.id or 0, t.name, t.owner, t.group, t.body, t.created_at,
+                          t.permissions)
 
 
 class SystemCalls:
@@ -27,6 +42,7 @@ class SystemCalls:
     # ---- hosts: the compute nodes ----------------------------------------------------------
     def host_list(self, principal: Principal) -> Sequence[HostRecord]:
         vms, _ = self.deps.compute.list(principal, page=Page(0, ALL))
+        given = {h.name: str(h.attributes.get(USER_TEMPLATE) or "") for h in self.deps.hosts.list()}
         hosts = []
         for index, name in enumerate(self.deps.compute.placement.names()):
             node = self.deps.compute.nodes[name]
@@ -45,6 +61,8 @@ class SystemCalls:
                     used_mem_kib=1024 * sum(vm.memory_mib for vm in here),
                     running_vms=sum(vm.vm_state is VmState.RUNNING for vm in here),
                     vm_ids=tuple(vm.id for vm in here if vm.id is not None),
+                    attrs={k: v for k, v in parse(given.get(name, "")).items
+                           if isinstance(v, str)},
                 )
             )
         return hosts
@@ -65,6 +83,9 @@ class SystemCalls:
         name = host_name(self.deps.compute, host_id)
         self.deps.compute.placement.set_state(name, HostState.OFFLINE)
 
+    def host_update(self, principal: Principal, host_id: int, text: str) -> None:
+        self.deps.hosts.update_template(principal, host_name(self.deps.compute, host_id), text)
+
     def host_delete(self, principal: Principal, host_id: int) -> None:
         name = host_name(self.deps.compute, host_id)
         raise InvalidInput(
@@ -78,11 +99,11 @@ class SystemCalls:
 
     def template_get(self, principal: Principal, template_id: int) -> TemplateRecord:
         t = self.deps.templates.get(principal, template_id)
-        return TemplateRecord(t.id or 0, t.name, t.owner, t.group, t.body, t.created_at)
+        return _record(t)
 
     def template_list(self, principal: Principal) -> Sequence[TemplateRecord]:
         return [
-            TemplateRecord(t.id or 0, t.name, t.owner, t.group, t.body, t.created_at)
+            _record(t)
             for t in self.deps.templates.list(principal)
         ]
 
@@ -91,6 +112,19 @@ class SystemCalls:
 
     def template_delete(self, principal: Principal, template_id: int) -> None:
         self.deps.templates.delete(principal, template_id)
+
+    def template_rename(self, principal: Principal, template_id: int, name: str) -> None:
+        self.deps.templates.rename(principal, template_id, name)
+
+    def template_chmod(self, principal: Principal, template_id: int, rights: Rights) -> None:
+        current = self.deps.templates.get(principal, template_id).permissions
+        self.deps.templates.chmod(principal, template_id, merged_rights(current, rights))
+
+    def template_chown(
+        self, principal: Principal, template_id: int, user_id: int, group_id: int
+    ) -> None:
+        owner, group = owner_names(self.deps, user_id, group_id)
+        self.deps.templates.chown(principal, template_id, owner=owner, group=group)
 
     # ---- ACLs, datastores ----------------------------------------------------------------
     def acl_list(self, principal: Principal) -> Sequence[AclRecord]:

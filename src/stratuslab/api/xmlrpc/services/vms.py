@@ -14,7 +14,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from stratuslab.api.xmlrpc.backend import DiskRequest, NicRequest, UserTemplate, VmQuery, VmRequest
+from stratuslab.api.xmlrpc.backend import (
+    DiskRequest,
+    NicRequest,
+    Rights,
+    UserTemplate,
+    VmQuery,
+    VmRequest,
+    merged_rights,
+)
 from stratuslab.api.xmlrpc.context import translate
 from stratuslab.api.xmlrpc.services.common import ALL, Deps, host_name, unsupported
 from stratuslab.api.xmlrpc.services.networks import NetworkCalls
@@ -209,6 +217,10 @@ class VmCalls:
             self.deps.compute.get(principal, vm_id)  # -1/-1 changes nothing, but the VM must exist
             return
         self.deps.compute.chown(principal, vm_id, owner=owner, group=group)
+
+    def chmod(self, principal: Principal, vm_id: int, rights: Rights) -> None:
+        vm = self.deps.compute.get(principal, vm_id)
+        self.deps.compute.chmod(principal, vm_id, merged_rights(vm.permissions, rights))
 
     def resize(
         self, principal: Principal, vm_id: int, *, cpu: int | None, memory_mib: int | None
