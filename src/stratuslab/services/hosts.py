@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import CloudError, Forbidden, NotFound, Unsupported
@@ -20,6 +21,12 @@ log = logging.getLogger(__name__)
 REPO = "hosts"
 LISTING = "stratus host list"
 USER_TEMPLATE = "USER_TEMPLATE"  # the attribute one.host.update writes (OpenNebula text)
+
+
+def _require_admin(principal: Principal, what: str) -> None:
+    if not principal.is_admin:
+        raise Forbidden(f"user {principal.user} may not {what}",
+                        hint="only administrators manage hosts")
 
 
 class HostService:
@@ -100,17 +107,13 @@ class HostService:
     def set_state(self, principal: Principal | None, name: str, state: HostState) -> Host:
         """enable (-> monitored, or init before any heartbeat), disable, offline.  `principal`
         None: an already-authorized caller (XML-RPC's one.host.enable checks first)."""
-        if principal is not None and not principal.is_admin:
-            raise Forbidden(f"user {principal.user} may not change the state of host {name}",
-                            hint="only administrators manage hosts")
-        if name in self.served and not self._known(name):
-            self.heartbeat()  # a served node not registered yet: register it first
+        if principal is not None:
+            _require_admin(principal, f"change the state of host {name}")
+        self._register(name)
         now = self.clock.now()
         with self.uow() as uow:
             repo = uow.repo(REPO)
-            host: Host | None = repo.get(name, for_update=True)
-            if host is None:
-                raise NotFound("host", name, LISTING)
+            host = self._locked(repo, name)
             if state is HostState.MONITORED and host.heartbeat_at is None:
                 state = HostState.INIT
             repo.set_state(name, state, now)
@@ -122,21 +125,29 @@ class HostService:
     def update_template(self, principal: Principal, name: str, text: str) -> Host:
         """Keep an administrator's free-form attributes of a host (OpenNebula host.update);
         heartbeats leave them alone."""
-        if not principal.is_admin:
-            raise Forbidden(f"user {principal.user} may not change the attributes of host {name}",
-                            hint="only administrators manage hosts")
+        _require_admin(principal, f"change the attributes of host {name}")
         checked_text(f"host {name}", text)
-        if name in self.served and not self._known(name):
-            self.heartbeat()
+        self._register(name)
         now = self.clock.now()
         with self.uow() as uow:
             repo = uow.repo(REPO)
-            host: Host | None = repo.get(name, for_update=True)
-            if host is None:
-                raise NotFound("host", name, LISTING)
+            host = self._locked(repo, name)
             host.attributes = {**host.attributes, USER_TEMPLATE: text}
             repo.update(host, now)
             uow.commit()
+        return host
+
+    def _register(self, name: str) -> None:
+        """A served node not registered yet is registered (its first heartbeat) before a change."""
+        if name in self.served and not self._known(name):
+            self.heartbeat()
+
+    @staticmethod
+    def _locked(repo: Any, name: str) -> Host:
+        """The host's row, locked for this transaction."""
+        host: Host | None = repo.get(name, for_update=True)
+        if host is None:
+            raise NotFound("host", name, LISTING)
         return host
 
     def set_enabled(self, principal: Principal | None, name: str, enabled: bool) -> Host:

@@ -4,6 +4,7 @@ FastAPI's TestClient: stdlib xmlrpc.client and pyone, both through a TestClient 
 from __future__ import annotations
 
 import xmlrpc.client
+from pathlib import Path
 from typing import Any
 
 import pyone
@@ -13,6 +14,18 @@ from fastapi.testclient import TestClient
 from tests.unit.api.xmlrpc.fakes import ClientTransport, FakeBackend
 
 from stratuslab.api.xmlrpc import create_router, endpoint_versions
+from stratuslab.bootstrap import Cloud
+from stratuslab.core.entities import Principal
+
+
+@pytest.fixture
+def image(cloud: Cloud, admin: Principal, tmp_path: Path) -> int:
+    """A public image of the simulated cloud (tests over the real services)."""
+    disk = tmp_path / "base.img"
+    disk.write_bytes(b"\0" * 4096)
+    image_id = cloud.images.register(admin, "base", str(disk), public=True).id
+    assert image_id is not None
+    return image_id
 
 
 @pytest.fixture

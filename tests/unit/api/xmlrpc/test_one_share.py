@@ -49,15 +49,6 @@ def one(lines: dict[str, Any]) -> Any:
     return lines["7.4"]
 
 
-@pytest.fixture
-def image(cloud: Cloud, admin: Principal, tmp_path: Path) -> int:
-    disk = tmp_path / "base.img"
-    disk.write_bytes(b"\0" * 4096)
-    image_id = cloud.images.register(admin, "base", str(disk), public=True).id
-    assert image_id is not None
-    return image_id
-
-
 def my_ids(one: Any, session: str) -> tuple[int, int]:
     """The caller's user id and primary group id, as one.user.info answers them."""
     xml = ok(one.user.info(session, -1))

@@ -3,8 +3,6 @@ templates and one.vmpool.info arguments become in the services' own terms."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from tests.helpers.cloud import drain
 
@@ -22,15 +20,6 @@ MARKET_ID = "BN1EEkPiBx87_uLj2-sdybSI-Xb"
 @pytest.fixture
 def backend(cloud: Cloud) -> ServicesBackend:
     return ServicesBackend(cloud.services)
-
-
-@pytest.fixture
-def image(cloud: Cloud, admin: Principal, tmp_path: Path) -> int:
-    disk = tmp_path / "base.img"
-    disk.write_bytes(b"\0" * 4096)
-    image_id = cloud.images.register(admin, "base", str(disk), public=True).id
-    assert image_id is not None
-    return image_id
 
 
 def request(text: str) -> requests.VmRequest:
