@@ -1,6 +1,8 @@
 """Issue 4 end to end with real guests and a real tgt: a stratus-server (QEMU, TCG) whose default
 storage pool is iSCSI (tgtd inside the server's data-plane namespace, QEMU's own iSCSI client),
-driven by the real CLI; what the guests see is read through their guest agent.  Two boots."""
+driven by the real CLI; what the guests see is read through their guest agent.  Two boots.
+The target is part of the data plane (issue 13): it outlives a server stop (SIGTERM or SIGKILL),
+is adopted at start, and only `stratus-server remove-data-plane` stops it."""
 
 from __future__ import annotations
 
@@ -46,20 +48,45 @@ def san_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
         for vm in srv.cli_json("describe-instance"):
             srv.cli("kill-instance", str(vm["id"]), check=False)
+        srv.stop()
+        tgtd = tgtd_pid(srv)
+        assert tgtd is not None and alive(tgtd)  # a server stop leaves the target serving
+        srv.reap()  # stratus-server remove-data-plane: stops it
+        assert not alive(tgtd) and tgtd_pid(srv) is None
     finally:
         srv.stop()
         srv.reap()
-        _kill_tgtd(srv.data_dir / "tgt" / f"tgtd-{control}.pid")
+        _kill_tgtd(srv)
         for ns in (plane, host):
             delete_netns(ns)
 
 
-def _kill_tgtd(pid_file: Path) -> None:
-    """tgtd outlives a killed server by design; the test must not leave it behind."""
+def tgtd_pid(srv: Server) -> int | None:
+    """The pool's tgtd (its pid file), None when there is none."""
+    for pid_file in (srv.data_dir / "tgt").glob("tgtd-*.pid"):
+        try:
+            return int(pid_file.read_text().split()[0])
+        except (FileNotFoundError, ValueError):
+            return None
+    return None
+
+
+def alive(pid: int) -> bool:
     try:
-        os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
-        pass
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _kill_tgtd(srv: Server) -> None:
+    """Should a check above fail, the test still leaves no tgtd behind."""
+    pid = tgtd_pid(srv)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def sh(srv: Server, vm_id: int, command: str) -> str:
@@ -115,6 +142,17 @@ def test_volume_outlives_its_vm_one_writer_hotplug_and_server_restart(san_server
     assert vol["attached_to"] == [a["id"]]
     still = sh(srv, a["id"], f"mount -o ro /dev/{dev} /mnt/v && cat /mnt/v/note.txt && umount /mnt/v")
     assert still.strip() == "written by wren"
+
+    # a clean stop (SIGTERM) and start: the guest keeps its disk while no server runs and after,
+    # read past the guest's caches, and the new server adopts the same tgtd
+    tgtd = tgtd_pid(srv)
+    reread = (f"sync && echo 3 > /proc/sys/vm/drop_caches && mount -o ro /dev/{dev} /mnt/v && "
+              "cat /mnt/v/note.txt && umount /mnt/v")  # fmt: skip
+    srv.stop()
+    assert sh(srv, a["id"], reread).strip() == "written by wren"
+    srv.start()
+    assert tgtd is not None and tgtd_pid(srv) == tgtd and alive(tgtd)
+    assert sh(srv, a["id"], reread).strip() == "written by wren"
 
     # hot-plug and hot-unplug of a second volume, seen from inside VM B
     spare = srv.cli("create-volume", "-s", "1").stdout.split()[1]

@@ -117,13 +117,17 @@ BUILT_IN: tuple[DataPlaneFactory, ...] = (simulated, bridge)  # mypy checks each
 
 
 def remove_data_plane(settings: Settings) -> str | None:
-    """Remove the all-in-one data plane of these settings: every guest, dnsmasq and kernel
-    object in its namespace, the uplink veth and this cloud's host routes (not another's).
-    Returns the namespace removed, or None when there was none."""
+    """Remove the all-in-one data plane of these settings: the iSCSI targets and tgtd of the
+    pools inside it, every guest, dnsmasq and kernel object in its namespace, the uplink veth
+    and this cloud's host routes (not another's).  Returns the namespace removed, or None when
+    there was none."""
+    from stratuslab.bootstrap.storage import stop_data_plane_targets
     from stratuslab.drivers.network.bridge import DataPlaneNamespace
     from stratuslab.drivers.network.bridge.namespace import netns_exists
 
     ns = netns_for(settings)
+    for pool in stop_data_plane_targets(settings, ns):
+        log.info("storage: pool %s: targets removed, tgtd stopped", pool)
     if not netns_exists(ns):
         return None
     v4, v6 = _link_nets(ns)

@@ -8,8 +8,10 @@
 - VolumeService and VmVolumes for hot-plug (a `StorageFeature`), VolumeExtension (persistent and read-only disks at launch, volatile and root disks recorded);
 - at start, export again every attached volume (a restarted server or tgtd loses no
   attachment); a worker purges quarantined volumes after the quarantine retention;
-- closers: backends close at shutdown (tgtd keeps serving the running guests), except a tgtd in
-  the data-plane namespace, which goes away with it.
+- closers: backends close at shutdown (tgtd keeps serving the running guests, also a tgtd in the
+  data-plane namespace: the data plane outlives the server, and the next start adopts tgtd by
+  its control socket); `stop_data_plane_targets` (stratus-server remove-data-plane) removes the
+  targets and stops the tgtd of the pools inside the data plane.
 """
 
 from __future__ import annotations
@@ -43,6 +45,16 @@ def pool_tables(settings: Settings, netns: str | None) -> dict[str, dict[str, An
         if table.get("backend") == "iscsi" and netns and not table.get("netns"):
             table["netns"] = netns
     return pools
+
+
+def stop_data_plane_targets(settings: Settings, netns: str) -> list[str]:
+    """Remove the targets and stop the tgtd of every iSCSI pool running inside the data-plane
+    namespace `netns` (a server stop leaves them serving); the names of those pools."""
+    pools = {name: table for name, table in pool_tables(settings, netns).items()
+             if table.get("backend") == "iscsi" and table.get("netns") == netns}  # fmt: skip
+    for backend in build_backends(pools, data_dir=str(settings.data_dir)).values():
+        backend.stop()
+    return sorted(pools)
 
 
 def _limit(count: int, gb: int) -> StorageQuota:
@@ -81,10 +93,7 @@ def wire(core: Core) -> StorageFeature:
                             quotas=accountant)  # fmt: skip
     vm_volumes = VmVolumes(VolumeHotplug(service), core.nodes, volumes=service,
                            vm_state=lambda vm_id: vm_state(core, vm_id))  # fmt: skip
-    closers = []
-    for name, backend in built.items():
-        inside_netns = pools[name].get("backend") == "iscsi" and pools[name].get("netns") == core.netns
-        closers.append(backend.stop if core.netns and inside_netns else backend.close)
+    closers = tuple(backend.close for backend in built.values())
     purger = VolumePurger(service.purge_quarantine, core.clock,
                           retention_s=parse_duration(settings.quarantine.period))
     started = core.clock.now()  # volumes creating/deleting before this were the previous process's
@@ -106,7 +115,7 @@ def wire(core: Core) -> StorageFeature:
         on_start=(lambda: stuck.recover(started),
                   lambda: reexport_attached(service.reexport_attached)),
         workers=(worker,),
-        closers=tuple(closers),
+        closers=closers,
     )
     return StorageFeature(service, vm_volumes, purger.cutoff, parts)
 
