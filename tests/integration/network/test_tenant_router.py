@@ -1,6 +1,8 @@
 """A tenant network's router: without it the segment reaches nothing; with it, guests reach the
 public segment through NAT and a floating address of the public network reaches a guest's
-service from the host; removed, both ways close again.  Endpoints are namespaces holding a NIC's
+service from the host; over IPv6 too (both networks with a prefix: the router's own address on
+the public prefix, the segment's prefix masqueraded to it, the default route from the tenant
+gateway's router advertisements); removed, both ways close again.  Endpoints are namespaces holding a NIC's
 veth peer; the "host" is a namespace of the test."""
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from stratuslab.services.network.tenancy import tenant_network
 pytestmark = pytest.mark.integration
 
 PUBLIC = {"subnet": "10.254.1.0/24", "ranges": ["10.254.1.10-10.254.1.20"],
-          "gateway": "10.254.1.1"}  # fmt: skip
+          "gateway": "10.254.1.1", "ipv6_prefix": "fd53:7472:6174:1::/64",
+          "ipv6_mode": "slaac"}  # fmt: skip
+PUBLIC_GW6 = "fd53:7472:6174:1::1"
 
 
 def test_router_nat_out_and_a_floating_address_in_then_closed_again(
@@ -36,17 +40,22 @@ def test_router_nat_out_and_a_floating_address_in_then_closed_again(
         public = create_network(repo, network_from_table("public", PUBLIC, pool=pool), pool)
         alice = Principal("alice", 1, ("users",), frozenset({"user"}))
         mine = create_network(repo, tenant_network(alice, "alice-net", {
-            "subnet": "192.168.10.0/24"}, pool=pool, others=[public], quota=3), pool)
-        eps = {}
+            "subnet": "192.168.10.0/24", "ipv6_prefix": "fd00:10::/64", "ipv6_mode": "slaac"},
+            pool=pool, others=[public], quota=3), pool)  # fmt: skip
+        eps, v6 = {}, {}
         for vm, (ep, net) in enumerate((("a1", mine), ("p1", public)), start=1):
             lease = ipam.acquire(repo, net.name, vm_id=vm, owner="alice")
             nic = driver.plug_nic(vm, 0, net, lease, default_rules(inbound_ports=[8080]))
             eps[ep] = netkit.netns(ep)
             netkit.attach(f"{nic.tap}p", from_ns=dp.name, ns=eps[ep])
             assert netkit.dhcp(eps[ep]) == lease.ip
+            assert lease.ipv6 and netkit.wait_ipv6(eps[ep], lease.ipv6)
+            v6[ep] = lease.ipv6
         guest_ip, public_ip = netkit.ipv4(eps["a1"]), netkit.ipv4(eps["p1"])
         netkit.listen(eps["a1"], 8080)
         assert not netkit.ping(eps["a1"], "10.254.1.1", tries=2)  # no router: no way out
+        assert netkit.ping(eps["a1"], "fd00:10::1")  # its gateway answers over IPv6
+        assert not netkit.ping(eps["a1"], PUBLIC_GW6, tries=2)
 
         routed = dataclasses.replace(mine, router=Router(
             public, "10.254.1.15", floating=(FloatingIp("10.254.1.16", guest_ip),)))
@@ -57,9 +66,13 @@ def test_router_nat_out_and_a_floating_address_in_then_closed_again(
         assert netkit.tcp_connects(eps["p1"], "10.254.1.16", 8080)
         assert not netkit.tcp_connects(host, "10.254.1.15", 8080)  # the router's own: no DNAT
         assert not netkit.ping(host, guest_ip, tries=2)  # the private address stays private
+        # out over v6 (the first packets wait for neighbour discovery on two links)
+        assert netkit.ping(eps["a1"], PUBLIC_GW6, tries=10) and netkit.ping(eps["a1"], v6["p1"])
+        assert not netkit.ping(eps["p1"], v6["a1"], tries=2)  # nothing starts inward over v6
 
         driver.ensure_segment(mine)  # router removed
         assert not netkit.ping(eps["a1"], "10.254.1.1", tries=2)
+        assert not netkit.ping(eps["a1"], PUBLIC_GW6, tries=2)
         assert not netkit.tcp_connects(host, "10.254.1.16", 8080)
     finally:
         driver.shutdown()

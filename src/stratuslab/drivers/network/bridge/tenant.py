@@ -5,12 +5,17 @@ Why a namespace per tenant network: the data-plane namespace holds no address on
 bridge and routes nothing into or out of it, so a tenant segment reaches no other segment by
 construction, whatever br_netfilter or any sysctl says, and two users may pick the same subnet.
 IP forwarding stays off in the tenant namespace: nothing leaves the segment unless a router is
-added.  Imports core, drivers._process and the sibling modules only.
+added.  A router forwards IPv4 and, when both networks have an IPv6 prefix, IPv6: its external
+leg gets an address of the external prefix (the EUI-64 of its MAC, or the static mapping of its
+IPv4 address), a default route to the external gateway, and the same rules as for IPv4 (the
+segment's prefix masqueraded to that address, in only replies).  The tenant gateway's own router
+advertisements (dnsmasq) give the guests their default route.  Floating addresses are IPv4.
+Imports core, drivers._process and the sibling modules only.
 """
 
 from __future__ import annotations
 
-from stratuslab.core.network import Network, Router
+from stratuslab.core.network import Network, Router, ipv6_for
 from stratuslab.drivers import _process
 from stratuslab.drivers.network.bridge import links
 from stratuslab.drivers.network.bridge.dnsmasq import gateway_v6
@@ -19,6 +24,7 @@ from stratuslab.drivers.network.bridge.namespace import create_netns, delete_net
 GW_IF = "gw0"  # the gateway's interface inside the tenant namespace
 EXT_IF = "ext0"  # the router's leg on the external network, inside the tenant namespace
 NAT = "stratuslab-nat"
+_NO_NAT = "".join(f"add table {f} {NAT}\ndelete table {f} {NAT}\n" for f in ("ip", "ip6"))
 
 
 class TenantGateway:
@@ -56,11 +62,11 @@ class TenantGateway:
         if router is None:
             links.delete(ext_leg, netns=self.data_plane)
             self._forwarding(False)
-            _process.run(["ip", "netns", "exec", self.netns, "nft", "-f", "-"],
-                         input_text=f"add table ip {NAT}\ndelete table ip {NAT}\n",
-                         timeout=15)  # fmt: skip
+            self._nft(_NO_NAT)
             return
         ext = router.external
+        ext_mac = _mac("02:54", seg or 0)
+        v6 = router_v6(self.network, router, ext_mac)
         wanted = {router.ip, *(f.ip for f in router.floating)}
         have = set(links.addresses(EXT_IF, netns=self.netns)) if links.exists(
             EXT_IF, netns=self.netns) else set()  # fmt: skip
@@ -69,7 +75,7 @@ class TenantGateway:
         if not links.exists(EXT_IF, netns=self.netns):
             links.delete(ext_leg, netns=self.data_plane)
             links.ensure_veth(ext_leg, netns=self.data_plane, bridge=external_bridge,
-                              peer_mac=_mac("02:54", seg or 0))  # fmt: skip
+                              peer_mac=ext_mac)  # fmt: skip
             links.move_to_netns(f"{ext_leg}p", netns=self.data_plane, target=self.netns,
                                 new_name=EXT_IF)  # fmt: skip
         links.set_up(EXT_IF, netns=self.netns)
@@ -77,13 +83,24 @@ class TenantGateway:
             links.ensure_address(EXT_IF, ip, ext.prefixlen, netns=self.netns)
         if ext.gateway:
             links.add_route("0.0.0.0/0", gateway=ext.gateway, dev=EXT_IF, netns=self.netns)
-        _process.run(["ip", "netns", "exec", self.netns, "nft", "-f", "-"],
-                     input_text=nat_script(self.network.subnet, router), timeout=15)
-        self._forwarding(True)
+        gw6 = gateway_v6(ext)
+        if v6 and gw6:
+            links.ensure_address(EXT_IF, v6, 64, netns=self.netns)
+            links.add_route("::/0", gateway=gw6, dev=EXT_IF, netns=self.netns)
+        script = nat_script(self.network.subnet, router)
+        if v6 and self.network.ipv6_prefix:
+            script += nat6_script(self.network.ipv6_prefix, v6)
+        self._nft(_NO_NAT + script)
+        self._forwarding(True, v6=bool(v6))
 
-    def _forwarding(self, on: bool) -> None:
+    def _nft(self, script: str) -> None:
+        _process.run(["ip", "netns", "exec", self.netns, "nft", "-f", "-"],
+                     input_text=script, timeout=15)  # fmt: skip
+
+    def _forwarding(self, on: bool, *, v6: bool = False) -> None:
         _process.run(["ip", "netns", "exec", self.netns, "sysctl", "-q", "-w",
-                      f"net.ipv4.ip_forward={int(on)}"], timeout=10)  # fmt: skip
+                      f"net.ipv4.ip_forward={int(on)}",
+                      f"net.ipv6.conf.all.forwarding={int(on and v6)}"], timeout=10)  # fmt: skip
 
     def remove(self) -> None:
         links.delete(f"slr{self.network.segment_id}", netns=self.data_plane)
@@ -99,6 +116,27 @@ def _gw_mac(network: Network) -> str:
 
 def _mac(prefix: str, seg: int) -> str:
     return prefix + ":" + ":".join(f"{(seg >> s) & 0xFF:02x}" for s in (24, 16, 8, 0))
+
+
+def router_v6(network: Network, router: Router, ext_mac: str) -> str | None:
+    """The router's IPv6 address on the external network, when both networks have IPv6."""
+    if not (network.ipv6_prefix and gateway_v6(network) and gateway_v6(router.external)):
+        return None
+    return ipv6_for(router.external, router.ip, ext_mac)
+
+
+def nat6_script(prefix: str, router_ip6: str) -> str:
+    """The IPv6 twin of nat_script (without floating addresses): the segment's prefix out
+    through the router's address, in only replies."""
+    t = f"ip6 {NAT}"
+    return "\n".join([
+        f"add table {t}",
+        f"add chain {t} nat_post {{ type nat hook postrouting priority 100; }}",
+        f"add chain {t} forward_filter {{ type filter hook forward priority 0; policy drop; }}",
+        f'add rule {t} forward_filter iifname "{GW_IF}" oifname "{EXT_IF}" accept',
+        f"add rule {t} forward_filter ct state established,related accept",
+        f'add rule {t} nat_post oifname "{EXT_IF}" ip6 saddr {prefix} snat to {router_ip6}',
+    ]) + "\n"  # fmt: skip
 
 
 def nat_script(subnet: str, router: Router) -> str:
