@@ -133,15 +133,19 @@ def build_metadata(imagefile: str, locations: tuple[str, ...], email: str, os_: 
                    os_version: str, arch: str, kind: str, fmt: str, title: str, description: str,
                    tags: tuple[str, ...], ports: tuple[int, ...], valid_days: int,
                    output: str | None) -> None:
-    """Write the unsigned metadata entry of IMAGEFILE and print its path."""
+    """Write the unsigned metadata entry of IMAGEFILE (the very bytes the locations serve: its
+    size, checksums and compression, read from its first bytes) and print its path."""
     with open(imagefile, "rb") as fh:
+        head = fh.read(8)
+        fh.seek(0)
         size, checksums = build.digest_stream(fh)
     name = os.path.basename(imagefile)
     try:
+        compression = build.compression_for(name, head, locations)
         entry = build.new_entry(
             size, checksums, email=email, now=_now(), validity=timedelta(days=valid_days),
             os=os_, os_version=os_version, arch=arch, kind=kind, format=fmt or build.format_of(name),
-            compression=build.compression_of(name), locations=locations, title=title,
+            compression=compression, locations=locations, title=title,
             description=description, tags=tags, inbound_ports=ports)
         doc = rdf.build_document(entry)
         rdf.parse_entry(doc)
