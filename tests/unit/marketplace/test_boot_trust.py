@@ -1,8 +1,9 @@
 """Issue 27: marketplace trust at every boot, in process on the simulated node.  The policy and the
 trust are checked again whenever a VM of a marketplace image boots (release from hold, start from
-poweroff), and the cached image's bytes are checked against the signed checksums: once per
-(device, inode, size, mtime, ctime) then only a stat; a tampered cache file is moved aside,
-fetched again and only then booted.  Every refusal leaves an event in the VM's log."""
+poweroff, resume from stop, reboot of a dead guest), and the cached image's bytes are checked
+against the signed checksums: once per (device, inode, size, mtime, ctime) then only a stat; a
+tampered cache file is moved aside, fetched again and only then booted.  Every refusal leaves an
+event in the VM's log."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import gzip
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.helpers.cloud import drain, make_settings
@@ -20,7 +22,7 @@ from stratuslab.bootstrap import Cloud, build_cloud
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Principal
 from stratuslab.drivers.storage import imagecheck
-from stratuslab.services.marketplace import xmldsig
+from stratuslab.services.marketplace import PolicyLists, TrustPolicy, xmldsig
 from stratuslab.services.marketplace.trust import TrustStore
 
 
@@ -190,3 +192,72 @@ def test_removing_a_ca_takes_effect_at_the_next_boot_without_a_restart(
     assert shown.state == "prolog-failure", shown.error
     [refusal] = messages(mcloud, admin, vm.id, "image-refused")
     assert ident in refusal and "no verifiable entry" in refusal
+
+
+def _crashed(cloud: Cloud, admin: Principal, vm_id: int) -> None:
+    """The guest's process dies under a running VM: the reconciler marks the VM `unknown`."""
+    from stratuslab.core.hypervisor import VmHandle
+
+    hv: Any = cloud.nodes["localhost"].hypervisor
+    hv.set_event_sink(cloud.reconciler.observe)
+    hv.simulate_crash(vm_id)
+    h = cloud.compute.get(admin, vm_id).spec["handle"]
+    hv.kill(VmHandle(vm_id, h["host"], h.get("data", {})))
+    assert cloud.compute.get(admin, vm_id).state == "unknown"
+
+
+def test_reboot_of_a_dead_guest_after_deprecation_does_not_boot(
+    mcloud: Cloud, admin: Principal, alice: Identity, tmp_path: Path
+) -> None:
+    """Reboot after a change: the guest's process is gone, so `reboot` boots it again from its
+    disks, and that boot is checked against the metadata as it is now."""
+    ident, raw = publish(mcloud, tmp_path, alice, "reboot")
+    [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=imported(mcloud, admin, ident)))
+    drain(mcloud)
+    assert mcloud.compute.get(admin, vm.id).state == "running"
+    _crashed(mcloud, admin, vm.id)
+    deprecate(mcloud, alice, raw)
+    mcloud.compute.act(admin, vm.id, "reboot")
+    drain(mcloud)
+    shown = mcloud.compute.get(admin, vm.id)
+    assert shown.state != "running" and "deprecated: use the next one" in (shown.error or "")
+    [refusal] = messages(mcloud, admin, vm.id, "image-refused")
+    assert ident in refusal
+
+
+def test_reboot_of_a_dead_guest_with_a_tampered_cache_refetches_then_boots(
+    mcloud: Cloud, admin: Principal, alice: Identity, tmp_path: Path
+) -> None:
+    ident, _raw = publish(mcloud, tmp_path, alice, "reboot-tamper")
+    image_id = imported(mcloud, admin, ident)
+    [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=image_id))
+    drain(mcloud)
+    _crashed(mcloud, admin, vm.id)
+    path = Path(mcloud.images.get(admin, image_id).path)
+    good = path.read_bytes()
+    path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    mcloud.compute.act(admin, vm.id, "reboot")
+    drain(mcloud)
+    assert mcloud.compute.get(admin, vm.id).state == "running"
+    assert path.read_bytes() == good
+    assert len(messages(mcloud, admin, vm.id, "image-refetched")) == 1
+
+
+def test_resume_of_a_stopped_vm_after_blacklisting_does_not_boot(
+    mcloud: Cloud, admin: Principal, alice: Identity, tmp_path: Path
+) -> None:
+    """Resume from `stopped` (state saved to disk, guest process gone) restores the guest on the
+    node: the same check as a fresh boot, with the policy as it is now."""
+    ident, _raw = publish(mcloud, tmp_path, alice, "stopped")
+    [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=imported(mcloud, admin, ident)))
+    drain(mcloud)
+    mcloud.compute.act(admin, vm.id, "stop")
+    drain(mcloud)
+    assert mcloud.compute.get(admin, vm.id).state == "stopped"
+    gate = mcloud.services.marketplace_images.gate
+    gate.policy = TrustPolicy(PolicyLists.of(images_blacklist=[ident]))
+    mcloud.compute.act(admin, vm.id, "resume")
+    drain(mcloud)
+    shown = mcloud.compute.get(admin, vm.id)
+    assert shown.state != "running" and f"image {ident} is blacklisted" in (shown.error or "")
+    assert len(messages(mcloud, admin, vm.id, "image-refused")) == 1
