@@ -52,13 +52,18 @@ def _key(index: int) -> rsa.RSAPrivateKey:
     return _KEYS[index]
 
 
-def make_ca(cn: str = "Test CA", key_index: int = 0) -> Identity:
+def make_ca(cn: str = "Test CA", key_index: int = 0, crl_url: str | None = None) -> Identity:
+    """A self-signed CA; `crl_url` puts a cRLDistributionPoints extension naming it."""
     key = _key(key_index)
     name = _name((NameOID.DOMAIN_COMPONENT, "eu"), (NameOID.DOMAIN_COMPONENT, "stratuslab"),
                  (NameOID.COMMON_NAME, cn))
     now = datetime.now(UTC)
+    builder = x509.CertificateBuilder()
+    if crl_url:
+        builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+            [x509.UniformResourceIdentifier(crl_url)], None, None, None)]), critical=False)
     cert = (
-        x509.CertificateBuilder()
+        builder
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
@@ -119,3 +124,17 @@ def make_intermediate(ca: Identity, cn: str = "Test Sub CA", key_index: int = 4)
         .sign(ca.key, hashes.SHA256())
     )
     return Identity(key, cert)
+
+
+def make_crl(ca: Identity, revoked: tuple[Identity, ...] = (), *, issued: datetime | None = None,
+             valid: timedelta = timedelta(days=7)) -> bytes:
+    """A DER CRL of `ca` listing `revoked`, issued at `issued` (default now) and valid for `valid`
+    after that (a negative `valid` with an older `issued` makes an expired one)."""
+    issued = issued or datetime.now(UTC).replace(microsecond=0)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
+               .last_update(issued).next_update(issued + valid))
+    for who in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(who.cert.serial_number)
+            .revocation_date(issued).build())
+    return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)

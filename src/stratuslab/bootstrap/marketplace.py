@@ -5,23 +5,29 @@
   `stratus-marketplace` builds it (same settings keys), its engine disposed of at exit;
 - the cloud side (`MarketplaceImages`): metadata from `[marketplace] endpoint` (default: this
   server's own marketplace, read in process), trust from `ca_dir`, policy from `[policy]`,
-  downloads into `cache_dir`; the `image-import` job handler; the REST routes
+  downloads into `cache_dir`; the CRLs the trusted CAs publish, fetched at start and every
+  `crl_refresh` seconds (a `PeriodicWorker`); the `image-import` job handler; the REST routes
   /api/v1/images/marketplace/...; and the launch check extension (policy re-checked at every
   launch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from stratuslab.api.marketplace import create_app
 from stratuslab.api.rest import routes_marketplace
 from stratuslab.bootstrap.images import url_fetcher
-from stratuslab.bootstrap.marketplace_server import load_trust, open_registry, policy_lists
+from stratuslab.bootstrap.marketplace_server import (
+    crl_dir,
+    open_registry,
+    policy_lists,
+    settings_trust,
+    trust_watch,
+)
 from stratuslab.bootstrap.wiring import Core, FeatureParts
 from stratuslab.core.errors import InvalidInput
+from stratuslab.drivers.identity.crlfetch import HttpCrlFetcher
 from stratuslab.drivers.storage.marketfetch import (
     ExpansionLimits,
     MarketplaceFetcher,
@@ -34,38 +40,33 @@ from stratuslab.services.marketplace.cloud import (
     MarketplaceImages,
     MetadataSource,
 )
+from stratuslab.services.marketplace.crls import CrlRefresher
 from stratuslab.services.marketplace.extension import MarketplaceLaunchCheck
-from stratuslab.services.marketplace.trust import TrustStore
+from stratuslab.services.periodic import PeriodicWorker
+from stratuslab.settings import Settings
 
 
 @dataclass(frozen=True)
 class MarketplaceFeature:
     images: MarketplaceImages
     registry: MarketplaceService | None  # the marketplace this server serves, if it serves one
+    crls: CrlRefresher
     parts: FeatureParts
 
-
-def _anchors(ca_dir: str) -> tuple[tuple[str, int, int], ...]:
-    try:
-        return tuple(sorted((p.name, st.st_mtime_ns, st.st_size) for p in Path(ca_dir).iterdir()
-                            if (st := p.stat()) and p.is_file()))
-    except OSError:
-        return ()
-
-
-def trust_watch(ca_dir: str) -> Callable[[], TrustStore | None]:
-    """A file watch on `ca_dir`: a new TrustStore when its files changed since the last look
-    (added, removed, rewritten), else None; a stat of the directory per launch."""
-    seen = [_anchors(ca_dir)]
-
-    def reload() -> TrustStore | None:
-        now = _anchors(ca_dir)
-        if now == seen[0]:
-            return None
-        seen[0] = now
-        return load_trust(ca_dir)
-
-    return reload
+    def reload(self, settings: Settings) -> str:
+        """Take the `[policy]` lists and the trust store (CAs, CRLs) from `settings` now, in the
+        launch check and the served marketplace alike; what is now in force, for the log."""
+        policy = TrustPolicy(policy_lists(settings))
+        trust = settings_trust(settings)
+        for holder in (self.images.gate, self.registry):
+            if holder is not None:
+                holder.policy, holder.trust = policy, trust
+        lists = policy.lists
+        return (f"[policy] reloaded: {len(lists.endorsers_blacklist)} endorser(s), "
+                f"{len(lists.images_blacklist)} image(s), {len(lists.checksums_blacklist)} "
+                f"checksum(s) blacklisted; whitelists of {len(lists.endorsers_whitelist)} "
+                f"endorser(s), {len(lists.images_whitelist)} image(s), "
+                f"{len(lists.checksums_whitelist)} checksum(s); {len(trust.cas)} trusted CA(s)")
 
 
 def wire(core: Core) -> MarketplaceFeature:
@@ -85,8 +86,9 @@ def wire(core: Core) -> MarketplaceFeature:
             "setting marketplace.endpoint is empty and marketplace.serve is false",
             hint="set [marketplace] endpoint to the marketplace this cloud boots images from",
         )
-    gate = ImageGate(load_trust(mp.ca_dir), TrustPolicy(policy_lists(settings)),
-                     reload_trust=trust_watch(mp.ca_dir))
+    gate = ImageGate(settings_trust(settings), TrustPolicy(policy_lists(settings)),
+                     reload_trust=trust_watch(settings))
+    crls = CrlRefresher(gate.refresh, HttpCrlFetcher(), crl_dir(settings))
     fetcher = MarketplaceFetcher(
         mp.cache_dir or settings.data_dir / "marketplace-cache",
         url_fetcher=url_fetcher(settings),
@@ -99,6 +101,8 @@ def wire(core: Core) -> MarketplaceFeature:
         routers=(routes_marketplace.router,),
         mounts=tuple(mounts),
         job_handlers={IMPORT_JOB: images.run_import},
+        workers=(PeriodicWorker("marketplace-crls", crls.refresh, interval=mp.crl_refresh,
+                                jitter=min(60.0, mp.crl_refresh / 10), run_first=True),),
         closers=tuple(closers),
     )
-    return MarketplaceFeature(images, registry, parts)
+    return MarketplaceFeature(images, registry, crls, parts)

@@ -10,6 +10,7 @@ alone or inside the all-in-one server (bootstrap/marketplace.py builds it the sa
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
@@ -37,12 +38,51 @@ def policy_lists(settings: Settings) -> PolicyLists:
     )
 
 
-def load_trust(ca_dir: str) -> TrustStore:
-    """The CAs of `ca_dir`; the default directory may be absent (then nothing is trusted yet and
-    uploads are refused with a hint to set [marketplace] ca_dir); a configured one must exist."""
+def crl_dir(settings: Settings) -> Path:
+    """Where the server keeps the CRLs it fetched from the trusted CAs' distribution points."""
+    return settings.data_dir / "marketplace-crls"
+
+
+def load_trust(ca_dir: str, *, crl_dirs: Sequence[Path] = (),
+               crl_required: bool = False) -> TrustStore:
+    """The CAs of `ca_dir` with their CRLs; the default directory may be absent (then nothing is
+    trusted yet and uploads are refused with a hint to set [marketplace] ca_dir); a configured
+    one must exist."""
     if ca_dir == DEFAULT_CA_DIR and not Path(ca_dir).is_dir():
         return TrustStore()
-    return TrustStore.from_directory(ca_dir)
+    return TrustStore.from_directory(ca_dir, crl_dirs=crl_dirs, crl_required=crl_required)
+
+
+def settings_trust(settings: Settings) -> TrustStore:
+    mp = settings.marketplace
+    return load_trust(mp.ca_dir, crl_dirs=(crl_dir(settings),), crl_required=mp.crl_required)
+
+
+def _stamps(dirs: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
+    found: list[tuple[str, int, int]] = []
+    for d in dirs:
+        try:
+            found += [(str(p), st.st_mtime_ns, st.st_size) for p in d.iterdir()
+                      if (st := p.stat()) and p.is_file()]
+        except OSError:
+            continue
+    return tuple(sorted(found))
+
+
+def trust_watch(settings: Settings) -> Callable[[], TrustStore | None]:
+    """A file watch on `ca_dir` and the fetched-CRL directory: a new TrustStore when their files
+    changed since the last look (added, removed, rewritten), else None; a stat per look."""
+    dirs = (Path(settings.marketplace.ca_dir), crl_dir(settings))
+    seen = [_stamps(dirs)]
+
+    def reload() -> TrustStore | None:
+        now = _stamps(dirs)
+        if now == seen[0]:
+            return None
+        seen[0] = now
+        return settings_trust(settings)
+
+    return reload
 
 
 def open_registry(settings: Settings) -> tuple[MarketplaceService, Engine]:
@@ -52,9 +92,10 @@ def open_registry(settings: Settings) -> tuple[MarketplaceService, Engine]:
     engine = open_database(mp.database_url or sqlite_url(settings.data_dir))
     service = MarketplaceService(
         SqlMarketplaceRepository(engine),
-        load_trust(mp.ca_dir),
+        settings_trust(settings),
         policy=TrustPolicy(policy_lists(settings)),
         require_email=mp.require_email,
+        reload_trust=trust_watch(settings),
     )
     return service, engine
 

@@ -136,6 +136,14 @@ class MarketplaceSettings:
         doc="a cached image unchanged since it was last verified (same inode, size, mtime, ctime) "
         "is only stat-ed at boot; past this age its bytes are hashed again against the signed "
         "checksums")
+    crl_required: bool = setting(
+        True, doc="refuse metadata whose signer's CA publishes a CRL (cRLDistributionPoints or a "
+        ".crl_url file) when that CRL is missing or past its nextUpdate; false accepts it (a "
+        "certificate a known CRL lists is refused either way)")
+    crl_refresh: int = setting(
+        3600, unit="seconds", minimum=1,
+        doc="how often the server fetches the CRLs the trusted CAs publish (also once at start) "
+        "into data_dir/marketplace-crls")
     listen: str = setting("127.0.0.1:9204", unit=HOSTPORT, example="0.0.0.0:9204",
                           doc="address of the standalone stratus-marketplace (not the all-in-one "
                               "server, which serves it under /marketplace)")

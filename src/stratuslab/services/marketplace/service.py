@@ -48,9 +48,11 @@ class MarketplaceService:
         policy: TrustPolicy | None = None,
         clock: Clock = utcnow,
         require_email: bool = True,
+        reload_trust: Callable[[], TrustStore | None] | None = None,
     ) -> None:
         self.repository = repository
         self.trust = trust
+        self.reload_trust = reload_trust  # a new store when the anchors or CRLs changed, else None
         self.policy = policy or TrustPolicy()
         self.clock = clock
         self.require_email = require_email
@@ -58,6 +60,8 @@ class MarketplaceService:
     def validate(self, raw: bytes) -> VerifiedEntry:
         """Signature, chain, endorser and format checks; raises InvalidMetadata (HTTP 400)."""
         now = self.clock()
+        if self.reload_trust is not None and (fresh := self.reload_trust()) is not None:
+            self.trust = fresh
         verified = verify_document(raw, self.trust, now=now, require_email=self.require_email)
         if verified.entry.created > now + CLOCK_SKEW:
             # a far-future date would make every later upload "older than the latest"

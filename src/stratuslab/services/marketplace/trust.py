@@ -4,13 +4,17 @@ A `TrustStore` holds CA certificates (loaded from a directory in the grid layout
 `/etc/grid-security/certificates` — `<hash>.0` files next to `.signing_policy`, `.crl_url` … — or
 plain `*.pem`/`*.crt` files) and checks that a signer's certificate chains to one of them at a given
 time.  Chains are walked by hand (issuer name + signature + validity + CA flag) so that the old
-IGTF-style CAs, which the WebPKI profile would refuse, are accepted.  Imports core and
-`cryptography` only; never drivers, persistence or api.
+IGTF-style CAs, which the WebPKI profile would refuse, are accepted.  Every link is also judged
+by its issuer's CRL (CRL files of the directory and of the fetched-CRL directory, read and judged
+by `services/auth/x509/crl.py` as the authentication chain does): a revoked certificate is
+refused, and with `crl_required` so is one whose CA publishes a CRL (cRLDistributionPoints, or a
+`<hash>.crl_url` file) that is missing or past its nextUpdate.  Imports core, `cryptography` and
+the shared CRL module only; never drivers, persistence or api.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,10 +27,18 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from stratuslab.core.marketplace import Endorser, InvalidMetadata, SignatureInvalid
+from stratuslab.services.auth.x509.crl import (
+    CRL,
+    CRL_FILE,
+    Revocation,
+    distribution_points,
+    load_crl,
+    revocation,
+)
 from stratuslab.services.marketplace.names import same_name
 
 MAX_CHAIN = 8
-_IGNORED_SUFFIXES = (".signing_policy", ".namespaces", ".crl_url", ".info", ".lsc")
+_IGNORED_SUFFIXES = (".signing_policy", ".namespaces", ".info", ".lsc")
 
 
 def dn(name: x509.Name) -> str:
@@ -70,6 +82,11 @@ def _describe(cert: x509.Certificate) -> str:
 class TrustStore:
     cas: tuple[x509.Certificate, ...] = ()
     sources: tuple[str, ...] = field(default_factory=tuple)
+    crls: tuple[CRL, ...] = ()
+    #: CA subject (DER) -> where it publishes its CRL (cRLDistributionPoints, `.crl_url` files)
+    crl_urls: Mapping[bytes, tuple[str, ...]] = field(default_factory=dict)
+    #: refuse a chain whose CA publishes a CRL that is missing or expired
+    crl_required: bool = False
 
     @classmethod
     def from_pem(cls, *pems: bytes) -> TrustStore:
@@ -79,8 +96,10 @@ class TrustStore:
         return cls(tuple(certs))
 
     @classmethod
-    def from_directory(cls, path: str | Path) -> TrustStore:
-        """Load every certificate file of a CA directory (hashed grid layout or plain PEM)."""
+    def from_directory(cls, path: str | Path, *, crl_dirs: Sequence[str | Path] = (),
+                       crl_required: bool = False) -> TrustStore:
+        """Load every certificate file of a CA directory (hashed grid layout or plain PEM), its
+        CRL files and `.crl_url` files, and the CRL files of `crl_dirs` (fetched ones)."""
         base = Path(path)
         if not base.is_dir():
             raise InvalidMetadata(
@@ -89,15 +108,34 @@ class TrustStore:
             )
         certs: list[x509.Certificate] = []
         sources: list[str] = []
+        crls: list[CRL] = []
+        url_files: dict[str, list[str]] = {}  # grid hash -> URLs of its .crl_url file
+        by_hash: dict[str, list[x509.Certificate]] = {}
         for file in sorted(base.iterdir()):
             if not file.is_file() or file.name.endswith(_IGNORED_SUFFIXES):
                 continue
             data = file.read_bytes()
-            if b"-----BEGIN CERTIFICATE-----" not in data:
-                continue  # CRLs (.r0), keys, notes
-            certs.extend(x509.load_pem_x509_certificates(data))
-            sources.append(file.name)
-        return cls(tuple(_unique(certs)), tuple(sources))
+            if file.name.endswith(".crl_url"):
+                url_files[file.name.split(".")[0]] = data.decode(errors="replace").split()
+            elif CRL_FILE.search(file.name):
+                crls.extend(_crls_of(data))
+            elif b"-----BEGIN CERTIFICATE-----" in data:
+                loaded = x509.load_pem_x509_certificates(data)
+                certs.extend(loaded)
+                by_hash.setdefault(file.name.split(".")[0], []).extend(loaded)
+                sources.append(file.name)
+        for extra in crl_dirs:
+            if Path(extra).is_dir():
+                crls.extend(c for f in sorted(Path(extra).iterdir())
+                            if f.is_file() and CRL_FILE.search(f.name)
+                            for c in _crls_of(f.read_bytes()))
+        urls: dict[bytes, tuple[str, ...]] = {}
+        for cert in _unique(certs):
+            named = [u for h, us in url_files.items() if cert in by_hash.get(h, ()) for u in us]
+            found = tuple(dict.fromkeys(distribution_points(cert) + named))
+            if found:
+                urls[cert.subject.public_bytes()] = found
+        return cls(tuple(_unique(certs)), tuple(sources), tuple(crls), urls, crl_required)
 
     def verify_chain(
         self, leaf: x509.Certificate, extra: Sequence[x509.Certificate], now: datetime
@@ -112,6 +150,7 @@ class TrustStore:
             anchor = _issuer_among(self.cas, current)
             if anchor is not None:
                 _check_validity(anchor, now)
+                self._check_revocation(current, anchor, now)
                 return [*chain, anchor]
             step = _issuer_among(extra, current)
             if step is None or not _is_ca(step) or step in chain:
@@ -120,9 +159,45 @@ class TrustStore:
                     "which is not a trusted CA",
                     hint="add that CA to the marketplace's [marketplace] ca_dir if you trust it",
                 )
+            self._check_revocation(current, step, now)
             chain.append(step)
             current = step
         raise SignatureInvalid(f"certificate chain of {_describe(leaf)} is longer than {MAX_CHAIN}")
+
+    def _check_revocation(self, cert: x509.Certificate, ca: x509.Certificate,
+                          now: datetime) -> None:
+        verdict, crl = revocation(cert, ca, self.crls, now)
+        if verdict is Revocation.REVOKED:
+            assert crl is not None
+            raise SignatureInvalid(
+                f"{_describe(cert)} has been revoked by its CA {dn(ca.subject)!r} (CRL of "
+                f"{crl.last_update_utc:%Y-%m-%d %H:%M} UTC)",
+                hint="the endorser must sign the metadata again with a valid certificate")
+        urls = self.crl_urls.get(ca.subject.public_bytes(), ())
+        if verdict is Revocation.GOOD or not self.crl_required:
+            return
+        relax = ("or accept the risk: [marketplace] crl_required = false")
+        if verdict is Revocation.EXPIRED:
+            assert crl is not None and crl.next_update_utc is not None
+            raise SignatureInvalid(
+                f"the CRL of CA {dn(ca.subject)!r} expired at "
+                f"{crl.next_update_utc:%Y-%m-%d %H:%M} UTC, so {_describe(cert)} cannot be "
+                "checked for revocation",
+                hint="refresh it (the server fetches it every [marketplace] crl_refresh seconds "
+                     f"from {', '.join(urls) or 'the CA directory'}), {relax}")
+        if urls:  # UNCHECKED: fail closed only for a CA that says it publishes a CRL
+            raise SignatureInvalid(
+                f"CA {dn(ca.subject)!r} publishes a CRL ({', '.join(urls)}) but none is at hand, "
+                f"so {_describe(cert)} cannot be checked for revocation",
+                hint="let the server fetch it (every [marketplace] crl_refresh seconds), put it "
+                     f"in [marketplace] ca_dir, {relax}")
+
+
+def _crls_of(data: bytes) -> list[CRL]:
+    try:
+        return [load_crl(data)]
+    except ValueError:
+        return []  # a broken file is no CRL (a CA that publishes one then fails closed)
 
 
 def _unique(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:

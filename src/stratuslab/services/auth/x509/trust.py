@@ -26,10 +26,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from stratuslab.core.errors import AuthenticationFailed, InvalidInput, Unavailable
+from stratuslab.services.auth.x509.crl import CRL_FILE, Revocation, crl_for, load_crl, revocation
 from stratuslab.services.auth.x509.dn import normalise_dn, slash_dn
 
 _CERT_FILE = re.compile(r"(^[0-9a-f]{8}\.\d+$)|(\.(pem|crt)$)")
-_CRL_FILE = re.compile(r"(^[0-9a-f]{8}\.r\d+$)|(\.crl$)")
 MAX_DEPTH = 10
 
 
@@ -51,12 +51,6 @@ def load_client_cert(item: bytes | str) -> x509.Certificate:
     if data.lstrip().startswith(b"-----BEGIN"):
         return x509.load_pem_x509_certificate(data)
     return x509.load_der_x509_certificate(data)
-
-
-def _load_crl(data: bytes) -> x509.CertificateRevocationList:
-    if b"-----BEGIN" in data:
-        return x509.load_pem_x509_crl(data)
-    return x509.load_der_x509_crl(data)
 
 
 @dataclass(frozen=True)
@@ -94,8 +88,8 @@ class TrustStore:
                     policies.update(parse_signing_policy(entry.read_text(errors="replace")))
                 elif _CERT_FILE.search(entry.name):
                     cas.extend(load_certificates(entry.read_bytes()))
-                elif _CRL_FILE.search(entry.name):
-                    crls.append(_load_crl(entry.read_bytes()))
+                elif CRL_FILE.search(entry.name):
+                    crls.append(load_crl(entry.read_bytes()))
             except ValueError:
                 continue  # a broken file must not lock everyone out; the CA is simply absent
         return cls(tuple(cas), tuple(crls), policies, require_crl)
@@ -104,10 +98,7 @@ class TrustStore:
         return list(self._by_subject.get(cert.issuer.public_bytes(), []))
 
     def crl_for(self, ca: x509.Certificate) -> x509.CertificateRevocationList | None:
-        for crl in self.crls:
-            if crl.issuer == ca.subject and crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
-                return crl
-        return None
+        return crl_for(self.crls, ca)
 
 
 class CaDirectory:
@@ -162,22 +153,21 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 def _check_revocation(cert: x509.Certificate, ca: x509.Certificate, store: TrustStore,
                       now: datetime) -> None:
-    crl = store.crl_for(ca)
-    if crl is None:
-        if store.require_crl:
-            raise Unavailable(
-                f"CA {slash_dn(ca.subject)} has no CRL in the CA directory, so "
-                f"{slash_dn(cert.subject)} cannot be checked for revocation",
-                hint="install its CRL (fetch-crl), or accept the risk: [auth.x509] "
-                     "crl_required = false",
-            )
-        return
-    if crl.next_update_utc is not None and now > crl.next_update_utc:
+    verdict, crl = revocation(cert, ca, store.crls, now)
+    if verdict is Revocation.UNCHECKED and store.require_crl:
+        raise Unavailable(
+            f"CA {slash_dn(ca.subject)} has no CRL in the CA directory, so "
+            f"{slash_dn(cert.subject)} cannot be checked for revocation",
+            hint="install its CRL (fetch-crl), or accept the risk: [auth.x509] "
+                 "crl_required = false",
+        )
+    if verdict is Revocation.EXPIRED:
+        assert crl is not None and crl.next_update_utc is not None
         raise Unavailable(
             f"the CRL of CA {slash_dn(ca.subject)} expired at {crl.next_update_utc:%Y-%m-%d %H:%M}",
             hint="refresh the CA directory's CRLs (fetch-crl)",
         )
-    if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+    if verdict is Revocation.REVOKED:
         raise cert_failure(cert, "has been revoked by its CA",
                            "ask your CA for a new certificate")
 
