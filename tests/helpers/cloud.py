@@ -75,3 +75,13 @@ def drain(cloud: Any, limit: int = 100) -> None:
         if not cloud.runner.run_once():
             return
     raise AssertionError(f"jobs still queued after {limit} runs: a job re-queues itself")
+
+
+def import_marketplace(cloud: Any, admin: Any, identifier: str) -> int:
+    """Import a marketplace image as `admin` (its job run to the end); the cloud image's id."""
+    _image, job = cloud.services.marketplace_images.request_import(admin, identifier)
+    assert job is not None
+    drain(cloud)
+    done = cloud.compute.job(admin, job.id)
+    assert done.state == "done", done.error
+    return int(done.params["image_id"])

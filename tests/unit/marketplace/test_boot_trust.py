@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from tests.helpers.cloud import drain, make_settings
+from tests.helpers.cloud import import_marketplace as imported
 from tests.helpers.marketdocs import creds, later, signed
 from tests.helpers.pki import Identity
 
@@ -50,13 +51,15 @@ def publish(cloud: Cloud, tmp_path: Path, who: Identity, name: str) -> tuple[str
     return cloud.features.marketplace.registry.upload(raw).entry.identifier, raw
 
 
-def imported(cloud: Cloud, admin: Principal, ident: str) -> int:
-    _image, job = cloud.services.marketplace_images.request_import(admin, ident)
-    assert job is not None
+def running(cloud: Cloud, admin: Principal, ident: str, *then: str) -> int:
+    """A VM of `ident` booted, then taken through the actions `then`; its id."""
+    [(vm, _job)] = cloud.compute.run(admin, RunInstance(image_id=imported(cloud, admin, ident)))
     drain(cloud)
-    done = cloud.compute.job(admin, job.id)
-    assert done.state == "done", done.error
-    return int(done.params["image_id"])
+    assert cloud.compute.get(admin, vm.id).state == "running"
+    for action in then:
+        cloud.compute.act(admin, vm.id, action)
+        drain(cloud)
+    return int(vm.id)
 
 
 def deprecate(cloud: Cloud, who: Identity, raw: bytes) -> None:
@@ -88,17 +91,14 @@ def test_powered_off_vm_started_after_deprecation_does_not_boot(
     mcloud: Cloud, admin: Principal, alice: Identity, tmp_path: Path
 ) -> None:
     ident, raw = publish(mcloud, tmp_path, alice, "off")
-    [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=imported(mcloud, admin, ident)))
-    drain(mcloud)
-    mcloud.compute.act(admin, vm.id, "poweroff")
-    drain(mcloud)
-    assert mcloud.compute.get(admin, vm.id).state == "poweroff"
+    vm_id = running(mcloud, admin, ident, "poweroff")
+    assert mcloud.compute.get(admin, vm_id).state == "poweroff"
     deprecate(mcloud, alice, raw)
-    mcloud.compute.act(admin, vm.id, "start")
+    mcloud.compute.act(admin, vm_id, "start")
     drain(mcloud)
-    shown = mcloud.compute.get(admin, vm.id)
+    shown = mcloud.compute.get(admin, vm_id)
     assert shown.state != "running" and "deprecated" in (shown.error or "")
-    assert len(messages(mcloud, admin, vm.id, "image-refused")) == 1
+    assert len(messages(mcloud, admin, vm_id, "image-refused")) == 1
 
 
 def test_tampered_cache_file_is_moved_aside_fetched_again_then_booted(
@@ -212,16 +212,14 @@ def test_reboot_of_a_dead_guest_after_deprecation_does_not_boot(
     """Reboot after a change: the guest's process is gone, so `reboot` boots it again from its
     disks, and that boot is checked against the metadata as it is now."""
     ident, raw = publish(mcloud, tmp_path, alice, "reboot")
-    [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=imported(mcloud, admin, ident)))
-    drain(mcloud)
-    assert mcloud.compute.get(admin, vm.id).state == "running"
-    _crashed(mcloud, admin, vm.id)
+    vm_id = running(mcloud, admin, ident)
+    _crashed(mcloud, admin, vm_id)
     deprecate(mcloud, alice, raw)
-    mcloud.compute.act(admin, vm.id, "reboot")
+    mcloud.compute.act(admin, vm_id, "reboot")
     drain(mcloud)
-    shown = mcloud.compute.get(admin, vm.id)
+    shown = mcloud.compute.get(admin, vm_id)
     assert shown.state != "running" and "deprecated: use the next one" in (shown.error or "")
-    [refusal] = messages(mcloud, admin, vm.id, "image-refused")
+    [refusal] = messages(mcloud, admin, vm_id, "image-refused")
     assert ident in refusal
 
 
@@ -249,15 +247,12 @@ def test_resume_of_a_stopped_vm_after_blacklisting_does_not_boot(
     """Resume from `stopped` (state saved to disk, guest process gone) restores the guest on the
     node: the same check as a fresh boot, with the policy as it is now."""
     ident, _raw = publish(mcloud, tmp_path, alice, "stopped")
-    [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=imported(mcloud, admin, ident)))
-    drain(mcloud)
-    mcloud.compute.act(admin, vm.id, "stop")
-    drain(mcloud)
-    assert mcloud.compute.get(admin, vm.id).state == "stopped"
+    vm_id = running(mcloud, admin, ident, "stop")
+    assert mcloud.compute.get(admin, vm_id).state == "stopped"
     gate = mcloud.services.marketplace_images.gate
     gate.policy = TrustPolicy(PolicyLists.of(images_blacklist=[ident]))
-    mcloud.compute.act(admin, vm.id, "resume")
+    mcloud.compute.act(admin, vm_id, "resume")
     drain(mcloud)
-    shown = mcloud.compute.get(admin, vm.id)
+    shown = mcloud.compute.get(admin, vm_id)
     assert shown.state != "running" and f"image {ident} is blacklisted" in (shown.error or "")
-    assert len(messages(mcloud, admin, vm.id, "image-refused")) == 1
+    assert len(messages(mcloud, admin, vm_id, "image-refused")) == 1

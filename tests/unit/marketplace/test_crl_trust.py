@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.cloud import drain, make_settings
+from tests.helpers.cloud import drain, import_marketplace, make_settings
 from tests.helpers.marketdocs import signed
 from tests.helpers.net import http_directory
 from tests.helpers.pki import Identity, make_ca, make_crl, make_endorser
@@ -84,16 +84,6 @@ def admin_of(cloud: Cloud) -> Principal:
     return cloud.identity.check_password("admin", "adminpw")
 
 
-def imported(cloud: Cloud, ident: str) -> int:
-    admin = admin_of(cloud)
-    _image, job = cloud.services.marketplace_images.request_import(admin, ident)
-    assert job is not None
-    drain(cloud)
-    done = cloud.compute.job(admin, job.id)
-    assert done.state == "done", done.error
-    return int(done.params["image_id"])
-
-
 def earlier(minutes: int) -> datetime:
     return datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes)
 
@@ -110,8 +100,8 @@ def test_endorser_revoked_at_the_distribution_point_is_refused_at_upload_import_
     booted = upload(cloud, document(tmp_path, carol, "booted"))
     waiting = upload(cloud, document(tmp_path, carol, "waiting"))
     admin = admin_of(cloud)
-    [(vm, _job)] = cloud.compute.run(admin, RunInstance(image_id=imported(cloud, booted),
-                                                        hold=True))
+    image_id = import_marketplace(cloud, admin, booted)
+    [(vm, _job)] = cloud.compute.run(admin, RunInstance(image_id=image_id, hold=True))
 
     (root / "ca.crl").write_bytes(make_crl(published_ca, (carol,)))  # the CA revokes carol
     report = cloud.features.marketplace.crls.refresh()
