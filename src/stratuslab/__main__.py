@@ -37,15 +37,16 @@ def main(ctx: click.Context, config: str | None, data_dir: str | None, listen: s
         return
     try:
         settings = _settings(config, data_dir, listen, hypervisor)
-        serve(settings, all_in_one=all_in_one)
+        serve(settings, all_in_one=all_in_one,
+              reread=lambda: _settings(config, data_dir, listen, hypervisor))
     except CloudError as exc:
         _fail(exc)
 
 
-def serve(settings: Any, *, all_in_one: bool) -> None:
+def serve(settings: Any, *, all_in_one: bool, reread: Any = None) -> None:
     from stratuslab.ops.serve import serve as run
 
-    run(settings, all_in_one=all_in_one)
+    run(settings, all_in_one=all_in_one, reread=reread)
 
 
 def _register() -> None:
@@ -54,8 +55,10 @@ def _register() -> None:
     from stratuslab.ops.database import db
     from stratuslab.ops.dataplane import remove_data_plane
     from stratuslab.ops.preflight import preflight
+    from stratuslab.ops.reload import reload_command
 
-    for command in (config, db, backup_command, restore_command, remove_data_plane, preflight):
+    for command in (config, db, backup_command, restore_command, remove_data_plane, preflight,
+                    reload_command):
         main.add_command(command)
 
 

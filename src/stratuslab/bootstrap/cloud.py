@@ -119,6 +119,13 @@ class Cloud:
     def quarantine(self) -> QuarantineService:
         return self.services.quarantine
 
+    def reload(self, settings: Settings) -> str:
+        """What an operator may change without a restart (SIGHUP, `stratus-server reload`): the
+        marketplace's `[policy]` lists and trust store.  Other keys need a restart."""
+        summary = self.features.marketplace.reload(settings)
+        log.info("configuration reloaded: %s", summary)
+        return summary
+
     def start(self) -> None:
         for node in self.nodes.values():
             node.hypervisor.set_event_sink(self.reconciler.observe)

@@ -1,18 +1,21 @@
 """Serving: claim the listening sockets first (a port in use is reported before anything is
 built, and port 0 becomes the real port in what is printed), then build the cloud and hand the
-sockets to uvicorn."""
+sockets to uvicorn; SIGHUP re-reads the settings a running server may change (ops/reload.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from stratuslab.core.errors import Unavailable
 from stratuslab.ops.logs import configure_logging
+from stratuslab.ops.reload import Reloader
 from stratuslab.persistence import db as dbm
 from stratuslab.settings import Settings, parse_listen
 
@@ -39,7 +42,10 @@ def url_of(sock: socket.socket, scheme: str) -> str:
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-def serve(settings: Settings, *, all_in_one: bool) -> None:
+def serve(settings: Settings, *, all_in_one: bool,
+          reread: Callable[[], Settings] | None = None) -> None:
+    """`reread`: the settings as they are now (SIGHUP, `stratus-server reload`); by default the
+    ones given."""
     import uvicorn
 
     from stratuslab.bootstrap import admin_password_file, build_cloud, write_secret
@@ -83,11 +89,16 @@ def serve(settings: Settings, *, all_in_one: bool) -> None:
         servers.append((uvicorn.Server(uvicorn.Config(cloud.app, lifespan="off", **common,
                                                       **options)), tls))
         click.echo(f"stratus-server listening on {url_of(tls, 'https')} (client certificates)")
-    asyncio.run(_serve_all(servers))
+    with Reloader(settings.data_dir, reread or (lambda: settings), cloud.reload) as reloader:
+        asyncio.run(_serve_all(servers, reloader.reload))
 
 
-async def _serve_all(servers: list[tuple[Any, socket.socket]]) -> None:
-    """The first (plain) listener owns the app's lifespan; the others stop with it."""
+async def _serve_all(servers: list[tuple[Any, socket.socket]],
+                     reload: Callable[[], None]) -> None:
+    """The first (plain) listener owns the app's lifespan; the others stop with it.  SIGHUP
+    reloads (in a worker thread: it reads files)."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.run_in_executor(None, reload))
     (first, first_sock), rest = servers[0], servers[1:]
     tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in rest]
     try:
