@@ -119,8 +119,8 @@ def test_server_blocks_run_in_order_against_the_readme_server(
     script = ["set -euo pipefail"]
     for block in (b for b in ALL if b.kind == "server"):
         script += [f"echo '### {block.where}' >&2", block.text.replace(DOC_PORT, started)]
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "HOME": str(tmp_path),
-           "STRATUSLAB_CONFIG": str(tmp_path / "no-client-config")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRATUSLAB_")}
+    env.update(PATH=f"{BIN}:{os.environ['PATH']}", HOME=str(tmp_path))  # ~/.stratuslab is new
     res = subprocess.run(["bash", "-c", "\n".join(script)], cwd=work, env=env,
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, f"{res.stderr[-4000:]}\n--- stdout:\n{res.stdout[-2000:]}"

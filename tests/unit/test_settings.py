@@ -53,3 +53,11 @@ def test_durations() -> None:
     assert parse_duration("2d") == 2 * 86400
     with pytest.raises(SettingsError):
         parse_duration("soon")
+
+
+def test_list_settings_from_the_environment_are_comma_separated() -> None:
+    """docs/using.md: a list-valued setting in the environment is written comma-separated."""
+    s = load_settings(None, env={"STRATUSLAB_IMAGES_URL_ALLOW_HOSTS": "mirror.example.org, 10.0.0.5,",
+                                 "STRATUSLAB_AUTH_CHAIN": "password,ldap"})
+    assert list(s.images.url_allow_hosts) == ["mirror.example.org", "10.0.0.5"]
+    assert list(s.auth.chain) == ["password", "ldap"]
