@@ -1,11 +1,15 @@
 """Tenant networks are isolated by construction: two users' segments (even with the same subnet)
 reach nothing but themselves, with br_netfilter's bridge-nf-call-iptables at 0 and at 1 (set
 inside the test's data-plane namespace: the sysctl is per network namespace on this kernel), and
-a guest cannot send from an address it was not leased.  Endpoints are namespaces holding a NIC's
-veth peer; the "host" is a namespace of the test."""
+a guest cannot send from an address it was not leased, nor answer DHCP or advertise itself as
+a router.  Endpoints are namespaces holding a NIC's veth peer; the "host" is a namespace of the
+test."""
 
 from __future__ import annotations
 
+import re
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +18,7 @@ import pytest
 
 from stratuslab.core.entities import Principal
 from stratuslab.core.network import Lease, Network, default_rules
+from stratuslab.drivers import _process
 from stratuslab.drivers.network.bridge import (
     BridgeConfig,
     BridgeDriver,
@@ -124,3 +129,61 @@ def test_a_guest_cannot_send_from_an_address_it_was_not_leased(plane: Plane, net
     finally:
         netkit.run(a1, "ip", "addr", "del", "192.168.10.99/24", "dev", "eth0")
     assert netkit.ping(a2, plane.leases["a1"].ip)
+
+
+#: a DHCP server's answer as a rogue guest would send it: UDP from port 67 to the broadcast
+OFFER = """import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+s.bind(("0.0.0.0", 67))
+s.sendto(bytes(300), ("255.255.255.255", 68))
+"""
+
+
+def rule_drops(tap: str, rule: str, netns: str) -> int:
+    """Packets dropped so far by the NIC's outbound rule that starts with `rule`."""
+    out = _process.run(["ip", "netns", "exec", netns, "nft", "list", "chain", "bridge",
+                        firewall.TABLE, f"from_{tap}"], timeout=10).stdout  # fmt: skip
+    found = re.search(re.escape(rule) + r" counter packets (\d+) ", out)
+    assert found, out
+    return int(found.group(1))
+
+
+def test_a_guest_cannot_answer_dhcp_nor_advertise_itself_as_a_router(
+    plane: Plane, netkit, tmp_path: Path
+) -> None:
+    """a2 advertises a prefix of its own (dnsmasq, fd99::/64) and sends DHCP answers (UDP from
+    port 67 to the broadcast address): a2's tap drops both (its counters rise), a1 never gets an
+    address of the rogue prefix and still gets its lease from the network's DHCP.  (A guest
+    does not even hear another's DHCP discover: its inbound rules let in DHCP replies only.)"""
+    a1, a2 = plane.eps["a1"], plane.eps["a2"]
+    tap = "sl2n0"  # a2 is VM 2
+    dhcp, ra = "udp sport { 67, 547 }", "icmpv6 type { nd-router-advert, nd-redirect }"
+    before = rule_drops(tap, dhcp, plane.dp.name), rule_drops(tap, ra, plane.dp.name)
+    netkit.run(a2, "ip", "addr", "add", "fd99::5/64", "dev", "eth0", "nodad")
+    rogue = _process.spawn(["ip", "netns", "exec", a2, "dnsmasq", "--keep-in-foreground",
+                            "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=0",
+                            "--bind-interfaces", "--interface=eth0",
+                            "--enable-ra", "--dhcp-range=fd99::,ra-only,64",
+                            f"--pid-file={tmp_path / 'pid'}",
+                            f"--dhcp-leasefile={tmp_path / 'leases'}"],
+                           stderr_path=str(tmp_path / "stderr"))  # fmt: skip
+    def dropped(rule: str, since: int, what: str) -> None:
+        deadline = time.monotonic() + 30
+        while rule_drops(tap, rule, plane.dp.name) == since:
+            assert rogue.poll() is None, (tmp_path / "stderr").read_text()
+            assert time.monotonic() < deadline, f"the rogue sent no {what}"
+            time.sleep(0.2)
+
+    try:
+        dropped(ra, before[1], "router advertisement")  # dnsmasq advertises as it starts
+        netkit.run(a2, sys.executable, "-c", OFFER)
+        dropped(dhcp, before[0], "DHCP answer")
+        assert netkit.dhcp(a1) == plane.leases["a1"].ip
+        v6 = netkit.run(a1, "ip", "-6", "addr", "show", "dev", "eth0").stdout
+        assert "fd99:" not in v6, v6
+    finally:
+        rogue.kill()
+        rogue.wait(10)
+        netkit.run(a2, "ip", "addr", "del", "fd99::5/64", "dev", "eth0", check=False)
