@@ -39,8 +39,10 @@ def test_nic_commands_wait_for_their_jobs_and_say_what_they_did(
         server: Server, image_id: str) -> None:
     [vm] = server.cli_json("run-instance", image_id)
     vm_id = str(vm["id"])
-    attached = server.cli("nic", "attach", vm_id, "private").stdout
-    assert attached.startswith(f"ATTACHED NIC 1 VM {vm_id} NETWORK private MAC 02:00:"), attached
+    res = server.cli("nic", "attach", vm_id, "private")
+    assert res.stdout.startswith(f"ATTACHED NIC 1 VM {vm_id} NETWORK private MAC 02:00:"), res
+    # not a terminal: the progress display is one line per step of the job, on stderr
+    assert res.stderr.splitlines()[-1] == f"NIC on private for VM {vm_id}: done", res.stderr
     rows = server.cli_json("nic", "list", vm_id)
     assert [(r["id"], r["name"], r["state"], r["owner"]) for r in rows] == [
         ("0", "public", "attached", "admin"), ("1", "private", "attached", "admin")]
@@ -53,6 +55,19 @@ def test_nic_commands_wait_for_their_jobs_and_say_what_they_did(
         {"id": queued.split()[1]})
     assert done["state"] == "done" and done["result"]["nic_id"] == "1", done
     assert [r["id"] for r in server.cli_json("nic", "list", vm_id)] == ["0"]
+    server.cli("kill-instance", vm_id)
+
+
+def test_save_disk_of_a_powered_off_vm_prints_the_new_image(server: Server, image_id: str) -> None:
+    [vm] = server.cli_json("run-instance", image_id)
+    vm_id = str(vm["id"])
+    refused = server.cli("save-disk", vm_id, "too-soon", check=False)
+    assert refused.returncode == 4 and "power it off first" in refused.stderr, refused.stderr
+    server.cli("poweroff-instance", vm_id)
+    saved = server.cli("save-disk", vm_id, "saved-web").stdout.strip()
+    assert saved.isdigit() and saved != image_id, saved
+    [image] = [i for i in server.cli_json("image", "list") if str(i["id"]) == saved]
+    assert (image["name"], image["state"]) == ("saved-web", "ready")
     server.cli("kill-instance", vm_id)
 
 

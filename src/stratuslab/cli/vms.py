@@ -10,7 +10,7 @@ import click
 from stratuslab.cli import marketplace, network
 from stratuslab.cli.client import Api, CliError
 from stratuslab.cli.output import listed, print_json, print_table, wide_option
-from stratuslab.cli.progress import follow_jobs
+from stratuslab.cli.progress import follow_jobs, working
 
 VM_COLUMNS = [("id", "id"), ("state", "state"), ("vcpu", "vcpu"), ("memory", "memory_mib"),
               ("host/ip", "where"), ("name", "name")]
@@ -246,6 +246,19 @@ def console(ctx: click.Context, vm_id: int) -> None:
     click.echo(_api(ctx).get(f"/api/v1/vms/{vm_id}/console"), nl=False)
 
 
+@click.command("save-disk")
+@click.argument("vm_id", type=int)
+@click.argument("name")
+@click.pass_context
+def save_disk(ctx: click.Context, vm_id: int, name: str) -> None:
+    """Save powered-off VM VM_ID's root disk as a new private image NAME (it boots like the VM's
+    image); prints the image id."""
+    with working(f"saving the disk of VM {vm_id} as image {name} (the disk is flattened)"):
+        image = _api(ctx).post(f"/api/v1/vms/{vm_id}/save-disk", json={"name": name},
+                               timeout=3600)
+    click.echo(image["id"])
+
+
 @click.command("list-types")
 @click.option("--json", "as_json", is_flag=True)
 @wide_option
@@ -263,6 +276,6 @@ def list_types(ctx: click.Context, as_json: bool) -> None:
 
 
 COMMANDS: list[click.Command] = [
-    run_instance, describe_instance, recover_instance, console, list_types,
+    run_instance, describe_instance, recover_instance, console, save_disk, list_types,
     *(_action_command(n, a, d) for n, a, d in ACTIONS),
 ]
