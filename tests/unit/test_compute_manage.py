@@ -98,7 +98,7 @@ def test_migrate_refuses_honestly(cloud: Cloud, admin: Principal, tmp_path: Path
         cloud.compute.migrate(admin, vm.id, "elsewhere")
 
 
-def test_disabled_hosts_refuse_new_vms_and_a_race_fails_the_vm_clearly(
+def test_disabled_hosts_refuse_new_vms_and_a_race_leaves_the_vm_pending_with_the_reason(
     cloud: Cloud, admin: Principal, alice: Principal, tmp_path: Path
 ) -> None:
     img = image(cloud, admin, tmp_path)
@@ -112,15 +112,18 @@ def test_disabled_hosts_refuse_new_vms_and_a_race_fails_the_vm_clearly(
     with pytest.raises(Conflict, match="disabled"):
         cloud.compute.deploy(admin, held.id, "localhost")
     drain(cloud)
-    failed = cloud.compute.get(admin, queued.id)
-    assert failed.state == "failed"
-    assert f"no host can run VM {queued.id}: localhost: state: disabled" in (failed.error or "")
+    waiting = cloud.compute.get(admin, queued.id)
+    assert waiting.state == "pending"  # not failed: it runs once a host can take it
+    assert f"no host can run VM {queued.id}: localhost: state: disabled" in (waiting.error or "")
     assert any("localhost: state: disabled" in e.message
                for e in cloud.compute.events(admin, queued.id))  # the reason in its event log
     cloud.compute.set_host_enabled(admin, "localhost", True)
     cloud.compute.deploy(admin, held.id, "localhost")
+    assert cloud.scheduler is not None
+    cloud.scheduler.place_many([waiting], served=None, queue_jobs=True)  # the leader's loop
     drain(cloud)
     assert cloud.compute.get(admin, held.id).state == "running"
+    assert cloud.compute.get(admin, queued.id).state == "running"
 
 
 def test_placement_skips_disabled_nodes_and_honours_a_requested_host() -> None:

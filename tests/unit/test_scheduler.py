@@ -1,14 +1,17 @@
 """The scheduler's filters and policies, and the requirement expressions, against hand-written
-tables (no database: core.scheduler is pure)."""
+tables (no database: core.scheduler is pure), and batches of VMs placed in one decision."""
 
 from __future__ import annotations
+
+import dataclasses
+import random
 
 import pytest
 
 from stratuslab.core.errors import InvalidInput
 from stratuslab.core.hosts import Host, HostState
 from stratuslab.core.requirements import parse
-from stratuslab.core.scheduler import Needs, decide
+from stratuslab.core.scheduler import Needs, decide, decide_batch
 
 M = HostState.MONITORED
 
@@ -47,8 +50,8 @@ def test_every_removed_host_has_its_filter_and_reason() -> None:
     d = decide(HOSTS, Needs(9, 3, 5000, requirements='ARCH = "x86*"'), served={"a", "b", "c", "d"})
     assert d.host == "b"
     assert d.removed == {
-        "a": "capacity: needs 3 CPUs, 2 free",
-        "c": "capacity: needs 5000 MiB, 4096 MiB free",
+        "a": 'requirements: ARCH = "x86*" not met',
+        "c": 'requirements: ARCH = "x86*" not met',
         "d": "state: disabled",
         "e": "served: by another front end",
     }
@@ -105,3 +108,50 @@ def test_hostile_or_broken_expressions_are_refused_with_the_place(expr: str, mes
     with pytest.raises(InvalidInput) as err:
         parse(expr)
     assert message in err.value.full_message
+
+
+def test_a_batch_fills_hosts_in_the_policys_order_then_says_why_the_rest_waits() -> None:
+    hosts = [host("big", 4, 8192), host("small", 2, 8192), host("off", 8, 8192,
+                                                                 state=HostState.OFFLINE)]
+    packed = decide_batch(hosts, [Needs(i, 2, 1024) for i in range(4)])
+    assert [d.host for d in packed] == ["small", "big", "big", None]
+    assert packed[3].reason(3) == ("no host can run VM 3: big: capacity: needs 2 CPUs, 0 free; "
+                                   "off: state: offline; small: capacity: needs 2 CPUs, 0 free")
+    striped = decide_batch(hosts, [Needs(i, 1, 1024, policy="stripe") for i in range(4)])
+    assert [d.host for d in striped] == ["big", "big", "small", "big"]  # 2 CPUs each: memory
+
+
+def test_a_smaller_vm_still_fits_where_a_bigger_one_of_the_batch_did_not() -> None:
+    hosts = [host("a", 3, 8192)]
+    got = decide_batch(hosts, [Needs(1, 2, 512), Needs(2, 2, 512), Needs(3, 1, 512)])
+    assert [d.host for d in got] == ["a", None, "a"]
+
+
+@pytest.mark.parametrize("policy", ["pack", "stripe", "load"])
+def test_one_batch_decision_equals_deciding_one_vm_after_the_other(policy: str) -> None:
+    rng = random.Random(17)
+    hosts = [host(f"h{i:02}", rng.choice([4, 8, 16]), rng.choice([4096, 16384]),
+                  alloc=(rng.randrange(4), rng.randrange(2048)), load=rng.random(),
+                  state=rng.choice([M, M, M, HostState.DISABLED]), RACK=str(i % 3))
+             for i in range(40)]
+    batch = [Needs(i, 2, 1536, policy=policy, requirements="RACK != 1") for i in range(120)]
+    one_by_one, live = [], [dataclasses.replace(h) for h in hosts]
+    for needs in batch:
+        d = decide(live, needs)
+        one_by_one.append(d.host)
+        for h in live:
+            if h.name == d.host:
+                h.allocated_vcpu += needs.vcpu
+                h.allocated_memory_mib += needs.memory_mib
+    assert [d.host for d in decide_batch(hosts, batch)] == one_by_one
+    assert None in one_by_one and len({h for h in one_by_one if h}) > 5
+
+
+def test_a_reason_over_many_hosts_counts_them_per_filter() -> None:
+    hosts = [host(f"n{i:03}", 1, 1024) for i in range(300)] + [
+        host("d1", 8, 8192, state=HostState.DISABLED)]
+    reason = decide(hosts, Needs(5, 2, 512)).reason(5)
+    assert reason.startswith("no host can run VM 5 (301 hosts): capacity removed 300 host(s), "
+                             "e.g. n000: capacity: needs 2 CPUs, 1 free; n001:")
+    assert reason.endswith("| state removed 1 host(s), e.g. d1: state: disabled")
+    assert len(reason) < 400

@@ -57,9 +57,11 @@ from stratuslab.services.images import ImageService
 from stratuslab.services.jobs import JobRunner
 from stratuslab.services.leadership import Leadership
 from stratuslab.services.lifecycle import LifecycleExecutor
+from stratuslab.services.periodic import PeriodicWorker
 from stratuslab.services.placement import Placement
 from stratuslab.services.quarantine import QuarantineService
 from stratuslab.services.reconciler import Reconciler
+from stratuslab.services.scheduling import Scheduler
 from stratuslab.services.templates import REPO as TEMPLATES_REPO
 from stratuslab.services.templates import TemplateService
 from stratuslab.settings import Settings, parse_duration
@@ -102,6 +104,7 @@ class Cloud:
     nodes: Mapping[str, Node]
     parts: FeatureParts
     app: FastAPI
+    scheduler: Scheduler | None = None  # places pending VMs (tests drive `round` by hand)
 
     @property
     def identity(self) -> IdentityService:
@@ -219,13 +222,18 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     # hosts' states (stored: a disable survives a restart); the executor places through it
     # vCPUs per processor and memory share: the simulated driver's guests use nothing real
     overcommit = (64.0, 64.0) if settings.hypervisor.driver == "simulated" else (16.0, 1.0)
-    placement = Placement(nodes, features.hosts.service, overcommit=overcommit)
+    placement = Placement(nodes, features.hosts.service)
+    scheduler = Scheduler(uow, clock, served=set(nodes), policy=settings.scheduler.policy,
+                          overcommit=overcommit, is_leader=leader.is_leader,
+                          batch_limit=settings.scheduler.batch_limit)
     executor = LifecycleExecutor(uow, clock, nodes, extensions=features.extensions(),
                                  shutdown_timeout=settings.hypervisor.shutdown_timeout,
-                                 place=placement.choose)
+                                 place=scheduler.place)
     # adopt the data plane a previous server left: every live VM re-plugged (one function)
     adopt = FeatureParts(on_start=(network.off_loop(executor.replug_live),))
-    duties = FeatureParts(workers=(leader,), closers=(release_node,))  # cloud-wide duties
+    waiting = PeriodicWorker("scheduler", scheduler.round,  # places VMs left pending (leader)
+                             interval=parse_duration(settings.scheduler.interval), jitter=0.5)
+    duties = FeatureParts(workers=(leader, waiting), closers=(release_node,))  # cloud-wide
     parts = merge(duties, *features.parts(), adopt)
     runner = JobRunner(uow, clock, parts.job_handlers, default=executor.execute,
                        give_up={URL_IMPORT_JOB: image_feature.service.url_imports.give_up},
@@ -262,7 +270,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     )
     cloud = Cloud(settings, engine, uow, clock, services, features, runner,
                   Reconciler(uow, clock, nodes), nodes, parts,
-                  make_app(services, parts, settings))
+                  make_app(services, parts, settings), scheduler)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

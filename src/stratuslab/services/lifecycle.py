@@ -39,7 +39,7 @@ class LifecycleExecutor:
         nodes: Mapping[str, Node],
         *,
         shutdown_timeout: float = 30.0,
-        place: Callable[[Vm], str] | None = None,
+        place: Callable[[Vm], bool] | None = None,
         extensions: Sequence[VmExtension] = (),
     ) -> None:
         self.extensions = tuple(extensions)
@@ -47,7 +47,9 @@ class LifecycleExecutor:
         self.clock = clock
         self.nodes = nodes
         self.shutdown_timeout = shutdown_timeout
-        self.place = place or (lambda vm: next(iter(self.nodes)))
+        #: places a pending VM (moves it to prolog on its host, reserving the capacity in that
+        #: transaction); False: no host can take it, it stays pending with the reason
+        self.place = place or self._place_first
 
     # -- the job ------------------------------------------------------------------------------
     def execute(self, job: Job) -> None:
@@ -84,12 +86,8 @@ class LifecycleExecutor:
             vm = self._load(job.vm_id)
             state = vm.vm_state
             if state is S.PENDING and action is VmAction.DEPLOY:
-                try:
-                    host = self.place(vm)
-                except CloudError as exc:  # e.g. every host disabled: say so on the VM
-                    self._fail(vm, exc)
-                    raise
-                self._move(vm, S.PROLOG, "scheduled", host=host)
+                if not self.place(vm):
+                    return  # waits in pending (the reason is in its log): the scheduler loop
                 continue
             step = self._steps().get(state)
             if step is None:
@@ -112,6 +110,11 @@ class LifecycleExecutor:
             S.POWEROFF_PENDING: self._poweroff, S.UNDEPLOYING: self._poweroff, S.SAVE: self._save, S.RESTORE: self._restore,
             S.REBOOT: self._reboot, S.EPILOG: self._epilog,
         }
+
+    def _place_first(self, vm: Vm) -> bool:
+        """Without a scheduler (unit tests of the steps): the first node."""
+        self._move(vm, S.PROLOG, "scheduled", host=next(iter(self.nodes)))
+        return True
 
     # -- steps ----------------------------------------------------------------------------
     def _prolog(self, vm: Vm, action: VmAction) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 A node is enabled unless an administrator disabled it (OpenNebula's one.host.enable/disable).
 With a `HostService` (the server's wiring) the state is the hosts table's: it survives a restart
 and XML-RPC, REST and the CLI see the same one; without it (unit tests) flags live in memory.
-`choose` is the LifecycleExecutor's `place`: the host a VM asked for (`spec["requested_host"]`,
-set by an explicit deploy), else the first enabled node.  Imports core only.
+`choose` (without a hosts table): the host a VM asked for (`spec["requested_host"]`, set by an
+explicit deploy), else the first enabled node; with one, services/scheduling.py places VMs.
+Imports core only.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from stratuslab.core.entities import Vm
 from stratuslab.core.errors import Conflict, NotFound
 from stratuslab.core.hosts import HostState
 from stratuslab.core.node import Node
-from stratuslab.core.scheduler import Needs, decide, policy_of
 from stratuslab.services.hosts import HostService
 
 HOST_LISTING = "one.hostpool.info"
@@ -24,12 +24,9 @@ ENABLE_HINT = "enable a host first (one.host.enable ID true)"
 
 
 class Placement:
-    def __init__(self, nodes: Mapping[str, Node], hosts: HostService | None = None, *,
-                 policy: str = "pack", overcommit: tuple[float, float] = (1.0, 1.0)) -> None:
+    def __init__(self, nodes: Mapping[str, Node], hosts: HostService | None = None) -> None:
         self.nodes = nodes
         self.hosts = hosts
-        self.policy = policy_of(policy)
-        self.overcommit = overcommit
         self._disabled: set[str] = set()
         self._lock = threading.Lock()
 
@@ -82,8 +79,6 @@ class Placement:
 
     def choose(self, vm: Vm) -> str:
         wanted = vm.spec.get("requested_host")
-        if self.hosts is not None:
-            return self._schedule(vm, str(wanted) if wanted else None)
         if wanted:
             self.require(str(wanted))
             if not self.is_enabled(str(wanted)):
@@ -95,19 +90,3 @@ class Placement:
                 return name
         raise Conflict(f"no enabled host can run VM {vm.id}: every host is disabled",
                        hint=ENABLE_HINT)
-
-    def _schedule(self, vm: Vm, wanted: str | None) -> str:
-        """The scheduler over the hosts table: filters (served here, requested, state, capacity,
-        requirements) then the policy (the VM's `sched_policy`, else the server's)."""
-        assert self.hosts is not None
-        if wanted:
-            self.require(wanted)
-        needs = Needs(vm.id or 0, vm.vcpu, vm.memory_mib,
-                      requirements=str(vm.spec.get("requirements") or ""),
-                      policy=str(vm.spec.get("sched_policy") or self.policy),
-                      requested_host=wanted)
-        decision = decide(self.hosts.list(), needs, served=set(self.nodes),
-                          overcommit=self.overcommit)
-        if decision.host is None:
-            raise Conflict(decision.reason(vm.id or 0), hint=ENABLE_HINT)
-        return decision.host

@@ -16,6 +16,7 @@ from stratuslab.settings.sections import (
     NetworkSettings,
     QemuSettings,
     QuarantineSettings,
+    SchedulerSettings,
     ServerSettings,
     StorageSettings,
     XmlRpcSettings,
@@ -37,7 +38,7 @@ __all__ = [
     "AuthSettings", "CdmiSettings", "HypervisorSettings", "ImageSettings", "InstanceTypeSettings",
     "LdapAuthSettings", "MailSettings", "MarketplaceSettings", "NetworkSettings",
     "LibvirtSettings", "PolicySettings", "QemuSettings", "QuarantineSettings", "RegistrationSettings",
-    "ServerSettings", "Settings", "SettingsError", "StorageSettings", "TlsSettings",
+    "SchedulerSettings", "ServerSettings", "Settings", "SettingsError", "StorageSettings", "TlsSettings",
     "VomsAuthSettings", "X509AuthSettings", "XmlRpcSettings", "default_data_dir",
     "load_settings", "parse_duration", "parse_listen", "read_toml",
 ]

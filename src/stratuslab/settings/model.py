@@ -19,6 +19,7 @@ from stratuslab.settings.sections import (
     QemuSettings,
     QuarantineSettings,
     QuotaSettings,
+    SchedulerSettings,
     ServerSettings,
     StorageSettings,
     XmlRpcSettings,
@@ -88,6 +89,7 @@ class Settings:
     marketplace: MarketplaceSettings = field(default_factory=MarketplaceSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
 
     @property
     def data_dir(self) -> Path:

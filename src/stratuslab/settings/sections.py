@@ -243,3 +243,16 @@ class StorageSettings:
         "initiators, manage_daemon, chap (default true)}; empty: one pool 'default' (simulated with the simulated "
         "hypervisor, else file) in data_dir/volumes/default",
     )
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    policy: str = setting("pack", choices=("pack", "stripe", "load"),
+                          doc="where new VMs go unless a VM names its own policy (--rank): pack "
+                          "fills the fullest host that fits, stripe spreads onto the emptiest, "
+                          "load picks the host with the lowest load average")
+    interval: str = setting("5s", unit=DURATION,
+                            doc="how often the leader front end places the VMs left pending "
+                            "because no host could take them (in one batch)")
+    batch_limit: int = setting(1000, minimum=1,
+                               doc="most pending VMs placed in one decision")

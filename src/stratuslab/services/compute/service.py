@@ -17,6 +17,7 @@ from stratuslab.services.compute.manage import ManageMixin
 from stratuslab.services.compute.rules import disk_gb, run_demand, validate_run
 from stratuslab.services.images import image_permissions
 from stratuslab.services.policy import PRIVATE, authorize, check_gate, check_may_start
+from stratuslab.services.scheduling import BATCH, batch_tag
 
 
 class ComputeService(ManageMixin):
@@ -53,7 +54,9 @@ class ComputeService(ManageMixin):
                          f"{cmd.count} VM(s) of {per_vm[0]} vCPU and {per_vm[1]} MiB",
                          size=per_vm)
             disk = disk_gb(image, cmd)
-            made = [self._create_one(uow, principal, cmd, itype, disk) for _ in range(cmd.count)]
+            batch = batch_tag() if cmd.count > 1 else None  # placed in one decision
+            made = [self._create_one(uow, principal, cmd, itype, disk, batch)
+                    for _ in range(cmd.count)]
             if cmd.idempotency_key:
                 uow.idempotency.put(
                     principal.user, cmd.idempotency_key,
@@ -84,9 +87,11 @@ class ComputeService(ManageMixin):
 
     def _create_one(
         self, uow: UnitOfWork, principal: Principal, cmd: RunInstance, itype: InstanceType,
-        disk: int,
+        disk: int, batch: str | None = None,
     ) -> tuple[Vm, Job]:
         vm = self._draft(principal, cmd, itype, disk)
+        if batch:
+            vm.spec[BATCH] = batch
         now = self.clock.now()
         vm.created_at = vm.updated_at = now
         uow.vms.add(vm)
