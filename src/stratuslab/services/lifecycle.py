@@ -89,6 +89,9 @@ class LifecycleExecutor:
                 if not self.place(vm):
                     return  # waits in pending (the reason is in its log): the scheduler loop
                 continue
+            if state is S.PROLOG and action is VmAction.DEPLOY and vm.host not in self.nodes:
+                self._hand_over(vm, job)  # placed with its batch on another front end's host
+                return
             step = self._steps().get(state)
             if step is None:
                 return  # stable state: nothing (left) to do
@@ -110,6 +113,17 @@ class LifecycleExecutor:
             S.POWEROFF_PENDING: self._poweroff, S.UNDEPLOYING: self._poweroff, S.SAVE: self._save, S.RESTORE: self._restore,
             S.REBOOT: self._reboot, S.EPILOG: self._epilog,
         }
+
+    def _hand_over(self, vm: Vm, job: Job) -> None:
+        """The VM's host is served by another front end: a deploy job of its own, which only
+        that front end claims (this one ends once that job is queued)."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            uow.jobs.add(Job(None, job.kind, job.owner, vm_id=vm.id, created_at=now,
+                             updated_at=now, request_id=job.request_id))
+            uow.commit()
+        log.info("VM %s is on host %s, served by another front end: its deploy goes on there",
+                 vm.id, vm.host)
 
     def _place_first(self, vm: Vm) -> bool:
         """Without a scheduler (unit tests of the steps): the first node."""

@@ -62,7 +62,8 @@ class Scheduler:
     # -- the executor's hook ------------------------------------------------------------------
     def place(self, vm: Vm) -> bool:
         """A deploy job's placement of `vm` (and of the other pending VMs of its batch) on this
-        front end's hosts.  True when the VM left `pending` (placed, by us or another job)."""
+        front end's hosts.  True when the VM left `pending` (placed by us, or with its batch by
+        another front end's job: the executor hands the deploy over when the host is not ours)."""
         with self.uow(readonly=True) as uow:
             mates = self._batch_mates(uow, vm)
         self.place_many([vm, *mates], served=self.served)
