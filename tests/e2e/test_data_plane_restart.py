@@ -1,7 +1,8 @@
 """Real guests keep running and keep their network while stratus-server stops and starts again
 (SIGTERM and SIGKILL), the restarted server adopts them, and each way back to running (start
-after a poweroff across a restart, resume after suspend, reboot) ends with a guest that reaches
-its gateway.  QEMU under TCG; the data plane in a namespace of this test, the "host" too."""
+after a poweroff across a restart, recover retry after a failed start, resume after suspend,
+reboot) ends with a guest that reaches its gateway.  QEMU under TCG; the data plane in a
+namespace of this test, the "host" too."""
 
 from __future__ import annotations
 
@@ -130,6 +131,22 @@ def test_guests_outlive_server_restarts_and_every_way_back_replugs_them(real: Se
     srv.cli("start-instance", str(b["id"]))
     wait_state(srv, b["id"], ("running",), timeout=120)
     until(lambda: reaches_gateway(srv, b["id"]), "b never reached its gateway after start")
+
+    # b powered off again, its start fails (root disk moved away): boot-failure; the disk comes
+    # back and an admin's recover retry boots it with its network
+    srv.cli("poweroff-instance", str(b["id"]))
+    wait_state(srv, b["id"], ("poweroff",), timeout=120)
+    root = srv.data_dir / "instances" / str(b["id"]) / "root.qcow2"
+    aside = root.with_name("root.qcow2.aside")
+    root.rename(aside)
+    try:
+        srv.cli("start-instance", str(b["id"]), check=False)
+        wait_state(srv, b["id"], ("boot-failure",), timeout=120)
+    finally:
+        aside.rename(root)
+    srv.cli("recover-instance", str(b["id"]), "retry")
+    wait_state(srv, b["id"], ("running",), timeout=120)
+    until(lambda: reaches_gateway(srv, b["id"]), "b never reached its gateway after recover")
 
     # a suspended and resumed, then rebooted: each time it reaches its gateway again
     srv.cli("suspend-instance", str(a["id"]))
