@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import re
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.helpers.servers import CACHE, Server, free_port, wait_console, wait_state
+from tests.helpers.waits import wait_until
 
 from stratuslab.drivers import _process
 
@@ -79,11 +79,9 @@ def qemu_pids(srv: Server) -> dict[int, int]:
     return found
 
 
-def until(check: Callable[[], bool], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(1)
+def ping_replies(srv: Server, vm_id: int) -> list[int]:
+    """Sequence numbers of the replies the guest's background ping has printed so far."""
+    return [int(s) for s in re.findall(r"seq=(\d+)", guest(srv, vm_id, "cat /tmp/ping.log")[1])]
 
 
 def reaches_gateway(srv: Server, vm_id: int) -> bool:
@@ -103,25 +101,28 @@ def test_guests_outlive_server_restarts_and_every_way_back_replugs_them(real: Se
     a, b = ({**v, **next(d for d in srv.cli_json("describe-instance") if d["id"] == v["id"])}
             for v in vms)  # fmt: skip
     guest(srv, a["id"], f"setsid ping -i 0.2 {b['ip']} </dev/null >/tmp/ping.log 2>&1 &")
-    until(lambda: "seq=3" in guest(srv, a["id"], "cat /tmp/ping.log")[1], "a never reached b")
+    wait_until(lambda: len(ping_replies(srv, a["id"])) > 3, timeout=120,
+               message="a never reached b")
     pids = qemu_pids(srv)
     assert set(pids) == {a["id"], b["id"]}
 
     # SIGTERM: the server goes, guests and their network stay (the agent socket is QEMU's)
-    t0 = time.monotonic()
+    before = max(ping_replies(srv, a["id"]))  # a reply seen while the server was up
     srv.kill(signal.SIGTERM)
     assert qemu_pids(srv) == pids
     rc, out = guest(srv, a["id"], f"ping -c 2 -W 2 {b['ip']}")
     assert rc == 0, out
     srv.start()
-    down = time.monotonic() - t0
     assert qemu_pids(srv) == pids  # adopted, not restarted
     states = {v["id"]: v["state"] for v in srv.cli_json("describe-instance")}
     assert states == {a["id"]: "running", b["id"]: "running"}
-    rc, log = guest(srv, a["id"], "kill %1; pkill ping; cat /tmp/ping.log")
-    seqs = [int(s) for s in re.findall(r"seq=(\d+)", log)]
-    gaps = [y - x for x, y in zip(seqs, seqs[1:], strict=False)]
-    assert seqs and max(gaps, default=1) * 0.2 < down, f"ping gap longer than the restart: {log}"
+    after = max(ping_replies(srv, a["id"]))  # a reply seen once the server was back
+    guest(srv, a["id"], "pkill ping")
+    replies = ping_replies(srv, a["id"])
+    lost = sorted(set(range(before, after + 1)) - set(replies))
+    # every echo sent while the server was down and starting again was answered (no timing: the
+    # replies between the two marks are counted, however long the restart took)
+    assert after > before and not lost, f"replies {lost} lost across the restart: {replies}"
 
     # b powered off, SIGKILL of the server, restart, start b: it comes back with its network
     srv.cli("poweroff-instance", str(b["id"]))
@@ -130,7 +131,8 @@ def test_guests_outlive_server_restarts_and_every_way_back_replugs_them(real: Se
     srv.start()
     srv.cli("start-instance", str(b["id"]))
     wait_state(srv, b["id"], ("running",), timeout=120)
-    until(lambda: reaches_gateway(srv, b["id"]), "b never reached its gateway after start")
+    wait_until(lambda: reaches_gateway(srv, b["id"]), timeout=120,
+               message="b never reached its gateway after start")
 
     # b powered off again, its start fails (root disk moved away): boot-failure; the disk comes
     # back and an admin's recover retry boots it with its network
@@ -153,7 +155,9 @@ def test_guests_outlive_server_restarts_and_every_way_back_replugs_them(real: Se
     wait_state(srv, a["id"], ("suspended",), timeout=120)
     srv.cli("resume-instance", str(a["id"]))
     wait_state(srv, a["id"], ("running",), timeout=120)
-    until(lambda: reaches_gateway(srv, a["id"]), "a never reached its gateway after resume")
+    wait_until(lambda: reaches_gateway(srv, a["id"]), timeout=120,
+               message="a never reached its gateway after resume")
     srv.cli("reboot-instance", str(a["id"]))
     wait_state(srv, a["id"], ("running",), timeout=120)
-    until(lambda: reaches_gateway(srv, a["id"]), "a never reached its gateway after reboot")
+    wait_until(lambda: reaches_gateway(srv, a["id"]), timeout=120,
+               message="a never reached its gateway after reboot")

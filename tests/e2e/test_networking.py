@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.helpers.servers import Server, free_port, wait_api_state
-from tests.helpers.waits import finished_job
+from tests.helpers.waits import finished_job, wait_until
 
 pytestmark = [pytest.mark.e2e]
 
@@ -278,6 +278,19 @@ def guest(srv: Server, vm_id: int, command: str, timeout: float = 60) -> tuple[i
                         timeout=timeout)
 
 
+def answers_locally(srv: Server, vm_id: int, port: int) -> bool:
+    """The guest's own TCP `port` accepts a connection over its loopback (no firewall there)."""
+    return guest(srv, vm_id, f"nc -w 3 127.0.0.1 {port} </dev/null")[0] == 0
+
+
+def listen(srv: Server, vm_id: int, port: int) -> None:
+    """A persistent busybox nc listener in the guest, up (it answered) before this returns: a
+    "port closed" check from another guest is only worth something then."""
+    guest(srv, vm_id, f"setsid nc -ll -p {port} -e /bin/true </dev/null >/dev/null 2>&1 &")
+    wait_until(lambda: answers_locally(srv, vm_id, port), timeout=60, interval=0.5,
+               message=f"nothing listens on TCP {port} in VM {vm_id}")
+
+
 def with_inbound_port(srv: Server, tiny: str, port: int) -> str:
     """The built tiny image registered again (admin: server paths) declaring an inbound port."""
     [sha1] = [i["sha1"] for i in srv.cli_json("image", "list") if str(i["id"]) == tiny]
@@ -316,7 +329,7 @@ def test_two_real_guests_ping_over_ipv4_and_ipv6_and_a_secgroup_closes_a_port_li
         assert rc == 0, out
 
     # 'one' listens on 8080; its group lets in only ICMP and SSH, so 'two' cannot connect
-    guest(srv, a["id"], "setsid nc -ll -p 8080 -e /bin/true </dev/null >/dev/null 2>&1 &")
+    listen(srv, a["id"], 8080)
     connect = f"nc -w 3 {a['ip']} 8080 </dev/null"
     rc, _ = guest(srv, b["id"], connect)
     assert rc != 0
@@ -324,12 +337,13 @@ def test_two_real_guests_ping_over_ipv4_and_ipv6_and_a_secgroup_closes_a_port_li
     rc, out = guest(srv, b["id"], connect)
     assert rc == 0, out
     srv.cli("secgroup", "del-rule", "web", "inbound", "tcp", "8080")
+    assert answers_locally(srv, a["id"], 8080)  # closed by the rule, not by a dead listener
     rc, _ = guest(srv, b["id"], connect)
     assert rc != 0
 
     # 'two' has no group; its image declares 9090: the default firewall opens 9090, not 9091
     for port in (9090, 9091):
-        guest(srv, b["id"], f"setsid nc -ll -p {port} -e /bin/true </dev/null >/dev/null 2>&1 &")
+        listen(srv, b["id"], port)
     rc, out = guest(srv, a["id"], f"nc -w 3 {b['ip']} 9090 </dev/null")
     assert rc == 0, out
     rc, _ = guest(srv, a["id"], f"nc -w 3 {b['ip']} 9091 </dev/null")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from tests.helpers.cloud import drain, make_settings
+from tests.helpers.waits import wait_until
 
 from stratuslab.bootstrap import Cloud, build_cloud
 from stratuslab.core.commands import RunInstance
@@ -247,15 +248,15 @@ def test_a_kill_that_overtakes_a_deploy_supersedes_it_quietly(
     cloud: Cloud, admin: Principal, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     import threading
-    import time
 
     img = image(cloud, admin, tmp_path)
     cloud.nodes["localhost"].hypervisor.boot_delay = 1.0  # type: ignore[attr-defined]
     [(vm, job)] = cloud.compute.run(admin, RunInstance(img))
     deploy = threading.Thread(target=cloud.runner.run_once)
     deploy.start()
-    while cloud.compute.get(admin, vm.id).state != "boot":  # the driver is booting it now
-        time.sleep(0.02)
+    # the driver is booting it now (boot_delay keeps it there for a second)
+    wait_until(lambda: cloud.compute.get(admin, vm.id).state == "boot", timeout=30,
+               interval=0.02, message=f"VM {vm.id} never reached boot")
     cloud.compute.act(admin, vm.id, "kill")
     deploy.join(10)
     drain(cloud)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers.waits import wait_until
 
 from stratuslab.core.errors import DriverError
 from stratuslab.drivers import _process
@@ -106,12 +107,19 @@ class NetKit:
         return res.returncode == 0
 
     def listen(self, ns: str, port: int) -> None:
-        """A persistent busybox nc listener that answers each connection and closes it."""
+        """A persistent busybox nc listener that answers each connection and closes it; returns
+        once its socket is listening (a "port closed" check is only worth something then)."""
         proc = _process.spawn(
             ["ip", "netns", "exec", ns, "busybox", "nc", "-ll", "-p", str(port), "-e", "/bin/true"]
         )
         self.children.append(proc)
-        time.sleep(0.2)
+        wait_until(lambda: self.listening(ns, port), timeout=20,
+                   message=f"nothing listens on TCP {port} in {ns}")
+
+    def listening(self, ns: str, port: int) -> bool:
+        """A TCP socket in `ns` listens on `port` (seen by the kernel, no packet sent)."""
+        out = self.run(ns, "ss", "-Hltn", f"sport = :{port}").stdout
+        return f":{port} " in out
 
     def close(self) -> None:
         for proc in self.children:

@@ -108,6 +108,7 @@ def test_firewall_rule_opens_a_port_live_and_removing_it_closes_it(node, netkit)
     node.driver.apply_rules(nic, (*default_rules(), web))
     assert netkit.tcp_connects(node.eps[1], target, 5000)
     node.driver.apply_rules(nic, default_rules())
+    assert netkit.listening(node.eps[2], 5000)  # closed by the rule, not by a dead listener
     assert not netkit.tcp_connects(node.eps[1], target, 5000)
     assert netkit.ping(node.eps[1], target), "ICMP must stay open"
 

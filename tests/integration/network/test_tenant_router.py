@@ -73,6 +73,7 @@ def test_router_nat_out_and_a_floating_address_in_then_closed_again(
         driver.ensure_segment(mine)  # router removed
         assert not netkit.ping(eps["a1"], "10.254.1.1", tries=2)
         assert not netkit.ping(eps["a1"], PUBLIC_GW6, tries=2)
+        assert netkit.listening(eps["a1"], 8080)  # unreachable, yet still listening
         assert not netkit.tcp_connects(host, "10.254.1.16", 8080)
     finally:
         driver.shutdown()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import resource
 import socket
 import threading
-import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -15,8 +15,10 @@ import pytest
 import uvicorn
 from click.testing import CliRunner
 from tests.helpers.pki import Identity
+from tests.helpers.waits import wait_until
 
 from stratuslab.api.marketplace import create_app
+from stratuslab.cli import marketplace as marketplace_cli
 from stratuslab.cli.marketplace import COMMANDS
 from stratuslab.core.marketplace import PolicyRefused
 from stratuslab.drivers.storage.marketfetch import MetadataClient
@@ -34,8 +36,7 @@ def marketplace(tmp_path_factory: pytest.TempPathFactory, trust: TrustStore) -> 
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    while not server.started:
-        time.sleep(0.02)
+    wait_until(lambda: server.started, timeout=30, message="the marketplace never started")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -59,7 +60,7 @@ def run(stratus: click.Group, *args: str) -> tuple[int, str]:
 
 def test_build_sign_validate_upload_deprecate_flow(
     stratus: click.Group, marketplace: str, tmp_path: Path, ca: Identity, alice: Identity,
-    trust: TrustStore,
+    trust: TrustStore, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     image = tmp_path / "tiny.img.gz"
     image.write_bytes(b"\x1f\x8b fake gz bytes for the metadata only")
@@ -97,7 +98,9 @@ def test_build_sign_validate_upload_deprecate_flow(
     entry, verdict = gate.admit(ident, MetadataClient(marketplace).documents(ident))
     assert verdict.allowed and entry.tags == ("tiny",)
 
-    time.sleep(1.1)  # the deprecation must carry a later creation second than the entry
+    # the deprecation must carry a later creation second than the entry: instead of waiting for
+    # the next second, the signing machine's clock (a fake) runs one second ahead from here on
+    monkeypatch.setattr(marketplace_cli, "_now", lambda: datetime.now(UTC) + timedelta(seconds=1))
     code, out = run(stratus, "deprecate-metadata", ident, "--email", "alice@example.org",
                     "--reason", "broken", "--p12-cert", str(tmp_path / "alice.p12"),
                     "--p12-password", "pw", "--marketplace", marketplace)
