@@ -25,9 +25,6 @@ echo "== pytest"
 pytest -q -ra --durations=15 "$@"
 if [ $# -eq 0 ]; then
   echo "== pytest: the service tests again, on PostgreSQL (a private cluster of this run)"
-  # left out until their fixtures follow the PostgreSQL mode (they share state across tests or
-  # open SQLite directly there): the access matrix, job staleness, SSRF clouds, cloud-side policy
-  STRATUSLAB_TEST_POSTGRES=1 pytest -q -ra tests/unit tests/security \
-    --ignore=tests/security/test_access_matrix.py --ignore=tests/unit/test_job_staleness.py \
-    --ignore=tests/security/test_image_url_ssrf.py --ignore=tests/unit/marketplace/test_cloud_side.py
+  # every fixture follows the mode (tests/helpers/cloud.py: own_database, migrated_engine)
+  STRATUSLAB_TEST_POSTGRES=1 pytest -q -ra tests/unit tests/security
 fi

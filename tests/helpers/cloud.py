@@ -3,7 +3,9 @@
 Migrations are the slow part of building a cloud, so the run migrates one SQLite database once
 (`migrated_template`, used by the session fixture `template_db`) and every test starts from a
 copy of it (`seed_data_dir`).  With STRATUSLAB_TEST_DATABASE_URL=postgresql://... the cloud
-uses that database instead, emptied before each test (`reset_database`).
+uses that database instead, emptied before each test (`reset_database`); a second cloud alive in
+the same test gets a database of its own in that cluster (`own_database`), and a test that opens
+the database without a cloud takes `migrated_engine`, so every fixture follows the run's mode.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratuslab.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 DB_FILE = "stratuslab.db"  # the server's default SQLite file in its data directory
 DATABASE_URL_ENV = "STRATUSLAB_TEST_DATABASE_URL"
@@ -22,11 +27,11 @@ DATABASE_URL_ENV = "STRATUSLAB_TEST_DATABASE_URL"
 def make_settings(data_dir: Path, **sections: dict[str, Any]) -> Settings:
     overrides: dict[str, dict[str, Any]] = {"server": {"data_dir": str(data_dir)},
                                             "hypervisor": {"driver": "simulated"}}
-    for name, values in sections.items():
-        overrides.setdefault(name, {}).update(values)
     url = os.environ.get(DATABASE_URL_ENV)
     if url:
         overrides["server"]["database_url"] = url
+    for name, values in sections.items():  # a test's own database_url (own_database) wins
+        overrides.setdefault(name, {}).update(values)
     return load_settings(None, env={}, overrides=overrides)
 
 
@@ -41,6 +46,41 @@ def reset_database(url: str) -> None:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def own_database(name: str) -> dict[str, str]:
+    """[server] settings for a cloud that lives next to another one in the same test.
+
+    On SQLite each data directory has its own file: nothing to add.  On PostgreSQL runs two
+    clouds on one database would be one cloud (and refuse to serve the same node twice): this
+    makes database `name` in the run's cluster, empty, and returns its URL as database_url.
+    """
+    url = os.environ.get(DATABASE_URL_ENV)
+    if not url:
+        return {}
+    from sqlalchemy import text
+
+    from stratuslab.persistence.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return {"database_url": url.rsplit("/", 1)[0] + "/" + name}
+
+
+def migrated_engine(data_dir: Path, template: Path) -> Engine:
+    """An engine on the test's cloud database at the head revision, without a cloud: a copy of
+    the template in `data_dir` on SQLite, the run's emptied and migrated database on PostgreSQL."""
+    from stratuslab.persistence import db
+
+    seed_data_dir(data_dir, template)
+    url = os.environ.get(DATABASE_URL_ENV)
+    engine = db.make_engine(url or f"sqlite:///{data_dir / DB_FILE}")
+    if url:
+        db.upgrade(engine)
+    return engine
 
 
 def migrated_template(directory: Path) -> Path:

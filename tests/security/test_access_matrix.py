@@ -48,7 +48,7 @@ from tests.helpers.access import (
     user,
 )
 from tests.helpers.authlab import ROOT_DN, ROOT_PW, Sink
-from tests.helpers.cloud import make_settings, seed_data_dir
+from tests.helpers.cloud import make_settings, own_database, seed_data_dir
 from tests.helpers.net import free_port
 
 from stratuslab.api.xmlrpc.router import all_methods
@@ -489,12 +489,15 @@ def reg_world(tmp_path_factory: pytest.TempPathFactory, template_db: Path, slapd
               smtp_port: int) -> Iterator[World]:
     """A cloud with a directory (real slapd), so the registration routes are served."""
     data = tmp_path_factory.mktemp("matrix-reg")
-    seed_data_dir(data, template_db)
+    # alive next to `world`: on PostgreSQL runs a database of its own (users, login throttle)
+    server = own_database("matrix_registration")
+    if not server:
+        seed_data_dir(data, template_db)
     ldap = {"url": slapd.url, "user_dn_template": "uid={user},ou=users,o=cloud",
             "search_base": "ou=users,o=cloud", "group_base": "ou=groups,o=cloud",
             "bind_dn": ROOT_DN, "bind_password": ROOT_PW, "timeout": 3}
     cloud: Cloud = build_cloud(make_settings(
-        data, auth={"ldap": ldap}, registration={"admin_email": "admin@example.org",
+        data, server=server, auth={"ldap": ldap}, registration={"admin_email": "admin@example.org",
                                                  "rate_limit": 1000},
         mail={"host": "127.0.0.1", "port": smtp_port, "sender": "cloud@example.org",
               "timeout": 5}))

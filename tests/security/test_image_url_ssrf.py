@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.cloud import drain, make_settings, seed_data_dir
+from tests.helpers.cloud import drain, make_settings, own_database, seed_data_dir
 from tests.helpers.net import serve_http
 
 from stratuslab.bootstrap import Cloud, build_cloud
@@ -56,9 +56,11 @@ def server() -> Iterator[str]:
         yield url
 
 
-def make_cloud(tmp_path: Path, template: Path, **images: Any) -> Iterator[tuple[Cloud, Principal]]:
-    seed_data_dir(tmp_path, template)
-    cloud = build_cloud(make_settings(tmp_path, images=images))
+def make_cloud(tmp_path: Path, template: Path, *, server: dict[str, str] | None = None,
+               **images: Any) -> Iterator[tuple[Cloud, Principal]]:
+    if not server:  # an own database (PostgreSQL runs) starts empty: no template, no reset
+        seed_data_dir(tmp_path, template)
+    cloud = build_cloud(make_settings(tmp_path, images=images, server=server or {}))
     cloud.identity.ensure_admin("adminpw")
     admin = cloud.identity.check_password("admin", "adminpw")
     cloud.identity.create_user(admin, "mallory", "mallorypw1")
@@ -70,7 +72,8 @@ def make_cloud(tmp_path: Path, template: Path, **images: Any) -> Iterator[tuple[
 
 @pytest.fixture
 def strict(tmp_path: Path, template_db: Path) -> Iterator[tuple[Cloud, Principal]]:
-    yield from make_cloud(tmp_path / "strict", template_db)
+    # a test may hold both clouds: on PostgreSQL runs this one has a database of its own
+    yield from make_cloud(tmp_path / "strict", template_db, server=own_database("ssrf_strict"))
 
 
 @pytest.fixture

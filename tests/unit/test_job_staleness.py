@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.helpers.cloud import DB_FILE, seed_data_dir
+from tests.helpers.cloud import migrated_engine, seed_data_dir
 
 from stratuslab.core.entities import Job
-from stratuslab.persistence import db
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
 from stratuslab.services.jobs import JobRunner
 
@@ -30,8 +29,7 @@ class ManualClock:
 
 @pytest.fixture
 def uow(tmp_path: Path, template_db: Path) -> Iterator[SqlUnitOfWorkFactory]:
-    seed_data_dir(tmp_path, template_db)
-    engine = db.make_engine(f"sqlite:///{tmp_path / DB_FILE}")
+    engine = migrated_engine(tmp_path, template_db)
     yield SqlUnitOfWorkFactory(engine)
     engine.dispose()
 

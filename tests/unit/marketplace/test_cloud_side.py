@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.cloud import drain, make_settings
+from tests.helpers.cloud import drain, make_settings, seed_data_dir
 from tests.helpers.marketdocs import creds, later, signed
 from tests.helpers.pki import Identity
 
@@ -23,7 +23,8 @@ from stratuslab.services.marketplace import xmldsig
 
 
 @pytest.fixture
-def mcloud(tmp_path: Path, ca: Identity) -> Iterator[Cloud]:
+def mcloud(tmp_path: Path, ca: Identity, template_db: Path) -> Iterator[Cloud]:
+    seed_data_dir(tmp_path / "data", template_db)  # on PostgreSQL runs: the emptied database
     ca_dir = tmp_path / "ca"
     ca_dir.mkdir()
     (ca_dir / "ca.pem").write_bytes(ca.cert_pem)
