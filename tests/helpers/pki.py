@@ -1,4 +1,6 @@
-"""Certificate factories made with `cryptography`: CAs, intermediates and endorser certificates carrying an email (marketplace signing, X.509 trust-chain tests)."""
+"""Certificate factories made with `cryptography`: CAs, intermediates and endorser certificates
+carrying an email (marketplace signing, X.509 trust-chain tests), and small EC chains with every
+knob a trust rule looks at (`ec_cert`, `ec_crl`)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -138,3 +140,73 @@ def make_crl(ca: Identity, revoked: tuple[Identity, ...] = (), *, issued: dateti
             x509.RevokedCertificateBuilder().serial_number(who.cert.serial_number)
             .revocation_date(issued).build())
     return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+# --- small EC chains for rule tests (fast: mutation runs build hundreds of them) ---------------
+
+_EC_USAGES = dict(digital_signature=True, content_commitment=False, key_encipherment=False,
+                  data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                  crl_sign=True, encipher_only=False, decipher_only=False)
+_SLASH_OIDS = {"DC": NameOID.DOMAIN_COMPONENT, "O": NameOID.ORGANIZATION_NAME,
+               "CN": NameOID.COMMON_NAME, "emailAddress": NameOID.EMAIL_ADDRESS}
+
+
+def slash_name(slash: str) -> x509.Name:
+    """`/DC=eu/O=People/CN=Ann` as an x509.Name (DC, O, CN, emailAddress)."""
+    return x509.Name([x509.NameAttribute(_SLASH_OIDS[k], v)
+                      for k, v in (part.split("=", 1) for part in slash.strip("/").split("/"))])
+
+
+@dataclass(frozen=True)
+class EcCert:
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+
+def ec_cert(dn: str, issuer: EcCert | None = None, *, start: datetime, end: datetime,
+            ca: bool | None = False, path_length: int | None = None,
+            cert_sign: bool | None = True, emails: tuple[str, ...] = ()) -> EcCert:
+    """A certificate for `dn` signed by `issuer` (self-signed without one).  `ca=None` leaves
+    basicConstraints out, `cert_sign=None` keyUsage; `emails` go into subjectAltName."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (x509.CertificateBuilder().subject_name(slash_name(dn))
+               .issuer_name(issuer.cert.subject if issuer else slash_name(dn))
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(start).not_valid_after(end))
+    if ca is not None:
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=ca, path_length=path_length if ca else None), critical=True)
+    if cert_sign is not None:
+        builder = builder.add_extension(
+            x509.KeyUsage(**{**_EC_USAGES, "key_cert_sign": cert_sign}), critical=True)
+    if emails:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.RFC822Name(e) for e in emails]), critical=False)
+    return EcCert(builder.sign(issuer.key if issuer else key, hashes.SHA256()), key)
+
+
+def ec_crl(ca: EcCert, *revoked: x509.Certificate, last_update: datetime, next_update: datetime,
+           signer: ec.EllipticCurvePrivateKey | None = None) -> x509.CertificateRevocationList:
+    """A CRL of `ca` listing `revoked` (signed by `signer` instead, to forge one)."""
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
+               .last_update(last_update).next_update(next_update))
+    for cert in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(cert.serial_number)
+            .revocation_date(last_update).build())
+    return builder.sign(signer or ca.key, hashes.SHA256())
+
+
+def ec_version_1(made: EcCert, signer: EcCert) -> x509.Certificate:
+    """`made` as an old version-1 certificate (cryptography writes v3 only: the TBS version is
+    set with pyasn1 and `signer` signs again).  Give it no extensions: v1 cannot carry them."""
+    from pyasn1.codec.der import decoder, encoder
+    from pyasn1.type import univ
+    from pyasn1_modules import rfc5280
+
+    parsed, _ = decoder.decode(made.cert.public_bytes(serialization.Encoding.DER),
+                               asn1Spec=rfc5280.Certificate())
+    parsed["tbsCertificate"]["version"] = "v1"
+    parsed["signature"] = univ.BitString.fromOctetString(signer.key.sign(
+        encoder.encode(parsed["tbsCertificate"]), ec.ECDSA(hashes.SHA256())))
+    return x509.load_der_x509_certificate(encoder.encode(parsed))

@@ -7,16 +7,15 @@ checked with its full message, so a changed word or a lost name shows."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
+from tests.helpers.pki import EcCert as Made
+from tests.helpers.pki import ec_cert, ec_crl, ec_version_1
 
 from stratuslab.core.errors import AuthenticationFailed, Unavailable
 from stratuslab.services.auth.x509.trust import (
@@ -34,52 +33,14 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 START, END = NOW - timedelta(days=1), NOW + timedelta(days=30)
 ROOT_DN, SUB_DN, USER_DN = ("/DC=eu/DC=lab/CN=Root CA", "/DC=eu/DC=lab/CN=Sub CA",
                             "/DC=eu/DC=lab/O=People/CN=Ann")
-ALL_USAGES = dict(digital_signature=True, content_commitment=False, key_encipherment=False,
-                  data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                  crl_sign=True, encipher_only=False, decipher_only=False)
-
-
-def name(slash: str) -> x509.Name:
-    oids = {"DC": NameOID.DOMAIN_COMPONENT, "O": NameOID.ORGANIZATION_NAME,
-            "CN": NameOID.COMMON_NAME}
-    return x509.Name([x509.NameAttribute(oids[k], v)
-                      for k, v in (part.split("=", 1) for part in slash.strip("/").split("/"))])
-
-
-@dataclass(frozen=True)
-class Made:
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
-
-
-def make(dn: str, issuer: Made | None = None, *, ca: bool | None = False,
-         path_length: int | None = None, cert_sign: bool | None = True,
-         start: datetime = START, end: datetime = END) -> Made:
-    """A certificate for `dn` signed by `issuer` (self-signed without one).  `ca=None` leaves
-    basicConstraints out; `cert_sign=None` leaves keyUsage out."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    builder = (x509.CertificateBuilder().subject_name(name(dn))
-               .issuer_name(issuer.cert.subject if issuer else name(dn))
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(start).not_valid_after(end))
-    if ca is not None:
-        builder = builder.add_extension(
-            x509.BasicConstraints(ca=ca, path_length=path_length if ca else None), critical=True)
-    if cert_sign is not None:
-        builder = builder.add_extension(
-            x509.KeyUsage(**{**ALL_USAGES, "key_cert_sign": cert_sign}), critical=True)
-    return Made(builder.sign(issuer.key if issuer else key, hashes.SHA256()), key)
+def make(dn: str, issuer: Made | None = None, **knobs: object) -> Made:
+    """A certificate valid from START to END unless told otherwise (tests.helpers.pki.ec_cert)."""
+    return ec_cert(dn, issuer, **{"start": START, "end": END, **knobs})  # type: ignore[arg-type]
 
 
 def crl(ca: Made, *revoked: x509.Certificate, next_update: datetime = END,
         signer: ec.EllipticCurvePrivateKey | None = None) -> x509.CertificateRevocationList:
-    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
-               .last_update(START).next_update(next_update))
-    for cert in revoked:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder().serial_number(cert.serial_number)
-            .revocation_date(START).build())
-    return builder.sign(signer or ca.key, hashes.SHA256())
+    return ec_crl(ca, *revoked, last_update=START, next_update=next_update, signer=signer)
 
 
 @pytest.fixture(scope="module")
@@ -203,25 +164,11 @@ def test_a_certificate_without_basic_constraints_is_no_ca_unless_it_is_version_1
                           untrusted=(no_flag.cert,))
     assert refused.value.message == f"certificate {SUB_DN} is not a CA"
     plain = make(ROOT_DN, ca=None, cert_sign=None)  # no extensions at all
-    v1_root = Made(_as_version_1(plain.cert, plain.key), plain.key)
+    v1_root = Made(ec_version_1(plain, plain), plain.key)
     assert v1_root.cert.version is x509.Version.v1
     ann = make(USER_DN, v1_root)
     assert verify_end_entity(ann.cert, TrustStore((v1_root.cert,)), NOW) == [ann.cert,
                                                                             v1_root.cert]
-
-
-def _as_version_1(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
-    """cryptography writes v3 only: set the version field of the TBS (pyasn1) and sign again."""
-    from pyasn1.codec.der import decoder, encoder
-    from pyasn1.type import univ
-    from pyasn1_modules import rfc5280
-
-    parsed, _ = decoder.decode(cert.public_bytes(Encoding.DER), asn1Spec=rfc5280.Certificate())
-    tbs = parsed["tbsCertificate"]
-    tbs["version"] = "v1"
-    parsed["signature"] = univ.BitString.fromOctetString(
-        key.sign(encoder.encode(tbs), ec.ECDSA(hashes.SHA256())))
-    return x509.load_der_x509_certificate(encoder.encode(parsed))
 
 
 def test_a_ca_whose_key_usage_lacks_cert_sign_cannot_issue(root: Made) -> None:
