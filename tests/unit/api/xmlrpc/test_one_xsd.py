@@ -6,20 +6,16 @@ the answer's elements are put into the schemas' namespace first (as upstream's R
 from __future__ import annotations
 
 import xmlrpc.client
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from lxml import etree
+from tests.helpers.onexsd import namespaced, schema
 from tests.unit.api.xmlrpc.fakes import ClientTransport, FakeBackend
 
 from stratuslab.api.xmlrpc import create_router, endpoint_versions
 
-XSD = Path(__file__).parents[3] / "data" / "one-xsd"
-NS = "http://opennebula.org/XMLSchema"
 SESSION = "oneadmin:secret"
 
 #: (method, arguments, schema file) per line; 3.2 had no datastore, ACL, cluster or zone schema
@@ -67,19 +63,6 @@ CALLS = {
     ],
 }
 CASES = [(line, *call) for line, calls in CALLS.items() for call in calls]
-
-
-@cache
-def schema(line: str, name: str) -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(XSD / line / f"{name}.xsd")))
-
-
-def namespaced(xml: str) -> etree._Element:
-    root = etree.fromstring(xml.encode())
-    for element in root.iter():
-        if isinstance(element.tag, str) and not element.tag.startswith("{"):
-            element.tag = f"{{{NS}}}{element.tag}"
-    return root
 
 
 @pytest.fixture(scope="module")
