@@ -18,7 +18,7 @@ states     | core/states.py                  | tests/unit/test_vm_state_machine.
 policy     | services/policy.py              | tests/unit/auth/test_policy.py tests/unit/auth/test_policy_rules.py
 volrules   | services/storage/rules.py       | tests/unit/storage/test_volume_rules.py tests/unit/storage/test_volume_lifecycle_rules.py
 ipam       | services/network/ipam.py        | tests/unit/network/test_ipam_rules.py tests/unit/network/test_ipam.py
-xmldsig    | services/marketplace/xmldsig.py | tests/unit/marketplace/test_signing.py tests/unit/marketplace/test_signature_refusals.py
+xmldsig    | services/marketplace/xmldsig.py | tests/unit/marketplace/test_xmldsig_rules.py tests/unit/marketplace/test_signing.py tests/unit/marketplace/test_signature_refusals.py
 mptrust    | services/marketplace/trust.py   | tests/unit/marketplace/test_trust_rules.py tests/unit/marketplace/test_signing.py tests/unit/marketplace/test_signature_refusals.py
 x509trust  | services/auth/x509/trust.py     | tests/unit/auth/test_x509_trust_rules.py tests/unit/auth/test_certificates.py
 proxy      | services/auth/x509/proxy.py     | tests/unit/auth/test_certificates.py tests/unit/auth/test_voms.py

@@ -46,7 +46,8 @@ def test_a_signature_below_the_root_is_refused(alice: Identity, trust: TrustStor
     sig = _signature(root)
     root.remove(sig)
     root[0].append(sig)  # moved into the first child: it no longer envelops the whole document
-    with pytest.raises(SignatureInvalid, match="expected one Signature element|no signature"):
+    with pytest.raises(SignatureInvalid, match="expected one Signature element, as the last "
+                       "child of rdf:RDF"):
         xmldsig.verify_document(_bytes(root), trust, now=NOW)
 
 
@@ -104,7 +105,8 @@ def test_a_reference_to_part_of_the_document_is_refused(alice: Identity,
 def test_a_signing_certificate_not_yet_valid_is_refused(alice: Identity,
                                                         trust: TrustStore) -> None:
     doc = signed(alice)
-    with pytest.raises(SignatureInvalid, match="not valid before|not yet valid"):
+    with pytest.raises(SignatureInvalid, match=r"^invalid metadata: certificate '.*Alice "
+                       r"Example.*' is not valid before "):
         xmldsig.verify_document(doc, trust, now=NOW - timedelta(days=3))
 
 

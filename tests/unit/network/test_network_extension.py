@@ -151,7 +151,8 @@ def test_admin_network_management_and_refusals(
     svc.hold(admin, "lab", "10.30.0.10", "router")
     res, leases = svc.reserve(alice, "lab", 2)
     assert [le.ip for le in leases] == ["10.30.0.11", "10.30.0.12"]  # the held one is skipped
-    with pytest.raises(Conflict, match="in use|leases"):
+    with pytest.raises(Conflict, match=r"^network lab still has 2 leases \(reservations\); "
+                       "kill those VMs and release the reservations first$"):
         svc.delete(admin, "lab")
     svc.release_reservation(alice, res.id or 0)
     svc.delete(admin, "lab")
