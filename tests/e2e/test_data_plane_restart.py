@@ -148,7 +148,8 @@ def test_guests_outlive_server_restarts_and_every_way_back_replugs_them(real: Se
         aside.rename(root)
     srv.cli("recover-instance", str(b["id"]), "retry")
     wait_state(srv, b["id"], ("running",), timeout=120)
-    until(lambda: reaches_gateway(srv, b["id"]), "b never reached its gateway after recover")
+    wait_until(lambda: reaches_gateway(srv, b["id"]), timeout=120,
+               message="b never reached its gateway after recover")
 
     # a suspended and resumed, then rebooted: each time it reaches its gateway again
     srv.cli("suspend-instance", str(a["id"]))
