@@ -225,6 +225,20 @@ def update(call: Call, collection: str, ident: str, updates: Mapping[str, Any]) 
         raise OcciError(405, f"/{collection}/{ident} cannot be updated")
 
 
+def replace(call: Call, collection: str, ident: str, given: Mapping[str, Any]) -> None:
+    """Full update (PUT on an instance): the entity as the client read it, some attributes
+    changed.  What the server owns (immutable attributes: id, state...) is ignored, since it
+    may have moved since the client read it; any other attribute that differs from the current
+    rendering is changed as a partial update would (one that cannot change is refused there,
+    naming the changeable ones)."""
+    current = get_one(call, collection, ident).attributes
+    owned = {a.name for c in call.registry.categories.values() for a in c.attributes
+             if not a.mutable} - set(UPDATABLE.get(collection, {}))
+    changed = {k: v for k, v in given.items() if k not in owned and current.get(k) != v}
+    if changed:
+        update(call, collection, ident, changed)
+
+
 def delete(call: Call, collection: str, ident: str) -> None:
     b, p = call.backend, call.principal
     if collection == "compute":

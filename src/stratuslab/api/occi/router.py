@@ -118,13 +118,14 @@ class _Occi:
                 action, attributes = wire.parse_action(body, call.registry)
                 ops.act(call, name, ident, request.query_params["action"], action, attributes)
                 return Response("OK\n", media_type="text/plain")
-            if request.method == "POST" and not links:
-                ops.update(call, name, ident, wire.parse_update(body))
+            if request.method in ("POST", "PUT") and not links:
+                change = ops.update if request.method == "POST" else ops.replace
+                change(call, name, ident, wire.parse_update(body))
                 return wire.entity_response(ops.get_one(call, name, ident), media, call.registry)
             raise OcciError(
                 405,
                 f"{request.method} on /{name}/{ident} is not supported: create with POST on "
-                f"/{name}/, change attributes with POST on /{name}/{ident}",
+                f"/{name}/, change attributes with POST (or PUT) on /{name}/{ident}",
             )
 
         return await self.run(request, work)

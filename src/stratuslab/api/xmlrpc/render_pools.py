@@ -241,7 +241,7 @@ def vnet_xml(net: NetworkRecord | Mapping[str, object], ids: Ids, *, pool: bool 
                 ("BRIDGE_TYPE", "linux"),
                 ("STATE", 1),  # READY
                 ("PREV_STATE", 1),
-                ("PARENT_NETWORK_ID", ""),
+                ("PARENT_NETWORK_ID", "" if net.parent_id is None else net.parent_id),
                 ("TEMPLATE_ID", -1),
                 ("VN_MAD", "bridge"),
                 ("PHYDEV", ""),

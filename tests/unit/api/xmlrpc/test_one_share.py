@@ -14,8 +14,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from tests.helpers.cloud import drain
+from tests.helpers.onexsd import namespaced, schema
 from tests.unit.api.xmlrpc.fakes import ClientTransport
-from tests.unit.api.xmlrpc.test_one_xsd import namespaced, schema
 
 from stratuslab.api.xmlrpc import create_router, endpoint_versions
 from stratuslab.api.xmlrpc.services import ServicesBackend
@@ -233,3 +233,35 @@ def test_undeploy_ends_in_undeployed_and_resume_boots_again(
     drain(cloud)
     assert ok(one.vm.action(ALICE, "undeploy-hard", vm_id)) == vm_id  # from poweroff: at once
     assert state(one, vm_id) == ("9", "0")
+
+
+# ---- reservations ----------------------------------------------------------------------------
+
+
+def test_vn_reserve_makes_a_network_of_the_callers_that_nics_take_addresses_from(
+    lines: dict[str, Any], one: Any, cloud: Cloud, image: int
+) -> None:
+    net_id = int(ok(one.vn.allocate(ALICE, 'NAME="pool"\nAR=[TYPE="IP4", IP="192.168.60.10", '
+                                           'SIZE="10"]', -1)))  # fmt: skip
+    rid = int(ok(one.vn.reserve(ALICE, net_id, 'SIZE="2"\nNAME="kept"')))
+    assert rid >= 1_000_000 and rid != net_id
+    xml = valid_in_both_lines(lines, "vn", rid)
+    assert f"<PARENT_NETWORK_ID>{net_id}</PARENT_NETWORK_ID>" in xml and xml.count("<AR>") == 2
+    assert "<NAME>kept</NAME>" in xml and "<UNAME>alice</UNAME>" in xml
+    reserved = {ip.split("]")[0] for ip in xml.split("<IP><![CDATA[")[1:]}
+    assert len(reserved) == 2 and reserved <= {f"192.168.60.{n}" for n in range(10, 20)}
+    assert f"<ID>{rid}</ID>" in ok(one.vnpool.info(ALICE, -2, -1, -1))
+    assert code(one.vn.info(BOB, rid)) == NO_EXISTS
+    assert code(one.vn.delete(BOB, rid)) == NO_EXISTS
+    assert code(one.vn.chmod(ALICE, rid, *KEEP3, 1, 0, 0, *KEEP3)) == ACTION
+    vm_id = int(ok(one.vm.allocate(ALICE, f'NAME="r"\nMEMORY="128"\nDISK=[IMAGE_ID="{image}"]\n'
+                                          f'NIC=[NETWORK_ID="{rid}"]', False)))  # fmt: skip
+    drain(cloud)
+    vm = ok(one.vm.info(ALICE, vm_id))
+    assert vm.split("<IP><![CDATA[")[1].split("]")[0] in reserved
+    assert "<USED_LEASES>1</USED_LEASES>" in ok(one.vn.info(ALICE, rid))
+    assert code(one.vn.delete(ALICE, rid)) == ACTION  # in use by the VM
+    ok(one.vm.action(ALICE, "terminate-hard", vm_id))
+    drain(cloud)
+    assert ok(one.vn.delete(ALICE, rid)) == rid
+    assert code(one.vn.info(ALICE, rid)) == NO_EXISTS

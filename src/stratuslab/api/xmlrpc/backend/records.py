@@ -146,6 +146,8 @@ class NetworkRecord:
     attrs: Mapping[str, str] = field(default_factory=dict)
     permissions: str = "um-u-----"  # owner/group/other rights, OpenNebula's nine letters
     template: str = ""  # the OpenNebula TEMPLATE it was given (vn.allocate, vn.update)
+    parent_id: int | None = None  # set on a reservation's network (one.vn.reserve)...
+    parent: str = ""  # ...with the parent network's name
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> NetworkRecord:

@@ -2,9 +2,11 @@
 
 Works over the NetworkService (`network` of CloudServices); what it cannot do yet raises
 Unsupported (0x800).  OpenNebula ids are the networks' database ids; address
-ranges are the network's ranges in order (AR_ID = index); `one.vn.reserve` answers the id of
-the reservation the service made (our reservations are not networks of their own).
-Translation only.  Imports core, services and this package.
+ranges are the network's ranges in order (AR_ID = index).  `one.vn.reserve` makes a reservation
+of the parent's addresses, which OpenNebula shows as a network of its own: here it is virtual
+network RESERVATION_BASE + the reservation's id (its owner's, PARENT_NETWORK_ID the parent, one
+AR per reserved address); a NIC on it takes one of the reserved addresses, and deleting it
+releases the reservation.  Translation only.  Imports core, services and this package.
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from stratuslab.api.xmlrpc.backend import (
 from stratuslab.api.xmlrpc.services.common import Deps, owner_names
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidInput, NotFound, Unsupported
-from stratuslab.core.network import Network
+from stratuslab.core.network import Lease, Network
+from stratuslab.core.network import Reservation as AddressReservation
 from stratuslab.services.network.service import NetworkService
 
 LISTING = "one.vnpool.info"
+#: virtual network ids from here on are reservations (one.vn.reserve): 1000000 + reservation id
+RESERVATION_BASE = 1_000_000
 #: template attributes shown elsewhere than in TEMPLATE (or computed from the network itself)
 _NOT_KEPT = frozenset({"NAME", "AR", "LEASES", "NETWORK_ADDRESS", "NETWORK_MASK", "BRIDGE"})
 _SIZES = {"A": 8, "B": 16, "C": 24}  # OpenNebula 3.x NETWORK_SIZE class names -> prefix
@@ -135,6 +140,23 @@ def _record(net: Network, used: int) -> NetworkRecord:
     )
 
 
+def _reservation_record(res: AddressReservation, leases: Sequence[Lease],
+                        ids: Mapping[str, int]) -> NetworkRecord:
+    """A reservation as OpenNebula shows one: a network of the caller's, one AR per address."""
+    assert res.id is not None
+    return NetworkRecord(
+        id=RESERVATION_BASE + res.id,
+        name=res.name or f"{res.network}-reservation-{res.id}",
+        owner=res.owner,
+        group="users",
+        address_ranges=tuple({"TYPE": "IP4", "IP": le.ip, "SIZE": 1} for le in leases),
+        used_leases=sum(1 for le in leases if le.vm_id is not None),
+        permissions="um-------",
+        parent_id=ids[res.network],
+        parent=res.network,
+    )
+
+
 class NetworkCalls:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -143,6 +165,9 @@ class NetworkCalls:
         return self.deps.network
 
     def _network(self, net_id: int) -> Network:
+        if net_id >= RESERVATION_BASE:
+            raise Unsupported(f"changing virtual network {net_id}, a reservation (one.vn.reserve)"
+                              "; it can be shown, used by NICs and deleted")
         for view in self._service().networks():
             if view.network.id == net_id:
                 return view.network
@@ -151,6 +176,10 @@ class NetworkCalls:
     def nic_command(self, principal: Principal, nic: NicRequest) -> dict[str, str]:
         """A NIC of a VM template -> RunInstance.nics entry {"network": name, "ip": address}."""
         wanted: int | str | None = nic.network_id if nic.network_id is not None else nic.network
+        if isinstance(wanted, int) and wanted >= RESERVATION_BASE:
+            res = self._reservation(principal, wanted)
+            return {"network": res.parent, "reservation": str(wanted - RESERVATION_BASE),
+                    **({"ip": nic.ip} if nic.ip else {})}
         if wanted is None:
             raise InvalidInput("a NIC needs NETWORK_ID or NETWORK", hint=f"list them: {LISTING}")
         for net in self.list(principal):
@@ -182,7 +211,16 @@ class NetworkCalls:
 
     def list(self, principal: Principal) -> Sequence[NetworkRecord]:
         views = sorted(self._service().networks(principal), key=lambda v: v.network.id or 0)
-        return [_record(v.network, v.usage.leases_used) for v in views]
+        ids = {v.network.name: v.network.id or 0 for v in views}
+        reserved = [_reservation_record(res, leases, ids) for res, leases
+                    in self._service().reservations(principal) if res.network in ids]
+        return [_record(v.network, v.usage.leases_used) for v in views] + reserved
+
+    def _reservation(self, principal: Principal, net_id: int) -> NetworkRecord:
+        for rec in self.list(principal):
+            if rec.id == net_id:
+                return rec
+        raise NotFound("virtual network", net_id, LISTING)
 
     def allocate(self, principal: Principal, request: NetworkAllocate) -> int:
         subnet = _subnet(request)
@@ -220,6 +258,10 @@ class NetworkCalls:
         self._service().update_template(principal, self._network(net_id).name, text)
 
     def delete(self, principal: Principal, net_id: int) -> None:
+        if net_id >= RESERVATION_BASE:
+            self._reservation(principal, net_id)  # NotFound when not the caller's to see
+            self._service().release_reservation(principal, net_id - RESERVATION_BASE)
+            return
         self._service().delete(principal, self._network(net_id).name)
 
     def add_range(self, principal: Principal, net_id: int, ar: AddressRange) -> None:
@@ -253,7 +295,7 @@ class NetworkCalls:
             principal, self._network(net_id).name, reservation.size, reservation.name or ""
         )
         assert made.id is not None  # stored
-        return made.id
+        return RESERVATION_BASE + made.id
 
 
 def _ip(address: str) -> str:
