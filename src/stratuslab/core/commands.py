@@ -32,5 +32,10 @@ class RunInstance:
     readonly_disks: tuple[str, ...] = ()  # volume UUIDs or marketplace ids, read-only
     #: a marketplace identifier (27 characters) instead of image_id
     image_ref: str | None = None
+    #: where it may run: a requirement expression over host attributes (core.requirements)
+    requirements: str = ""
+    #: how hosts are ranked for it: pack, stripe or load (or OpenNebula's SCHED_RANK forms);
+    #: empty: the cloud's [scheduler] policy
+    rank: str = ""
     #: backend hints that are not part of the public model (e.g. simulated failure injection)
     extra: Mapping[str, Any] = field(default_factory=dict)

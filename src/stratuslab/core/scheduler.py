@@ -70,6 +70,22 @@ def host_attributes(h: Host) -> dict[str, object]:
             "VMS": h.vms}
 
 
+#: OpenNebula's SCHED_RANK expressions for its three classic policies
+ONE_RANKS = {"-RUNNING_VMS": "pack", "RUNNING_VMS": "stripe", "FREE_CPU": "load"}
+
+
+def rank_policy(rank: str) -> str:
+    """A VM's --rank / SCHED_RANK: a policy name, or OpenNebula's rank of that policy."""
+    text = rank.strip()
+    if text.replace(" ", "").upper() in ONE_RANKS:
+        return ONE_RANKS[text.replace(" ", "").upper()]
+    if text.lower() in POLICIES:
+        return text.lower()
+    raise InvalidInput(f"rank {rank[:64]!r} is not one of {', '.join(POLICIES)} (or "
+                       f"{', '.join(ONE_RANKS)})",
+                       hint="use pack (fill hosts), stripe (spread) or load (least loaded)")
+
+
 def policy_of(name: str) -> str:
     if name not in POLICIES:
         raise InvalidInput(f"scheduling policy {name!r} is not one of {', '.join(POLICIES)}",

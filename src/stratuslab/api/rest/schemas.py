@@ -31,6 +31,10 @@ class RunInstanceBody(Strict):
     nics: list[dict[str, str]] = Field(
         [], description="NICs: {network, ip, secgroup (comma separated), reservation}; "
         "none: one NIC on the default network")
+    requirements: str = Field("", max_length=1024, description="hosts it may run on, e.g. "
+                              'CPUS >= 4 & ARCH = "x86*" (attributes: stratus host show)')
+    rank: str = Field("", max_length=64, description="pack, stripe or load; empty: the cloud's "
+                      "[scheduler] policy")
     extra: dict[str, Any] = Field({}, description="driver hints (admin only)")
 
 

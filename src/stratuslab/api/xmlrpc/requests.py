@@ -131,6 +131,8 @@ def vm_request(tpl: Template) -> VmRequest:
         inbound_ports=_ports(tpl.get("INBOUND_PORTS")),
         swap_mib=_swap(swap),
         template_text=render(tpl),
+        requirements=tpl.get("SCHED_REQUIREMENTS") or "",
+        rank=tpl.get("SCHED_RANK") or "",
     )
 
 

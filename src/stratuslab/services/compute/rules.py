@@ -12,6 +12,8 @@ from stratuslab.core.entities import Image, InstanceType
 from stratuslab.core.errors import InvalidInput
 from stratuslab.core.instance import is_reserved_context_key
 from stratuslab.core.quotas import ComputeUsage
+from stratuslab.core.requirements import parse
+from stratuslab.core.scheduler import rank_policy
 
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 CONTEXT_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -57,6 +59,9 @@ def validate_run(types: InstanceTypes, cmd: RunInstance) -> InstanceType:
         raise InvalidInput(f"--swap {cmd.swap_mib} MiB is out of range (0-{MAX_RAM_MIB})")
     if cmd.name is not None:
         check_name(cmd.name)
+    parse(cmd.requirements)  # refused here, with the place, not when a host is sought
+    if cmd.rank:
+        rank_policy(cmd.rank)
     for gb in cmd.volatile_gb:
         if not 1 <= gb <= 1024:
             raise InvalidInput(f"volatile disk of {gb} GB is out of range (1-1024 GB)")

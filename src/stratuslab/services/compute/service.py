@@ -11,6 +11,7 @@ from stratuslab.core.entities import ImageState, InstanceType, Job, Principal, V
 from stratuslab.core.errors import Conflict, InvalidInput, InvalidState, NotFound
 from stratuslab.core.hypervisor import VmHandle
 from stratuslab.core.ports import Page, UnitOfWork, VmFilter
+from stratuslab.core.scheduler import rank_policy
 from stratuslab.core.states import VmAction, VmState
 from stratuslab.services.common import record
 from stratuslab.services.compute.manage import ManageMixin
@@ -81,6 +82,8 @@ class ComputeService(ManageMixin):
                 "context_method": cmd.context_method, "context": dict(cmd.context),
                 "ssh_keys": list(cmd.ssh_keys), "user_data": cmd.user_data,
                 "volatile_gb": list(cmd.volatile_gb), "extra": dict(cmd.extra),
+                **({"requirements": cmd.requirements} if cmd.requirements.strip() else {}),
+                **({"sched_policy": rank_policy(cmd.rank)} if cmd.rank else {}),
             },
             created_at=now, updated_at=now,
         )

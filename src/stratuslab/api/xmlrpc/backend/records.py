@@ -51,6 +51,9 @@ class VmRequest:
     swap_mib: int | None
     #: the full template text as rendered back (kept as the VM's TEMPLATE)
     template_text: str
+    #: SCHED_REQUIREMENTS and SCHED_RANK (OpenNebula's scheduling attributes)
+    requirements: str = ""
+    rank: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,8 @@ class VmCalls:
             persistent_disks=disks.persistent,
             readonly_disks=disks.readonly,
             nics=tuple(self.networks.nic_command(principal, nic) for nic in request.nics),
+            requirements=request.requirements,
+            rank=request.rank,
         )
 
     @staticmethod
