@@ -461,7 +461,8 @@ def test_cloud_refuses_bad_documents_from_a_compromised_mirror(
     for name, (ident, doc, _expected) in bad_documents.items():
         RogueMarketplace.docs[ident] = [doc]
         err = refused(mirror_cloud, ident, f"no verifiable entry for image {ident}")
-        assert "invalid metadata" in err, (name, err)
+        # the site refuses to boot it (kind forbidden, like a policy refusal) and says where to look
+        assert f"see why with: stratus policy-image {ident}" in err, (name, err)
     explained = mirror_cloud.cli("policy-image", ident, check=False)
     assert explained.returncode != 0 and "refused" in explained.stdout
     assert "invalid metadata" not in explained.stdout  # the reason itself, e.g. not trusted

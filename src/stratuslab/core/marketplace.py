@@ -94,6 +94,15 @@ class PolicyRefused(CloudError):
     hint_template = "see why with: stratus policy-image {identifier}"
 
 
+class UntrustedImage(CloudError):
+    """The site does not trust what it would boot: no signed entry of the image verifies (chain,
+    signature, revocation), or the registered image no longer matches its entry.  The same kind
+    as a policy refusal: both are the site refusing to boot an image, whatever the reason (REST
+    and OCCI 403, XML-RPC AUTHORIZATION), while a malformed upload stays `InvalidMetadata`."""
+
+    kind = ErrorKind.FORBIDDEN
+
+
 @dataclass(frozen=True, slots=True)
 class Checksum:
     algorithm: str  # "SHA-1", "SHA-256", "MD5", "SHA-512" as written in the metadata

@@ -9,33 +9,21 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.cloud import drain, make_settings
+from tests.helpers.cloud import drain
 from tests.helpers.cloud import import_marketplace as imported
 from tests.helpers.marketdocs import creds, later, signed
 from tests.helpers.pki import Identity
 
-from stratuslab.bootstrap import Cloud, build_cloud
+from stratuslab.bootstrap import Cloud
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Principal
 from stratuslab.drivers.storage import imagecheck
 from stratuslab.services.marketplace import PolicyLists, TrustPolicy, xmldsig
 from stratuslab.services.marketplace.trust import TrustStore
-
-
-@pytest.fixture
-def mcloud(tmp_path: Path, ca: Identity) -> Iterator[Cloud]:
-    ca_dir = tmp_path / "ca"
-    ca_dir.mkdir()
-    (ca_dir / "ca.pem").write_bytes(ca.cert_pem)
-    c = build_cloud(make_settings(tmp_path / "data", marketplace={"ca_dir": str(ca_dir)}))
-    c.identity.ensure_admin("adminpw")
-    yield c
-    c.stop()
 
 
 @pytest.fixture

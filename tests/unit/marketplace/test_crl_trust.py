@@ -25,7 +25,7 @@ from stratuslab.bootstrap import Cloud, build_cloud
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import DriverError
-from stratuslab.core.marketplace import InvalidMetadata
+from stratuslab.core.marketplace import InvalidMetadata, UntrustedImage
 from stratuslab.drivers.identity.crlfetch import HttpCrlFetcher
 
 EMAIL = "carol@example.org"
@@ -109,7 +109,7 @@ def test_endorser_revoked_at_the_distribution_point_is_refused_at_upload_import_
 
     with pytest.raises(InvalidMetadata, match="revoked by its CA"):  # upload
         upload(cloud, document(tmp_path, carol, "later"))
-    with pytest.raises(InvalidMetadata, match="revoked by its CA"):  # import
+    with pytest.raises(UntrustedImage, match="revoked by its CA"):  # import
         cloud.services.marketplace_images.request_import(admin, waiting)
     cloud.compute.act(admin, vm.id, "release")  # boot
     drain(cloud)

@@ -24,7 +24,7 @@ from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Image, Principal, Vm
 from stratuslab.core.errors import CloudError
 from stratuslab.core.hypervisor import DiskSpec
-from stratuslab.core.marketplace import IDENTIFIER_RE, InvalidMetadata
+from stratuslab.core.marketplace import IDENTIFIER_RE, MetadataEntry, UntrustedImage
 from stratuslab.core.node import Node
 from stratuslab.core.ports import UnitOfWork, UnitOfWorkFactory
 from stratuslab.services.common import record
@@ -55,12 +55,7 @@ class MarketplaceLaunchCheck(VmExtension):
         if image is None or not image.marketplace_id:
             return  # not a marketplace image (or unknown: compute says so)
         entry, _verdict = self.images.judge(image.marketplace_id)
-        if image.sha1 and entry.sha1 and image.sha1.lower() != entry.sha1.lower():
-            raise InvalidMetadata(
-                f"image {image.id} holds SHA-1 {image.sha1} but marketplace entry "
-                f"{entry.identifier} now says {entry.sha1}",
-                hint=f"import it again: stratus run-instance {entry.identifier}",
-            )
+        _check_same_image(image, entry)
 
     def on_create(self, uow: UnitOfWork, principal: Principal, vm: Vm, cmd: RunInstance) -> None:
         refs = marketplace_refs(cmd.readonly_disks)
@@ -79,12 +74,8 @@ class MarketplaceLaunchCheck(VmExtension):
     def _check(self, vm: Vm, ident: str, image: Image | None, *, allow_files: bool) -> None:
         try:
             entry, _verdict = self.images.judge(ident)
-            if image is not None and image.sha1 and entry.sha1 and \
-                    image.sha1.lower() != entry.sha1.lower():
-                raise InvalidMetadata(
-                    f"image {image.id} holds SHA-1 {image.sha1} but marketplace entry "
-                    f"{ident} now says {entry.sha1}",
-                    hint=f"import it again: stratus run-instance {ident}")
+            if image is not None:
+                _check_same_image(image, entry)
             _path, refetched = self.images.fetcher.checked(entry, allow_files=allow_files)
         except CloudError as exc:
             self._event(vm, "image-refused", f"marketplace image {ident} refused at boot: "
@@ -113,6 +104,15 @@ class MarketplaceLaunchCheck(VmExtension):
             disks.append(DiskSpec(f"mkt-{i}", str(path), format=entry.format or "raw",
                                   readonly=True))
         return PrologAdditions(disks=tuple(disks))
+
+
+def _check_same_image(image: Image, entry: MetadataEntry) -> None:
+    """The registered image must still be the one the (current) entry signs."""
+    if image.sha1 and entry.sha1 and image.sha1.lower() != entry.sha1.lower():
+        raise UntrustedImage(
+            f"image {image.id} holds SHA-1 {image.sha1} but marketplace entry "
+            f"{entry.identifier} now says {entry.sha1}",
+            hint=f"import it again: stratus run-instance {entry.identifier}")
 
 
 def _was_file_import(image: Image) -> bool:

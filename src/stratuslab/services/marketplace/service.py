@@ -23,6 +23,7 @@ from stratuslab.core.marketplace import (
     MarketplaceRepository,
     MetadataEntry,
     StoredEntry,
+    UntrustedImage,
     Verdict,
     format_date,
     parse_date,
@@ -141,7 +142,8 @@ class ImageGate:
         return self.trust
 
     def admit(self, identifier: str, documents: Sequence[bytes]) -> tuple[MetadataEntry, Verdict]:
-        """The entry to boot among `documents`; raises InvalidMetadata / PolicyRefused with reasons."""
+        """The entry to boot among `documents`; raises UntrustedImage / PolicyRefused with reasons
+        (one kind, forbidden: the site refuses to boot it)."""
         self.refresh()
         now = self.clock()
         entries: list[MetadataEntry] = []
@@ -157,7 +159,7 @@ class ImageGate:
                 continue
             entries.append(entry)
         if not entries:
-            raise InvalidMetadata(
-                f"no verifiable entry for image {identifier}: " + ("; ".join(problems) or "none found")
-            )
+            raise UntrustedImage(
+                f"no verifiable entry for image {identifier}: " + ("; ".join(problems) or "none found"),
+                hint=f"see why with: stratus policy-image {identifier}")
         return self.policy.choose(entries, now)
