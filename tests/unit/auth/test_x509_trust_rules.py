@@ -335,6 +335,7 @@ def test_the_ca_directory_is_read_again_when_it_changes(tmp_path: Path, root: Ma
     (tmp_path / "other.pem").write_bytes(_pem(other.cert))
     os.utime(tmp_path, ns=(0, os.stat(tmp_path).st_mtime_ns + 1_000_000_000))
     assert set(directory().cas) == {root.cert, other.cert}
+    assert CaDirectory(tmp_path)().require_crl is False  # the relaxed store unless told
 
 
 def test_client_certificates_come_as_pem_or_der(user: Made) -> None:
