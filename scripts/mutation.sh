@@ -22,7 +22,7 @@ xmldsig    | services/marketplace/xmldsig.py | tests/unit/marketplace/test_xmlds
 mptrust    | services/marketplace/trust.py   | tests/unit/marketplace/test_trust_rules.py tests/unit/marketplace/test_signing.py tests/unit/marketplace/test_signature_refusals.py
 x509trust  | services/auth/x509/trust.py     | tests/unit/auth/test_x509_trust_rules.py tests/unit/auth/test_certificates.py
 proxy      | services/auth/x509/proxy.py     | tests/unit/auth/test_x509_proxy_rules.py tests/unit/auth/test_certificates.py tests/unit/auth/test_voms.py
-jobs       | services/jobs.py                | tests/unit/test_job_staleness.py tests/unit/test_compute_service.py
+jobs       | services/jobs.py                | tests/unit/test_job_runner_rules.py tests/unit/test_job_staleness.py tests/unit/test_compute_service.py
 "
 
 run_one() {
