@@ -99,10 +99,14 @@ _LOOPS = (ast.While, ast.For, ast.AsyncFor)
 
 
 def _module_call(node: ast.AST, names: set[str]) -> bool:
-    """`time.X(...)` or `asyncio.X(...)` with X in names."""
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name) and node.func.value.id in ("time", "asyncio")
-            and node.func.attr in names)
+    """`time.X(...)` or `asyncio.X(...)` with X in names, or a bare `X(...)` (from time import X)."""
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    if isinstance(f, ast.Name):
+        return f.id in names and f.id in ("sleep", "monotonic", "perf_counter")
+    return (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+            and f.value.id in ("time", "asyncio") and f.attr in names)
 
 
 def _own_nodes(scope: ast.AST) -> list[tuple[ast.AST, ast.AST | None]]:
@@ -184,13 +188,14 @@ def test_no_sleep_stands_in_for_a_state_and_no_timing_thresholds() -> None:
 def test_the_sleep_and_timing_rule_tells_polls_from_sleeps_and_thresholds() -> None:
     source = """
 import time
+from time import sleep
 def poll(check):
     deadline = time.monotonic() + 5
     while not check():
         assert time.monotonic() < deadline, "what was awaited"
         time.sleep(0.1)
 def waits_blind():
-    time.sleep(1)
+    sleep(1)
 def spins(server):
     while not server.started:
         time.sleep(0.02)
@@ -204,7 +209,7 @@ def pairs(console):
     assert "ready" in console
 """
     assert _sleep_and_timing_findings(source, "t.py") == [
-        "t.py::waits_blind:9 sleeps outside a polling loop",
-        "t.py::spins:12 polls without a deadline",
-        "t.py::threshold:17 asserts on a duration",
+        "t.py::waits_blind:10 sleeps outside a polling loop",
+        "t.py::spins:13 polls without a deadline",
+        "t.py::threshold:18 asserts on a duration",
     ]
