@@ -468,6 +468,10 @@ XMLRPC: dict[str, Row] = {
     "one.user.chauth": admin_only(True, objects={"id": "user_id"},
                                   body=lambda o: [_one(o["id"]), "core", "Chauth-pw-1"]),
     "one.host.update": admin_only(True, body=lambda o: [0, 'RACK="r1"', 0]),
+    "one.user.quota": admin_only(True, objects={"id": "user_id"},
+                                 body=lambda o: [_one(o["id"]), 'VM=[VMS="-1"]']),
+    "one.group.quota": admin_only(True, objects={"id": "group_id"},
+                                  body=lambda o: [_one(o["id"]), 'VM=[VMS="-1"]']),
 }
 
 

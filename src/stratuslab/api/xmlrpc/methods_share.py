@@ -2,8 +2,8 @@
 
 `one.{image,template,vm,vn}.chmod` (nine rights, each 1 set, 0 clear, -1 keep),
 `one.{image,template,vn}.chown` (ids, -1 keep), `one.{image,template}.rename`,
-`one.{user,image,vn,host}.update` (the object's free-form TEMPLATE, replaced or merged) and
-`one.user.chauth` (core password or x509 subject).  Each handler decodes arguments, calls the
+`one.{user,image,vn,host}.update` (the object's free-form TEMPLATE, replaced or merged),
+`one.user.chauth` (core password or x509 subject) and `one.{user,group}.quota` (VM quotas).  Each handler decodes arguments, calls the
 backend and answers the object's id; who may do what is the services' business.  Imports only
 core and this package.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from stratuslab.api.xmlrpc import template
+from stratuslab.api.xmlrpc import requests, template
 from stratuslab.api.xmlrpc.backend import Rights
 from stratuslab.api.xmlrpc.dispatch import Ctx, Method, Param
 from stratuslab.core.errors import InvalidInput, NotFound
@@ -54,6 +54,18 @@ def user_update(ctx: Ctx, user_id: int, text: str, merge: int) -> int:
 def user_chauth(ctx: Ctx, user_id: int, driver: str, secret: str) -> int:
     ctx.backend.identity.user_chauth(ctx.principal, user_id, driver, secret)
     return user_id
+
+
+def user_quota(ctx: Ctx, user_id: int, text: str) -> int:
+    ctx.backend.identity.quota_set(ctx.principal, "user", user_id,
+                                   requests.vm_quota(template.parse(text)))
+    return user_id
+
+
+def group_quota(ctx: Ctx, group_id: int, text: str) -> int:
+    ctx.backend.identity.quota_set(ctx.principal, "group", group_id,
+                                   requests.vm_quota(template.parse(text)))
+    return group_id
 
 
 def image_update(ctx: Ctx, image_id: int, text: str, merge: int) -> int:
@@ -114,6 +126,8 @@ METHODS: Mapping[str, Method] = {
     "one.user.chauth": Method(
         user_chauth, (Param("id", _I), Param("driver", _S), Param("password", _S, ""))
     ),
+    "one.user.quota": Method(user_quota, (Param("id", _I), Param("template", _S))),
+    "one.group.quota": Method(group_quota, (Param("id", _I), Param("template", _S))),
     "one.image.update": Method(image_update, _UPDATE),
     "one.image.chown": Method(image_chown, _CHOWN),
     "one.image.rename": Method(image_rename, _RENAME),

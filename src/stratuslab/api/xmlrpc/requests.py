@@ -8,6 +8,7 @@ filter flag / range / state arguments.  Imports only core and this package.
 from __future__ import annotations
 
 import ipaddress
+import math
 
 from stratuslab.api.xmlrpc.backend import (
     AddressRange,
@@ -265,3 +266,34 @@ def image_allocate(tpl: Template, datastore_id: int) -> ImageAllocate:
         datastore_id=datastore_id,
         template_text=render(tpl),
     )
+
+
+
+#: one.user.quota / one.group.quota VM=[...] keys -> our compute quota names and the divisor
+#: from OpenNebula's unit to ours (CPU in cores, MEMORY in MiB, SYSTEM_DISK_SIZE MiB -> GiB)
+_VM_QUOTA = {"VMS": ("vms", 1), "CPU": ("cpu", 1), "MEMORY": ("memory_mib", 1),
+             "SYSTEM_DISK_SIZE": ("disk_gb", 1024)}
+
+
+def vm_quota(tpl: Template) -> dict[str, int | None]:
+    """A quota template -> limits to set: -1 keeps the current one, -2 is unlimited."""
+    other = [name for name, _ in tpl.items if name != "VM"]
+    if other:
+        raise InvalidInput(f"{other[0]} quotas are not kept by this cloud; only VM=[VMS, CPU, "
+                           "MEMORY, SYSTEM_DISK_SIZE]", hint="send a VM=[...] vector only")
+    changes: dict[str, int | None] = {}
+    for key, raw in one_vector(tpl, "VM").items():
+        if key not in _VM_QUOTA:
+            raise InvalidInput(f"VM quota {key} is not kept by this cloud",
+                               hint="use VMS, CPU, MEMORY or SYSTEM_DISK_SIZE")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InvalidInput(f"VM quota {key}={raw!r} is not a number") from None
+        if value < 0 and value not in (-1, -2):
+            raise InvalidInput(f"VM quota {key}={raw} is negative",
+                               hint="give 0 or more, -1 (keep) or -2 (unlimited)")
+        name, unit = _VM_QUOTA[key]
+        if value != -1:
+            changes[name] = None if value == -2 else math.ceil(value / unit)
+    return changes

@@ -79,5 +79,5 @@ def test_an_opennebula_method_not_done_here_answers_the_opennebula_error_form(
 def test_coverage_counts_per_line() -> None:
     counts = coverage(all_methods())
     assert counts["3.2"][1] == len(ONE_3_2) == 59 and counts["7.4"][1] == len(ONE_7_4) == 307
-    assert counts["3.2"][0] == 59 and counts["7.4"][0] >= 90  # all of 3.2
+    assert counts["3.2"][0] == 59 and counts["7.4"][0] >= 92  # all of 3.2
     assert set(all_methods()) <= ONE_3_2 | ONE_7_4  # nothing invented

@@ -21,6 +21,7 @@ from stratuslab.api.xmlrpc import create_router, endpoint_versions
 from stratuslab.api.xmlrpc.services import ServicesBackend
 from stratuslab.bootstrap import Cloud
 from stratuslab.core.entities import Principal
+from stratuslab.core.quotas import Subject, SubjectKind
 
 ADMIN, ALICE, BOB = "admin:adminpw", "alice:alicepw", "bob:bobpw"
 AUTHENTICATION, AUTHORIZATION, NO_EXISTS, ACTION = 0x100, 0x200, 0x400, 0x800
@@ -265,3 +266,25 @@ def test_vn_reserve_makes_a_network_of_the_callers_that_nics_take_addresses_from
     drain(cloud)
     assert ok(one.vn.delete(ALICE, rid)) == rid
     assert code(one.vn.info(ALICE, rid)) == NO_EXISTS
+
+
+# ---- quotas --------------------------------------------------------------------------------
+
+
+def test_user_and_group_vm_quotas_are_the_admins_and_enforced(
+    one: Any, cloud: Cloud, admin: Principal, image: int
+) -> None:
+    alice, users = my_ids(one, ALICE)
+    assert code(one.user.quota(ALICE, alice, 'VM=[VMS="5"]')) == AUTHORIZATION
+    assert ok(one.user.quota(ADMIN, alice, 'VM=[VMS="1", MEMORY="-2", CPU="-1", '
+                                           'SYSTEM_DISK_SIZE="2048"]')) == alice  # fmt: skip
+    limits = cloud.services.compute_quotas.show(admin, Subject(SubjectKind.USER, "alice"))[0]
+    assert (limits.limits.vms, limits.limits.memory_mib, limits.limits.disk_gb) == (1, None, 2)
+    alice_vm(one, image)
+    refused = one.vm.allocate(ALICE, f'NAME="x"\nMEMORY="128"\nDISK=[IMAGE_ID="{image}"]', False)
+    assert code(refused) == ACTION and "quota" in refused[1]
+    for bad in ('DATASTORE=[ID="1", SIZE="10"]', 'VM=[VMS="x"]', 'VM=[VMS="-5"]',
+                'VM=[RUNNING_VMS="1"]'):
+        assert code(one.user.quota(ADMIN, alice, bad)) == ACTION, bad
+    assert ok(one.group.quota(ADMIN, users, 'VM=[VMS="-2"]')) == users
+    assert code(one.group.quota(ADMIN, 4242, 'VM=[VMS="1"]')) == NO_EXISTS

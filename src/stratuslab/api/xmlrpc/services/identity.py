@@ -9,12 +9,13 @@ only; imports core, services and this package.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from stratuslab.api.xmlrpc.services.common import LOOKUP, Deps, unsupported
 from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Group, Principal, User
 from stratuslab.core.errors import NotFound
+from stratuslab.core.quotas import Subject, SubjectKind
 
 
 class IdentityCalls:
@@ -77,6 +78,15 @@ class IdentityCalls:
 
     def user_chauth(self, principal: Principal, user_id: int, driver: str, secret: str) -> None:
         self.deps.identity.set_auth(principal, user_id, driver, secret)
+
+    def quota_set(
+        self, principal: Principal, kind: str, obj_id: int, changes: Mapping[str, int | None]
+    ) -> None:
+        if kind == "user":
+            subject = Subject(SubjectKind.USER, self.deps.identity.get_user(LOOKUP, obj_id).name)
+        else:
+            subject = Subject(SubjectKind.GROUP, self._group_name(obj_id))
+        self.deps.compute_quotas.set(principal, subject, dict(changes))
 
     def user_delete(self, principal: Principal, user_id: int) -> None:
         self.deps.identity.delete_user(principal, user_id)
