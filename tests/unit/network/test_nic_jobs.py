@@ -2,7 +2,7 @@
 and detach answer 202 with a job that the runner carries out, the job's `result` holds the NIC's
 facts, `GET /vms/{id}/nics` lists the VM's NICs; what can be refused at once (another user's VM,
 a stopped VM, a network the caller may not use, a NIC that cannot go) is refused before any job
-is queued."""
+is queued; a job re-run after an interrupted attach leaves one NIC and one lease."""
 
 from __future__ import annotations
 
@@ -16,8 +16,12 @@ from tests.helpers.cloud import drain
 from stratuslab.bootstrap import Cloud
 from stratuslab.core.commands import RunInstance
 from stratuslab.core.entities import Principal
+from stratuslab.core.hypervisor import VmHandle
 from stratuslab.core.ports import Page
 from stratuslab.drivers.hypervisor.simulated import SimulatedHypervisor
+from stratuslab.services.network.definitions import get_network
+from stratuslab.services.network.nics import VmNics
+from stratuslab.services.network.service import repo_of
 
 ADMIN = ("admin", "adminpw")
 MALLORY = ("mallory", "Mallory-pw1")
@@ -117,3 +121,33 @@ def test_a_job_whose_vm_stopped_meanwhile_fails_with_the_reason(
     job = http.get(f"/api/v1/jobs/{queued.json()['job']['id']}", auth=ADMIN).json()
     assert job["state"] == "failed" and "start it first" in job["error"], job
     assert job["result"] is None
+
+
+def test_a_rerun_after_an_interrupted_attach_takes_back_what_it_left(
+        cloud: Cloud, admin: Principal, http: TestClient, vm_id: int) -> None:
+    nics: VmNics = cloud.services.vm_nics
+    vm = cloud.compute.get(admin, vm_id)
+    [node] = cloud.nodes.values()
+    hv = node.hypervisor
+    assert isinstance(hv, SimulatedHypervisor)
+    queued = http.post(f"/api/v1/vms/{vm_id}/nics", json={"network": "private"}, auth=ADMIN)
+    # what the first attempt made before the server stopped: the lease, the node's NIC and
+    # the guest's device, but not yet the VM's spec
+    with cloud.uow() as uow:
+        repo = repo_of(uow)
+        network = get_network(repo, "private")
+        lease = nics.ipam.acquire(repo, "private", vm_id=vm_id, owner="admin", nic_index=1)
+        uow.commit()
+    plugged = nics.extension.drivers[vm.host or ""].plug_nic(vm_id, 1, network, lease, [])
+    h = vm.spec["handle"]
+    hv.attach_nic(VmHandle(vm_id, h["host"], h.get("data", {})), plugged)
+    with cloud.uow(readonly=True) as uow:
+        job = uow.jobs.get(queued.json()["job"]["id"])
+    assert job is not None
+    job.attempts = 2  # claimed again after the interruption
+    nics.run_attach(job)
+    with cloud.uow(readonly=True) as uow:
+        leases = [le for le in repo_of(uow).leases_for_vm(vm_id) if le.network == "private"]
+    assert [le.nic_index for le in leases] == [1]  # one lease for NIC 1, not two
+    assert len(hv.nics(vm_id)) == 2  # the first NIC and the new one, no third
+    assert leases[0].mac in hv.nics(vm_id)

@@ -121,7 +121,7 @@ class VmNics:
             device = node.hypervisor.attach_nic(handle, nic)
             return self._keep(principal, vm.id, network.name, index, nic, device)
         except CloudError:
-            self._undo(principal, vm.id, index, network, lease, driver, plugged)
+            self._undo(principal, vm.id, index, network, lease, driver, plugged is not None)
             raise
 
     @staticmethod
@@ -157,10 +157,10 @@ class VmNics:
         return {**facts, "nic_id": str(index), "device": device}
 
     def _undo(self, principal: Principal, vm_id: int, index: int, network: Any, lease: Lease,
-              driver: NetworkDriverPort, plugged: NicSpec | None) -> None:  # fmt: skip
+              driver: NetworkDriverPort, plugged: bool) -> None:  # fmt: skip
         """Take back a failed attach: the guest's device, the node's NIC, the lease."""
         node = self.nodes.get(self._host(vm_id) or "")
-        if node is not None and plugged is not None:
+        if node is not None and plugged:
             try:
                 vm = self._load(vm_id)
                 h = vm.spec.get("handle") or {}
@@ -168,7 +168,7 @@ class VmNics:
                                            lease.mac)  # fmt: skip
             except CloudError:
                 pass
-        if plugged is not None:
+        if plugged:
             try:
                 driver.unplug_nic(vm_id, index, network, lease)
             except CloudError:
@@ -267,10 +267,27 @@ class VmNics:
         return job
 
     def run_attach(self, job: Job) -> None:
-        """Handler of `nic-attach` jobs (a re-run after a finished attach does nothing)."""
-        if not job.params.get("result"):
-            p = job.params
-            self._done(job, self.attach(_caller(job), job.vm_id or 0, p["network"], p.get("ip")))
+        """Handler of `nic-attach` jobs.  A re-run after a finished attach does nothing; one
+        after an interrupted attempt (the server stopped) first takes back what that attempt
+        made past the VM's NICs (lease, node NIC, guest device), then attaches."""
+        if job.params.get("result"):
+            return
+        caller, p = _caller(job), job.params
+        if job.attempts > 1:
+            self._clear_leftovers(caller, job.vm_id or 0)
+        self._done(job, self.attach(caller, job.vm_id or 0, p["network"], p.get("ip")))
+
+    def _clear_leftovers(self, principal: Principal, vm_id: int) -> None:
+        vm = self._load(vm_id)
+        first = len(vm.spec.get("networks", []))
+        with self.uow(readonly=True) as uow:
+            repo = repo_of(uow)
+            stale = [(le, get_network(repo, le.network)) for le in repo.leases_for_vm(vm_id)
+                     if le.nic_index >= first]
+        driver = self.extension.drivers.get(vm.host or "")
+        for lease, network in stale:
+            if driver is not None:
+                self._undo(principal, vm_id, lease.nic_index, network, lease, driver, True)
 
     def run_detach(self, job: Job) -> None:
         """Handler of `nic-detach` jobs."""
