@@ -51,6 +51,7 @@ def serve(settings: Any, *, all_in_one: bool, reread: Any = None) -> None:
 
 def _register() -> None:
     from stratuslab.ops.backup import backup_command, restore_command
+    from stratuslab.ops.ca import ca
     from stratuslab.ops.config import config
     from stratuslab.ops.database import db
     from stratuslab.ops.dataplane import remove_data_plane
@@ -58,7 +59,7 @@ def _register() -> None:
     from stratuslab.ops.reload import reload_command
 
     for command in (config, db, backup_command, restore_command, remove_data_plane, preflight,
-                    reload_command):
+                    reload_command, ca):
         main.add_command(command)
 
 

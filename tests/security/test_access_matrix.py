@@ -181,6 +181,14 @@ REST: dict[str, Row] = {
     "POST /api/v1/hosts/{name}/disable": admin_only(404, objects={"name": "const:no-such-host"}),
     "POST /api/v1/hosts/{name}/offline": admin_only(404, objects={"name": "const:no-such-host"}),
     "POST /api/v1/hosts/{name}/flush": admin_only(501, objects={"name": "const:localhost"}),
+    # --- enrolment: admins add (no cloud CA in this world: 503), revoke, remove hosts; agents
+    # trade a token (the token is the credential) and then report with their certificate only
+    "POST /api/v1/hosts": admin_only(503, body=lambda o: {"name": "node-x"}),
+    "POST /api/v1/hosts/{name}/revoke": admin_only(404, objects={"name": "const:no-such-host"}),
+    "DELETE /api/v1/hosts/{name}": admin_only(404, objects={"name": "const:no-such-host"}),
+    "POST /api/v1/enrol": public(400, body=lambda o: {"token": "not-a-token", "csr": "x"}),
+    "GET /api/v1/enrol/ca": public(503),
+    "POST /api/v1/agent/report": cert_only(body=lambda o: {"version": "1", "endpoint": "x"}),
     # --- networks (admin-managed), reservations and security groups (owned)
     "GET /api/v1/networks": user(200),
     # tenant networks: any user makes their own (a new name and subnet per call)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,16 +37,16 @@ from stratuslab.bootstrap import (
     quotas,
     storage,
 )
-from stratuslab.bootstrap.nodes import make_node
+from stratuslab.bootstrap.nodes import NodeTable, make_node
 from stratuslab.bootstrap.wiring import Core, FeatureParts, JobWake, merge
 from stratuslab.core.entities import InstanceType
 from stratuslab.core.errors import Unavailable
-from stratuslab.core.node import Node
 from stratuslab.drivers.storage.tinyimage import TinyImageBuilder
 from stratuslab.persistence import db
 from stratuslab.persistence.locks import DbLock
 from stratuslab.persistence.templates import VmTemplateRepo
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
+from stratuslab.services.agent import AgentReports
 from stratuslab.services.catalog import CloudServices
 from stratuslab.services.common import SystemClock
 from stratuslab.services.compute import ComputeService, InstanceTypes
@@ -101,7 +101,7 @@ class Cloud:
     features: Features
     runner: JobRunner
     reconciler: Reconciler
-    nodes: Mapping[str, Node]
+    nodes: NodeTable  # this front end's own node and the enrolled hosts' agents
     parts: FeatureParts
     app: FastAPI
     scheduler: Scheduler | None = None  # places pending VMs (tests drive `round` by hand)
@@ -130,7 +130,7 @@ class Cloud:
         return summary
 
     def start(self) -> None:
-        for node in self.nodes.values():
+        for node in self.nodes.local.values():  # agents report through /api/v1/agent/report
             node.hypervisor.set_event_sink(self.reconciler.observe)
         for task in self.parts.on_start:
             task()
@@ -144,11 +144,12 @@ class Cloud:
         self.quarantine.stop()
         self.reconciler.stop()
         self.runner.stop()
-        for node in self.nodes.values():
+        for node in self.nodes.local.values():
             node.hypervisor.set_event_sink(None)
             close = getattr(node.hypervisor, "close", None)
             if close:
                 close()
+        self.nodes.close()
         for worker in reversed(self.parts.workers):
             worker.stop()
         for closer in reversed(self.parts.closers):
@@ -205,7 +206,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     leader = Leadership(DbLock(engine, "leader"), who=f"front end {settings.server.node_name}")
     plane = network.prepare(settings)  # the data-plane namespace exists before the node
     node = make_node(settings, plane.netns)
-    nodes = {node.name: node}
+    nodes = NodeTable({node.name: node})  # hosts.wire binds the enrolled hosts' agents
     builder = TinyImageBuilder(settings.images.build_cache or str(data / "build-cache"))
     wake_jobs = JobWake()
     image_feature = images.wire(settings, uow, clock, builder=builder, wake=wake_jobs)
@@ -223,7 +224,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
     # vCPUs per processor and memory share: the simulated driver's guests use nothing real
     overcommit = (64.0, 64.0) if settings.hypervisor.driver == "simulated" else (16.0, 1.0)
     placement = Placement(nodes, features.hosts.service)
-    scheduler = Scheduler(uow, clock, served=set(nodes), policy=settings.scheduler.policy,
+    scheduler = Scheduler(uow, clock, served=nodes, policy=settings.scheduler.policy,
                           overcommit=overcommit, is_leader=leader.is_leader,
                           batch_limit=settings.scheduler.batch_limit)
     executor = LifecycleExecutor(uow, clock, nodes, extensions=features.extensions(),
@@ -241,10 +242,11 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
                        workers=settings.server.job_workers, name=settings.server.node_name,
                        stale_after=timedelta(seconds=parse_duration(
                            settings.server.job_stale_after)),
-                       hosts=set(nodes))  # other front ends run the jobs of their nodes' VMs
+                       hosts=nodes)  # other front ends run the jobs of their nodes' VMs
     wake_jobs.bind(runner.wake)
     uow.register(TEMPLATES_REPO, VmTemplateRepo)
     compute_quotas = quotas.wire(settings, uow, nodes, placement)
+    reconciler = Reconciler(uow, clock, nodes)
     services = CloudServices(
         authenticate=features.auth.authenticate,
         identity=identity,
@@ -267,9 +269,12 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
         host_capacity=apis.local_capacity,
         cloudstats=features.monitoring.stats,
         hosts=features.hosts.service,
+        enrolment=features.hosts.enrolment,
+        agents=AgentReports(uow, features.hosts.enrolment, features.hosts.service,
+                            reconciler.observe),
     )
     cloud = Cloud(settings, engine, uow, clock, services, features, runner,
-                  Reconciler(uow, clock, nodes), nodes, parts,
+                  reconciler, nodes, parts,
                   make_app(services, parts, settings), scheduler)
 
     @asynccontextmanager

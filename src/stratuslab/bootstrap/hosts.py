@@ -5,32 +5,52 @@ serves (the `proc` monitoring driver reads their capacity), its heartbeat worker
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import APIRouter
 
 from stratuslab import __version__
-from stratuslab.api.rest import routes_hosts
+from stratuslab.api.rest import routes_enrolment, routes_hosts
 from stratuslab.bootstrap.wiring import Core, FeatureParts
 from stratuslab.drivers.monitoring.proc import host_capacity
+from stratuslab.drivers.node import AgentTls
+from stratuslab.drivers.pki import CloudCA
+from stratuslab.persistence.enrolment import SqlEnrolmentRepo
 from stratuslab.persistence.hosts import SqlHostRepo
+from stratuslab.services import enrolment
+from stratuslab.services.enrolment import EnrolmentService
 from stratuslab.services.hosts import REPO, HostService
 from stratuslab.services.periodic import PeriodicWorker
+from stratuslab.settings import Settings
 
 HEARTBEAT_S = 10.0
+
+
+def ca_dir(settings: Settings) -> Path:
+    """Where `stratus-server ca init` keeps the cloud CA and the front end's certificate."""
+    return settings.data_dir / "ca"
 
 
 @dataclass(frozen=True)
 class HostsFeature:
     service: HostService
+    enrolment: EnrolmentService
     parts: FeatureParts
 
 
 def wire(core: Core) -> HostsFeature:
     core.uow.register(REPO, SqlHostRepo)
-    service = HostService(core.uow, core.clock, served={name: host_capacity for name in core.nodes},
+    core.uow.register(enrolment.REPO, SqlEnrolmentRepo)
+    authority = CloudCA(ca_dir(core.settings))
+    enrol = EnrolmentService(core.uow, core.clock, authority)
+    core.nodes.bind(enrol.agents, lambda: AgentTls(authority.dir / "ca.pem",
+                                                   *authority.front_end_files()))
+    service = HostService(core.uow, core.clock,
+                          served={name: host_capacity for name in core.nodes.local},
                           front_end=core.settings.server.node_name, version=__version__)
     service.heartbeat()  # registered before the first request: placement reads the rows
     worker = PeriodicWorker("host-heartbeat", service.heartbeat, interval=HEARTBEAT_S, jitter=1.0)
     api = APIRouter(prefix="/api/v1")
     api.include_router(routes_hosts.router)
-    return HostsFeature(service, FeatureParts(routers=(api,), workers=(worker,)))
+    api.include_router(routes_enrolment.router)
+    return HostsFeature(service, enrol, FeatureParts(routers=(api,), workers=(worker,)))

@@ -18,9 +18,9 @@ from fastapi import APIRouter
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
+from stratuslab.bootstrap.nodes import NodeTable
 from stratuslab.core.entities import Job
 from stratuslab.core.network import NetworkDriverPort
-from stratuslab.core.node import Node
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
 from stratuslab.services.common import SystemClock
 from stratuslab.services.extensions import VmExtension
@@ -76,7 +76,7 @@ class Core:
     clock: SystemClock
     identity: IdentityService
     images: ImageService
-    nodes: Mapping[str, Node]
+    nodes: NodeTable  # the own node (`local`) and the enrolled hosts' agents
     netns: str | None  # the data-plane namespace the node's guests live in (bridge networking)
     wake_jobs: JobWake
     leader: Leadership  # the front end that does cloud-wide duties

@@ -1,4 +1,5 @@
-"""`stratus host list | show | enable | disable | offline | flush`: the compute nodes as data."""
+"""`stratus host list | show | add | revoke | remove | enable | disable | offline | flush`: the
+compute nodes as data, and their enrolment."""
 
 from __future__ import annotations
 
@@ -75,6 +76,38 @@ for _action, _doc in (("enable", "Let new VMs be placed on the host (state monit
 def host_flush(ctx: click.Context, name: str) -> None:
     """Migrate every VM away from the host (needs VM migration: refused until it exists)."""
     _api(ctx).post(_path(name, "flush"))
+
+
+@host.command("add")
+@click.argument("name")
+@click.pass_context
+def host_add(ctx: click.Context, name: str) -> None:
+    """Register a host and print its one-time enrolment token (for stratus-node enroll)."""
+    answer: dict[str, Any] = _api(ctx).post("/api/v1/hosts", json={"name": name})
+    click.echo(f"host {answer['name']}: enrolment token (one use, expires "
+               f"{answer['expires_at']}):")
+    click.echo(answer["token"])
+    click.echo(f"on the host: stratus-node enroll --server URL --name {answer['name']} "
+               "--token TOKEN")
+
+
+@host.command("revoke")
+@click.argument("name")
+@click.pass_context
+def host_revoke(ctx: click.Context, name: str) -> None:
+    """Revoke the host's certificate (its agent is refused from now on) and take it offline."""
+    answer: dict[str, Any] = _api(ctx).post(_path(name, "revoke"))
+    click.echo(f"host {answer['name']}: {answer['revoked_certificates']} certificate(s) "
+               "revoked; host offline")
+
+
+@host.command("remove")
+@click.argument("name")
+@click.pass_context
+def host_remove(ctx: click.Context, name: str) -> None:
+    """Revoke the host and forget it (refused while VMs hold capacity there)."""
+    _api(ctx).delete(_path(name))
+    click.echo(f"host {name}: revoked and removed")
 
 
 COMMANDS: list[click.Command] = [host]

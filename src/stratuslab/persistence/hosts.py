@@ -100,3 +100,7 @@ class SqlHostRepo:
         done = self.conn.execute(hosts.update().where(hosts.c.name == name).values(
             state=state.value, updated_at=now))
         return bool(done.rowcount)
+
+    def delete(self, name: str) -> bool:
+        done = self.conn.execute(hosts.delete().where(hosts.c.name == name))
+        return bool(done.rowcount)

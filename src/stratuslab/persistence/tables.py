@@ -190,6 +190,26 @@ hosts = Table(
     sqlite_autoincrement=True,  # ids are never reused
 )
 
+# host enrolment (core.enrolment): one-time tokens (hashed) and the certificates the cloud CA
+# signed for hosts (serial in hex: 159-bit numbers); a revoked certificate is refused
+host_enrolments = Table(
+    "host_enrolments",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("host", String(128), nullable=False, index=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)
+
+host_certificates = Table(
+    "host_certificates",
+    metadata,
+    Column("serial", String(48), primary_key=True),
+    Column("host", String(128), nullable=False, index=True),
+    Column("not_after", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
 compute_quotas = Table(
     "compute_quotas",
     metadata,

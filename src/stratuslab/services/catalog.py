@@ -14,8 +14,10 @@ from datetime import datetime
 
 from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Principal
+from stratuslab.services.agent import AgentReports
 from stratuslab.services.cloudstats import CloudStats
 from stratuslab.services.compute import ComputeService, InstanceTypes
+from stratuslab.services.enrolment import EnrolmentService
 from stratuslab.services.hosts import HostService
 from stratuslab.services.identity import IdentityService
 from stratuslab.services.images import ImageService
@@ -51,3 +53,5 @@ class CloudServices:
     host_capacity: Callable[[str], tuple[int, int]]
     cloudstats: CloudStats  # the cloud's load (capacity, allocation, VMs per state)
     hosts: HostService  # the compute nodes as data (state, capacity, heartbeat)
+    enrolment: EnrolmentService  # host tokens, certificates and their revocation
+    agents: AgentReports  # what enrolled hosts' agents report (heartbeat, VM states)

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 REPO = "hosts"
 LISTING = "stratus host list"
+#: the attribute holding the URL of a host's node agent (reported by the agent)
+AGENT_URL = "AGENT_URL"
 USER_TEMPLATE = "USER_TEMPLATE"  # the attribute one.host.update writes (OpenNebula text)
 
 
@@ -55,7 +57,13 @@ class HostService:
                 cap = None
             self._beat(name, cap)
 
-    def _beat(self, name: str, cap: HostCapacity | None) -> None:
+    def report(self, name: str, cap: HostCapacity | None, *, version: str,
+               endpoint: str) -> None:
+        """A node agent's heartbeat (services/agent.py): its capacity, version and address."""
+        self._beat(name, cap, version=version, extra={AGENT_URL: endpoint})
+
+    def _beat(self, name: str, cap: HostCapacity | None, *, version: str | None = None,
+              extra: Mapping[str, object] | None = None) -> None:
         now = self.clock.now()
         with self.uow() as uow:
             repo = uow.repo(REPO)
@@ -70,11 +78,11 @@ class HostService:
             if host.state not in HELD_STATES:
                 host.state = HostState.MONITORED if cap is not None else HostState.ERROR
             host.reserved_cpus, host.reserved_memory_mib = self.reserved
-            host.version, host.front_end = self.version, self.front_end
+            host.version, host.front_end = version or self.version, self.front_end
             kept = {USER_TEMPLATE: host.attributes[USER_TEMPLATE]} if (
                 USER_TEMPLATE in host.attributes) else {}  # what one.host.update wrote
-            host.attributes = {**self.attributes.get(name, {}), **kept, "NAME": name,
-                               "CPUS": host.cpus, "MEMORY_MIB": host.memory_mib}
+            host.attributes = {**self.attributes.get(name, {}), **kept, **(extra or {}),
+                               "NAME": name, "CPUS": host.cpus, "MEMORY_MIB": host.memory_mib}
             if fresh:
                 repo.add(host, now)
             else:

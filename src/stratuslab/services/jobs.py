@@ -68,7 +68,7 @@ class JobRunner:
         self.max_attempts = max_attempts
         self.give_up = dict(give_up or {})
         self.default_give_up = default_give_up
-        self.hosts = frozenset(hosts) if hosts is not None else None  # None: any VM's jobs
+        self.hosts = hosts  # None: any VM's jobs; read at each claim (enrolled hosts join)
         self.runner_id = f"{name}-{uuid.uuid4().hex[:8]}"
         self._active: set[int] = set()
         self._lock = threading.Lock()
@@ -104,7 +104,7 @@ class JobRunner:
         now = self.clock.now()
         with self.uow() as uow:
             job = uow.jobs.claim_next(self.runner_id, now, now - self.stale_after, retry_delay,
-                                      hosts=self.hosts)
+                                      hosts=None if self.hosts is None else frozenset(self.hosts))
             uow.commit()
         if job is None:
             return False

@@ -45,7 +45,7 @@ class Scheduler:
                  is_leader: Callable[[], bool] = lambda: True, batch_limit: int = 1000) -> None:
         self.uow = uow
         self.clock = clock
-        self.served = set(served) if served is not None else None
+        self.served = served  # read at each placement: hosts enrolled later join (NodeTable)
         self.policy = policy_of(policy)
         self.overcommit = overcommit
         self.is_leader = is_leader
@@ -66,7 +66,7 @@ class Scheduler:
         another front end's job: the executor hands the deploy over when the host is not ours)."""
         with self.uow(readonly=True) as uow:
             mates = self._batch_mates(uow, vm)
-        self.place_many([vm, *mates], served=self.served)
+        self.place_many([vm, *mates], served=None if self.served is None else set(self.served))
         with self.uow(readonly=True) as uow:
             now = uow.vms.get(vm.id or 0)
         return now is None or now.state != VmState.PENDING.value
