@@ -1,8 +1,8 @@
 """host enrolment: host_enrolments (one-time tokens, hashed) and host_certificates (what the
 cloud CA signed, with revocation)
 
-Revision ID: 0016_host_enrolment
-Revises: 0015_compute_quotas
+Revision ID: 0017_host_enrolment
+Revises: 0016_one_object_facets
 Create Date: 2026-12-02 16:30:00
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_host_enrolment"
-down_revision = "0015_compute_quotas"
+revision = "0017_host_enrolment"
+down_revision = "0016_one_object_facets"
 branch_labels = None
 depends_on = None
 #: code of the previous revision still runs on this schema (two new tables only)
