@@ -68,7 +68,7 @@ class JobRunner:
         self.max_attempts = max_attempts
         self.give_up = dict(give_up or {})
         self.default_give_up = default_give_up
-        self.hosts = hosts  # None: any VM's jobs; read at each claim (enrolled hosts join)
+        self._hosts = hosts  # None: any VM's jobs; read at each claim (enrolled hosts join)
         self.runner_id = f"{name}-{uuid.uuid4().hex[:8]}"
         self._active: set[int] = set()
         self._lock = threading.Lock()
@@ -79,6 +79,11 @@ class JobRunner:
             for i in range(workers)
         ]
         self._heartbeat = PeriodicWorker("job-heartbeat", self.beat, interval=self.HEARTBEAT)
+
+    @property
+    def hosts(self) -> frozenset[str] | None:
+        """The hosts whose VMs' jobs this runner claims, read now (None: any VM's)."""
+        return None if self._hosts is None else frozenset(self._hosts)
 
     def wake(self) -> None:
         for worker in self._workers:
@@ -104,7 +109,7 @@ class JobRunner:
         now = self.clock.now()
         with self.uow() as uow:
             job = uow.jobs.claim_next(self.runner_id, now, now - self.stale_after, retry_delay,
-                                      hosts=None if self.hosts is None else frozenset(self.hosts))
+                                      hosts=self.hosts)
             uow.commit()
         if job is None:
             return False
