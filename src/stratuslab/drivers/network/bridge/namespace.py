@@ -1,4 +1,5 @@
-"""The all-in-one data-plane namespace: created at server start, removed at shutdown.
+"""The all-in-one data-plane namespace: created (or found again) at server start, left in place
+at a server stop, removed only by `stratus-server remove-data-plane`.
 
 It holds every bridge, tap, dnsmasq and nftables table of the node, so an all-in-one cloud never
 touches the host's own interfaces beyond one veth pair: `<host_if>` on the host side and
