@@ -59,8 +59,9 @@ class MarketplaceFeature:
         policy = TrustPolicy(policy_lists(settings))
         trust = settings_trust(settings)
         for holder in (self.images.gate, self.registry):
-            if holder is not None:
+            if holder is not None:  # the watch follows a changed ca_dir, never the old one
                 holder.policy, holder.trust = policy, trust
+                holder.reload_trust = trust_watch(settings)
         lists = policy.lists
         return (f"[policy] reloaded: {len(lists.endorsers_blacklist)} endorser(s), "
                 f"{len(lists.images_blacklist)} image(s), {len(lists.checksums_blacklist)} "

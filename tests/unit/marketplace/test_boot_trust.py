@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.cloud import drain
+from tests.helpers.cloud import drain, make_settings
 from tests.helpers.cloud import import_marketplace as imported
 from tests.helpers.marketdocs import creds, later, signed
 from tests.helpers.pki import Identity
@@ -244,3 +244,19 @@ def test_resume_of_a_stopped_vm_after_blacklisting_does_not_boot(
     shown = mcloud.compute.get(admin, vm_id)
     assert shown.state != "running" and f"image {ident} is blacklisted" in (shown.error or "")
     assert len(messages(mcloud, admin, vm_id, "image-refused")) == 1
+
+
+def test_reload_with_another_ca_dir_watches_that_one_from_then_on(
+    mcloud: Cloud, admin: Principal, alice: Identity, other_ca: Identity, tmp_path: Path
+) -> None:
+    """`stratus-server reload` with `[marketplace] ca_dir` pointing elsewhere: the new directory
+    is in force, and a later change of the old one does not bring the old anchors back."""
+    ident, _raw = publish(mcloud, tmp_path, alice, "moved")
+    elsewhere = tmp_path / "ca2"
+    elsewhere.mkdir()
+    (elsewhere / "rogue.pem").write_bytes(other_ca.cert_pem)  # alice's CA is not trusted there
+    mcloud.features.marketplace.reload(make_settings(
+        tmp_path / "data", marketplace={"ca_dir": str(elsewhere)}))
+    (tmp_path / "ca" / "note.txt").write_text("the old directory changes")
+    [row] = mcloud.services.marketplace_images.explain(ident)
+    assert row["verified"] is False and "not a trusted CA" in row["reasons"][0]
