@@ -9,7 +9,8 @@ before it:
   failing line fails the test) from a scratch directory, against that server; the only change
   made to their text is the endpoint's port;
 - `<!-- doc-test: illustration: <why, and which test covers it> -->`: shown, not run here.
-A shell block without a marker fails `test_every_shell_block_is_marked`.
+A shell block without a marker fails `test_every_shell_block_is_marked`; every settings (TOML)
+block must pass `stratus-server config check`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import re
 import signal
 import subprocess
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
 SHELL = {"", "sh", "bash", "shell", "console"}
 MARK = re.compile(r"^<!-- doc-test: (start|server|illustration)(?:: (.+))? -->$")
-FENCE = re.compile(r"^```(\S*)\s*$")
+FENCE = re.compile(r"^\s*```(\S*)\s*$")  # also inside list items
 DOC_PORT = "127.0.0.1:8080"
 
 
@@ -56,13 +58,13 @@ def blocks(path: Path) -> list[Block]:
             continue
         start = i
         i += 1
-        while not lines[i].startswith("```"):
+        while not lines[i].lstrip().startswith("```"):
             i += 1
-        before = next((ln for ln in reversed(lines[:start]) if ln.strip()), "")
+        before = next((ln.strip() for ln in reversed(lines[:start]) if ln.strip()), "")
         mark = MARK.match(before)
         found.append(Block(f"{path.relative_to(ROOT)}:{start + 1}", fence.group(1),
                            mark.group(1) if mark else None, mark.group(2) if mark else None,
-                           "\n".join(lines[start + 1:i])))
+                           textwrap.dedent("\n".join(lines[start + 1:i]))))
         i += 1
     return found
 
@@ -81,6 +83,18 @@ def test_every_shell_block_is_marked(block: Block) -> None:
                         "against the test's server) or <!-- doc-test: illustration: why -->")
     if block.kind == "illustration":
         assert block.reason and len(block.reason) > 20, f"{block.where}: say why it is not run"
+
+
+@pytest.mark.parametrize("block", [b for b in ALL if b.lang == "toml"
+                                   and not b.text.lstrip().startswith("[project")],
+                         ids=lambda b: b.where)
+def test_every_settings_block_is_accepted_by_config_check(block: Block, tmp_path: Path) -> None:
+    """The README's settings (TOML) blocks name real keys with values of their types."""
+    path = tmp_path / "settings.toml"
+    path.write_text(block.text)
+    res = subprocess.run([str(BIN / "stratus-server"), "config", "check", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, f"{block.where}: {res.stdout}{res.stderr}"
 
 
 @pytest.fixture
