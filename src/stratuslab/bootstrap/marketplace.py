@@ -19,7 +19,7 @@ from stratuslab.api.marketplace import create_app
 from stratuslab.api.rest import routes_marketplace
 from stratuslab.bootstrap.images import url_fetcher
 from stratuslab.bootstrap.marketplace_server import (
-    crl_dir,
+    crl_refresher,
     open_registry,
     policy_lists,
     settings_trust,
@@ -27,7 +27,6 @@ from stratuslab.bootstrap.marketplace_server import (
 )
 from stratuslab.bootstrap.wiring import Core, FeatureParts
 from stratuslab.core.errors import InvalidInput
-from stratuslab.drivers.identity.crlfetch import HttpCrlFetcher
 from stratuslab.drivers.storage.marketfetch import (
     ExpansionLimits,
     MarketplaceFetcher,
@@ -42,7 +41,6 @@ from stratuslab.services.marketplace.cloud import (
 )
 from stratuslab.services.marketplace.crls import CrlRefresher
 from stratuslab.services.marketplace.extension import MarketplaceLaunchCheck
-from stratuslab.services.periodic import PeriodicWorker
 from stratuslab.settings import Settings
 
 
@@ -89,7 +87,7 @@ def wire(core: Core) -> MarketplaceFeature:
         )
     gate = ImageGate(settings_trust(settings), TrustPolicy(policy_lists(settings)),
                      reload_trust=trust_watch(settings))
-    crls = CrlRefresher(gate.refresh, HttpCrlFetcher(), crl_dir(settings))
+    crls, crl_worker = crl_refresher(settings, gate.refresh)
     fetcher = MarketplaceFetcher(
         mp.cache_dir or settings.data_dir / "marketplace-cache",
         url_fetcher=url_fetcher(settings),
@@ -102,8 +100,7 @@ def wire(core: Core) -> MarketplaceFeature:
         routers=(routes_marketplace.router,),
         mounts=tuple(mounts),
         job_handlers={IMPORT_JOB: images.run_import},
-        workers=(PeriodicWorker("marketplace-crls", crls.refresh, interval=mp.crl_refresh,
-                                jitter=min(60.0, mp.crl_refresh / 10), run_first=True),),
+        workers=(crl_worker,),
         closers=tuple(closers),
     )
     return MarketplaceFeature(images, registry, crls, parts)

@@ -1,5 +1,5 @@
 """Composition root of the standalone `stratus-marketplace`: Settings -> database -> service ->
-FastAPI app -> uvicorn.
+FastAPI app -> uvicorn, beside the worker that fetches the trusted CAs' CRLs.
 
 It reads the same settings file as stratus-server (`[server] data_dir`, `[marketplace]`,
 `[policy]`, STRATUSLAB_* variables), so one configuration describes a marketplace whether it runs
@@ -19,8 +19,11 @@ from sqlalchemy import Engine
 
 from stratuslab.api.marketplace import create_app
 from stratuslab.core.errors import CloudError
+from stratuslab.drivers.identity.crlfetch import HttpCrlFetcher
 from stratuslab.persistence.marketplace import SqlMarketplaceRepository, open_database, sqlite_url
 from stratuslab.services.marketplace import MarketplaceService, PolicyLists, TrustPolicy, TrustStore
+from stratuslab.services.marketplace.crls import CrlRefresher
+from stratuslab.services.periodic import PeriodicWorker
 from stratuslab.settings import Settings, load_settings, parse_listen
 
 DEFAULT_CA_DIR = "/etc/grid-security/certificates"
@@ -85,6 +88,16 @@ def trust_watch(settings: Settings) -> Callable[[], TrustStore | None]:
     return reload
 
 
+def crl_refresher(settings: Settings,
+                  trust: Callable[[], TrustStore]) -> tuple[CrlRefresher, PeriodicWorker]:
+    """The CRL refresher of the trusted CAs and the worker that runs it at start and every
+    `[marketplace] crl_refresh` seconds (all-in-one server and standalone marketplace alike)."""
+    every = settings.marketplace.crl_refresh
+    refresher = CrlRefresher(trust, HttpCrlFetcher(), crl_dir(settings))
+    return refresher, PeriodicWorker("marketplace-crls", refresher.refresh, interval=every,
+                                     jitter=min(60.0, every / 10), run_first=True)
+
+
 def open_registry(settings: Settings) -> tuple[MarketplaceService, Engine]:
     """The marketplace service over its own database, and that database's engine (to dispose
     of at exit)."""
@@ -135,6 +148,11 @@ def main(config: str | None, data_dir: str | None, listen: str | None,
         raise SystemExit(2) from None
     import uvicorn  # only when serving
 
-    uvicorn.run(app, host=host or "127.0.0.1", port=port, log_level="info",
-                server_header=False)  # api/guard sends the one Server header
+    _refresher, crls = crl_refresher(settings, lambda: settings_trust(settings))
+    crls.start()
+    try:
+        uvicorn.run(app, host=host or "127.0.0.1", port=port, log_level="info",
+                    server_header=False)  # api/guard sends the one Server header
+    finally:
+        crls.stop()
 
