@@ -10,7 +10,7 @@ import pytest
 from tests.helpers.cloud import drain, make_settings, seed_data_dir
 
 from stratuslab.bootstrap import Cloud, build_cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, vm_command
 from stratuslab.core.entities import Principal
 from stratuslab.core.quotas import CapacityExceeded
 
@@ -54,7 +54,7 @@ def test_vms_beyond_what_is_left_are_refused_until_some_end(
         cloud.compute.run(admin, RunInstance(img, instance_type="t1.micro", count=3))
     assert cloud.compute.list(admin)[1] == 1
     drain(cloud)
-    cloud.compute.act(admin, first.id, "kill")
+    cloud.compute.act(admin, vm_command("kill", first.id))
     drain(cloud)
     made = cloud.compute.run(admin, RunInstance(img, instance_type="t1.micro", count=3))
     assert len(made) == 3

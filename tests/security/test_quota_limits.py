@@ -13,7 +13,7 @@ import pytest
 from tests.helpers.cloud import drain, make_settings, seed_data_dir
 
 from stratuslab.bootstrap import Cloud, build_cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, vm_command
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import Forbidden, InvalidInput, QuotaExceeded
 from stratuslab.core.quotas import ComputeUsage, Subject, SubjectKind
@@ -90,7 +90,7 @@ def test_usage_follows_kill_resize_and_recover(qcloud: Cloud, tmp_path: Path) ->
     [(vm, _)] = qcloud.compute.run(alice, RunInstance(img, instance_type="t1.micro"))
     drain(qcloud)
     assert usage(qcloud, alice) == ComputeUsage(1, 1, 512, 1)
-    qcloud.compute.act(alice, vm.id, "poweroff")
+    qcloud.compute.act(alice, vm_command("poweroff", vm.id))
     drain(qcloud)
     with pytest.raises(QuotaExceeded, match="quota of 2 vCPUs would be exceeded: 1 in use, "
                        "2 more asked"):
@@ -99,7 +99,7 @@ def test_usage_follows_kill_resize_and_recover(qcloud: Cloud, tmp_path: Path) ->
     assert usage(qcloud, alice) == ComputeUsage(1, 2, 2048, 1)
     qcloud.compute.resize(alice, vm.id, cpu=1, ram_mib=256)  # shrinking always fits
     assert usage(qcloud, alice) == ComputeUsage(1, 1, 256, 1)
-    qcloud.compute.act(alice, vm.id, "kill")
+    qcloud.compute.act(alice, vm_command("kill", vm.id))
     drain(qcloud)
     assert usage(qcloud, alice) == ComputeUsage()
 
@@ -117,14 +117,14 @@ def test_failed_deploy_gives_back_and_retry_takes_again(tmp_path: Path,
         assert usage(cloud, alice) == ComputeUsage()  # the rolled-back deploy holds nothing
         [(other, _)] = cloud.compute.run(alice, RunInstance(img, instance_type="t1.micro"))
         with pytest.raises(QuotaExceeded, match="quota of 1 VMs"):
-            cloud.compute.act(alice, vm.id, "recover-retry")
+            cloud.compute.act(alice, vm_command("recover-retry", vm.id))
         assert cloud.compute.get(alice, vm.id).state == "failed"  # refused: left as it was
-        cloud.compute.act(alice, other.id, "kill")
+        cloud.compute.act(alice, vm_command("kill", other.id))
         drain(cloud)
-        cloud.compute.act(alice, vm.id, "recover-retry")
+        cloud.compute.act(alice, vm_command("recover-retry", vm.id))
         assert usage(cloud, alice).vms == 1
         drain(cloud)  # fails again
-        cloud.compute.act(alice, vm.id, "recover-delete")
+        cloud.compute.act(alice, vm_command("recover-delete", vm.id))
         drain(cloud)
         assert cloud.compute.get(alice, vm.id).state == "done"
         assert usage(cloud, alice) == ComputeUsage()

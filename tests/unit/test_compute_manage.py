@@ -10,7 +10,7 @@ import pytest
 from tests.helpers.cloud import drain
 
 from stratuslab.bootstrap import Cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, vm_command
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
 from stratuslab.services.placement import Placement
@@ -174,14 +174,14 @@ def test_resize_changes_a_powered_off_vm_and_the_resume_boots_with_it(
     drain(cloud)
     with pytest.raises(InvalidState, match="is running; cannot change its CPUs or memory"):
         cloud.compute.resize(admin, vm.id, cpu=2)
-    cloud.compute.act(admin, vm.id, "poweroff")
+    cloud.compute.act(admin, vm_command("poweroff", vm.id))
     drain(cloud)
     with pytest.raises(InvalidInput, match="out of range"):
         cloud.compute.resize(admin, vm.id, ram_mib=8)
     resized = cloud.compute.resize(admin, vm.id, cpu=2, ram_mib=512)
     assert (resized.vcpu, resized.memory_mib) == (2, 512)
     assert "resize: 1 CPU, 256 MiB -> 2 CPU, 512 MiB" in messages(cloud, admin, vm.id)
-    cloud.compute.act(admin, vm.id, "resume")
+    cloud.compute.act(admin, vm_command("resume", vm.id))
     drain(cloud)
     back = cloud.compute.get(admin, vm.id)
     assert (back.state, back.vcpu, back.memory_mib) == ("running", 2, 512)

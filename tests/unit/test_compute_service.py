@@ -10,7 +10,7 @@ from tests.helpers.cloud import drain, make_settings
 from tests.helpers.waits import wait_until
 
 from stratuslab.bootstrap import Cloud, build_cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, vm_command
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import InvalidInput, InvalidState, NotFound
 from stratuslab.services.jobs import JobRunner
@@ -90,7 +90,7 @@ def test_users_see_only_their_own_vms(
     with pytest.raises(NotFound, match=f"VM {vm.id} does not exist"):
         cloud.compute.get(alice, vm.id)
     with pytest.raises(NotFound):
-        cloud.compute.act(alice, vm.id, "kill")
+        cloud.compute.act(alice, vm_command("kill", vm.id))
     assert cloud.compute.list(alice) == ([], 0)
     # admin's private image is not alice's to use either
     with pytest.raises(NotFound, match="image"):
@@ -103,9 +103,9 @@ def test_action_not_allowed_names_state_and_allowed_states(
     img = image(cloud, admin, tmp_path)
     [(vm, _)] = cloud.compute.run(admin, RunInstance(img))
     with pytest.raises(InvalidState, match=r"is pending; cannot suspend \(allowed from: running\)"):
-        cloud.compute.act(admin, vm.id, "suspend")
+        cloud.compute.act(admin, vm_command("suspend", vm.id))
     with pytest.raises(InvalidInput, match="action 'fly' is unknown"):
-        cloud.compute.act(admin, vm.id, "fly")
+        cloud.compute.act(admin, vm_command("fly", vm.id))
 
 
 def test_full_lifecycle(cloud: Cloud, admin: Principal, tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_full_lifecycle(cloud: Cloud, admin: Principal, tmp_path: Path) -> None:
     for action, expected in [("suspend", "suspended"), ("resume", "running"), ("reboot", "running"),
                              ("poweroff", "poweroff"), ("start", "running"), ("stop", "stopped"),
                              ("resume", "running"), ("shutdown", "done")]:
-        cloud.compute.act(admin, vm.id, action)
+        cloud.compute.act(admin, vm_command(action, vm.id))
         drain(cloud)
         assert cloud.compute.get(admin, vm.id).state == expected, action
     # the instance directory went to quarantine
@@ -138,7 +138,7 @@ def test_driver_failure_fails_the_vm_with_the_drivers_message_and_cleans_up(
     events = cloud.compute.events(admin, vm.id)
     assert any(e.kind == "driver-error" and "simulated start failure" in e.message for e in events)
     # recover: retry after the cause is gone, or delete
-    cloud.compute.act(admin, vm.id, "recover-delete")
+    cloud.compute.act(admin, vm_command("recover-delete", vm.id))
     drain(cloud)
     assert cloud.compute.get(admin, vm.id).state == "done"
 
@@ -209,11 +209,11 @@ def test_recover_failure_from_a_twin_cleans_the_node(
     drain(cloud)
     # a suspend that fails leaves the VM in save-failure, still running on the node
     cloud.nodes["localhost"].hypervisor.fail["suspend"] = "disk full"  # type: ignore[attr-defined]
-    cloud.compute.act(admin, vm.id, "suspend")
+    cloud.compute.act(admin, vm_command("suspend", vm.id))
     drain(cloud)
     failed = cloud.compute.get(admin, vm.id)
     assert failed.state == "save-failure" and "disk full" in (failed.error or "")
-    cloud.compute.act(admin, vm.id, "recover-failure")
+    cloud.compute.act(admin, vm_command("recover-failure", vm.id))
     drain(cloud)
     assert cloud.compute.get(admin, vm.id).state == "failed"
     assert cloud.nodes["localhost"].hypervisor.list_vms() == []
@@ -257,7 +257,7 @@ def test_a_kill_that_overtakes_a_deploy_supersedes_it_quietly(
     # the driver is booting it now (boot_delay keeps it there for a second)
     wait_until(lambda: cloud.compute.get(admin, vm.id).state == "boot", timeout=30,
                interval=0.02, message=f"VM {vm.id} never reached boot")
-    cloud.compute.act(admin, vm.id, "kill")
+    cloud.compute.act(admin, vm_command("kill", vm.id))
     deploy.join(10)
     drain(cloud)
     assert cloud.compute.get(admin, vm.id).state == "done"

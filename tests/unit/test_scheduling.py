@@ -12,7 +12,7 @@ import pytest
 from tests.helpers.cloud import drain
 
 from stratuslab.bootstrap import Cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, vm_command
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import CloudError
 from stratuslab.core.stats import HOLDING
@@ -74,7 +74,7 @@ def test_a_vm_no_host_can_take_waits_pending_with_the_reason_then_runs(
     assert scheduler(cloud).round() == 0  # still no room: nothing placed, nothing logged again
     assert len([e for e in cloud.compute.events(admin, second) if e.kind == "schedule"]) == 1
 
-    cloud.compute.act(admin, first, "kill")
+    cloud.compute.act(admin, vm_command("kill", first))
     drain(cloud)
     assert scheduler(cloud).round() == 1  # the loop places it and queues its deploy
     drain(cloud)
@@ -132,7 +132,7 @@ def test_a_hosts_allocation_is_the_sum_of_its_vms_through_any_churn(
             vm = rng.choice(live)
             act = {"poweroff": "poweroff", "stop": "stop", "resume": "resume"}.get(move, "kill")
             try:
-                cloud.compute.act(admin, vm, act)
+                cloud.compute.act(admin, vm_command(act, vm))
             except CloudError:  # not allowed from its state: the churn goes on
                 pass
         drain(cloud)
@@ -148,7 +148,7 @@ def test_a_hosts_allocation_is_the_sum_of_its_vms_through_any_churn(
     assert {"running", "pending", "poweroff", "stopped", "done", "failed"} <= seen
     for vm in live:
         try:
-            cloud.compute.act(admin, vm, "kill")
+            cloud.compute.act(admin, vm_command("kill", vm))
         except CloudError:  # already done or failed
             pass
     drain(cloud)

@@ -11,6 +11,24 @@ from stratuslab.cli import marketplace, network
 from stratuslab.cli.client import Api, CliError
 from stratuslab.cli.output import listed, print_json, print_table, wide_option
 from stratuslab.cli.progress import follow_jobs, working
+from stratuslab.core.commands import (
+    HoldVm,
+    KillVm,
+    PoweroffVm,
+    RebootVm,
+    RecoverDelete,
+    RecoverFailure,
+    RecoverRetry,
+    RecoverSuccess,
+    ReleaseVm,
+    ResumeVm,
+    ShutdownVm,
+    StartVm,
+    StopVm,
+    SuspendVm,
+    UndeployVm,
+    VmCommand,
+)
 
 VM_COLUMNS = [("id", "id"), ("state", "state"), ("vcpu", "vcpu"), ("memory", "memory_mib"),
               ("host/ip", "where"), ("name", "name")]
@@ -192,14 +210,16 @@ def describe_instance(ctx: click.Context, ids: tuple[int, ...], verbose: bool, i
                 click.echo(f"  {ev['at']}  {ev['kind']:<12} {ev['actor']:<10} {ev['message']} {extra}")
 
 
-def _action_command(name: str, action: str, doc: str) -> click.Command:
-    @click.command(name, help=doc)
+def _action_command(name: str, command: type[VmCommand]) -> click.Command:
+    action = command.action.value
+
+    @click.command(name, help=command.summary)
     @click.argument("ids", nargs=-1, type=int, required=True)
     @click.option("--no-wait", is_flag=True)
     @click.pass_context
-    def command(ctx: click.Context, ids: tuple[int, ...], no_wait: bool) -> None:
+    def run(ctx: click.Context, ids: tuple[int, ...], no_wait: bool) -> None:
         api = _api(ctx)
-        jobs = [api.post(f"/api/v1/vms/{i}/actions/{action}")["job"] for i in ids]
+        jobs = [api.post(_action_path(command(i)))["job"] for i in ids]
         if not no_wait:
             jobs = wait_for(api, jobs, f"{action} {len(ids)} VM(s)")
         errors = [f"VM {j['vm_id']}: {j['error']}" for j in jobs if j["state"] == "failed"]
@@ -209,31 +229,42 @@ def _action_command(name: str, action: str, doc: str) -> click.Command:
         if errors:
             raise CliError("; ".join(errors))
 
-    return command
+    return run
 
 
-ACTIONS = [
-    ("kill-instance", "kill", "Stop VMs at once and discard them (disks go to quarantine)."),
-    ("shutdown-instance", "shutdown", "Shut VMs down gracefully (ACPI), then discard them."),
-    ("suspend-instance", "suspend", "Save VMs' memory to disk and pause them."),
-    ("resume-instance", "resume", "Resume suspended, stopped or powered-off VMs."),
-    ("reboot-instance", "reboot", "Reboot VMs."),
-    ("stop-instance", "stop", "Save VMs' memory and release their host."),
-    ("poweroff-instance", "poweroff", "Power VMs off, keeping their disks."),
-    ("start-instance", "start", "Boot powered-off, stopped or suspended VMs."),
-    ("hold-instance", "hold", "Keep pending VMs from being deployed."),
-    ("release-instance", "release", "Release held VMs."),
+def _action_path(cmd: VmCommand) -> str:
+    """The REST route of a lifecycle command (POST /api/v1/vms/{id}/actions/{action})."""
+    return f"/api/v1/vms/{cmd.vm_id}/actions/{cmd.action.value}"
+
+
+#: the CLI's name of each lifecycle command (help texts are the commands' own summaries)
+ACTIONS: list[tuple[str, type[VmCommand]]] = [
+    ("kill-instance", KillVm),
+    ("shutdown-instance", ShutdownVm),
+    ("suspend-instance", SuspendVm),
+    ("resume-instance", ResumeVm),
+    ("reboot-instance", RebootVm),
+    ("stop-instance", StopVm),
+    ("poweroff-instance", PoweroffVm),
+    ("start-instance", StartVm),
+    ("hold-instance", HoldVm),
+    ("release-instance", ReleaseVm),
+    ("undeploy-instance", UndeployVm),
 ]
+RECOVER: dict[str, type[VmCommand]] = {
+    "retry": RecoverRetry, "success": RecoverSuccess, "failure": RecoverFailure,
+    "delete": RecoverDelete,
+}
 
 
 @click.command("recover-instance")
 @click.argument("vm_id", type=int)
-@click.argument("how", type=click.Choice(["retry", "success", "failure", "delete"]))
+@click.argument("how", type=click.Choice(list(RECOVER)))
 @click.pass_context
 def recover_instance(ctx: click.Context, vm_id: int, how: str) -> None:
     """Decide the fate of a VM in a failure state."""
     api = _api(ctx)
-    job = api.post(f"/api/v1/vms/{vm_id}/actions/recover-{how}")["job"]
+    job = api.post(_action_path(RECOVER[how](vm_id)))["job"]
     wait_for(api, [job], f"recover-{how}")
     vm = api.get(f"/api/v1/vms/{vm_id}")
     click.echo(f"{vm_id} {vm['state']}")
@@ -283,5 +314,5 @@ def list_types(ctx: click.Context, as_json: bool) -> None:
 
 COMMANDS: list[click.Command] = [
     run_instance, describe_instance, recover_instance, console, save_disk, list_types,
-    *(_action_command(n, a, d) for n, a, d in ACTIONS),
+    *(_action_command(n, c) for n, c in ACTIONS),
 ]

@@ -11,7 +11,7 @@ from tests.helpers.cloud import drain, make_settings
 from tests.helpers.cloud import reset_database as reset
 
 from stratuslab.bootstrap import build_cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, vm_command
 from stratuslab.core.entities import Job
 from stratuslab.persistence import db
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
@@ -80,7 +80,7 @@ def test_full_lifecycle_on_postgresql(postgres_url: str, tmp_path: Path) -> None
         drain(cloud)
         for vm, _ in made:
             assert cloud.compute.get(admin, vm.id or 0).state == "running"
-            cloud.compute.act(admin, vm.id or 0, "kill")
+            cloud.compute.act(admin, vm_command("kill", vm.id or 0))
         drain(cloud)
         assert cloud.compute.list(admin) == ([], 0)
     finally:

@@ -19,7 +19,7 @@ from tests.helpers.marketdocs import creds, later, signed
 from tests.helpers.pki import Identity
 
 from stratuslab.bootstrap import Cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, vm_command
 from stratuslab.core.entities import Principal
 from stratuslab.drivers.storage import imagecheck
 from stratuslab.services.marketplace import PolicyLists, TrustPolicy, xmldsig
@@ -45,7 +45,7 @@ def running(cloud: Cloud, admin: Principal, ident: str, *then: str) -> int:
     drain(cloud)
     assert cloud.compute.get(admin, vm.id).state == "running"
     for action in then:
-        cloud.compute.act(admin, vm.id, action)
+        cloud.compute.act(admin, vm_command(action, vm.id))
         drain(cloud)
     return int(vm.id)
 
@@ -67,7 +67,7 @@ def test_held_vm_released_after_deprecation_does_not_boot(
     image_id = imported(mcloud, admin, ident)
     [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=image_id, hold=True))
     deprecate(mcloud, alice, raw)
-    mcloud.compute.act(admin, vm.id, "release")
+    mcloud.compute.act(admin, vm_command("release", vm.id))
     drain(mcloud)
     shown = mcloud.compute.get(admin, vm.id)
     assert shown.state == "prolog-failure" and "deprecated: use the next one" in (shown.error or "")
@@ -82,7 +82,7 @@ def test_powered_off_vm_started_after_deprecation_does_not_boot(
     vm_id = running(mcloud, admin, ident, "poweroff")
     assert mcloud.compute.get(admin, vm_id).state == "poweroff"
     deprecate(mcloud, alice, raw)
-    mcloud.compute.act(admin, vm_id, "start")
+    mcloud.compute.act(admin, vm_command("start", vm_id))
     drain(mcloud)
     shown = mcloud.compute.get(admin, vm_id)
     assert shown.state != "running" and "deprecated" in (shown.error or "")
@@ -174,7 +174,7 @@ def test_removing_a_ca_takes_effect_at_the_next_boot_without_a_restart(
     image_id = imported(mcloud, admin, ident)
     [(vm, _job)] = mcloud.compute.run(admin, RunInstance(image_id=image_id, hold=True))
     (tmp_path / "ca" / "ca.pem").unlink()  # the site stops trusting alice's CA
-    mcloud.compute.act(admin, vm.id, "release")
+    mcloud.compute.act(admin, vm_command("release", vm.id))
     drain(mcloud)
     shown = mcloud.compute.get(admin, vm.id)
     assert shown.state == "prolog-failure", shown.error
@@ -203,7 +203,7 @@ def test_reboot_of_a_dead_guest_after_deprecation_does_not_boot(
     vm_id = running(mcloud, admin, ident)
     _crashed(mcloud, admin, vm_id)
     deprecate(mcloud, alice, raw)
-    mcloud.compute.act(admin, vm_id, "reboot")
+    mcloud.compute.act(admin, vm_command("reboot", vm_id))
     drain(mcloud)
     shown = mcloud.compute.get(admin, vm_id)
     assert shown.state != "running" and "deprecated: use the next one" in (shown.error or "")
@@ -222,7 +222,7 @@ def test_reboot_of_a_dead_guest_with_a_tampered_cache_refetches_then_boots(
     path = Path(mcloud.images.get(admin, image_id).path)
     good = path.read_bytes()
     path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
-    mcloud.compute.act(admin, vm.id, "reboot")
+    mcloud.compute.act(admin, vm_command("reboot", vm.id))
     drain(mcloud)
     assert mcloud.compute.get(admin, vm.id).state == "running"
     assert path.read_bytes() == good
@@ -239,7 +239,7 @@ def test_resume_of_a_stopped_vm_after_blacklisting_does_not_boot(
     assert mcloud.compute.get(admin, vm_id).state == "stopped"
     gate = mcloud.services.marketplace_images.gate
     gate.policy = TrustPolicy(PolicyLists.of(images_blacklist=[ident]))
-    mcloud.compute.act(admin, vm_id, "resume")
+    mcloud.compute.act(admin, vm_command("resume", vm_id))
     drain(mcloud)
     shown = mcloud.compute.get(admin, vm_id)
     assert shown.state != "running" and f"image {ident} is blacklisted" in (shown.error or "")

@@ -22,7 +22,7 @@ from tests.helpers.pki import Identity, make_ca, make_crl, make_endorser
 from tests.helpers.waits import wait_until
 
 from stratuslab.bootstrap import Cloud, build_cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, vm_command
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import DriverError
 from stratuslab.core.marketplace import InvalidMetadata, UntrustedImage
@@ -111,7 +111,7 @@ def test_endorser_revoked_at_the_distribution_point_is_refused_at_upload_import_
         upload(cloud, document(tmp_path, carol, "later"))
     with pytest.raises(UntrustedImage, match="revoked by its CA"):  # import
         cloud.services.marketplace_images.request_import(admin, waiting)
-    cloud.compute.act(admin, vm.id, "release")  # boot
+    cloud.compute.act(admin, vm_command("release", vm.id))  # boot
     drain(cloud)
     shown = cloud.compute.get(admin, vm.id)
     assert shown.state == "prolog-failure" and "revoked by its CA" in (shown.error or "")

@@ -10,7 +10,7 @@ import pytest
 from tests.helpers.cloud import drain
 
 from stratuslab.bootstrap import Cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, vm_command
 from stratuslab.core.entities import Principal
 from stratuslab.core.errors import (
     Conflict,
@@ -86,7 +86,7 @@ def test_kill_releases_the_lease_once_and_records_it(
     img = image(cloud, admin, tmp_path)
     [(vm, _)] = cloud.compute.run(admin, RunInstance(img))
     drain(cloud)
-    cloud.compute.act(admin, vm.id, "kill")
+    cloud.compute.act(admin, vm_command("kill", vm.id))
     drain(cloud)
     assert cloud.compute.get(admin, vm.id).state == "done"
     assert used(cloud) == 0
@@ -106,10 +106,10 @@ def test_failed_deploy_releases_the_lease_and_retry_takes_it_again(
     assert failed.state == "failed" and used(cloud) == 0
     driver = cloud.features.network.driver
     assert driver.nics == {}  # unplugged by the rollback
-    cloud.compute.act(admin, vm.id, "recover-retry")  # fails again (the failure is in its spec)
+    cloud.compute.act(admin, vm_command("recover-retry", vm.id))  # fails again (the failure is in its spec)
     drain(cloud)
     assert cloud.compute.get(admin, vm.id).state == "boot-failure" and used(cloud) == 1
-    cloud.compute.act(admin, vm.id, "recover-failure")
+    cloud.compute.act(admin, vm_command("recover-failure", vm.id))
     assert cloud.compute.get(admin, vm.id).state == "failed" and used(cloud) == 0
     leases = [e.message.split(" ")[0] for e in cloud.compute.events(admin, vm.id) if e.kind == "lease"]
     assert leases == ["acquired", "released", "acquired", "released"]  # same address each time

@@ -10,7 +10,7 @@ import pytest
 from tests.helpers.cloud import drain, make_settings, seed_data_dir
 
 from stratuslab.bootstrap import Cloud, build_cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, vm_command
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import DriverError, InvalidInput, InvalidState, NotFound, QuotaExceeded
 from stratuslab.drivers.hypervisor.simulated import SimulatedHypervisor
@@ -85,7 +85,7 @@ def test_vm_end_releases_an_attached_nic_lease_once(
     cloud: Cloud, admin: Principal, running: Vm
 ) -> None:
     nics(cloud).attach(admin, running, "private")
-    cloud.compute.act(admin, running.id or 0, "kill")
+    cloud.compute.act(admin, vm_command("kill", running.id or 0))
     drain(cloud)
     assert used(cloud, "private") == 0 and used(cloud, "public") == 0
     events = cloud.compute.events(admin, running.id or 0)
@@ -101,7 +101,7 @@ def test_only_the_last_added_nic_can_be_detached(
 
 
 def test_attach_to_a_stopped_vm_is_refused(cloud: Cloud, admin: Principal, running: Vm) -> None:
-    cloud.compute.act(admin, running.id or 0, "kill")
+    cloud.compute.act(admin, vm_command("kill", running.id or 0))
     drain(cloud)
     with pytest.raises(InvalidState):
         nics(cloud).attach(admin, cloud.compute.get(admin, running.id or 0), "private")

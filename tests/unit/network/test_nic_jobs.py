@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from tests.helpers.cloud import drain
 
 from stratuslab.bootstrap import Cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import PoweroffVm, RunInstance
 from stratuslab.core.entities import Principal
 from stratuslab.core.hypervisor import VmHandle
 from stratuslab.core.ports import Page
@@ -99,7 +99,7 @@ def test_refusals_come_at_once_and_queue_no_job(
 
 def test_attach_to_a_stopped_vm_is_refused_before_any_job(
         cloud: Cloud, admin: Principal, http: TestClient, vm_id: int) -> None:
-    cloud.compute.act(admin, vm_id, "poweroff")
+    cloud.compute.act(admin, PoweroffVm(vm_id))
     drain(cloud)
     before = _jobs(cloud)
     answer = http.post(f"/api/v1/vms/{vm_id}/nics", json={"network": "private"}, auth=ADMIN)

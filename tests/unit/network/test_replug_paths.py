@@ -15,7 +15,7 @@ import pytest
 from tests.helpers.cloud import drain, make_settings
 
 from stratuslab.bootstrap import Cloud, build_cloud
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, vm_command
 from stratuslab.core.entities import Principal
 from stratuslab.drivers.network.simulated import SimulatedNetworkDriver
 
@@ -55,7 +55,7 @@ def running_vm(cloud: Cloud, admin: Principal, tmp_path: Path) -> int:
 
 def act(cloud: Cloud, admin: Principal, vm_id: int, *actions: str) -> str:
     for action in actions:
-        cloud.compute.act(admin, vm_id, action)
+        cloud.compute.act(admin, vm_command(action, vm_id))
         drain(cloud)
     return cloud.compute.get(admin, vm_id).state
 

@@ -1,6 +1,6 @@
 """Translate between OCCI entities and what the backend speaks.
 
-One table each for: VmState -> occi.compute.state, OCCI compute action (+ method) -> VmAction.
+One table each for: VmState -> occi.compute.state, OCCI compute action (+ method) -> command type.
 Template mixins: images become os_tpl mixins (term ``img-<id>``, plus the marketplace id when
 the image has one), instance types become resource_tpl mixins (``m1.small`` -> ``m1-small``).
 Imports only core and this package.
@@ -20,8 +20,9 @@ from stratuslab.api.occi.backend import (
     StorageRecord,
 )
 from stratuslab.api.occi.textfmt import OcciError, bad
+from stratuslab.core.commands import PoweroffVm, RebootVm, StartVm, StopVm, SuspendVm, VmCommand
 from stratuslab.core.entities import Image, InstanceType, Vm
-from stratuslab.core.states import VmAction, VmState, next_state
+from stratuslab.core.states import VmState, next_state
 
 S = VmState
 #: The one table from our VM states to occi.compute.state.
@@ -36,24 +37,24 @@ COMPUTE_STATE: Mapping[VmState, str] = {
     **{s: "error" for s in S if s.value.endswith("-failure")},
 }
 
-#: (action term, method or None) -> our action; None as method is the default for the term.
-COMPUTE_ACTIONS: Mapping[tuple[str, str | None], VmAction] = {
-    ("start", None): VmAction.START,
-    ("stop", None): VmAction.POWEROFF,
-    ("stop", "graceful"): VmAction.POWEROFF,
-    ("stop", "acpioff"): VmAction.POWEROFF,
-    ("stop", "poweroff"): VmAction.POWEROFF,
-    ("restart", None): VmAction.REBOOT,
-    ("restart", "graceful"): VmAction.REBOOT,
-    ("restart", "warm"): VmAction.REBOOT,
-    ("restart", "cold"): VmAction.REBOOT,
-    ("suspend", None): VmAction.SUSPEND,
-    ("suspend", "suspend"): VmAction.SUSPEND,
-    ("suspend", "hibernate"): VmAction.STOP,
+#: (action term, method or None) -> our command type; None as method is the default for the term.
+COMPUTE_ACTIONS: Mapping[tuple[str, str | None], type[VmCommand]] = {
+    ("start", None): StartVm,
+    ("stop", None): PoweroffVm,
+    ("stop", "graceful"): PoweroffVm,
+    ("stop", "acpioff"): PoweroffVm,
+    ("stop", "poweroff"): PoweroffVm,
+    ("restart", None): RebootVm,
+    ("restart", "graceful"): RebootVm,
+    ("restart", "warm"): RebootVm,
+    ("restart", "cold"): RebootVm,
+    ("suspend", None): SuspendVm,
+    ("suspend", "suspend"): SuspendVm,
+    ("suspend", "hibernate"): StopVm,
 }
 
 
-def compute_action(term: str, attributes: Mapping[str, Any]) -> VmAction:
+def compute_action(term: str, attributes: Mapping[str, Any]) -> type[VmCommand]:
     method = attributes.get("method")
     action = COMPUTE_ACTIONS.get((term, str(method) if method is not None else None))
     if action is None:
@@ -231,7 +232,8 @@ def compute_entity(vm: Vm, images: Sequence[Image], links: Sequence[LinkRecord])
         a.type_id
         for a in m.COMPUTE_ACTIONS
         if any(
-            next_state(state, act) for (term, _), act in COMPUTE_ACTIONS.items() if term == a.term
+            next_state(state, cmd.action) for (term, _), cmd in COMPUTE_ACTIONS.items()
+            if term == a.term
         )
     ]
     location = f"/compute/{vm.id}"

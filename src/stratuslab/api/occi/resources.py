@@ -145,7 +145,8 @@ def _compute_action(call: Call, vm_id: Any, term: str, attributes: Mapping[str, 
         name = attributes.get("name")
         call.backend.compute_save(call.principal, vm_id, str(name) if name else None)
         return
-    call.backend.compute_action(call.principal, vm_id, convert.compute_action(term, attributes))
+    command = convert.compute_action(term, attributes)
+    call.backend.compute_action(call.principal, command(vm_id))
 
 
 _ACTIONS: Mapping[str, Callable[[Call, Any, str, Mapping[str, Any]], None]] = {

@@ -18,11 +18,11 @@ from stratuslab.api.occi.backend import ComputeRequest, LinkRecord
 from stratuslab.api.occi.networks import NetworkCalls
 from stratuslab.api.occi.storage import StorageCalls
 from stratuslab.core.auth import Credentials
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import KillVm, RunInstance, VmCommand
 from stratuslab.core.entities import Image, InstanceType, Principal, Vm
 from stratuslab.core.errors import InvalidInput, NotFound
 from stratuslab.core.ports import Page
-from stratuslab.core.states import VmAction, VmState
+from stratuslab.core.states import VmState
 from stratuslab.services.catalog import CloudServices
 
 _ALL = 100_000
@@ -95,8 +95,8 @@ class ServicesBackend(NetworkCalls, StorageCalls):
     def compute_list(self, principal: Principal) -> Sequence[Vm]:
         return self.compute.list(principal, page=Page(0, _ALL))[0]
 
-    def compute_action(self, principal: Principal, vm_id: int, action: VmAction) -> None:
-        self.compute.act(principal, vm_id, action)
+    def compute_action(self, principal: Principal, cmd: VmCommand) -> None:
+        self.compute.act(principal, cmd)
 
     def compute_save(self, principal: Principal, vm_id: int, name: str | None) -> int:
         """Save a stopped compute's disk as a new image (an os_tpl); default name
@@ -108,7 +108,7 @@ class ServicesBackend(NetworkCalls, StorageCalls):
 
     def compute_delete(self, principal: Principal, vm_id: int) -> None:
         self.compute_get(principal, vm_id)
-        self.compute.act(principal, vm_id, VmAction.KILL)
+        self.compute.act(principal, KillVm(vm_id))
 
     def compute_update(
         self,

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from stratuslab.api.rest.deps import Caller, Ctx
 from stratuslab.api.rest.schemas import RunInstanceBody, event_out, image_out, job_out, vm_out
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import KillVm, RunInstance, vm_command
 from stratuslab.core.errors import Forbidden
 from stratuslab.core.ports import Page
 
@@ -67,7 +67,7 @@ def show_vm(vm_id: int, ctx: Ctx, caller: Caller) -> dict[str, Any]:
 
 @router.post("/vms/{vm_id}/actions/{action}", status_code=202)
 def act(vm_id: int, action: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    job = ctx.compute.act(caller, vm_id, action)
+    job = ctx.compute.act(caller, vm_command(action, vm_id))
     return {"job": job_out(job), "vm": vm_out(ctx.compute.get(caller, vm_id))}
 
 
@@ -80,7 +80,7 @@ def save_disk(vm_id: int, name: Annotated[str, Body(embed=True)], ctx: Ctx,
 
 @router.delete("/vms/{vm_id}", status_code=202)
 def kill(vm_id: int, ctx: Ctx, caller: Caller) -> dict[str, Any]:
-    job = ctx.compute.act(caller, vm_id, "kill")
+    job = ctx.compute.act(caller, KillVm(vm_id))
     return {"job": job_out(job), "vm": vm_out(ctx.compute.get(caller, vm_id))}
 
 

@@ -1,7 +1,7 @@
 """Every OpenNebula number and name the XML-RPC adapter speaks, each in exactly one table.
 
 * `VM_STATE_NUMBERS`: our VmState -> OpenNebula (STATE, LCM_STATE);
-* `ACTION_NAMES`: the `one.vm.action` names of OpenNebula 3.x and of 5.x+ -> our VmAction;
+* `ACTION_NAMES`: the `one.vm.action` names of OpenNebula 3.x and of 5.x+ -> our command type;
 * `ERROR_CODES`: CloudError kinds -> OpenNebula error codes, and `fault()` builds the
   ``[False, message, code]`` response.
 
@@ -13,6 +13,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import IntEnum
 
+from stratuslab.core.commands import (
+    HoldVm,
+    KillVm,
+    PoweroffVm,
+    RebootVm,
+    RecoverRetry,
+    ReleaseVm,
+    ResumeVm,
+    ShutdownVm,
+    StartVm,
+    StopVm,
+    SuspendVm,
+    UndeployVm,
+    VmCommand,
+)
 from stratuslab.core.errors import CloudError, ErrorKind
 from stratuslab.core.states import VmAction, VmState
 
@@ -103,38 +118,37 @@ def states_for_filter(one_state: int) -> tuple[VmState, ...] | None:
     return tuple(s for s, (one, _) in VM_STATE_NUMBERS.items() if one == one_state)
 
 
-A = VmAction
-#: `one.vm.action` names, OpenNebula 3.x/4.x and 5.x+, -> our action.
-ACTION_NAMES: Mapping[str, VmAction] = {
+#: `one.vm.action` names, OpenNebula 3.x/4.x and 5.x+, -> our command type.
+ACTION_NAMES: Mapping[str, type[VmCommand]] = {
     # 3.x / 4.x
-    "shutdown": A.SHUTDOWN,
-    "shutdown-hard": A.KILL,
-    "cancel": A.KILL,
-    "finalize": A.KILL,
-    "delete": A.KILL,
-    "hold": A.HOLD,
-    "release": A.RELEASE,
-    "stop": A.STOP,
-    "suspend": A.SUSPEND,
-    "resume": A.RESUME,
-    "restart": A.REBOOT,
-    "reboot": A.REBOOT,
-    "resubmit": A.RECOVER_RETRY,
-    "poweroff": A.POWEROFF,
-    "poweroff-hard": A.POWEROFF,
+    "shutdown": ShutdownVm,
+    "shutdown-hard": KillVm,
+    "cancel": KillVm,
+    "finalize": KillVm,
+    "delete": KillVm,
+    "hold": HoldVm,
+    "release": ReleaseVm,
+    "stop": StopVm,
+    "suspend": SuspendVm,
+    "resume": ResumeVm,
+    "restart": RebootVm,
+    "reboot": RebootVm,
+    "resubmit": RecoverRetry,
+    "poweroff": PoweroffVm,
+    "poweroff-hard": PoweroffVm,
     # 5.x and later
-    "terminate": A.SHUTDOWN,
-    "terminate-hard": A.KILL,
-    "undeploy": A.UNDEPLOY,
-    "undeploy-hard": A.UNDEPLOY,
-    "reboot-hard": A.REBOOT,
-    "reset": A.REBOOT,
-    "boot": A.START,
-    "start": A.START,
+    "terminate": ShutdownVm,
+    "terminate-hard": KillVm,
+    "undeploy": UndeployVm,
+    "undeploy-hard": UndeployVm,
+    "reboot-hard": RebootVm,
+    "reset": RebootVm,
+    "boot": StartVm,
+    "start": StartVm,
 }
 
 
-def action_for(name: str) -> VmAction | None:
+def action_for(name: str) -> type[VmCommand] | None:
     return ACTION_NAMES.get(name.strip().lower())
 
 

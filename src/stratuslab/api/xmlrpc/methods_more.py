@@ -17,15 +17,21 @@ from stratuslab.api.xmlrpc import requests, template
 from stratuslab.api.xmlrpc import xmlout as x
 from stratuslab.api.xmlrpc.dispatch import Ctx, Method, Param
 from stratuslab.api.xmlrpc.render_vm import vm_pool_xml, vm_short_pool_xml
+from stratuslab.core.commands import (
+    RecoverDelete,
+    RecoverFailure,
+    RecoverRetry,
+    RecoverSuccess,
+    VmCommand,
+)
 from stratuslab.core.errors import InvalidInput, NotFound
-from stratuslab.core.states import VmAction
 
 #: one.vm.recover operations -> our recover actions (4 delete-recreate, 5 delete-db: not here)
-RECOVER: Mapping[int, VmAction] = {
-    0: VmAction.RECOVER_FAILURE,
-    1: VmAction.RECOVER_SUCCESS,
-    2: VmAction.RECOVER_RETRY,
-    3: VmAction.RECOVER_DELETE,
+RECOVER: Mapping[int, type[VmCommand]] = {
+    0: RecoverFailure,
+    1: RecoverSuccess,
+    2: RecoverRetry,
+    3: RecoverDelete,
 }
 
 
@@ -86,13 +92,13 @@ def vm_resize(ctx: Ctx, vm_id: int, text: str, enforce: bool) -> int:
 
 
 def vm_recover(ctx: Ctx, vm_id: int, operation: int) -> int:
-    action = RECOVER.get(operation)
-    if action is None:
+    command = RECOVER.get(operation)
+    if command is None:
         raise InvalidInput(
             f"recover operation {operation} is not supported",
             hint="use 0 (failure), 1 (success), 2 (retry) or 3 (delete)",
         )
-    ctx.backend.vms.action(ctx.principal, vm_id, action)
+    ctx.backend.vms.action(ctx.principal, command(vm_id))
     return vm_id
 
 

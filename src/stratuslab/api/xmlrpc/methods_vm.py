@@ -18,7 +18,6 @@ from stratuslab.api.xmlrpc.render_pools import vmtemplate_pool_xml, vmtemplate_x
 from stratuslab.api.xmlrpc.render_vm import vm_pool_xml, vm_short_pool_xml, vm_xml
 from stratuslab.core.entities import Image, Vm
 from stratuslab.core.errors import CloudError, ErrorKind, InvalidInput
-from stratuslab.core.states import USER_ACTIONS
 
 
 def system_version(ctx: Ctx) -> str:
@@ -62,13 +61,13 @@ def vm_info(ctx: Ctx, vm_id: int) -> str:
 
 
 def vm_action(ctx: Ctx, name: str, vm_id: int) -> int:
-    action = action_for(name)
-    if action is None or action not in USER_ACTIONS:
+    command = action_for(name)
+    if command is None:
         raise InvalidInput(
             f"VM action {name!r} is not supported",
             hint="use one of: " + ", ".join(sorted(ACTION_NAMES)),
         )
-    ctx.backend.vms.action(ctx.principal, vm_id, action)
+    ctx.backend.vms.action(ctx.principal, command(vm_id))
     return vm_id
 
 

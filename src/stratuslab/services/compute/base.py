@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from stratuslab.core.commands import VmCommand
 from stratuslab.core.entities import Job, Principal, Vm
-from stratuslab.core.errors import InvalidInput, InvalidState, NotFound
+from stratuslab.core.errors import InvalidState, NotFound
 from stratuslab.core.node import Node
 from stratuslab.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from stratuslab.core.quotas import ComputeUsage
 from stratuslab.core.states import (
     TRANSITIONAL,
-    USER_ACTIONS,
     VmAction,
     VmState,
     allowed_from,
@@ -67,16 +67,9 @@ class ComputeBase:
         return vm
 
     # -- act --------------------------------------------------------------------------------
-    def act(self, principal: Principal, vm_id: int, action: VmAction | str) -> Job:
-        try:
-            action = VmAction(action)
-        except ValueError:
-            raise InvalidInput(
-                f"action {action!r} is unknown",
-                hint=f"use one of {', '.join(a.value for a in sorted(USER_ACTIONS))}",
-            ) from None
-        if action not in USER_ACTIONS:
-            raise InvalidInput(f"action {action} is reserved to the scheduler")
+    def act(self, principal: Principal, cmd: VmCommand) -> Job:
+        """Carry out a lifecycle command: the state table decides, a job does the work."""
+        vm_id, action = cmd.vm_id, cmd.action
         vm = self.get(principal, vm_id, action="action")
         with self.uow() as uow:
             current = uow.vms.get(vm_id)

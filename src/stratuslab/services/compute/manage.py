@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from stratuslab.core.commands import ReleaseVm
 from stratuslab.core.entities import Job, Principal, Vm
 from stratuslab.core.errors import Conflict, Forbidden, InvalidInput, InvalidState, NotFound
 from stratuslab.core.ports import UnitOfWork
 from stratuslab.core.quotas import ComputeUsage
-from stratuslab.core.states import VmAction, VmState
+from stratuslab.core.states import VmState
 from stratuslab.services.compute.base import ComputeBase
 from stratuslab.services.compute.rules import CONTEXT_KEY_RE, MAX_CPU, MAX_RAM_MIB, check_name
 from stratuslab.services.placement import HOST_LISTING
@@ -127,7 +128,7 @@ class ManageMixin(ComputeBase):
                                    action="deploy", allowed="a stable state; retry shortly")
             vm.spec = {**vm.spec, "requested_host": host}
         self._change(principal, vm_id, "action", f"deploy to host {host}", change)
-        return self.act(principal, vm_id, VmAction.RELEASE) if state is VmState.HOLD else None
+        return self.act(principal, ReleaseVm(vm_id)) if state is VmState.HOLD else None
 
     def migrate(self, principal: Principal, vm_id: int, host: str) -> None:
         """Refuse honestly: this cloud cannot move a running guest between nodes yet."""

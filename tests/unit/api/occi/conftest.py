@@ -21,9 +21,10 @@ from stratuslab.api.occi.backend import (
     StorageRecord,
 )
 from stratuslab.core.auth import Credentials
+from stratuslab.core.commands import VmCommand
 from stratuslab.core.entities import DEFAULT_INSTANCE_TYPES, Image, InstanceType, Principal, Vm
 from stratuslab.core.errors import AuthenticationFailed, InvalidState, NotFound
-from stratuslab.core.states import VmAction, VmState, allowed_from, next_state, step_done
+from stratuslab.core.states import VmState, allowed_from, next_state, step_done
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 _TRANSIENT = (
@@ -113,7 +114,8 @@ class FakeOcciBackend:
     def compute_list(self, principal: Principal) -> Sequence[Vm]:
         return list(self.vms.values())
 
-    def compute_action(self, principal: Principal, vm_id: int, action: VmAction) -> None:
+    def compute_action(self, principal: Principal, cmd: VmCommand) -> None:
+        vm_id, action = cmd.vm_id, cmd.action
         self.calls.append(("compute_action", vm_id, action))
         vm = self.compute_get(principal, vm_id)
         new = next_state(vm.vm_state, action)

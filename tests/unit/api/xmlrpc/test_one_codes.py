@@ -99,11 +99,12 @@ def test_state_filter_minus_one_excludes_done_and_minus_two_is_everything() -> N
     ],
 )
 def test_action_names_of_both_generations_map_to_our_actions(name: str, action: VmAction) -> None:
-    assert action_for(name) is action
+    command = action_for(name)
+    assert command is not None and command.action is action
 
 
 def test_every_mapped_action_is_a_user_action() -> None:
-    assert set(ACTION_NAMES.values()) <= USER_ACTIONS
+    assert {command.action for command in ACTION_NAMES.values()} <= USER_ACTIONS
     assert action_for("explode") is None
 
 

@@ -32,11 +32,11 @@ from stratuslab.api.xmlrpc.services.volumes import (
     marketplace_id,
     volume_uuid,
 )
-from stratuslab.core.commands import RunInstance
+from stratuslab.core.commands import RunInstance, VmCommand
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidInput, NotFound
 from stratuslab.core.ports import Page
-from stratuslab.core.states import VmAction, VmState
+from stratuslab.core.states import VmState
 
 _TRANSITION = re.compile(r"^([a-z_-]+) -> ([a-z_-]+)\b")
 _EXTRA_DISK_TYPES = ("swap", "fs", "datablock", "volatile")
@@ -187,8 +187,8 @@ class VmCalls:
         end = None if query.limit is None else query.offset + query.limit
         return vms[query.offset : end]
 
-    def action(self, principal: Principal, vm_id: int, action: VmAction) -> None:
-        self.deps.compute.act(principal, vm_id, action)
+    def action(self, principal: Principal, cmd: VmCommand) -> None:
+        self.deps.compute.act(principal, cmd)
 
     def rename(self, principal: Principal, vm_id: int, name: str) -> None:
         self.deps.compute.rename(principal, vm_id, name)

@@ -12,9 +12,10 @@ from tests.unit.api.xmlrpc.fakes.images import FakeImages
 from tests.unit.api.xmlrpc.fakes.networks import FakeNetworks
 
 from stratuslab.api.xmlrpc.backend import DiskRequest, NicRequest, UserTemplate, VmQuery, VmRequest
+from stratuslab.core.commands import VmCommand
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidState, NotFound
-from stratuslab.core.states import VmAction, VmState, allowed_from, next_state, step_done
+from stratuslab.core.states import VmState, allowed_from, next_state, step_done
 
 _TRANSIENT = (
     VmState.SHUTDOWN,
@@ -84,7 +85,8 @@ class FakeVms:
             vms = [v for v in vms if v.owner == principal.user]
         return vms[query.offset : None if query.limit is None else query.offset + query.limit]
 
-    def action(self, principal: Principal, vm_id: int, action: VmAction) -> None:
+    def action(self, principal: Principal, cmd: VmCommand) -> None:
+        vm_id, action = cmd.vm_id, cmd.action
         self.calls.append(("vm_action", vm_id, action))
         vm = self.get(principal, vm_id)
         new = next_state(vm.vm_state, action)
