@@ -181,6 +181,7 @@ REST: dict[str, Row] = {
     "POST /api/v1/hosts/{name}/disable": admin_only(404, objects={"name": "const:no-such-host"}),
     "POST /api/v1/hosts/{name}/offline": admin_only(404, objects={"name": "const:no-such-host"}),
     "POST /api/v1/hosts/{name}/flush": admin_only(501, objects={"name": "const:localhost"}),
+    "POST /api/v1/hosts/{name}/recover": admin_only(409, objects={"name": "const:localhost"}),
     # --- enrolment: admins add (no cloud CA in this world: 503), revoke, remove hosts; agents
     # trade a token (the token is the credential) and then report with their certificate only
     "POST /api/v1/hosts": admin_only(503, body=lambda o: {"name": "node-x"}),

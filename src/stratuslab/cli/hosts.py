@@ -1,5 +1,5 @@
-"""`stratus host list | show | add | revoke | remove | enable | disable | offline | flush`: the
-compute nodes as data, and their enrolment."""
+"""`stratus host list | show | add | revoke | remove | enable | disable | offline | flush |
+recover`: the compute nodes as data, their enrolment, and the recovery of a failed one."""
 
 from __future__ import annotations
 
@@ -68,6 +68,17 @@ for _action, _doc in (("enable", "Let new VMs be placed on the host (state monit
                       ("disable", "Keep new VMs off the host; its running VMs stay."),
                       ("offline", "Take the host out of service (no new VMs).")):
     host.add_command(_state_command(_action, _doc))
+
+
+@host.command("recover")
+@click.argument("name")
+@click.pass_context
+def host_recover(ctx: click.Context, name: str) -> None:
+    """Fence a failed host (the site's fencing command), then restart its VMs elsewhere."""
+    answer: dict[str, Any] = _api(ctx).post(_path(name, "recover"))
+    moved = answer["restarted"]
+    click.echo(f"host {name}: fenced; {len(moved)} VM(s) restarted elsewhere"
+               + (f": {', '.join(str(i) for i in moved)}" if moved else ""))
 
 
 @host.command("flush")

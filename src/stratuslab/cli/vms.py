@@ -112,6 +112,7 @@ def wait_for(api: Api, jobs: list[dict[str, Any]], label: str) -> list[dict[str,
               help='hosts it may run on, e.g. \'CPUS >= 4 & ARCH = "x86*"\'')
 @click.option("--rank", default="", metavar="POLICY",
               help="pack, stripe or load (default: the cloud's scheduler policy)")
+@click.option("--ha", is_flag=True, help="restart it on another host if its host fails")
 @click.option("--idempotency-key", help="a retried call with the same key returns the first VMs")
 @click.option("--no-wait", is_flag=True, help="return as soon as the cloud accepted the request")
 @click.option("-q", "--quiet", is_flag=True, help="print 'id, ip' per VM only")
@@ -124,7 +125,7 @@ def run_instance(ctx: click.Context, image: str, itype: str | None, count: int, 
                  hold: bool, persistent_disks: tuple[str, ...], readonly_disks: tuple[str, ...],
                  address: str | None, local_ip: str | None, private_ip: str | None,
                  networks: tuple[str, ...], secgroups: tuple[str, ...],
-                 requirements: str, rank: str,
+                 requirements: str, rank: str, ha: bool,
                  idempotency_key: str | None, no_wait: bool, quiet: bool,
                  as_json: bool) -> None:
     """Start COUNT VMs from IMAGE (an image id, or a 27-character marketplace identifier)."""
@@ -151,7 +152,7 @@ def run_instance(ctx: click.Context, image: str, itype: str | None, count: int, 
         "user_data": _cloud_init(cloud_init), "volatile_disks": list(volatile_disk),
         "persistent_disks": list(persistent_disks), "readonly_disks": list(readonly_disks),
         "nics": network.nic_requests(address, local_ip, private_ip, networks, secgroups),
-        "requirements": requirements, "rank": rank,
+        "requirements": requirements, "rank": rank, "ha": ha,
     }
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     made = api.post("/api/v1/vms", json=body, headers=headers)

@@ -40,6 +40,8 @@ class RunInstance:
     #: how hosts are ranked for it: pack, stripe or load (or OpenNebula's SCHED_RANK forms);
     #: empty: the cloud's [scheduler] policy
     rank: str = ""
+    #: high availability: restarted on another host once its failed host is fenced
+    ha: bool = False
     #: backend hints that are not part of the public model (e.g. simulated failure injection)
     extra: Mapping[str, Any] = field(default_factory=dict)
 

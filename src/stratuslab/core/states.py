@@ -42,6 +42,7 @@ class VmState(StrEnum):
 
 class VmAction(StrEnum):
     DEPLOY = "deploy"  # internal: the scheduler places a pending VM
+    RESCHEDULE = "reschedule"  # internal: a VM of a fenced host goes back to pending
     START = "start"  # boot a powered-off / stopped / suspended VM
     SHUTDOWN = "shutdown"  # graceful (ACPI) then terminate
     KILL = "kill"  # hard terminate from (almost) anywhere
@@ -122,6 +123,7 @@ def _build() -> dict[tuple[VmState, VmAction], VmState]:
         (S.UNDEPLOYED, A.START): S.BOOT,
         (S.UNKNOWN, A.RESUME): S.BOOT,
         (S.UNKNOWN, A.REBOOT): S.REBOOT,
+        (S.UNKNOWN, A.RESCHEDULE): S.PENDING,  # only once its host is fenced (hostfailure)
         (S.FAILED, A.RECOVER_RETRY): S.PENDING,
         (S.FAILED, A.RECOVER_DELETE): S.EPILOG,
     }
@@ -141,8 +143,8 @@ def _build() -> dict[tuple[VmState, VmAction], VmState]:
 
 ALLOWED: Mapping[tuple[VmState, VmAction], VmState] = _build()
 
-#: Actions a user may ask for (DEPLOY is the scheduler's own).
-USER_ACTIONS: frozenset[VmAction] = frozenset(a for a in A if a is not A.DEPLOY)
+#: Actions a user may ask for (DEPLOY and RESCHEDULE are the scheduler's own).
+USER_ACTIONS: frozenset[VmAction] = frozenset(a for a in A if a not in (A.DEPLOY, A.RESCHEDULE))
 
 
 def allowed_from(action: VmAction) -> list[VmState]:

@@ -5,6 +5,7 @@ front end sees it).  Placement asks `accepts(name)`.  Imports core only.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -44,6 +45,9 @@ class HostService:
         self.version = version
         self.reserved = reserved  # (cpus, memory MiB) kept for the host itself
         self.attributes = {k: dict(v) for k, v in (attributes or {}).items()}
+        #: fences a failed host and restarts its VMs elsewhere (services/hostfailure.py; the
+        #: composition root sets it)
+        self.recovery: Callable[[Principal, str], list[int]] | None = None
 
     # -- heartbeat: this front end's own nodes ----------------------------------------------
     def heartbeat(self) -> None:
@@ -171,6 +175,12 @@ class HostService:
         raise Unsupported(f"flushing host {name} (it migrates every VM away; VM migration)",
                           hint=f"disable the host (stratus host disable {name}) so no new VM "
                                "lands there, and stop or recreate its VMs elsewhere")
+
+    def recover(self, principal: Principal, name: str) -> builtins.list[int]:
+        """`stratus host recover NAME`: fence the failed host, restart its VMs elsewhere."""
+        if self.recovery is None:
+            raise Unsupported(f"recovering host {name}", hint="this server has no host recovery")
+        return self.recovery(principal, name)
 
     def _known(self, name: str) -> bool:
         try:

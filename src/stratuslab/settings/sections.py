@@ -256,3 +256,14 @@ class SchedulerSettings:
                             "because no host could take them (in one batch)")
     batch_limit: int = setting(1000, minimum=1,
                                doc="most pending VMs placed in one decision")
+    host_timeout: str = setting("60s", unit=DURATION,
+                                doc="a host whose heartbeat is older than this goes to error and "
+                                "its running VMs to unknown (never poweroff: they may still run)")
+    fence_command: list[str] = setting(
+        factory=list, example='["/usr/local/sbin/fence-ipmi", "{host}"]',
+        doc="argv run (no shell) to power a failed host off before any of its VMs is restarted "
+        "elsewhere; {host} is replaced by the host's name; a host's own FENCE_COMMAND attribute "
+        "(a list) wins; empty: nothing is ever restarted elsewhere")
+    fence_timeout: str = setting("60s", unit=DURATION,
+                                 doc="how long a fencing command may run before it counts as "
+                                 "failed")

@@ -1,5 +1,5 @@
 """/api/v1/hosts: the compute nodes as data (any user lists and shows; administrators enable,
-disable, take offline and flush)."""
+disable, take offline, flush and recover a failed host)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,12 @@ def disable_host(name: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
 @router.post("/hosts/{name}/offline")
 def offline_host(name: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     return host_out(ctx.hosts.set_state(caller, name, HostState.OFFLINE))
+
+
+@router.post("/hosts/{name}/recover")
+def recover_host(name: str, ctx: Ctx, caller: Caller) -> dict[str, Any]:
+    """Fence a failed host, then restart its unknown VMs elsewhere."""
+    return {"host": name, "restarted": ctx.hosts.recover(caller, name)}
 
 
 @router.post("/hosts/{name}/flush")

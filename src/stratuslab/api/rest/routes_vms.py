@@ -31,7 +31,7 @@ def run_instances(
         ssh_keys=tuple(body.ssh_keys), user_data=body.user_data,
         volatile_gb=tuple(body.volatile_disks), extra=body.extra, nics=tuple(body.nics),
         persistent_disks=tuple(body.persistent_disks), readonly_disks=tuple(body.readonly_disks),
-        requirements=body.requirements, rank=body.rank,
+        requirements=body.requirements, rank=body.rank, ha=body.ha,
     )
     made = ctx.compute.run(caller, cmd)
     return {"vms": [vm_out(vm) for vm, _ in made], "jobs": [job_out(j) for _, j in made]}

@@ -35,6 +35,8 @@ class RunInstanceBody(Strict):
                               'CPUS >= 4 & ARCH = "x86*" (attributes: stratus host show)')
     rank: str = Field("", max_length=64, description="pack, stripe or load; empty: the cloud's "
                       "[scheduler] policy")
+    ha: bool = Field(False, description="restarted on another host once its failed host is "
+                     "fenced")
     extra: dict[str, Any] = Field({}, description="driver hints (admin only)")
 
 

@@ -84,6 +84,7 @@ class ComputeService(ManageMixin):
                 "volatile_gb": list(cmd.volatile_gb), "extra": dict(cmd.extra),
                 **({"requirements": cmd.requirements} if cmd.requirements.strip() else {}),
                 **({"sched_policy": rank_policy(cmd.rank)} if cmd.rank else {}),
+                **({"ha": True} if cmd.ha else {}),
             },
             created_at=now, updated_at=now,
         )
