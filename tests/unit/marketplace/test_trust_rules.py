@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
-from tests.helpers.pki import EcCert, ec_cert, ec_version_1
+from tests.helpers.pki import EcCert, ec_cert, ec_crl, ec_version_1
 
 from stratuslab.core.marketplace import Endorser, InvalidMetadata, SignatureInvalid
 from stratuslab.services.marketplace.trust import (
@@ -245,3 +246,88 @@ def test_credentials_from_pkcs12_and_pem_keep_key_certificate_and_chain(
     assert (pem.cert, pem.chain, pem.key_pem) == (alice.cert, (root.cert,), creds.key_pem)
     with pytest.raises(InvalidMetadata, match=rf"^{BAD}cannot read the PEM key or certificate \("):
         SigningCredentials.from_pem(locked, chain, None)
+
+
+# --- revocation ---------------------------------------------------------------------------------
+
+URL = "http://crl.lab.example/root.crl"
+
+
+def crl(ca: EcCert, *revoked: x509.Certificate, next_update: datetime = END
+        ) -> x509.CertificateRevocationList:
+    return ec_crl(ca, *revoked, last_update=START, next_update=next_update)
+
+
+def with_crls(root: EcCert, *crls: x509.CertificateRevocationList, urls: tuple[str, ...] = (),
+              required: bool = True) -> TrustStore:
+    return TrustStore((root.cert,), crls=crls, crl_required=required,
+                      crl_urls={root.cert.subject.public_bytes(): urls} if urls else {})
+
+
+def test_a_revoked_endorser_or_intermediate_is_refused(root: EcCert, alice: EcCert) -> None:
+    with pytest.raises(SignatureInvalid) as exc:
+        with_crls(root, crl(root, alice.cert), required=False).verify_chain(alice.cert, (), NOW)
+    assert refused(exc) == (
+        f"{BAD}certificate '{ALICE_RFC}' has been revoked by its CA '{ROOT_RFC}' (CRL of "
+        f"{START:%Y-%m-%d %H:%M} UTC)",
+        "the endorser must sign the metadata again with a valid certificate")
+    sub = make("/DC=eu/DC=lab/CN=Sub CA", root, ca=True)
+    bob = make("/DC=eu/DC=lab/CN=Bob", sub)
+    store = with_crls(root, crl(root, sub.cert), required=False)
+    with pytest.raises(SignatureInvalid, match=f"^{BAD}certificate 'CN=Sub CA,DC=lab,DC=eu' has "
+                       "been revoked by its CA"):
+        store.verify_chain(bob.cert, (sub.cert,), NOW)
+    other = make("/DC=eu/DC=lab/CN=Other", root)
+    good = with_crls(root, crl(root, other.cert), urls=(URL,))
+    assert good.verify_chain(alice.cert, (), NOW) == [alice.cert, root.cert]
+
+
+def test_an_expired_crl_fails_closed_only_when_crls_are_required(root: EcCert,
+                                                                  alice: EcCert) -> None:
+    old = crl(root, next_update=NOW - timedelta(seconds=1))
+    assert with_crls(root, old, required=False).verify_chain(alice.cert, (), NOW)[0] == alice.cert
+    for urls, source in (((URL,), URL), ((), "the CA directory")):
+        with pytest.raises(SignatureInvalid) as exc:
+            with_crls(root, old, urls=urls).verify_chain(alice.cert, (), NOW)
+        assert refused(exc) == (
+            f"{BAD}the CRL of CA '{ROOT_RFC}' expired at "
+            f"{NOW - timedelta(seconds=1):%Y-%m-%d %H:%M} UTC, so certificate '{ALICE_RFC}' "
+            "cannot be checked for revocation",
+            f"refresh it (the server fetches it every [marketplace] crl_refresh seconds from "
+            f"{source}), or accept the risk: [marketplace] crl_required = false")
+
+
+def test_a_missing_crl_fails_closed_only_for_a_ca_that_publishes_one(root: EcCert,
+                                                                      alice: EcCert) -> None:
+    assert with_crls(root).verify_chain(alice.cert, (), NOW)[0] == alice.cert
+    assert with_crls(root, urls=(URL,), required=False).verify_chain(alice.cert, (), NOW)
+    with pytest.raises(SignatureInvalid) as exc:
+        with_crls(root, urls=(URL, URL + "2")).verify_chain(alice.cert, (), NOW)
+    assert refused(exc) == (
+        f"{BAD}CA '{ROOT_RFC}' publishes a CRL ({URL}, {URL}2) but none is at hand, so "
+        f"certificate '{ALICE_RFC}' cannot be checked for revocation",
+        "let the server fetch it (every [marketplace] crl_refresh seconds), put it in "
+        "[marketplace] ca_dir, or accept the risk: [marketplace] crl_required = false")
+
+
+def test_the_ca_directory_reads_crls_and_where_each_ca_publishes_them(
+    tmp_path: Path, root: EcCert, alice: EcCert
+) -> None:
+    ca_dir, fetched = tmp_path / "ca", tmp_path / "fetched"
+    ca_dir.mkdir()
+    fetched.mkdir()
+    other = make("/DC=eu/DC=lab/CN=Other CA", ca=True)
+    (ca_dir / "0a1b2c3d.0").write_bytes(root.cert.public_bytes(Encoding.PEM))
+    (ca_dir / "0a1b2c3d.crl_url").write_text(f"{URL}\n  {URL}2\n")
+    (ca_dir / "ffff0000.0").write_bytes(other.cert.public_bytes(Encoding.PEM))
+    (ca_dir / "ffff0000.r0").write_bytes(b"not a CRL")
+    (ca_dir / "other.crl").write_bytes(crl(other).public_bytes(Encoding.DER))
+    (fetched / "0a1b2c3d.r0").write_bytes(crl(root, alice.cert).public_bytes(Encoding.PEM))
+    (fetched / "notes.txt").write_bytes(crl(root).public_bytes(Encoding.PEM))
+    store = TrustStore.from_directory(ca_dir, crl_dirs=[fetched, tmp_path / "none"],
+                                      crl_required=True)
+    assert store.crl_required and len(store.crls) == 2
+    assert store.crl_urls == {root.cert.subject.public_bytes(): (URL, URL + "2")}
+    with pytest.raises(SignatureInvalid, match="has been revoked by its CA"):
+        store.verify_chain(alice.cert, (), NOW)
+    assert TrustStore.from_directory(ca_dir).crl_required is False
