@@ -5,6 +5,7 @@ hook), a job taken over meanwhile keeping the other runner's outcome, and heartb
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -174,3 +175,46 @@ def test_heartbeats_touch_only_the_jobs_in_hand(uow: SqlUnitOfWorkFactory) -> No
     assert r.run_once() is True
     assert beats == [T0 + timedelta(seconds=7)]
     assert stored(uow, job_id).state == "done"
+
+
+def test_the_log_names_each_job_its_kind_and_outcome(uow: SqlUnitOfWorkFactory,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    def crash(job: Job) -> None:
+        raise ValueError("boom")
+
+    caplog.set_level(logging.INFO, logger="stratuslab.services.jobs")
+    r = runner(uow, ManualClock(T0), handlers={"ok": lambda job: None, "crash": crash})
+    ok_id, crash_id = queue(uow, "ok"), queue(uow, "crash")
+    while r.run_once():
+        pass
+    gone = runner(uow, ManualClock(T0), max_attempts=0)
+    given_up = queue(uow, "vm")
+    gone.run_once()
+    lines = [(rec.levelname, rec.getMessage()) for rec in caplog.records]
+    assert lines == [
+        ("INFO", f"job {ok_id} (ok) started"), ("INFO", f"job {ok_id} (ok) done"),
+        ("INFO", f"job {crash_id} (crash) started"),
+        ("ERROR", f"job {crash_id} (crash) crashed"),
+        ("INFO", f"job {crash_id} (crash) failed: internal error: ValueError: boom"),
+        ("ERROR", f"job {given_up} (vm): gave up after 0 attempts: each one was interrupted "
+                  "before it finished (the server stopped or crashed while running it; last "
+                  "step: none)"),
+    ]
+
+
+def test_a_job_taken_over_while_giving_up_keeps_the_other_runners_outcome(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    def taken_over(job: Job, why: str) -> None:
+        with uow() as u:
+            current = u.jobs.get(job.id or 0)
+            assert current is not None
+            current.runner = "someone-else"
+            u.jobs.update(current)
+            u.commit()
+
+    r = runner(uow, ManualClock(T0), max_attempts=0, give_up={"noop": taken_over})
+    job_id = queue(uow)
+    assert r.run_once() is True
+    job = stored(uow, job_id)
+    assert (job.state, job.error, job.runner) == ("running", None, "someone-else")

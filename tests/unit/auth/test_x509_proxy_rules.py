@@ -250,3 +250,12 @@ def test_every_proxy_is_checked_for_its_window(root: EcCert, ann: EcCert) -> Non
     message, hint = refused([expired, ann], root)
     assert message.startswith(f"certificate {USER}/CN=12345 expired at ")
     assert hint == "renew the certificate (or make a new proxy)"
+
+
+def test_the_certificates_after_the_eec_serve_as_its_intermediates(root: EcCert) -> None:
+    sub = ec_cert("/DC=eu/DC=lab/CN=Sub CA", root, ca=True, start=START, end=END)
+    bob = ec_cert("/DC=eu/DC=lab/CN=Bob", sub, start=START, end=END)
+    first = proxy(bob)
+    verified = verify_chain([first.cert, bob.cert, sub.cert], store(root), NOW)
+    assert verified.path == (bob.cert, sub.cert, root.cert)
+    assert verified.identity == "/DC=eu/DC=lab/CN=Bob"

@@ -256,6 +256,8 @@ def test_holds_refuse_leased_addresses_and_count_in_usage(repo: InMemoryNetworkR
                             "list them with: stratus network show")
     ipam.release_hold(repo, "net", "10.9.0.13")
     assert ipam.usage(repo, "net").held == 0
+    ipam.acquire(repo, "net", vm_id=9, owner="a", reservation_id=res.id)
+    assert ipam.usage(repo, "net").reserved_free == 0  # a VM uses the reserved address now
 
 
 def test_a_full_network_says_what_holds_its_addresses(repo: InMemoryNetworkRepo) -> None:
@@ -280,11 +282,13 @@ def test_an_address_lost_in_a_race_moves_on_to_the_next_one() -> None:
 
 
 @pytest.mark.parametrize("losses,max_races,wins", [(2, 2, True), (3, 2, False), (0, 0, True),
-                                                   (1, 0, False)])
-def test_races_are_retried_up_to_the_limit(losses: int, max_races: int, wins: bool) -> None:
+                                                   (1, 0, False), (64, None, True),
+                                                   (65, None, False)])
+def test_races_are_retried_up_to_the_limit(losses: int, max_races: int | None,
+                                           wins: bool) -> None:
     repo = RacingRepo(losses=losses)
-    create_network(repo, net("big", ("10.9.0.10", "10.9.0.30")), POOL)
-    limited = Ipam(max_races=max_races)
+    create_network(repo, net("big", ("10.9.0.10", "10.9.0.250")), POOL)
+    limited = Ipam() if max_races is None else Ipam(max_races=max_races)  # default: 64
     if wins:
         assert limited.acquire(repo, "big", vm_id=1, owner="a").ip == f"10.9.0.{10 + losses}"
         return
