@@ -180,3 +180,34 @@ def test_the_ca_is_made_once(tmp_path: Path) -> None:
     assert oct((tmp_path / "ca" / "ca.key").stat().st_mode & 0o777) == "0o600"
     with pytest.raises(Conflict, match="already exists"):
         ca.init(["localhost"])
+
+
+def test_a_host_reports_only_its_own_vms(enrol: EnrolmentService, cloud: Cloud,
+                                         admin: Principal, tmp_path: Path) -> None:
+    from tests.helpers.cloud import drain
+
+    from stratuslab.core.commands import RunInstance
+
+    disk = tmp_path / "d.raw"
+    disk.write_bytes(b"\0" * 4096)
+    img = cloud.images.register(admin, "base", str(disk)).id or 0
+    [(vm, _)] = cloud.compute.run(admin, RunInstance(img))
+    drain(cloud)
+    assert cloud.compute.get(admin, vm.id or 0).host == "localhost"
+    chain = [_enrolled(enrol, admin, "node-a")]
+    forged = {"version": "x", "endpoint": "https://127.0.0.1:9",
+              "capacity": {"cpus": 4, "memory_mib": 4096, "load1": 0.5,
+                           "memory_available_mib": 2048},
+              "vms": [{"vm_id": vm.id, "state": "crashed", "reason": "forged"}]}
+    assert cloud.services.agents.receive(chain, forged) == "node-a"
+    assert cloud.compute.get(admin, vm.id or 0).state == "running"  # not node-a's VM
+    shown = cloud.services.hosts.show(admin, "node-a")
+    assert (shown.state, shown.attributes["AGENT_URL"]) == (HostState.MONITORED,
+                                                            "https://127.0.0.1:9")
+    with pytest.raises(InvalidInput, match="not an https:// URL"):
+        cloud.services.agents.receive(chain, {**forged, "endpoint": "file:///etc/passwd"})
+    with pytest.raises(InvalidInput, match="unknown fields"):
+        cloud.services.agents.receive(chain, {**forged, "extra": 1})
+    enrol.revoke(admin, "node-a")
+    with pytest.raises(AuthenticationFailed):
+        cloud.services.agents.receive(chain, forged)
