@@ -26,10 +26,10 @@ def test_standalone_marketplace_refuses_an_endorser_revoked_after_it_started(
     root = tmp_path / "www"
     root.mkdir()
     with http_directory(root) as url:
-        run_and_revoke(tmp_path, root, url)
+        check_revocation_reaches_the_running_marketplace(tmp_path, root, url)
 
 
-def run_and_revoke(tmp_path: Path, root: Path, url: str) -> None:
+def check_revocation_reaches_the_running_marketplace(tmp_path: Path, root: Path, url: str) -> None:
     ca = make_ca("Standalone CRL CA", key_index=6, crl_url=f"{url}/ca.crl")
     dave = make_endorser(ca, "Dave Example", "dave@example.org", key_index=7)
     issued = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
