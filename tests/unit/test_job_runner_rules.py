@@ -218,3 +218,17 @@ def test_a_job_taken_over_while_giving_up_keeps_the_other_runners_outcome(
     assert r.run_once() is True
     job = stored(uow, job_id)
     assert (job.state, job.error, job.runner) == ("running", None, "someone-else")
+
+
+def test_a_worker_round_drains_the_ready_jobs_unless_the_runner_stops(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    ran: list[int] = []
+    r = runner(uow, ManualClock(T0), handlers={"noop": lambda job: ran.append(job.id or 0)})
+    first, second = queue(uow), queue(uow)
+    r.drain()
+    assert ran == [first, second]
+    third = queue(uow)
+    r.stop()  # the job in hand ends, no other is claimed (its workers never started here)
+    r.drain()
+    assert ran == [first, second] and stored(uow, third).state == "queued"

@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
-from tests.helpers.pki import EcCert, ec_cert, ec_crl, ec_version_1
+from tests.helpers.pki import EcCert, ec_cert, ec_crl, ec_version_1, slash_name
 
 from stratuslab.core.marketplace import Endorser, InvalidMetadata, SignatureInvalid
 from stratuslab.services.marketplace.trust import (
@@ -331,3 +331,27 @@ def test_the_ca_directory_reads_crls_and_where_each_ca_publishes_them(
     with pytest.raises(SignatureInvalid, match="has been revoked by its CA"):
         store.verify_chain(alice.cert, (), NOW)
     assert TrustStore.from_directory(ca_dir).crl_required is False
+
+
+def test_two_cas_signing_each_other_are_a_loop_not_a_chain(root: EcCert) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key_a, key_b = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+
+    def ca(subject: str, key: ec.EllipticCurvePrivateKey, issuer: str,
+           signer: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+        return (x509.CertificateBuilder().subject_name(slash_name(subject))
+                .issuer_name(slash_name(issuer)).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(START)
+                .not_valid_after(END)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(signer, hashes.SHA256()))
+
+    a = ca("/DC=eu/CN=Loop A", key_a, "/DC=eu/CN=Loop B", key_b)  # B vouches for A
+    b = ca("/DC=eu/CN=Loop B", key_b, "/DC=eu/CN=Loop A", key_a)  # and A for B
+    leaf = ec_cert("/DC=eu/CN=Eve", EcCert(a, key_a), start=START, end=END)
+    with pytest.raises(SignatureInvalid) as exc:
+        TrustStore((root.cert,)).verify_chain(leaf.cert, (a, b), NOW)
+    assert exc.value.message == (f"{BAD}certificate 'CN=Loop B,DC=eu' was issued by "
+                                 "'CN=Loop A,DC=eu', which is not a trusted CA")
