@@ -110,7 +110,7 @@ class Scheduler:
             decisions = decide_batch(repo.list(), batch, served, overcommit=self.overcommit)
             locked = repo.lock(sorted({d.host for d in decisions if d.host}))
             free = Free(list(locked.values()), self.overcommit)
-            placed: dict[int, str] = {}
+            placed: list[tuple[Vm, str]] = []
             for vm, needs, decision in zip(vms, batch, decisions, strict=True):
                 host = decision.host
                 if host is not None and (locked[host].state is not HostState.MONITORED
@@ -122,21 +122,13 @@ class Scheduler:
                     self._unplaced(uow, vm, decision.reason(vm.id or 0), now)
                     continue
                 free.take(host, needs)
-                self._placed(uow, vm, host, now, queue_jobs=queue_jobs)
-                placed[vm.id or 0] = host
+                placed.append((vm, host))
+            repo.place(placed, now)  # the VMs are locked: each move is certain
+            for vm, _ in placed if queue_jobs else ():
+                uow.jobs.add(Job(None, VmAction.DEPLOY.value, vm.owner, vm_id=vm.id,
+                                 created_at=now, updated_at=now))
             uow.commit()
-        return placed
-
-    @staticmethod
-    def _placed(uow: UnitOfWork, vm: Vm, host: str, now: Any, *, queue_jobs: bool) -> None:
-        uow.vms.cas_state(vm.id or 0, VmState.PENDING.value, VmState.PROLOG.value, host=host,
-                          error=None, updated_at=now)
-        record(uow, vm.id or 0, now, "state", "system",
-               f"{vm.state} -> {VmState.PROLOG.value} (scheduled)", host=host, ip=vm.ip,
-               mac=vm.mac)
-        if queue_jobs:
-            uow.jobs.add(Job(None, VmAction.DEPLOY.value, vm.owner, vm_id=vm.id,
-                             created_at=now, updated_at=now))
+        return {vm.id or 0: host for vm, host in placed}
 
     @staticmethod
     def _unplaced(uow: UnitOfWork, vm: Vm, reason: str, now: Any) -> None:
