@@ -64,12 +64,12 @@ def test_user_template_is_replaced_or_merged(cloud: Cloud, admin: Principal, tmp
     [(vm, _)] = cloud.compute.run(admin, RunInstance(image(cloud, admin, tmp_path)))
     cloud.compute.update_user_template(admin, vm.id, {"A": "1", "B": "2"}, merge=False)
     cloud.compute.update_user_template(admin, vm.id, {"B": "3", "C": "4"}, merge=True)
-    assert cloud.compute.get(admin, vm.id).spec["user_template"] == {"A": "1", "B": "3", "C": "4"}
+    assert cloud.compute.get(admin, vm.id).spec.user_template == {"A": "1", "B": "3", "C": "4"}
     cloud.compute.update_user_template(admin, vm.id, {"D": "5"}, merge=False)
-    assert cloud.compute.get(admin, vm.id).spec["user_template"] == {"D": "5"}
+    assert cloud.compute.get(admin, vm.id).spec.user_template == {"D": "5"}
     with pytest.raises(InvalidInput):
         cloud.compute.update_user_template(admin, vm.id, {"no good": "x"}, merge=False)
-    assert cloud.compute.get(admin, vm.id).spec["user_template"] == {"D": "5"}
+    assert cloud.compute.get(admin, vm.id).spec.user_template == {"D": "5"}
 
 
 def test_deploy_releases_a_held_vm_onto_the_chosen_host(
@@ -133,7 +133,7 @@ def test_placement_skips_disabled_nodes_and_honours_a_requested_host() -> None:
     assert place.choose(vm) == "a"
     place.set_enabled("a", False)
     assert place.choose(vm) == "b"
-    vm.spec["requested_host"] = "a"
+    vm.spec = vm.spec.with_(requested_host="a")
     with pytest.raises(Conflict, match="host a asked for by VM 7 is disabled"):
         place.choose(vm)
     with pytest.raises(NotFound):

@@ -124,7 +124,7 @@ def test_a_hosts_allocation_is_the_sum_of_its_vms_through_any_churn(
                 with cloud.uow() as uow:
                     row = uow.vms.get(vm)
                     assert row is not None
-                    row.spec["extra"] = {"simulate_failure": "start"}
+                    row.spec = row.spec.with_(extra={"simulate_failure": "start"})
                     uow.vms.update(row)
                     uow.commit()
             live.append(vm)

@@ -55,8 +55,8 @@ def test_rest_requirements_and_rank_choose_where_the_vm_may_run(cloud: Cloud, ad
     assert (fits.status_code, never.status_code) == (202, 202), (fits.text, never.text)
     drain(cloud)
     ok, waiting = (cloud.compute.get(admin, r.json()["vms"][0]["id"]) for r in (fits, never))
-    assert (ok.state, ok.host, ok.spec["sched_policy"]) == ("running", "localhost", "stripe")
-    assert (waiting.state, waiting.spec["sched_policy"]) == ("pending", "load")  # ONE's rank
+    assert (ok.state, ok.host, ok.spec.sched_policy) == ("running", "localhost", "stripe")
+    assert (waiting.state, waiting.spec.sched_policy) == ("pending", "load")  # ONE's rank
     assert waiting.error == (f"no host can run VM {waiting.id}: localhost: requirements: "
                              "GPU = nvidia not met")
 
@@ -92,7 +92,7 @@ def test_xmlrpc_template_sched_requirements_and_rank(cloud: Cloud, admin: Princi
     ok, vm_id, _ = rpc(http, "one.vm.allocate", template)[:3]
     assert ok is True
     vm = cloud.compute.get(admin, vm_id)
-    assert (vm.spec["requirements"], vm.spec["sched_policy"]) == ("ARCH = x86_64", "pack")
+    assert (vm.spec.requirements, vm.spec.sched_policy) == ("ARCH = x86_64", "pack")
     bad = template.replace('SCHED_RANK="-RUNNING_VMS"', 'SCHED_RANK="MEMORY * 2"')
     refused = rpc(http, "one.vm.allocate", bad)
     assert refused[0] is False and "rank 'MEMORY * 2' is not one of" in refused[1]

@@ -12,6 +12,7 @@ from typing import Any
 
 from stratuslab.core.context import current_request_id
 from stratuslab.core.states import VmState
+from stratuslab.core.vmspec import InstanceSpec
 
 
 class Role(StrEnum):
@@ -131,8 +132,8 @@ class Vm:
     mac: str | None = None
     error: str | None = None
     last_action: str | None = None
-    #: everything the deploy needs that is not a column: context, disks, key, backend handle...
-    spec: dict[str, Any] = field(default_factory=dict)
+    #: everything the deploy needs that is not a column (typed and versioned: core/vmspec.py)
+    spec: InstanceSpec = field(default_factory=InstanceSpec)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     #: owner/group/other rights (services.policy.Permissions); group and other see nothing

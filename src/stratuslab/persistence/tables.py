@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -17,6 +19,24 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+from stratuslab.core.vmspec import InstanceSpec
+
+
+class SpecJson(TypeDecorator[InstanceSpec]):
+    """`vms.spec`: an `InstanceSpec` stored as versioned JSON (core/vmspec.py)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return value.to_json() if isinstance(value, InstanceSpec) else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> InstanceSpec:
+        return InstanceSpec.from_json(value if isinstance(value, dict) else None)
+
 
 metadata = MetaData(
     naming_convention={
@@ -95,7 +115,7 @@ vms = Table(
     Column("mac", String(32)),
     Column("error", Text),
     Column("last_action", String(32)),
-    Column("spec", JSON, nullable=False),
+    Column("spec", SpecJson, nullable=False),
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
     Column("permissions", String(9), nullable=False, server_default="um-------"),

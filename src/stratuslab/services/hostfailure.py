@@ -99,7 +99,7 @@ class HostFailures:
     def _restart(self, host: Host, *, ha_only: bool, actor: str = "system") -> list[int]:
         with self.uow(readonly=True) as uow:
             vms = [vm for vm in self._vms(uow, host.name, VmState.UNKNOWN)
-                   if vm.spec.get("ha") or not ha_only]
+                   if vm.spec.ha or not ha_only]
         if not vms:
             return []
         argv = self.fence_argv(host)
@@ -129,7 +129,7 @@ class HostFailures:
         assert target is not None
         with self.uow() as uow:
             for vm in vms:
-                spec = {k: v for k, v in vm.spec.items() if k not in ("handle", "prepared")}
+                spec = vm.spec.with_(handle=None, prepared=None)
                 if uow.vms.cas_state(vm.id or 0, VmState.UNKNOWN.value, target.value, host=None,
                                      spec=spec, error=None, updated_at=now):
                     record(uow, vm.id or 0, now, "state", actor,

@@ -188,7 +188,7 @@ class ImageService:
             raise InvalidState(what="VM", name=f"{vm_id} ({vm.name})", state=vm.state,
                                action="save its disk as an image",
                                allowed="poweroff; power it off first, then save")
-        disks = (vm.spec.get("prepared") or {}).get("disks") or []
+        disks = (vm.spec.prepared or {}).get("disks") or []
         root = next((d for d in disks if d.get("name") == "root"), None)
         if root is None or source is None:
             raise Conflict(f"VM {vm_id} ({vm.name}) has no root disk on its node",

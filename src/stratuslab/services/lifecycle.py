@@ -144,14 +144,12 @@ class LifecycleExecutor:
             added = ext.on_prolog(vm, node)
             nics += [dataclasses.asdict(n) for n in added.nics]
             disks += added.disks
-        spec = dict(vm.spec)
-        spec["prepared"] = {
+        return {"spec": vm.spec.with_(prepared={
             "instance_dir": prepared.instance_dir,
             "disks": [dataclasses.asdict(d) for d in disks],
             "nics": nics,
             "boot": dataclasses.asdict(prepared.boot),
-        }
-        return {"spec": spec}
+        })}
 
     def check_boot(self, vm: Vm) -> None:
         """The one verification step before a guest boots from its disks (deploy, start after
@@ -197,7 +195,7 @@ class LifecycleExecutor:
             new = node.hypervisor.resume(handle, self._vm_spec(vm))
         else:
             new = node.hypervisor.start(self._vm_spec(vm))
-        return {"spec": {**vm.spec, "handle": {"host": new.host, "data": dict(new.data)}}}
+        return self._handled(vm, new)
 
     def _shutdown(self, vm: Vm, action: VmAction) -> None:
         handle = self._handle(vm)
@@ -212,7 +210,7 @@ class LifecycleExecutor:
     def _save(self, vm: Vm, action: VmAction) -> dict[str, Any]:
         handle = self._require_handle(vm)
         new = self._node(vm).hypervisor.suspend(handle)
-        return {"spec": {**vm.spec, "handle": {"host": new.host, "data": dict(new.data)}}}
+        return self._handled(vm, new)
 
     def _restore(self, vm: Vm, action: VmAction) -> dict[str, Any]:
         handle = self._require_handle(vm)
@@ -222,7 +220,7 @@ class LifecycleExecutor:
             return {}
         self.check_boot(vm)
         new = node.hypervisor.resume(handle, self._vm_spec(vm))
-        return {"spec": {**vm.spec, "handle": {"host": new.host, "data": dict(new.data)}}}
+        return self._handled(vm, new)
 
     def _reboot(self, vm: Vm, action: VmAction) -> dict[str, Any] | None:
         """Reset a running guest; one that is not running (an `unknown` VM whose process died,
@@ -235,7 +233,7 @@ class LifecycleExecutor:
             return None
         self.check_boot(vm)
         new = node.hypervisor.resume(handle, self._vm_spec(vm))
-        return {"spec": {**vm.spec, "handle": {"host": new.host, "data": dict(new.data)}}}
+        return self._handled(vm, new)
 
     def _epilog(self, vm: Vm, action: VmAction) -> None:
         if vm.host is None:
@@ -257,8 +255,13 @@ class LifecycleExecutor:
 
     @staticmethod
     def _handle(vm: Vm) -> VmHandle | None:
-        h = vm.spec.get("handle")
+        h = vm.spec.handle
         return VmHandle(vm.id or 0, h["host"], h.get("data", {})) if h else None
+
+    @staticmethod
+    def _handled(vm: Vm, new: VmHandle) -> dict[str, Any]:
+        """The change recording the hypervisor's new handle of `vm`."""
+        return {"spec": vm.spec.with_(handle={"host": new.host, "data": dict(new.data)})}
 
     def _require_handle(self, vm: Vm) -> VmHandle:
         handle = self._handle(vm)
@@ -270,24 +273,24 @@ class LifecycleExecutor:
         s = vm.spec
         context = ContextSpec(
             instance_id=f"stratuslab-vm-{vm.id}", hostname=vm.name,
-            method=s.get("context_method", "cloud-init"), ssh_keys=tuple(s.get("ssh_keys", ())),
-            user_data=s.get("user_data"), extra=dict(s.get("context", {})),
-            networks=tuple(s.get("networks", ())),
+            method=s.context_method, ssh_keys=tuple(s.ssh_keys),
+            user_data=s.user_data, extra=dict(s.context),
+            networks=tuple(s.networks),
         )
         return PrologRequest(
             vm_id=vm.id or 0, name=vm.name, image_path=image.path, image_format=image.format,
             boot=BootSpec(image.kernel, image.initrd, image.cmdline), swap_mib=vm.swap_mib,
-            volatile_gb=tuple(s.get("volatile_gb", ())), context=context,
+            volatile_gb=tuple(s.volatile_gb), context=context,
         )
 
     def _vm_spec(self, vm: Vm) -> VmSpec:
-        prepared = vm.spec.get("prepared") or {}
+        prepared = vm.spec.prepared or {}
         disks = tuple(DiskSpec(**d) for d in prepared.get("disks", []))
         nics = tuple(NicSpec(**n) for n in prepared.get("nics", []))
         return VmSpec(
             vm_id=vm.id or 0, name=vm.name, vcpu=vm.vcpu, memory_mib=vm.memory_mib,
             instance_dir=prepared.get("instance_dir", ""), disks=disks, nics=nics,
-            boot=BootSpec(**prepared.get("boot", {})), extra=dict(vm.spec.get("extra", {})),
+            boot=BootSpec(**prepared.get("boot", {})), extra=dict(vm.spec.extra),
         )
 
     def _load(self, vm_id: int) -> Vm:

@@ -3,7 +3,7 @@
 A node is enabled unless an administrator disabled it (OpenNebula's one.host.enable/disable).
 With a `HostService` (the server's wiring) the state is the hosts table's: it survives a restart
 and XML-RPC, REST and the CLI see the same one; without it (unit tests) flags live in memory.
-`choose` (without a hosts table): the host a VM asked for (`spec["requested_host"]`, set by an
+`choose` (without a hosts table): the host a VM asked for (`spec.requested_host`, set by an
 explicit deploy), else the first enabled node; with one, services/scheduling.py places VMs.
 Imports core only.
 """
@@ -78,7 +78,7 @@ class Placement:
         return any(self.is_enabled(n) for n in self.nodes)
 
     def choose(self, vm: Vm) -> str:
-        wanted = vm.spec.get("requested_host")
+        wanted = vm.spec.requested_host
         if wanted:
             self.require(str(wanted))
             if not self.is_enabled(str(wanted)):

@@ -30,7 +30,6 @@ from stratuslab.services.hosts import REPO
 
 log = logging.getLogger(__name__)
 
-BATCH = "batch"  # spec key: the VMs of one run-instance --count N, placed in one decision
 EVENT = "schedule"  # event kind of "no host can run it (yet)"
 
 
@@ -53,11 +52,9 @@ class Scheduler:
 
     def needs(self, vm: Vm) -> Needs:
         spec = vm.spec
-        return Needs(vm.id or 0, vm.vcpu, vm.memory_mib,
-                     requirements=str(spec.get("requirements") or ""),
-                     policy=str(spec.get("sched_policy") or self.policy),
-                     requested_host=str(spec["requested_host"]) if spec.get("requested_host")
-                     else None)
+        return Needs(vm.id or 0, vm.vcpu, vm.memory_mib, requirements=spec.requirements,
+                     policy=spec.sched_policy or self.policy,
+                     requested_host=spec.requested_host or None)
 
     # -- the executor's hook ------------------------------------------------------------------
     def place(self, vm: Vm) -> bool:
@@ -72,12 +69,12 @@ class Scheduler:
         return now is None or now.state != VmState.PENDING.value
 
     def _batch_mates(self, uow: UnitOfWork, vm: Vm) -> list[Vm]:
-        tag = vm.spec.get(BATCH)
+        tag = vm.spec.batch
         if not tag:
             return []
         pending = uow.vms.list(VmFilter(owner=vm.owner, states=(VmState.PENDING.value,)),
                                Page(0, self.batch_limit))
-        return [m for m in pending if m.id != vm.id and m.spec.get(BATCH) == tag]
+        return [m for m in pending if m.id != vm.id and m.spec.batch == tag]
 
     # -- the leader's loop --------------------------------------------------------------------
     def round(self) -> int:

@@ -5,14 +5,11 @@ real PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
-from tests.helpers.cloud import reset_database
 
 from stratuslab.persistence import db
 
@@ -80,18 +77,6 @@ def _plain(value: Any) -> Any:
 def plain(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     return {name: [{k: _plain(v) for k, v in row.items()} for row in got]
             for name, got in rows.items()}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/cloud.db"
-    else:
-        url = request.getfixturevalue("postgres_url")
-        reset_database(url)
-    eng = db.make_engine(url)
-    yield eng
-    eng.dispose()
 
 
 @pytest.mark.parametrize("revision", EARLIER)

@@ -189,7 +189,7 @@ def _crashed(cloud: Cloud, admin: Principal, vm_id: int) -> None:
     hv: Any = cloud.nodes["localhost"].hypervisor
     hv.set_event_sink(cloud.reconciler.observe)
     hv.simulate_crash(vm_id)
-    h = cloud.compute.get(admin, vm_id).spec["handle"]
+    h = cloud.compute.get(admin, vm_id).spec.handle
     hv.kill(VmHandle(vm_id, h["host"], h.get("data", {})))
     assert cloud.compute.get(admin, vm_id).state == "unknown"
 

@@ -127,7 +127,7 @@ def test_marketplace_image_as_readonly_disk_is_fetched_and_attached_readonly(
     drain(mcloud)
     shown = mcloud.compute.get(admin, vm.id)
     assert shown.state == "running", shown.error
-    [disk] = [d for d in shown.spec["prepared"]["disks"] if d["name"] == "mkt-0"]
+    [disk] = [d for d in shown.spec.prepared["disks"] if d["name"] == "mkt-0"]
     assert disk["readonly"] and disk["source"].endswith(f"{data}.raw") and Path(disk["source"]).is_file()
 
 

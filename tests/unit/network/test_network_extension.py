@@ -66,13 +66,13 @@ def test_vm_gets_a_public_lease_with_context_facts_and_event(
     [(vm, _)] = cloud.compute.run(admin, RunInstance(img))
     assert vm.ip == "10.254.1.10" and vm.mac == "02:00:0a:fe:01:0a"
     assert vm.ipv6 and vm.ipv6.startswith("fd53:7472:6174:1:")
-    [facts] = vm.spec["networks"]
+    [facts] = vm.spec.networks
     assert facts == {"network": "public", "mac": vm.mac, "ip": vm.ip, "prefix": "24",
                      "gateway": "10.254.1.1", "ipv6": f"{vm.ipv6}/64"}
     drain(cloud)
     vm = cloud.compute.get(admin, vm.id)
     assert vm.state == "running"
-    assert [n["ip"] for n in vm.spec["prepared"]["nics"]] == [vm.ip]
+    assert [n["ip"] for n in vm.spec.prepared["nics"]] == [vm.ip]
     events = cloud.compute.events(admin, vm.id)
     lease = [e for e in events if e.kind == "lease"]
     assert lease[0].message.startswith("acquired lease (NETWORK=public, IP=10.254.1.10")
@@ -120,7 +120,7 @@ def test_failed_deploy_releases_the_lease_and_retry_takes_it_again(
 def test_requested_address_and_refusals(cloud: Cloud, admin: Principal, tmp_path: Path) -> None:
     img = image(cloud, admin, tmp_path)
     [(vm, _)] = cloud.compute.run(admin, RunInstance(img, nics=({"ip": "10.254.2.77"},)))
-    assert vm.ip == "10.254.2.77" and vm.spec["nics"][0]["network"] == "local"
+    assert vm.ip == "10.254.2.77" and vm.spec.nics[0]["network"] == "local"
     with pytest.raises(Conflict, match="already leased to VM"):
         cloud.compute.run(admin, RunInstance(img, nics=({"ip": "10.254.2.77"},)))
     with pytest.raises(InvalidInput, match="outside every range of every network"):

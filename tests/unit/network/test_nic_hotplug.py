@@ -57,13 +57,13 @@ def test_attach_then_detach_returns_the_lease_to_the_pool(
     assert used(cloud, "private") == 1
     assert hypervisor(cloud).nics(vm_id) == [running.mac, facts["mac"]]
     vm = cloud.compute.get(admin, vm_id)
-    assert [n["network"] for n in vm.spec["networks"]] == ["public", "private"]
-    assert [n["mac"] for n in vm.spec["prepared"]["nics"]] == [running.mac, facts["mac"]]
+    assert [n["network"] for n in vm.spec.networks] == ["public", "private"]
+    assert [n["mac"] for n in vm.spec.prepared["nics"]] == [running.mac, facts["mac"]]
     nics(cloud).detach(admin, vm, facts["mac"])
     assert used(cloud, "private") == 0
     assert hypervisor(cloud).nics(vm_id) == [running.mac]
     vm = cloud.compute.get(admin, vm_id)
-    assert len(vm.spec["networks"]) == 1 and len(vm.spec["prepared"]["nics"]) == 1
+    assert len(vm.spec.networks) == 1 and len(vm.spec.prepared["nics"]) == 1
     kinds = [(e.kind, e.message.split(" ")[0]) for e in cloud.compute.events(admin, vm_id)]
     assert ("nic", "attached") in kinds and ("nic", "detached") in kinds
     assert kinds.count(("lease", "released")) == 1
@@ -77,7 +77,7 @@ def test_failed_hot_plug_leaves_no_lease_and_no_nic(
         nics(cloud).attach(admin, running, "private")
     assert used(cloud, "private") == 0
     vm = cloud.compute.get(admin, running.id or 0)
-    assert len(vm.spec["networks"]) == 1
+    assert len(vm.spec.networks) == 1
     assert hypervisor(cloud).nics(running.id or 0) == [running.mac]
 
 

@@ -139,7 +139,7 @@ def test_a_rerun_after_an_interrupted_attach_takes_back_what_it_left(
         lease = nics.ipam.acquire(repo, "private", vm_id=vm_id, owner="admin", nic_index=1)
         uow.commit()
     plugged = nics.extension.drivers[vm.host or ""].plug_nic(vm_id, 1, network, lease, [])
-    h = vm.spec["handle"]
+    h = vm.spec.handle
     hv.attach_nic(VmHandle(vm_id, h["host"], h.get("data", {})), plugged)
     with cloud.uow(readonly=True) as uow:
         job = uow.jobs.get(queued.json()["job"]["id"])

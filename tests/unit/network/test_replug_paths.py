@@ -97,7 +97,7 @@ def test_reboot_of_an_unknown_vm_boots_it_again_with_its_nic(
 def _handle(cloud: Cloud, admin: Principal, vm_id: int) -> Any:
     from stratuslab.core.hypervisor import VmHandle
 
-    h = cloud.compute.get(admin, vm_id).spec["handle"]
+    h = cloud.compute.get(admin, vm_id).spec.handle
     return VmHandle(vm_id, h["host"], h.get("data", {}))
 
 

@@ -11,6 +11,7 @@ from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidState
 from stratuslab.core.hypervisor import VmSpec
 from stratuslab.core.node import Node
+from stratuslab.core.vmspec import InstanceSpec
 from stratuslab.core.volumes import CreateVolume
 from stratuslab.drivers.hypervisor.simulated import SimulatedHypervisor
 from stratuslab.services.storage.hotplug import VolumeHotplug
@@ -27,7 +28,7 @@ def running_vm(tmp_path: Path) -> tuple[SimulatedHypervisor, Vm]:
     hv = SimulatedHypervisor(tmp_path / "sim")
     h = hv.start(VmSpec(vm_id=5, name="a", vcpu=1, memory_mib=64, instance_dir=str(tmp_path)))
     vm = Vm(5, "a", "alice", "physics", "running", 1, "m1.small", 1, 64, host="node-1",
-            spec={"handle": {"host": h.host, "data": dict(h.data)}})  # fmt: skip
+            spec=InstanceSpec(handle={"host": h.host, "data": dict(h.data)}))  # fmt: skip
     return hv, vm
 
 

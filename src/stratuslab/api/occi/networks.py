@@ -1,7 +1,7 @@
 """The network half of the OCCI services backend: network resources and networkinterface links.
 
 Works over the NetworkService (`network` of CloudServices).  OCCI ids are the networks' database
-ids; a compute's NICs (its leases, vm.spec["networks"]) are its networkinterface links, with
+ids; a compute's NICs (its leases, vm.spec.networks) are its networkinterface links, with
 ids "<vm id>_<nic index>"; creating or deleting one hot-plugs a NIC through the NIC service
 (`vm_nics` of CloudServices).
 Translation only.  Imports core, services and this package.
@@ -134,13 +134,13 @@ class NetworkCalls:
         nics = self.services.vm_nics
         static = attributes.get("occi.networkinterface.allocation") == "static"
         ip = str(attributes.get("occi.networkinterface.address") or "") if static else ""
-        index = len(vm.spec.get("networks", []))
+        index = len(vm.spec.networks)
         nics.attach(principal, vm, self._network(net_id).name, ip or None)
         return f"{vm.id}_{index}"
 
     def detach_nic(self, principal: Principal, vm: Vm, index: int) -> None:
         nics = self.services.vm_nics
-        if not 0 <= index < len(vm.spec.get("networks", [])):
+        if not 0 <= index < len(vm.spec.networks):
             raise NotFound("link", f"{vm.id}_{index}", "GET /occi/link/networkinterface/")
         nics.detach(principal, vm, str(index))
 
@@ -149,7 +149,7 @@ class NetworkCalls:
         links = []
         for vm in vms:
             active = vm.vm_state is VmState.RUNNING
-            for index, fact in enumerate(vm.spec.get("networks", [])):
+            for index, fact in enumerate(vm.spec.networks):
                 if fact.get("network") not in ids or vm.id is None:
                     continue
                 attributes = {

@@ -263,7 +263,7 @@ def delete_rule(name: str, body: RuleBody, ctx: Ctx, caller: Caller) -> dict[str
 @router.post("/vms/{vm_id}/secgroups")
 def attach_groups(vm_id: int, body: AttachBody, ctx: Ctx, caller: Caller) -> dict[str, Any]:
     vm = ctx.network.attach(caller, vm_id, body.groups)
-    return {"id": vm.id, "nics": vm.spec.get("nics", [])}
+    return {"id": vm.id, "nics": vm.spec.nics}
 
 
 @router.get("/vms/{vm_id}/nics")

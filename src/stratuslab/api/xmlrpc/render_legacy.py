@@ -41,7 +41,7 @@ def _history(vm: Vm) -> str:
             ("SEQ", 0),
             ("HOSTNAME", vm.host),
             ("VM_DIR", "/var/lib/one"),
-            ("HID", int(vm.spec.get("host_id", 0))),
+            ("HID", 0),
             ("STIME", start),
             ("ETIME", ended),
             ("VMMMAD", "qemu"),

@@ -2,10 +2,10 @@
 
 The fields the original StratusLab client reads are always present: STATE, LCM_STATE, UNAME,
 TEMPLATE/NIC/IP, TEMPLATE/DISK/SOURCE, HISTORY_RECORDS/HISTORY/HOSTNAME.  What is not a column
-of `Vm` comes from `vm.spec`: ``nics`` (list of {network, network_id, ip, mac, ...}), ``disks``
-(extra disks: list of {image_id, source, target, ...}), ``context`` (mapping),
-``user_template`` (mapping), ``host_id`` (int), ``cpu`` (CPU share, default vcpu),
-``image_source`` (boot disk SOURCE when the image is not visible).
+of `Vm` comes from `vm.spec` (core/vmspec.py): ``nics`` (list of {network, network_id, ip, mac,
+...}), ``disks`` (extra disks: list of {image_id, source, target, ...}), ``context`` and
+``user_template`` (mappings), ``prev_state``.  HID is 0 and CPU the vCPU count (no VM records
+another); a boot disk whose image the caller cannot see has an empty SOURCE.
 Imports only core and this package.
 """
 
@@ -39,10 +39,10 @@ def _disks(vm: Vm, image: Image | None) -> list[dict[str, str]]:
             SIZE=str(image.size_bytes // (1024 * 1024)),
         )
     else:
-        boot["SOURCE"] = str(vm.spec.get("image_source", ""))
+        boot["SOURCE"] = ""  # the image is not visible to the caller
     boot.update(TARGET="vda", TYPE="FILE", READONLY="NO")
     disks = [boot]
-    for index, extra in enumerate(vm.spec.get("disks", ()), start=1):
+    for index, extra in enumerate(vm.spec.disks, start=1):
         disk = {"DISK_ID": str(index)}
         disk.update({str(k).upper(): str(v) for k, v in dict(extra).items()})
         disks.append(disk)
@@ -50,7 +50,7 @@ def _disks(vm: Vm, image: Image | None) -> list[dict[str, str]]:
 
 
 def _nics(vm: Vm) -> list[dict[str, str]]:
-    given: list[Mapping[str, Any]] = list(vm.spec.get("nics", ()))
+    given: list[Mapping[str, Any]] = list(vm.spec.nics)
     if not given and (vm.ip or vm.mac):
         given = [{"network": "public", "ip": vm.ip, "mac": vm.mac, "ip6": vm.ipv6}]
     nics = []
@@ -67,9 +67,9 @@ def vm_template(vm: Vm, image: Image | None, *, legacy: bool = False) -> list[tu
     """The VM's TEMPLATE; INSTANCE_TYPE only in 3.x shapes (7.x's schema lists what TEMPLATE
     may hold, and it is not among them)."""
     items: list[tuple[str, Value]] = []
-    if vm.spec.get("context"):
-        items.append(("CONTEXT", {str(k).upper(): str(v) for k, v in vm.spec["context"].items()}))
-    items.append(("CPU", str(vm.spec.get("cpu", vm.vcpu))))
+    if vm.spec.context:
+        items.append(("CONTEXT", {str(k).upper(): str(v) for k, v in vm.spec.context.items()}))
+    items.append(("CPU", str(vm.vcpu)))
     items.extend(("DISK", d) for d in _disks(vm, image))
     if legacy:
         items.append(("INSTANCE_TYPE", vm.instance_type))
@@ -91,7 +91,7 @@ def _history(vm: Vm, uid: int, gid: int) -> str:
             ("OID", vm.id),
             ("SEQ", 0),
             ("HOSTNAME", vm.host),
-            ("HID", int(vm.spec.get("host_id", 0))),
+            ("HID", 0),
             ("CID", -1),
             ("STIME", start),
             ("ETIME", x.epoch(vm.updated_at) if ended else 0),
@@ -123,10 +123,10 @@ def _user_value(value: object) -> Value:
 
 
 def _previous(vm: Vm, current: tuple[int, int]) -> tuple[int, int]:
-    """PREV_STATE/PREV_LCM_STATE: from spec["prev_state"] (the backend fills it from the
+    """PREV_STATE/PREV_LCM_STATE: from spec.prev_state (the backend fills it from the
     VM's event log when it knows it), else the current pair."""
     try:
-        return state_numbers(VmState(str(vm.spec["prev_state"])))
+        return state_numbers(VmState(str(vm.spec.prev_state)))
     except (KeyError, ValueError):
         return current
 
@@ -137,7 +137,7 @@ def vm_xml(vm: Vm, ids: Ids, image: Image | None = None) -> str:
     prev = _previous(vm, (state, lcm))
     done = vm.vm_state is VmState.DONE
     user_template: dict[str, Value] = {
-        str(k).upper(): _user_value(v) for k, v in dict(vm.spec.get("user_template", {})).items()
+        str(k).upper(): _user_value(v) for k, v in dict(vm.spec.user_template).items()
     }
     if vm.error:
         user_template["ERROR"] = vm.error
@@ -184,7 +184,7 @@ def _short_history(vm: Vm) -> str:
             ("OID", vm.id),
             ("SEQ", 0),
             ("HOSTNAME", vm.host),
-            ("HID", int(vm.spec.get("host_id", 0))),
+            ("HID", 0),
             ("CID", -1),
             ("DS_ID", 0),
             ("VM_MAD", "qemu"),
@@ -199,7 +199,7 @@ def vm_short_xml(vm: Vm, ids: Ids, image: Image | None = None) -> str:
     """The reduced VM of 7.x's `one.vmpool.info` (vm_pool.xsd); infoextended has full VMs."""
     state, lcm = state_numbers(vm.vm_state, vm.last_action)
     template: list[tuple[str, Value]] = [
-        ("CPU", str(vm.spec.get("cpu", vm.vcpu))),
+        ("CPU", str(vm.vcpu)),
         ("MEMORY", str(vm.memory_mib)),
         ("VCPU", str(vm.vcpu)),
     ]

@@ -96,8 +96,8 @@ class ManageMixin(ComputeBase):
                                    hint="use [A-Za-z_][A-Za-z0-9_]*")
 
         def change(_uow: UnitOfWork, vm: Vm) -> None:
-            base = dict(vm.spec.get("user_template", {})) if merge else {}
-            vm.spec = {**vm.spec, "user_template": {**base, **values}}
+            base = dict(vm.spec.user_template) if merge else {}
+            vm.spec = vm.spec.with_(user_template={**base, **values})
         how = "merge" if merge else "replace"
         return self._change(principal, vm_id, "update", f"user template {how}: "
                             f"{', '.join(values) or '(empty)'}", change)
@@ -126,7 +126,7 @@ class ManageMixin(ComputeBase):
             if vm.vm_state is not state:
                 raise InvalidState(what="VM", name=str(vm_id), state="changing",
                                    action="deploy", allowed="a stable state; retry shortly")
-            vm.spec = {**vm.spec, "requested_host": host}
+            vm.spec = vm.spec.with_(requested_host=host)
         self._change(principal, vm_id, "action", f"deploy to host {host}", change)
         return self.act(principal, ReleaseVm(vm_id)) if state is VmState.HOLD else None
 

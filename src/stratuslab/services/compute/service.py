@@ -13,12 +13,13 @@ from stratuslab.core.hypervisor import VmHandle
 from stratuslab.core.ports import Page, UnitOfWork, VmFilter
 from stratuslab.core.scheduler import rank_policy
 from stratuslab.core.states import VmAction, VmState
+from stratuslab.core.vmspec import InstanceSpec
 from stratuslab.services.common import record
 from stratuslab.services.compute.manage import ManageMixin
 from stratuslab.services.compute.rules import disk_gb, run_demand, validate_run
 from stratuslab.services.images import image_permissions
 from stratuslab.services.policy import PRIVATE, authorize, check_gate, check_may_start
-from stratuslab.services.scheduling import BATCH, batch_tag
+from stratuslab.services.scheduling import batch_tag
 
 
 class ComputeService(ManageMixin):
@@ -78,14 +79,13 @@ class ComputeService(ManageMixin):
             state.value, cmd.image_id, itype.name,
             cmd.cpu or itype.cpu, cmd.ram_mib or itype.ram_mib,
             itype.swap_mib if cmd.swap_mib is None else cmd.swap_mib, disk_gb=disk,
-            spec={
-                "context_method": cmd.context_method, "context": dict(cmd.context),
-                "ssh_keys": list(cmd.ssh_keys), "user_data": cmd.user_data,
-                "volatile_gb": list(cmd.volatile_gb), "extra": dict(cmd.extra),
-                **({"requirements": cmd.requirements} if cmd.requirements.strip() else {}),
-                **({"sched_policy": rank_policy(cmd.rank)} if cmd.rank else {}),
-                **({"ha": True} if cmd.ha else {}),
-            },
+            spec=InstanceSpec(
+                context_method=cmd.context_method, context=dict(cmd.context),
+                ssh_keys=tuple(cmd.ssh_keys), user_data=cmd.user_data,
+                volatile_gb=tuple(cmd.volatile_gb), extra=dict(cmd.extra),
+                requirements=cmd.requirements if cmd.requirements.strip() else "",
+                sched_policy=rank_policy(cmd.rank) if cmd.rank else "", ha=cmd.ha,
+            ),
             created_at=now, updated_at=now,
         )
 
@@ -95,7 +95,7 @@ class ComputeService(ManageMixin):
     ) -> tuple[Vm, Job]:
         vm = self._draft(principal, cmd, itype, disk)
         if batch:
-            vm.spec[BATCH] = batch
+            vm.spec = vm.spec.with_(batch=batch)
         now = self.clock.now()
         vm.created_at = vm.updated_at = now
         uow.vms.add(vm)
@@ -139,7 +139,7 @@ class ComputeService(ManageMixin):
     def console(self, principal: Principal, vm_id: int) -> bytes:
         """The VM's serial console log, as the node keeps it."""
         vm = self.get(principal, vm_id)
-        handle = vm.spec.get("handle")
+        handle = vm.spec.handle
         if not handle or vm.host is None or vm.host not in self.nodes:
             raise InvalidState(what="VM", name=str(vm_id), state=vm.state, action="show the console",
                                allowed="a VM that has booted at least once")

@@ -31,8 +31,6 @@ from stratuslab.services.common import record
 from stratuslab.services.extensions import PrologAdditions, VmExtension
 from stratuslab.services.marketplace.cloud import MarketplaceImages
 
-FILES_KEY = "marketplace_file_locations"
-SPEC_KEY = "marketplace_disks"
 audit = logging.getLogger("stratuslab.audit")
 
 
@@ -60,16 +58,17 @@ class MarketplaceLaunchCheck(VmExtension):
     def on_create(self, uow: UnitOfWork, principal: Principal, vm: Vm, cmd: RunInstance) -> None:
         refs = marketplace_refs(cmd.readonly_disks)
         if refs:
-            vm.spec[SPEC_KEY] = refs
-            vm.spec[FILES_KEY] = principal.is_admin  # file: locations: admins' VMs only
+            # file: locations: admins' VMs only
+            vm.spec = vm.spec.with_(marketplace_disks=tuple(refs),
+                                    marketplace_file_locations=principal.is_admin)
 
     def before_boot(self, vm: Vm, node: Node) -> None:
         with self.uow(readonly=True) as uow:
             image = uow.images.get(vm.image_id)
         if image is not None and image.marketplace_id:
             self._check(vm, image.marketplace_id, image, allow_files=_was_file_import(image))
-        for ref in vm.spec.get(SPEC_KEY, ()):
-            self._check(vm, ref, None, allow_files=bool(vm.spec.get(FILES_KEY)))
+        for ref in vm.spec.marketplace_disks:
+            self._check(vm, ref, None, allow_files=vm.spec.marketplace_file_locations)
 
     def _check(self, vm: Vm, ident: str, image: Image | None, *, allow_files: bool) -> None:
         try:
@@ -97,10 +96,10 @@ class MarketplaceLaunchCheck(VmExtension):
 
     def on_prolog(self, vm: Vm, node: Node) -> PrologAdditions:
         disks = []
-        for i, ref in enumerate(vm.spec.get(SPEC_KEY, ())):
+        for i, ref in enumerate(vm.spec.marketplace_disks):
             entry, _verdict = self.images.judge(ref)
             path = self.images.fetcher.fetch(  # idempotent: cached once per node
-                entry, allow_files=bool(vm.spec.get(FILES_KEY)))
+                entry, allow_files=vm.spec.marketplace_file_locations)
             disks.append(DiskSpec(f"mkt-{i}", str(path), format=entry.format or "raw",
                                   readonly=True))
         return PrologAdditions(disks=tuple(disks))

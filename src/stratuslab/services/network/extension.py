@@ -3,9 +3,9 @@
 - validate: NIC requests are well formed, their networks, addresses and security groups exist,
   and the caller has the USE right on each network;
 - on_create: one lease per NIC in the VM-creation transaction; vm.ip/ipv6/mac, a lease event,
-  vm.spec["networks"] (the facts contextualization writes: mac, ip, prefix, gateway, ipv6, dns)
-  and vm.spec["nics"] (network and security groups per NIC); the image's declared inbound ports
-  go to vm.spec["inbound_ports"] (with a firewall event) and open every NIC's firewall;
+  vm.spec.networks (the facts contextualization writes: mac, ip, prefix, gateway, ipv6, dns)
+  and vm.spec.nics (network and security groups per NIC); the image's declared inbound ports
+  go to vm.spec.inbound_ports (with a firewall event) and open every NIC's firewall;
 - on_prolog: re-takes a lease a failed deploy released (the same address), plugs the NICs on the
   node with their rules and returns the NicSpecs;
 - on_replug: the same plugging for a VM coming back to running (resume, recover, start after
@@ -150,7 +150,7 @@ class NetworkExtension(VmExtension):
         first = facts[0]
         vm.ip, vm.mac = first["ip"], first["mac"]
         vm.ipv6 = first["ipv6"].split("/")[0] if "ipv6" in first else None
-        vm.spec = {**vm.spec, "networks": facts, "nics": nics}
+        vm.spec = vm.spec.with_(networks=facts, nics=nics)
         self._image_ports(uow, vm)
 
     def _image_ports(self, uow: UnitOfWork, vm: Vm) -> None:
@@ -160,7 +160,7 @@ class NetworkExtension(VmExtension):
         ports = sorted(set(image.inbound_ports)) if image is not None else []
         if not ports:
             return
-        vm.spec = {**vm.spec, "inbound_ports": ports}
+        vm.spec = vm.spec.with_(inbound_ports=ports)
         record(uow, vm.id or 0, self.clock.now(), "firewall", "system",
                f"image {vm.image_id} opens inbound TCP port(s) {', '.join(map(str, ports))}")
 
@@ -168,7 +168,7 @@ class NetworkExtension(VmExtension):
 
     def on_prolog(self, vm: Vm, node: Node) -> PrologAdditions:
         driver = self.drivers.get(node.name)
-        facts = list(vm.spec.get("networks", []))
+        facts = list(vm.spec.networks)
         if driver is None or not facts:
             return PrologAdditions()
         with self.uow() as uow:
@@ -214,25 +214,25 @@ class NetworkExtension(VmExtension):
         return held
 
     def rules(self, uow: UnitOfWork, repo: NetworkRepo, vm: Vm, index: int) -> tuple[Rule, ...]:
-        nics = vm.spec.get("nics", [])
+        nics = vm.spec.nics
         names = nics[index].get("secgroups", []) if index < len(nics) else []
         groups: list[SecurityGroup] = [g for n in names if (g := repo.get_group(vm.owner, n))]
 
         def members(owner: str, group: str) -> list[str]:
             out = []
             for other in live_vms(uow, owner):
-                for j, nic in enumerate(other.spec.get("nics", [])):
+                for j, nic in enumerate(other.spec.nics):
                     if group in nic.get("secgroups", []):
-                        f = other.spec.get("networks", [])[j]
+                        f = other.spec.networks[j]
                         out += [f["ip"]] + ([f["ipv6"].split("/")[0]] if f.get("ipv6") else [])
             return out
 
-        ports = [int(p) for p in vm.spec.get("inbound_ports", [])]
+        ports = [int(p) for p in vm.spec.inbound_ports]
         return rules_for_nic(vm.owner, groups, members=members, inbound_ports=ports)
 
     def on_node_release(self, vm: Vm, node: Node) -> None:
         driver = self.drivers.get(node.name)
-        facts = vm.spec.get("networks", [])
+        facts = vm.spec.networks
         if driver is None or not facts:
             return
         with self.uow(readonly=True) as uow:
@@ -285,7 +285,7 @@ class NetworkExtension(VmExtension):
                     continue
                 if vm.host not in self.drivers:
                     continue
-                plugged = (vm.spec.get("prepared") or {}).get("nics", [])
+                plugged = (vm.spec.prepared or {}).get("nics", [])
                 for i, n in enumerate(plugged):
                     work.append((vm.host, NicSpec(**n), self.rules(uow, repo, vm, i)))
         for host, nic, rules in work:

@@ -83,7 +83,7 @@ class VmNics:
         return found, owner
 
     def _target(self, vm: Vm, action: str) -> tuple[Node, NetworkDriverPort, VmHandle]:
-        handle = vm.spec.get("handle")
+        handle = vm.spec.handle
         driver = self.extension.drivers.get(vm.host or "")
         if vm.state not in PLUGGABLE or not handle or vm.host not in self.nodes or not driver:
             raise InvalidState(
@@ -126,7 +126,7 @@ class VmNics:
 
     @staticmethod
     def _free_index(vm: Vm) -> int:
-        index = len(vm.spec.get("networks", []))
+        index = len(vm.spec.networks)
         if index >= MAX_NICS:
             raise InvalidInput(f"VM {vm.id} has {index} NICs; a VM has at most {MAX_NICS}",
                                hint=f"detach one first: stratus nic detach {vm.id} {index - 1}")
@@ -142,13 +142,11 @@ class VmNics:
                 raise InvalidState(what="VM", name=str(vm_id), state=vm.state if vm else "gone",
                                    action="attach a NIC", allowed=", ".join(PLUGGABLE))  # fmt: skip
             facts = nic_facts(net, lease)
-            spec: dict[str, Any] = dict(vm.spec)
-            prepared = dict(spec.get("prepared") or {})
+            prepared = dict(vm.spec.prepared or {})
             prepared["nics"] = [*prepared.get("nics", []), dataclasses.asdict(nic)]
-            spec["networks"] = [*spec.get("networks", []), facts]
-            spec["nics"] = [*spec.get("nics", []), {"network": net.name, "secgroups": []}]
-            spec["prepared"] = prepared
-            vm.spec = spec
+            vm.spec = vm.spec.with_(
+                networks=[*vm.spec.networks, facts], prepared=prepared,
+                nics=[*vm.spec.nics, {"network": net.name, "secgroups": []}])
             uow.vms.update(vm)
             record(uow, vm_id, self.clock.now(), "nic", principal.user,
                    f"attached NIC {index} ({device}, MAC={lease.mac}) on network {net.name}",
@@ -163,7 +161,7 @@ class VmNics:
         if node is not None and plugged:
             try:
                 vm = self._load(vm_id)
-                h = vm.spec.get("handle") or {}
+                h = vm.spec.handle or {}
                 node.hypervisor.detach_nic(VmHandle(vm_id, h.get("host", ""), h.get("data", {})),
                                            lease.mac)  # fmt: skip
             except CloudError:
@@ -182,7 +180,7 @@ class VmNics:
         vm, _owner = self._authorized(principal, vm)
         node, driver, handle = self._target(vm, "detach a NIC")
         assert vm.id is not None
-        facts = list(vm.spec.get("networks", []))
+        facts = list(vm.spec.networks)
         index = self._index(vm, facts, nic)
         f = facts[index]
         node.hypervisor.detach_nic(handle, f["mac"])
@@ -192,14 +190,12 @@ class VmNics:
         driver.unplug_nic(vm.id, index, network, Lease(network.name, f["ip"], f["mac"], v6))
         with self.uow() as uow:
             current = uow.vms.get(vm.id)
-            if current is not None and len(current.spec.get("networks", [])) == index + 1:
-                spec: dict[str, Any] = dict(current.spec)
-                prepared = dict(spec.get("prepared") or {})
+            if current is not None and len(current.spec.networks) == index + 1:
+                prepared = dict(current.spec.prepared or {})
                 prepared["nics"] = list(prepared.get("nics", []))[:index]
-                spec["networks"] = list(spec["networks"])[:index]
-                spec["nics"] = list(spec.get("nics", []))[:index]
-                spec["prepared"] = prepared
-                current.spec = spec
+                current.spec = current.spec.with_(
+                    networks=current.spec.networks[:index], nics=current.spec.nics[:index],
+                    prepared=prepared)
                 uow.vms.update(current)
                 record(uow, vm.id, self.clock.now(), "nic", principal.user,
                        f"detached NIC {index} (MAC={f['mac']}) from network {f['network']}",
@@ -234,7 +230,7 @@ class VmNics:
         authorize(principal, "read", vm.owner, vm.group, PRIVATE, what="VM", ident=vm_id,
                   listing=LISTING)  # fmt: skip
         return [{**f, "nic_id": str(i), "owner": vm.owner}
-                for i, f in enumerate(vm.spec.get("networks", []))]
+                for i, f in enumerate(vm.spec.networks)]
 
     def queue_attach(self, principal: Principal, vm_id: int, network_name: str,
                      ip: str | None = None) -> Job:  # fmt: skip
@@ -250,7 +246,7 @@ class VmNics:
         """Check the detach now and queue it; the job's `result` is the removed NIC's facts."""
         vm, _owner = self._authorized(principal, vm_id)
         self._target(vm, "detach a NIC")
-        self._index(vm, list(vm.spec.get("networks", [])), nic)
+        self._index(vm, list(vm.spec.networks), nic)
         return self._queue(principal, vm, NIC_DETACH_JOB, {"nic": nic})
 
     def _queue(self, principal: Principal, vm: Vm, kind: str, params: dict[str, Any]) -> Job:
@@ -279,7 +275,7 @@ class VmNics:
 
     def _clear_leftovers(self, principal: Principal, vm_id: int) -> None:
         vm = self._load(vm_id)
-        first = len(vm.spec.get("networks", []))
+        first = len(vm.spec.networks)
         with self.uow(readonly=True) as uow:
             repo = repo_of(uow)
             stale = [(le, get_network(repo, le.network)) for le in repo.leases_for_vm(vm_id)

@@ -343,13 +343,10 @@ class NetworkService(RouterMixin):
                 raise NotFound("VM", vm_id)
             for n in names:
                 self._group(repo, vm.owner, n)
-            spec = dict(vm.spec)
-            nics = [dict(n) for n in spec.get("nics", [])]
+            nics = [{**n, "secgroups": list(names)} for n in vm.spec.nics]
             if not nics:
                 raise InvalidInput(f"VM {vm_id} has no NIC to attach security groups to")
-            for nic in nics:
-                nic["secgroups"] = list(names)
-            spec["nics"] = nics
+            spec = vm.spec.with_(nics=nics)
             if not uow.vms.cas_state(vm_id, vm.state, vm.state, spec=spec):
                 raise Conflict(f"VM {vm_id} changed meanwhile", hint="retry")
             uow.commit()
@@ -366,7 +363,7 @@ class NetworkService(RouterMixin):
 
 
 def vm_groups(vm: Vm) -> set[str]:
-    return {g for nic in vm.spec.get("nics", []) for g in nic.get("secgroups", [])}
+    return {g for nic in vm.spec.nics for g in nic.get("secgroups", [])}
 
 
 def live_vms(uow: Any, owner: str) -> list[Vm]:

@@ -41,7 +41,7 @@ class VmVolumes:
         self._vm_state = vm_state
 
     def _target(self, vm: Vm, action: str) -> tuple[Node, VmHandle]:
-        handle = vm.spec.get("handle")
+        handle = vm.spec.handle
         if vm.state not in PLUGGABLE or not handle or vm.host not in self._nodes:
             raise InvalidState(
                 what="VM", name=f"{vm.id} ({vm.name})", state=vm.state, action=action,

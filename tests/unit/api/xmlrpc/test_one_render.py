@@ -14,6 +14,7 @@ from stratuslab.api.xmlrpc import render_pools as r
 from stratuslab.api.xmlrpc.backend import DatastoreRecord, HostRecord, TemplateRecord
 from stratuslab.api.xmlrpc.render_vm import vm_pool_xml, vm_xml
 from stratuslab.core.entities import Vm
+from stratuslab.core.vmspec import InstanceSpec
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # the FakeBackend's clock
 
@@ -32,7 +33,7 @@ def _vm(**changes: object) -> Vm:
         host="node-1",
         ip="10.1.0.7",
         mac="02:00:0a:01:00:07",
-        spec={"context": {"SSH_KEY": "k]]>v"}},
+        spec=InstanceSpec(context={"SSH_KEY": "k]]>v"}),
         created_at=NOW,
         updated_at=NOW,
     )

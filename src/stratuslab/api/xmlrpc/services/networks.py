@@ -193,11 +193,11 @@ class NetworkCalls:
 
     def with_network_ids(self, vm: Vm, ids: Mapping[str, int] | None = None) -> Vm:
         """The VM with its NICs' facts (ip, mac) and NETWORK_ID filled in, for rendering."""
-        facts = list(vm.spec.get("networks", []))
+        facts = list(vm.spec.networks)
         if not facts:
             return vm
         ids = self.network_ids() if ids is None else ids
-        nics = list(vm.spec.get("nics", []))
+        nics = list(vm.spec.nics)
         merged = []
         for index, fact in enumerate(facts):
             nic = {**(nics[index] if index < len(nics) else {}), **fact}
@@ -206,7 +206,7 @@ class NetworkCalls:
                 if isinstance(value, list | tuple):
                     nic[key] = ("," if key == "secgroups" else " ").join(map(str, value))
             merged.append(nic)
-        vm.spec = {**vm.spec, "nics": merged}
+        vm.spec = vm.spec.with_(nics=merged)
         return vm
 
     def list(self, principal: Principal) -> Sequence[NetworkRecord]:

@@ -145,7 +145,7 @@ class VmCalls:
         vm = self.networks.with_network_ids(self.deps.compute.get(principal, vm_id))
         previous = self._previous_state(principal, vm)
         if previous is not None:
-            vm.spec = {**vm.spec, "prev_state": previous}
+            vm.spec = vm.spec.with_(prev_state=previous)
         return self.volumes.with_volumes(vm, self.volumes.attachments(principal))
 
     def _previous_state(self, principal: Principal, vm: Vm) -> str | None:

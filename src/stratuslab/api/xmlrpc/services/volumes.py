@@ -59,7 +59,7 @@ class VolumeCalls:
         uuids = attached.get(vm.id or -1, ())
         if uuids:
             disks = [{"source": u, "type": "BLOCK", "persistent": "YES"} for u in uuids]
-            vm.spec = {**vm.spec, "disks": [*vm.spec.get("disks", ()), *disks]}
+            vm.spec = vm.spec.with_(disks=[*vm.spec.disks, *disks])
         return vm
 
     def attach_disk(self, principal: Principal, vm_id: int, disk: DiskRequest) -> None:

@@ -16,6 +16,7 @@ from stratuslab.core.commands import VmCommand
 from stratuslab.core.entities import Principal, Vm
 from stratuslab.core.errors import InvalidState, NotFound
 from stratuslab.core.states import VmState, allowed_from, next_state, step_done
+from stratuslab.core.vmspec import InstanceSpec
 
 _TRANSIENT = (
     VmState.SHUTDOWN,
@@ -58,7 +59,7 @@ class FakeVms:
             request.instance_type or "m1.small",
             request.vcpu or 1,
             request.memory_mib or 512,
-            spec={"context": dict(request.context)},
+            spec=InstanceSpec(context=dict(request.context)),
             created_at=NOW,
             updated_at=NOW,
         )
