@@ -125,7 +125,7 @@ def test_the_attempt_after_the_last_fails_the_job_instead_of_running_it(
 
 
 def test_giving_up_calls_the_default_hook_and_survives_a_failing_one(
-    uow: SqlUnitOfWorkFactory,
+    uow: SqlUnitOfWorkFactory, caplog: pytest.LogCaptureFixture,
 ) -> None:
     seen: list[str] = []
 
@@ -139,6 +139,7 @@ def test_giving_up_calls_the_default_hook_and_survives_a_failing_one(
     assert seen == ["image: gave up after 0 attempts: each one was interrupted before it "
                     "finished (the server stopped or crashed while running it; last step: none)"]
     assert stored(uow, other).state == stored(uow, vm).state == "failed"
+    assert f"job {vm} (vm): give-up hook failed" in [r.getMessage() for r in caplog.records]
 
 
 def test_a_job_taken_over_meanwhile_keeps_the_other_runners_outcome(
