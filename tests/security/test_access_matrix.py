@@ -459,6 +459,11 @@ XMLRPC: dict[str, Row] = {
                             body=lambda o: [_one(o["id"]), f"renamed-{o['id']}"]),
     "one.image.update": own(True, objects={"id": "image"},
                             body=lambda o: [_one(o["id"]), 'DESCRIPTION="x"', 0]),
+    "one.image.clone": own(True, objects={"id": "image"},
+                           body=lambda o: [_one(o["id"]), f"clone-{o['id']}-{next(_FRESH)}", -1]),
+    # a login token is the caller's own: nobody, not even the admin, gets one for another user
+    "one.user.login": own(True, objects={"name": "self"}, denied=AUTHZ, admin=AUTHZ,
+                          body=lambda o: [o["name"], "", 600, -1]),
     "one.template.chmod": own(True, objects={"id": "template"},
                               body=lambda o: [_one(o["id"]), *_KEEP3, 1, 0, 0, *_KEEP3]),
     "one.template.chown": own(True, objects={"id": "template"},

@@ -173,6 +173,18 @@ class ImageService:
             uow.commit()
         return image
 
+    def clone(self, principal: Principal, image_id: int, name: str) -> Image:
+        """A private copy of a ready image the caller may use (OpenNebula's image.clone): the
+        stored bytes re-read and checked against the image's SHA-1 (the store keeps equal bytes
+        once, read-only), the boot settings and inbound ports kept, the caller the owner."""
+        image = self.get(principal, image_id)
+        if image.state != ImageState.READY.value:
+            raise InvalidState(what="image", name=f"{image_id} ({image.name})", state=image.state,
+                               action="clone it", allowed="ready")
+        return self._register(principal, name, image.path, sha1=image.sha1, kernel=image.kernel,
+                              initrd=image.initrd, cmdline=image.cmdline,
+                              inbound_ports=image.inbound_ports)
+
     def save_vm_disk(self, principal: Principal, vm_id: int, name: str) -> Image:
         """Flatten a powered-off VM's root disk into a new private image of the caller's, booted
         like the VM's image (kernel, initrd, command line, inbound ports)."""

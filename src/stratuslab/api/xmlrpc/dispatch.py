@@ -12,6 +12,7 @@ package (plus the standard library's xmlrpc.client for the wire).
 from __future__ import annotations
 
 import logging
+import re
 import xmlrpc.client
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from stratuslab.api.xmlrpc.codes import OneError, error_response, fault, success
 from stratuslab.api.xmlrpc.profiles import Profile
 from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Principal
-from stratuslab.core.errors import CloudError, Unsupported
+from stratuslab.core.errors import AuthenticationFailed, CloudError, Unsupported
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,25 @@ def session_credentials(session: str, base: Credentials) -> Credentials:
     return replace(base, username=user or None, password=password if sep else None)
 
 
+#: what an API token looks like (secrets.token_urlsafe(32)); only such secrets are tried as one
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def authenticate(backend: XmlRpcBackend, session: str, base: Credentials) -> Principal:
+    """The session's user: ``user:password``, or ``user:token`` after one.user.login (a token
+    of that same user; other secrets go to the password check as before)."""
+    creds = session_credentials(session, base)
+    secret = creds.password if creds is not base else None
+    if secret and _TOKEN_SHAPE.fullmatch(secret):
+        try:
+            principal = backend.identity.authenticate(replace(base, token=secret))
+        except AuthenticationFailed:
+            principal = None
+        if principal is not None and principal.user == creds.username:
+            return principal
+    return backend.identity.authenticate(creds)
+
+
 class Dispatcher:
     def __init__(self, backend: XmlRpcBackend, methods: Mapping[str, Method], *, version: str):
         self.backend = backend
@@ -134,7 +154,7 @@ class Dispatcher:
         except ArgumentError as exc:
             return fault(f"[{name}] {exc}", OneError.XML_RPC_API)
         try:
-            principal = self.backend.identity.authenticate(session_credentials(params[0], base))
+            principal = authenticate(self.backend, params[0], base)
             ctx = Ctx(self.backend, principal, Profile(self.version))
             return success(method.handler(ctx, *args))
         except CloudError as exc:

@@ -1,6 +1,6 @@
 """XML-RPC methods of later OpenNebula lines (and two 3.2 ones) over the same ports:
 
-`one.user.enable/addgroup/delgroup`, `one.host.status` (0 enabled, 1 disabled, 2 offline), `one.vmpool.infoset`, `one.vm.resize`,
+`one.user.enable/addgroup/delgroup/login`, `one.host.status` (0 enabled, 1 disabled, 2 offline), `one.vmpool.infoset`, `one.vm.resize`,
 `one.vm.recover`, `one.vm.disksaveas` and 3.2's `one.vm.savedisk` (the VM's root disk as a new
 image), the monitoring calls (this cloud keeps no monitoring series: empty MONITORING_DATA),
 `one.vmpool.accounting` (the VMs' history records), and the one cluster and zone this cloud is
@@ -24,7 +24,7 @@ from stratuslab.core.commands import (
     RecoverSuccess,
     VmCommand,
 )
-from stratuslab.core.errors import InvalidInput, NotFound
+from stratuslab.core.errors import InvalidInput, NotFound, Unsupported
 
 #: one.vm.recover operations -> our recover actions (4 delete-recreate, 5 delete-db: not here)
 RECOVER: Mapping[int, type[VmCommand]] = {
@@ -48,6 +48,15 @@ def user_addgroup(ctx: Ctx, user_id: int, group_id: int) -> int:
 def user_delgroup(ctx: Ctx, user_id: int, group_id: int) -> int:
     ctx.backend.identity.user_delgroup(ctx.principal, user_id, group_id)
     return user_id
+
+
+def user_login(ctx: Ctx, name: str, token: str, seconds: int, egid: int) -> str:
+    """A login token (an API token of the caller) the session string then carries as
+    ``user:token``; the effective-group form (egid >= 0) is not offered here."""
+    if egid != -1:
+        raise Unsupported(f"a login token limited to group {egid}",
+                          hint="use egid -1: a token acts with all of the user's groups")
+    return ctx.backend.identity.user_login(ctx.principal, name, token, seconds)
 
 
 def host_status(ctx: Ctx, host_id: int, status: int) -> int:
@@ -192,6 +201,8 @@ METHODS: Mapping[str, Method] = {
     "one.user.enable": Method(user_enable, (Param("id", _I), Param("enable", _B))),
     "one.user.addgroup": Method(user_addgroup, (Param("id", _I), Param("group", _I))),
     "one.user.delgroup": Method(user_delgroup, (Param("id", _I), Param("group", _I))),
+    "one.user.login": Method(user_login, (Param("name", _S), Param("token", _S, ""),
+                                          Param("valid", _I, 36000), Param("egid", _I, -1))),
     "one.host.status": Method(host_status, (Param("id", _I), Param("status", _I))),
     "one.host.monitoring": Method(host_monitoring, _ID),
     "one.hostpool.monitoring": Method(pool_monitoring, (Param("seconds", _I, -1),)),

@@ -1,7 +1,7 @@
 """XML-RPC methods that share, give away, rename or annotate existing objects:
 
 `one.{image,template,vm,vn}.chmod` (nine rights, each 1 set, 0 clear, -1 keep),
-`one.{image,template,vn}.chown` (ids, -1 keep), `one.{image,template}.rename`,
+`one.{image,template,vn}.chown` (ids, -1 keep), `one.{image,template}.rename`, `one.image.clone` (a copy the caller owns),
 `one.{user,image,vn,host}.update` (the object's free-form TEMPLATE, replaced or merged),
 `one.user.chauth` (core password or x509 subject) and `one.{user,group}.quota` (VM quotas).  Each handler decodes arguments, calls the
 backend and answers the object's id; who may do what is the services' business.  Imports only
@@ -84,6 +84,10 @@ def image_rename(ctx: Ctx, image_id: int, name: str) -> int:
     return image_id
 
 
+def image_clone(ctx: Ctx, image_id: int, name: str, datastore_id: int) -> int:
+    return ctx.backend.images.clone(ctx.principal, image_id, name, datastore_id)
+
+
 def vn_update(ctx: Ctx, net_id: int, text: str, merge: int) -> int:
     net = next((n for n in ctx.backend.networks.list(ctx.principal) if n.id == net_id), None)
     if net is None:
@@ -131,6 +135,7 @@ METHODS: Mapping[str, Method] = {
     "one.image.update": Method(image_update, _UPDATE),
     "one.image.chown": Method(image_chown, _CHOWN),
     "one.image.rename": Method(image_rename, _RENAME),
+    "one.image.clone": Method(image_clone, (*_RENAME, Param("datastore", _I, -1))),
     "one.image.chmod": _chmod(lambda c, i, r: c.backend.images.chmod(c.principal, i, r)),
     "one.vn.update": Method(vn_update, _UPDATE),
     "one.vn.chown": Method(vn_chown, _CHOWN),

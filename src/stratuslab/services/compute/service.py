@@ -18,7 +18,15 @@ from stratuslab.services.common import record
 from stratuslab.services.compute.manage import ManageMixin
 from stratuslab.services.compute.rules import disk_gb, run_demand, validate_run
 from stratuslab.services.images import image_permissions
-from stratuslab.services.policy import PRIVATE, authorize, check_gate, check_may_start
+from stratuslab.services.policy import (
+    PRIVATE,
+    Permissions,
+    Right,
+    authorize,
+    check_gate,
+    check_may_start,
+    rights_of,
+)
 from stratuslab.services.scheduling import batch_tag
 
 
@@ -123,18 +131,26 @@ class ComputeService(ManageMixin):
     # -- read -------------------------------------------------------------------------------
     def list(
         self, principal: Principal, *, owner: str | None = None, states: tuple[str, ...] = (),
-        include_done: bool = False, page: Page = Page(),
+        include_done: bool = False, page: Page = Page(), shared: bool = False,
     ) -> tuple[builtins.list[Vm], int]:
+        """VMs matching the filter: a user's own only, or with `shared` also the VMs others
+        gave them the use right of (chmod: group or other USE), as OpenNebula's pools list."""
         for s in states:
             if s not in VmState.__members__.values():
                 raise InvalidInput(f"state filter {s!r} is not a VM state",
                                    hint=f"use one of {', '.join(VmState)}")
         check_gate(principal)
-        if not principal.is_admin:
-            owner = principal.user
+        if principal.is_admin or not shared:
+            flt = VmFilter(owner=owner if principal.is_admin else principal.user, states=states,
+                           include_done=include_done)
+            with self.uow(readonly=True) as uow:
+                return uow.vms.list(flt, page), uow.vms.count(flt)
         flt = VmFilter(owner=owner, states=states, include_done=include_done)
         with self.uow(readonly=True) as uow:
-            return uow.vms.list(flt, page), uow.vms.count(flt)
+            every = uow.vms.list(flt, Page(0, max(uow.vms.count(flt), 1)))
+        seen = [vm for vm in every if Right.USE in rights_of(
+            principal, vm.owner, vm.group, Permissions.parse(vm.permissions))]
+        return seen[page.offset : page.offset + page.limit], len(seen)
 
     def console(self, principal: Principal, vm_id: int) -> bytes:
         """The VM's serial console log, as the node keeps it."""

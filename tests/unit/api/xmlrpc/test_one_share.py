@@ -288,3 +288,75 @@ def test_user_and_group_vm_quotas_are_the_admins_and_enforced(
         assert code(one.user.quota(ADMIN, alice, bad)) == ACTION, bad
     assert ok(one.group.quota(ADMIN, users, 'VM=[VMS="-2"]')) == users
     assert code(one.group.quota(ADMIN, 4242, 'VM=[VMS="1"]')) == NO_EXISTS
+
+
+# ---- pools show what was shared --------------------------------------------------------------
+
+
+def pool_ids(one: Any, session: str, flag: int) -> set[int]:
+    xml = ok(one.vmpool.info(session, flag, -1, -1, -1))
+    return {int(part.split("<")[0]) for part in xml.split("<VM><ID>")[1:]}
+
+
+def test_a_vm_shared_by_chmod_is_in_the_group_members_vmpool_with_the_filter_flags(
+    lines: dict[str, Any], one: Any, image: int
+) -> None:
+    shared, private = alice_vm(one, image), alice_vm(one, image)
+    alice = my_ids(one, ALICE)[0]
+    assert shared not in pool_ids(one, BOB, -2)
+    ok(one.vm.chmod(ALICE, shared, *KEEP3, 1, 0, 0, *KEEP3))
+    for flag in (-2, -1, -4, alice):  # all, mine+group, group, that user's: as vm.info sees it
+        assert shared in pool_ids(one, BOB, flag) and private not in pool_ids(one, BOB, flag)
+    assert shared not in pool_ids(one, BOB, -3)  # -3: only the caller's own
+    assert {shared, private} <= pool_ids(one, ALICE, -3)
+    for line, rpc in lines.items():  # the pool as bob sees it is valid in both lines
+        xml = ok(rpc.vmpool.info(BOB, -2, -1, -1, -1))
+        validator = schema(line, "vm_pool")
+        assert validator.validate(namespaced(xml)), (line, list(validator.error_log))
+    ok(one.vm.chmod(ALICE, shared, *KEEP3, 0, 0, 0, *KEEP3))
+    assert shared not in pool_ids(one, BOB, -2) and shared not in pool_ids(one, BOB, -1)
+
+
+# ---- login tokens ----------------------------------------------------------------------------
+
+
+def test_user_login_gives_an_api_token_the_session_carries_until_revoked(one: Any) -> None:
+    token = ok(one.user.login(ALICE, "alice", "", 600, -1))
+    assert "<NAME>alice</NAME>" in ok(one.user.info(f"alice:{token}", -1))  # user:token works
+    assert code(one.user.info(f"bob:{token}", -1)) == AUTHENTICATION  # alice's token only
+    assert code(one.user.login(ALICE, "bob", "", 600, -1)) == AUTHORIZATION
+    assert code(one.user.login(BOB, "alice", "", 600, -1)) == AUTHORIZATION
+    for token_given, seconds, egid in (("", 10**9, -1), ("chosen-by-me", 600, -1), ("", 0, -1),
+                                       ("", 600, 1)):  # fmt: skip
+        assert code(one.user.login(ALICE, "alice", token_given, seconds, egid)) == ACTION
+    assert code(one.user.login(ALICE, "alice", "", "600", -1)) == 0x1000  # a string validity
+    assert ok(one.user.login(ALICE, "alice", token, 0, -1)) == token  # 0: the token is removed
+    assert code(one.user.info(f"alice:{token}", -1)) == AUTHENTICATION
+    assert code(one.user.login(BOB, "bob", token, 0, -1)) == NO_EXISTS  # not bob's to remove
+    longest = ok(one.user.login(ALICE, "alice", "", -1, -1))  # < 0: the longest lifetime allowed
+    assert ok(one.user.info(f"alice:{longest}", -1))
+
+
+# ---- clone ---------------------------------------------------------------------------------
+
+
+def test_image_clone_is_a_private_copy_of_an_image_the_caller_may_use(
+    lines: dict[str, Any], one: Any, cloud: Cloud, admin: Principal, image: int, tmp_path: Path
+) -> None:
+    copy = int(ok(one.image.clone(ALICE, image, "mybase", -1)))  # the public base image
+    xml = valid_in_both_lines(lines, "image", copy)
+    assert "<UNAME>alice</UNAME>" in xml and "<NAME>mybase</NAME>" in xml
+    source = cloud.images.get(admin, image)
+    cloned = cloud.images.get(admin, copy)
+    assert (cloned.sha1, cloned.size_bytes, cloned.public) == (source.sha1, source.size_bytes,
+                                                               False)  # fmt: skip
+    assert code(one.image.info(BOB, copy)) == NO_EXISTS  # alice's, private
+    assert code(one.image.clone(BOB, copy, "stolen", -1)) == NO_EXISTS  # bob cannot use it
+    assert code(one.image.clone(ALICE, image, "mybase", -1)) == ACTION  # names unique per owner
+    assert code(one.image.clone(ALICE, image, "elsewhere", 7)) == NO_EXISTS  # no datastore 7
+    assert code(one.image.clone(ALICE, 4242, "none", -1)) == NO_EXISTS
+    assert code(one.image.clone(ALICE, image, "", -1)) == ACTION
+    ok(one.image.delete(ALICE, copy))  # the copy goes, the source stays
+    assert ok(one.image.info(ALICE, image))
+    vm_id = alice_vm(one, image)
+    assert ok(one.vm.info(ALICE, vm_id))

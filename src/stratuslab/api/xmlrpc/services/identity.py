@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 
 from stratuslab.api.xmlrpc.services.common import LOOKUP, Deps, unsupported
 from stratuslab.core.auth import Credentials
 from stratuslab.core.entities import Group, Principal, User
-from stratuslab.core.errors import NotFound
+from stratuslab.core.errors import Forbidden, InvalidInput, NotFound
 from stratuslab.core.quotas import Subject, SubjectKind
 
 
@@ -78,6 +79,22 @@ class IdentityCalls:
 
     def user_chauth(self, principal: Principal, user_id: int, driver: str, secret: str) -> None:
         self.deps.identity.set_auth(principal, user_id, driver, secret)
+
+    def user_login(self, principal: Principal, name: str, token: str, seconds: int) -> str:
+        if name != principal.user:
+            raise Forbidden(f"user {principal.user} may not get a login token for {name}",
+                            hint="each user logs in for themselves (one.user.login)")
+        if seconds == 0:  # OpenNebula: a zero validity resets (removes) the token
+            if not token:
+                raise InvalidInput("a validity of 0 removes a token: give the token to remove")
+            self.deps.identity.revoke_token(principal, token)
+            return token
+        if token:
+            raise InvalidInput("this cloud chooses login tokens itself",
+                               hint="send an empty token and use the one answered")
+        limit = self.deps.identity.MAX_TOKEN_TTL
+        ttl = limit if seconds < 0 else timedelta(seconds=seconds)
+        return self.deps.identity.issue_token(principal, ttl)[0]
 
     def quota_set(
         self, principal: Principal, kind: str, obj_id: int, changes: Mapping[str, int | None]

@@ -27,19 +27,29 @@ class ImageCalls:
     def list(self, principal: Principal) -> Sequence[Image]:
         return self.deps.images.list(principal)
 
-    def allocate(self, principal: Principal, request: ImageAllocate) -> int:
-        if request.datastore_id != IMAGE_DATASTORE:
-            raise NotFound("datastore", request.datastore_id, "one.datastorepool.info")
+    def _check_new(self, principal: Principal, name: str, datastore_id: int) -> None:
+        if datastore_id != IMAGE_DATASTORE:
+            raise NotFound("datastore", datastore_id, "one.datastorepool.info")
         mine = (i for i in self.deps.images.list(principal) if i.owner == principal.user)
-        if any(i.name == request.name for i in mine):  # OpenNebula: names unique per owner
-            raise Conflict(f"image {request.name} of {principal.user} already exists",
+        if any(i.name == name for i in mine):  # OpenNebula: names unique per owner
+            raise Conflict(f"image {name} of {principal.user} already exists",
                            hint="choose another NAME, or delete the old one (one.image.delete)")
+
+    def allocate(self, principal: Principal, request: ImageAllocate) -> int:
+        self._check_new(principal, request.name, request.datastore_id)
         if request.type != "OS" or request.persistent:
             raise unsupported(f"{request.type.lower()} / persistent images (use volumes)")
         source = request.path or request.source
         if not source:
             raise InvalidInput(f"image {request.name} has neither PATH nor SOURCE")
         image = self.deps.images.register(principal, request.name, source)
+        assert image.id is not None
+        return image.id
+
+    def clone(self, principal: Principal, image_id: int, name: str, datastore_id: int) -> int:
+        self.deps.images.get(principal, image_id)  # an unknown source before a name clash
+        self._check_new(principal, name, IMAGE_DATASTORE if datastore_id < 0 else datastore_id)
+        image = self.deps.images.clone(principal, image_id, name)
         assert image.id is not None
         return image.id
 

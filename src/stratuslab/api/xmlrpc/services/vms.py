@@ -24,7 +24,7 @@ from stratuslab.api.xmlrpc.backend import (
     merged_rights,
 )
 from stratuslab.api.xmlrpc.context import translate
-from stratuslab.api.xmlrpc.services.common import ALL, Deps, host_name, unsupported
+from stratuslab.api.xmlrpc.services.common import ALL, LOOKUP, Deps, host_name, unsupported
 from stratuslab.api.xmlrpc.services.networks import NetworkCalls
 from stratuslab.api.xmlrpc.services.volumes import (
     VolumeCalls,
@@ -162,15 +162,17 @@ class VmCalls:
         owner: str | None = principal.user if query.owner == "mine" else None
         if query.owner == "user":
             try:
-                owner = self.deps.identity.get_user(principal, query.user_id or 0).name
+                # the name only: what of theirs the caller sees is compute's check
+                owner = self.deps.identity.get_user(LOOKUP, query.user_id or 0).name
             except NotFound:
                 return []
         states = tuple(s.value for s in query.states) if query.states is not None else ()
         include_done = query.states is None or VmState.DONE in query.states
-        in_memory = query.owner == "group" or query.id_range is not None
+        in_memory = query.owner in ("group", "mine+group") or query.id_range is not None
         page = Page(0, ALL) if in_memory else Page(query.offset, query.limit or ALL)
-        vms, _total = self.deps.compute.list(
-            principal, owner=owner, states=states, include_done=include_done, page=page
+        vms, _total = self.deps.compute.list(  # all but -3 include VMs shared with the caller
+            principal, owner=owner, states=states, include_done=include_done, page=page,
+            shared=query.owner != "mine",
         )
         ids, attached = self.networks.network_ids(), self.volumes.attachments(principal)
         vms = [
@@ -181,6 +183,8 @@ class VmCalls:
             return vms
         if query.owner == "group":
             vms = [vm for vm in vms if vm.group in principal.groups]
+        elif query.owner == "mine+group":
+            vms = [vm for vm in vms if vm.owner == principal.user or vm.group in principal.groups]
         if query.id_range is not None:
             lo, hi = query.id_range
             vms = [vm for vm in vms if (vm.id or 0) >= lo and (hi is None or (vm.id or 0) <= hi)]
