@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from stratuslab.api.xmlrpc.backend import XmlRpcBackend
-from stratuslab.api.xmlrpc.catalogue import KNOWN
+from stratuslab.api.xmlrpc.catalogue import KNOWN, WHY_NOT
 from stratuslab.api.xmlrpc.codes import OneError, error_response, fault, success
 from stratuslab.api.xmlrpc.profiles import Profile
 from stratuslab.core.auth import Credentials
@@ -136,7 +136,8 @@ class Dispatcher:
             return self._fault(-32600, "invalid request: no methodName")
         method = self.methods.get(name)
         if method is None and name in KNOWN:  # an OpenNebula method this cloud does not do
-            answer = fault(f"[{name}] not supported by this cloud", OneError.ACTION)
+            why = f": {WHY_NOT[name]}" if name in WHY_NOT else ""
+            answer = fault(f"[{name}] not supported by this cloud{why}", OneError.ACTION)
             return xmlrpc.client.dumps((answer,), methodresponse=True).encode()
         if method is None:
             return self._fault(NO_SUCH_METHOD, f"Requested method '{name}' not registered")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stratuslab.api.xmlrpc.catalogue import ONE_3_2, ONE_7_4, coverage
+from stratuslab.api.xmlrpc.catalogue import ONE_3_2, ONE_7_4, WHY_NOT, coverage
 from stratuslab.api.xmlrpc.router import all_methods
 from stratuslab.core.states import VmAction
 
@@ -67,13 +67,21 @@ def test_monitoring_and_accounting_answer_their_documents(rpc: Any, backend: Any
     assert ok and "<HOSTNAME>node-1</HOSTNAME>" in xml
 
 
-@pytest.mark.parametrize("method", ["one.vm.lock", "one.vdc.allocate", "one.hook.info"])
+@pytest.mark.parametrize("method", ["one.vm.attachpci", "one.vdc.allocate", "one.hook.info"])
 def test_an_opennebula_method_not_done_here_answers_the_opennebula_error_form(
     rpc: Any, method: str
 ) -> None:
     ok, message, code = getattr(rpc, method)(S, 1)
     assert (ok, code) == (False, 0x800)
     assert message == f"[{method}] not supported by this cloud"
+
+
+@pytest.mark.parametrize("method", sorted(WHY_NOT))
+def test_a_method_clients_call_but_not_done_here_says_why(rpc: Any, method: str) -> None:
+    ok, message, code = getattr(rpc, method)(S, 1, "x")
+    assert (ok, code) == (False, 0x800)
+    assert message == f"[{method}] not supported by this cloud: {WHY_NOT[method]}"
+    assert method in ONE_7_4 and method not in all_methods()
 
 
 def test_coverage_counts_per_line() -> None:
