@@ -33,6 +33,30 @@ def test_run_describe_kill_with_json_contract(server: Server, image_id: str) -> 
         assert vm["owner"] == "admin" and vm["host"] == "localhost"
     res = server.cli("kill-instance", *(str(v["id"]) for v in vms))
     assert "done" in res.stdout
+    # not a terminal: each job's steps are lines on stderr, the last one where it ended
+    ends = {f"kill 2 VM(s): VM {v['id']}: now done" for v in vms}
+    assert ends <= set(res.stderr.splitlines()), res.stderr
+
+
+#: what a deploy job shows, in order (the CLI sees those its polls catch): its state until the
+#: executor records its first step, then the steps
+DEPLOY_STEPS = ["queued", "running", "waiting for a host", "prolog: disks over the image on localhost",
+                "boot on localhost", "now running"]
+
+
+def test_run_instance_and_actions_show_the_steps_of_their_jobs(
+        server: Server, image_id: str) -> None:
+    res = server.cli("run-instance", image_id, "-q")
+    vm_id = res.stdout.split(",")[0]
+    lines = res.stderr.splitlines()
+    prefix = "starting 1 VM(s): "
+    assert lines and all(line.startswith(prefix) for line in lines), res.stderr
+    steps = [line.removeprefix(prefix) for line in lines]
+    assert steps[-1] == "now running", res.stderr
+    assert steps == sorted(steps, key=DEPLOY_STEPS.index), res.stderr  # in order, none unknown
+    stopped = server.cli("shutdown-instance", vm_id)
+    assert stopped.stdout.strip() == f"{vm_id} done"
+    assert stopped.stderr.splitlines()[-1] == "shutdown 1 VM(s): now done", stopped.stderr
 
 
 def test_nic_commands_wait_for_their_jobs_and_say_what_they_did(

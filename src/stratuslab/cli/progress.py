@@ -41,26 +41,34 @@ def job_display(label: str, *, count: int | None = None) -> Iterator[Update]:
     if count is not None:  # several jobs: the bar counts finished ones
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
-    said: list[str] = []
+    said: dict[int, str] = {}  # the last step written of each job (stderr not a terminal)
     with Progress(*columns, console=console, transient=True,
                   disable=not console.is_terminal) as progress:
         task = progress.add_task(label if count else f"{label}: queued", total=count)
 
         def update(jobs: list[dict[str, Any]]) -> None:
+            for job in jobs:
+                step = job.get("step") or job["state"]
+                if not console.is_terminal and said.get(job["id"]) != step:
+                    said[job["id"]] = step
+                    click.echo(f"{label}: {_whose(job, count)}{step}", err=True)
             if count is not None:
                 finished = sum(1 for j in jobs if j["state"] in ("done", "failed"))
                 progress.update(task, completed=finished)
                 return
             job = jobs[0]
-            step = job.get("step") or job["state"]
             moved = job.get("progress") or {}
-            progress.update(task, description=f"{label}: {step}",
+            progress.update(task, description=f"{label}: {job.get('step') or job['state']}",
                             completed=moved.get("done") or 0, total=moved.get("total"))
-            if not console.is_terminal and (not said or said[-1] != step):
-                said.append(step)
-                click.echo(f"{label}: {step}", err=True)
 
         yield update
+
+
+def _whose(job: dict[str, Any], count: int | None) -> str:
+    """Which of several jobs a step line is about (its VM when it has one)."""
+    if count is None:
+        return ""
+    return f"VM {job['vm_id']}: " if job.get("vm_id") else f"job {job['id']}: "
 
 
 def follow_job(api: Api, job_id: int, label: str) -> dict[str, Any]:

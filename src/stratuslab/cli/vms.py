@@ -10,7 +10,7 @@ import click
 from stratuslab.cli import marketplace, network
 from stratuslab.cli.client import Api, CliError
 from stratuslab.cli.output import listed, print_json, print_table, wide_option
-from stratuslab.cli.progress import follow_jobs, working
+from stratuslab.cli.progress import follow_job, follow_jobs, working
 from stratuslab.core.commands import (
     HoldVm,
     KillVm,
@@ -81,6 +81,10 @@ def _where(vm: dict[str, Any]) -> dict[str, Any]:
 
 
 def wait_for(api: Api, jobs: list[dict[str, Any]], label: str) -> list[dict[str, Any]]:
+    """Follow the jobs of a VM request: one job's steps with a bar, several counted (each job's
+    steps are lines on stderr when it is not a terminal)."""
+    if len(jobs) == 1:
+        return [follow_job(api, jobs[0]["id"], label)]
     return follow_jobs(api, [j["id"] for j in jobs], label)
 
 

@@ -12,6 +12,7 @@ import click
 
 from stratuslab.cli.client import Api
 from stratuslab.cli.output import listed, print_json, print_table, wide_option
+from stratuslab.cli.progress import working
 
 COLUMNS = [("uuid", "id"), ("size", "size"), ("tag", "tag"), ("owner", "owner"),
            ("visibility", "visibility"), ("kind", "kind"), ("state", "state"),
@@ -40,7 +41,9 @@ def create_volume(ctx: click.Context, size: int, tag: str, public: bool, readonl
     """Create a persistent volume; prints DISK <uuid>."""
     body = {"size": size, "tag": tag, "visibility": "public" if public else "private",
             "readonly": readonly, "cow": cow, "pool": pool}  # fmt: skip
-    vol = _api(ctx).post("/api/v1/volumes", json=body)
+    copy = f" (a copy-on-write child of {cow})" if cow else ""
+    with working(f"creating a {size} GiB volume{copy}"):  # the server answers once it is made
+        vol = _api(ctx).post("/api/v1/volumes", json=body)
     click.echo(f"DISK {vol['id']}")
 
 

@@ -1,11 +1,12 @@
-"""Small shared pieces of the service layer: the system clock and event recording."""
+"""Small shared pieces of the service layer: the system clock, event recording, job steps."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from stratuslab.core.entities import VmEvent
-from stratuslab.core.ports import UnitOfWork
+from stratuslab.core.entities import JobState, VmEvent
+from stratuslab.core.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 
 class SystemClock:
@@ -27,3 +28,19 @@ def record(
 ) -> None:
     """Append to the VM's event log (in the caller's transaction)."""
     uow.events.add(VmEvent(None, vm_id, at, kind, actor, message, host=host, ip=ip, mac=mac))
+
+
+def record_step(uow_factory: UnitOfWorkFactory, clock: Clock, job_id: int | None, step: str,
+                progress: dict[str, Any] | None = None, **params: Any) -> None:
+    """Write where a running job is (`step`, and `progress {done, total}` in bytes when it moves
+    data) into its row, for the clients that follow it; the runner owns state and heartbeat."""
+    with uow_factory() as uow:
+        current = uow.jobs.get(job_id or 0)
+        if current is None or current.state != JobState.RUNNING.value:
+            return
+        current.step = step
+        current.params = {**current.params, **params,
+                          **({"progress": progress} if progress is not None else {})}
+        current.updated_at = clock.now()
+        uow.jobs.update(current)
+        uow.commit()

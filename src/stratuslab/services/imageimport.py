@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from stratuslab.core.entities import Image, ImageState, Job, JobState
+from stratuslab.core.entities import Image, ImageState, Job
 from stratuslab.core.errors import CloudError
 from stratuslab.core.ports import Clock, ImageStorePort, UnitOfWorkFactory
+from stratuslab.services.common import record_step
 
 URL_IMPORT_JOB = "image-url-import"
 PROGRESS_EVERY_S = 0.5
@@ -103,13 +104,4 @@ class UrlImports:
                 uow.commit()
 
     def _step(self, job: Job, step: str, progress: dict[str, Any] | None = None) -> None:
-        with self.uow() as uow:
-            current = uow.jobs.get(job.id or 0)
-            if current is None or current.state != JobState.RUNNING.value:
-                return
-            current.step = step
-            if progress is not None:
-                current.params = {**current.params, "progress": progress}
-            current.updated_at = self.clock.now()
-            uow.jobs.update(current)
-            uow.commit()
+        record_step(self.uow, self.clock, job.id, step, progress)

@@ -20,11 +20,21 @@ from stratuslab.core.instance import ContextSpec, PrologRequest
 from stratuslab.core.node import Node
 from stratuslab.core.ports import Clock, Page, UnitOfWork, UnitOfWorkFactory, VmFilter
 from stratuslab.core.states import FAILURE_TWIN, VmAction, VmState, step_done
-from stratuslab.services.common import record
+from stratuslab.services.common import record, record_step
 from stratuslab.services.extensions import VmExtension
 
 log = logging.getLogger(__name__)
 S = VmState
+
+#: what a job reports while its VM is in each transitional state (the job's `step`, shown by
+#: the clients that follow it; a job that ends says `now <state>`); {host} is the VM's host
+STEP_LABELS = {
+    S.PENDING: "waiting for a host", S.PROLOG: "prolog: disks over the image on {host}",
+    S.BOOT: "boot on {host}", S.SHUTDOWN: "shutdown: waiting for the guest to stop",
+    S.POWEROFF_PENDING: "poweroff", S.UNDEPLOYING: "undeploy: powering off",
+    S.SAVE: "save: suspending the guest to disk", S.RESTORE: "restore: resuming the guest",
+    S.REBOOT: "reboot", S.EPILOG: "epilog: stopping, disks to quarantine",
+}
 
 
 class Superseded(Exception):
@@ -85,6 +95,8 @@ class LifecycleExecutor:
         for _ in range(16):  # a job visits at most a handful of states
             vm = self._load(job.vm_id)
             state = vm.vm_state
+            label = STEP_LABELS.get(state, f"now {state.value}")  # stable: where the job ended
+            record_step(self.uow, self.clock, job.id, label.format(host=vm.host)[:64])
             if state is S.PENDING and action is VmAction.DEPLOY:
                 if not self.place(vm):
                     return  # waits in pending (the reason is in its log): the scheduler loop

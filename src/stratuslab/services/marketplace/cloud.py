@@ -30,6 +30,7 @@ from stratuslab.core.marketplace import (
     identifier_to_sha1,
 )
 from stratuslab.core.ports import Clock, UnitOfWorkFactory
+from stratuslab.services.common import record_step
 from stratuslab.services.marketplace.service import ImageGate, MarketplaceService
 from stratuslab.services.marketplace.trust import certificate_emails, dn
 from stratuslab.services.marketplace.xmldsig import embedded_signer, verify_document
@@ -260,15 +261,5 @@ class MarketplaceImages:
 
     def _step(self, job: Job, step: str, progress: dict[str, Any] | None = None,
               **params: Any) -> None:
-        """Write the step and progress into the job row (the runner owns state and heartbeat)."""
-        with self.uow() as uow:
-            current = uow.jobs.get(job.id or 0)
-            if current is None or current.state != JobState.RUNNING.value:
-                return
-            current.step = step
-            current.params = {**current.params, **params,
-                              **({"progress": progress} if progress is not None else {})}
-            current.updated_at = self.clock.now()
-            uow.jobs.update(current)
-            uow.commit()
+        record_step(self.uow, self.clock, job.id, step, progress, **params)
 
