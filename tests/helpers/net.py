@@ -41,3 +41,12 @@ def http_directory(directory: Path) -> Iterator[str]:
     """Serve the files of `directory` over HTTP on 127.0.0.1; yields the base URL."""
     with serve_http(functools.partial(_QuietFiles, directory=str(directory))) as url:
         yield url
+
+
+@contextlib.contextmanager
+def www_directory(parent: Path) -> Iterator[tuple[Path, str]]:
+    """A new `parent/www` directory served over HTTP on 127.0.0.1: (directory, base URL)."""
+    root = parent / "www"
+    root.mkdir()
+    with http_directory(root) as url:
+        yield root, url

@@ -6,6 +6,9 @@ own token and password links first, then the password file, LDAP, X.509 and VOMS
 proven by LDAP, certificates or VOMS get a cloud account on first login (services/auth/
 provisioning), recorded in `user_origins`.  Adds the classic `/pswd` and `/cert` endpoints
 (api/classic middleware) and, when LDAP is configured, the registration form and REST API.
+With `[auth.x509] ca_dir`, a worker fetches the CRLs its CAs publish into data_dir/auth-crls (at
+start and every `crl_refresh` seconds, services/auth/x509/crlrefresh as for the marketplace); the
+chain reads them beside ca_dir and picks up a change without a restart.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import APIRouter
 from starlette.middleware import Middleware
@@ -24,8 +28,11 @@ from stratuslab.core.auth import Authenticator, Credentials
 from stratuslab.core.directory import Directory
 from stratuslab.core.entities import Principal
 from stratuslab.services.auth.chain import AuthenticatorChain
+from stratuslab.services.auth.x509 import CaDirectory
+from stratuslab.services.auth.x509.crlrefresh import CrlRefresher
 from stratuslab.services.catalog import Authenticate
 from stratuslab.services.identity import TokenAuthenticator
+from stratuslab.services.periodic import PeriodicWorker
 from stratuslab.settings import Settings, parse_duration
 
 log = logging.getLogger("stratuslab.auth")
@@ -76,7 +83,8 @@ def build_chain(core: Core, directory: Directory | None) -> AuthenticatorChain:
                         password_file=s.password_file,
                         ca_dir=s.x509.ca_dir, gridmap_file=s.x509.gridmap_file,
                         vomsdir=s.voms.vomsdir, fqan_map=dict(s.voms.fqan_map),
-                        crl_required=s.x509.crl_required)
+                        crl_required=s.x509.crl_required,
+                        crl_dir=str(crl_dir(core.settings)))
     configured = build_links(config, resolve_user=users.resolver("password"),
                              directory=directory,
                              resolvers={name: users.resolver(name) for name in KNOWN})
@@ -93,6 +101,26 @@ def build_chain(core: Core, directory: Directory | None) -> AuthenticatorChain:
     return chain
 
 
+def crl_dir(settings: Settings) -> Path:
+    """Where the server keeps the CRLs it fetched for the login chain's CAs."""
+    return settings.data_dir / "auth-crls"
+
+
+def ca_directory(settings: Settings) -> CaDirectory:
+    x = settings.auth.x509
+    return CaDirectory(x.ca_dir, require_crl=x.crl_required, crl_dirs=[crl_dir(settings)])
+
+
+def crl_workers(settings: Settings) -> tuple[PeriodicWorker, ...]:
+    """The worker fetching the CRLs of `[auth.x509] ca_dir`'s CAs (none without a ca_dir)."""
+    from stratuslab.drivers.identity.crlfetch import HttpCrlFetcher
+
+    if not settings.auth.x509.ca_dir:
+        return ()
+    refresher = CrlRefresher(ca_directory(settings), HttpCrlFetcher(), crl_dir(settings))
+    return (refresher.worker("auth-crls", settings.auth.x509.crl_refresh),)
+
+
 def wire(core: Core) -> AuthFeature:
     directory = make_directory(core.settings)
     chain = build_chain(core, directory)
@@ -107,6 +135,7 @@ def wire(core: Core) -> AuthFeature:
     parts = FeatureParts(
         routers=tuple(routers),
         middlewares=(Middleware(ClassicEndpoints, authenticate=chain.authenticate),),
+        workers=crl_workers(core.settings),
     )
     return AuthFeature(authenticate, chain, parts)
 
@@ -129,12 +158,9 @@ def registration_router(core: Core, directory: Directory) -> APIRouter:
         RegistrationConfig,
         RegistrationService,
     )
-    from stratuslab.services.auth.x509 import CaDirectory
 
     settings = core.settings
-    ca_dir = settings.auth.x509.ca_dir
-    crls = settings.auth.x509.crl_required
-    proof = CertificateProof(CaDirectory(ca_dir, require_crl=crls)).dn_of if ca_dir else None
+    proof = CertificateProof(ca_directory(settings)).dn_of if settings.auth.x509.ca_dir else None
     reg, mail = settings.registration, settings.mail
     mailer = SmtpMailer(SmtpConfig(mail.host, mail.port, mail.sender, mail.username or None,
                                    mail.password or None, mail.starttls, mail.timeout,

@@ -32,6 +32,7 @@ from stratuslab.drivers.storage.marketfetch import (
     MarketplaceFetcher,
     MetadataClient,
 )
+from stratuslab.services.auth.x509.crlrefresh import CrlRefresher
 from stratuslab.services.marketplace import ImageGate, MarketplaceService, TrustPolicy
 from stratuslab.services.marketplace.cloud import (
     IMPORT_JOB,
@@ -39,7 +40,6 @@ from stratuslab.services.marketplace.cloud import (
     MarketplaceImages,
     MetadataSource,
 )
-from stratuslab.services.marketplace.crls import CrlRefresher
 from stratuslab.services.marketplace.extension import MarketplaceLaunchCheck
 from stratuslab.settings import Settings
 

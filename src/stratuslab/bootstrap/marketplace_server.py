@@ -21,8 +21,8 @@ from stratuslab.api.marketplace import create_app
 from stratuslab.core.errors import CloudError
 from stratuslab.drivers.identity.crlfetch import HttpCrlFetcher
 from stratuslab.persistence.marketplace import SqlMarketplaceRepository, open_database, sqlite_url
+from stratuslab.services.auth.x509.crlrefresh import CrlRefresher
 from stratuslab.services.marketplace import MarketplaceService, PolicyLists, TrustPolicy, TrustStore
-from stratuslab.services.marketplace.crls import CrlRefresher
 from stratuslab.services.periodic import PeriodicWorker
 from stratuslab.settings import Settings, load_settings, parse_listen
 
@@ -92,10 +92,8 @@ def crl_refresher(settings: Settings,
                   trust: Callable[[], TrustStore]) -> tuple[CrlRefresher, PeriodicWorker]:
     """The CRL refresher of the trusted CAs and the worker that runs it at start and every
     `[marketplace] crl_refresh` seconds (all-in-one server and standalone marketplace alike)."""
-    every = settings.marketplace.crl_refresh
     refresher = CrlRefresher(trust, HttpCrlFetcher(), crl_dir(settings))
-    return refresher, PeriodicWorker("marketplace-crls", refresher.refresh, interval=every,
-                                     jitter=min(60.0, every / 10), run_first=True)
+    return refresher, refresher.worker("marketplace-crls", settings.marketplace.crl_refresh)
 
 
 def open_registry(settings: Settings) -> tuple[MarketplaceService, Engine]:

@@ -47,9 +47,14 @@ class X509AuthSettings:
     ca_dir: str = setting("", example="/etc/grid-security/certificates",
                           doc="trusted CAs (grid hashed layout); empty: no certificate login")
     gridmap_file: str = setting("", doc='\'"<DN>" user\' lines (also login-cert.properties)')
-    crl_required: bool = setting(True, doc="a CA without a CRL in ca_dir fails certificate "
-                                 "logins closed (an expired CRL always does); false accepts "
-                                 "certificates of CAs that publish none")
+    crl_required: bool = setting(True, doc="certificate logins fail closed when the issuing "
+                                 "CA has no CRL at hand (in ca_dir or fetched) or only one past "
+                                 "its nextUpdate; false accepts them (a certificate a known CRL "
+                                 "lists is refused either way)")
+    crl_refresh: int = setting(
+        3600, unit="seconds", minimum=1,
+        doc="how often the server fetches the CRLs the CAs of ca_dir publish (cRLDistributionPoints "
+        "or a <hash>.crl_url file; also once at start) into data_dir/auth-crls")
 
 
 @dataclass(frozen=True)

@@ -113,13 +113,18 @@ def test_an_intermediate_revoked_by_the_root_breaks_the_chain(root: Made) -> Non
 def test_an_expired_crl_fails_closed_from_the_second_after_its_next_update(
     root: Made, user: Made
 ) -> None:
-    store = TrustStore((root.cert,), (crl(root, next_update=NOW),))
+    store = TrustStore((root.cert,), (crl(root, next_update=NOW),), require_crl=True)
     assert verify_end_entity(user.cert, store, NOW) == [user.cert, root.cert]
     later = NOW + timedelta(seconds=1)
     with pytest.raises(Unavailable) as stale:
         verify_end_entity(user.cert, store, later)
-    assert refusal(stale) == (f"the CRL of CA {ROOT_DN} expired at {NOW:%Y-%m-%d %H:%M}",
-                              "refresh the CA directory's CRLs (fetch-crl)")
+    assert refusal(stale) == (
+        f"the CRL of CA {ROOT_DN} expired at {NOW:%Y-%m-%d %H:%M} UTC, so {USER_DN} cannot be "
+        "checked for revocation",
+        "refresh it (install it in the CA directory (fetch-crl)), or accept the risk: "
+        "[auth.x509] crl_required = false")
+    relaxed = TrustStore((root.cert,), (crl(root, next_update=NOW),))
+    assert verify_end_entity(user.cert, relaxed, later) == [user.cert, root.cert]
 
 
 def test_a_missing_crl_fails_closed_only_when_crls_are_required(root: Made, user: Made) -> None:
@@ -127,9 +132,16 @@ def test_a_missing_crl_fails_closed_only_when_crls_are_required(root: Made, user
     with pytest.raises(Unavailable) as missing:
         verify_end_entity(user.cert, TrustStore((root.cert,), require_crl=True), NOW)
     assert refusal(missing) == (
-        f"CA {ROOT_DN} has no CRL in the CA directory, so {USER_DN} cannot be checked for "
-        "revocation",
-        "install its CRL (fetch-crl), or accept the risk: [auth.x509] crl_required = false")
+        f"CA {ROOT_DN} has no CRL at hand, so {USER_DN} cannot be checked for revocation",
+        "install it in the CA directory (fetch-crl), or accept the risk: [auth.x509] "
+        "crl_required = false")
+    published = TrustStore((root.cert,), require_crl=True,
+                           crl_urls={root.cert.subject.public_bytes(): ("http://ca/x.crl",)})
+    with pytest.raises(Unavailable) as unfetched:
+        verify_end_entity(user.cert, published, NOW)
+    assert refusal(unfetched)[1] == (
+        "the server fetches it from http://ca/x.crl every [auth.x509] crl_refresh seconds, or "
+        "accept the risk: [auth.x509] crl_required = false")
 
 
 def test_a_crl_counts_only_when_its_ca_signed_it(root: Made, user: Made) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from tests.helpers.cloud import drain, import_marketplace, make_settings
 from tests.helpers.marketdocs import signed
-from tests.helpers.net import http_directory
+from tests.helpers.net import www_directory
 from tests.helpers.pki import Identity, make_ca, make_crl, make_endorser
 from tests.helpers.waits import wait_until
 
@@ -33,10 +33,8 @@ EMAIL = "carol@example.org"
 
 @pytest.fixture
 def www(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    root = tmp_path / "www"
-    root.mkdir()
-    with http_directory(root) as url:
-        yield root, url
+    with www_directory(tmp_path) as served:
+        yield served
 
 
 @pytest.fixture

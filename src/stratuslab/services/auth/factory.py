@@ -44,6 +44,7 @@ class AuthConfig:
     vomsdir: str = ""  # e.g. /etc/grid-security/vomsdir
     fqan_map: Mapping[str, Sequence[str]] = field(default_factory=dict)
     crl_required: bool = False  # the server's setting defaults to true
+    crl_dir: str = ""  # CRLs the server fetched from the CAs' distribution points
 
 
 def _dn_mapper(config: AuthConfig, directory: Directory | None) -> DnMapper:
@@ -68,8 +69,9 @@ def build_links(config: AuthConfig, *, resolve_user: UserResolver,
         raise InvalidInput(f"setting auth.chain names unknown methods {unknown}",
                            hint=f"choose from {', '.join(KNOWN)}")
     default_resolver = resolve_user
-    ca_dir = CaDirectory(config.ca_dir, require_crl=config.crl_required) if config.ca_dir \
-        else None
+    ca_dir = CaDirectory(config.ca_dir, require_crl=config.crl_required,
+                         crl_dirs=[config.crl_dir] if config.crl_dir else []) \
+        if config.ca_dir else None
     mapper = _dn_mapper(config, directory)
     links: list[Authenticator] = []
     for name in config.chain:

@@ -31,8 +31,9 @@ from stratuslab.services.auth.x509.crl import (
     CRL,
     CRL_FILE,
     Revocation,
-    distribution_points,
-    load_crl,
+    crl_locations,
+    read_crl_dirs,
+    read_crl_file,
     revocation,
 )
 from stratuslab.services.marketplace.names import same_name
@@ -118,23 +119,14 @@ class TrustStore:
             if file.name.endswith(".crl_url"):
                 url_files[file.name.split(".")[0]] = data.decode(errors="replace").split()
             elif CRL_FILE.search(file.name):
-                crls.extend(_crls_of(data))
+                crls.extend(read_crl_file(data))
             elif b"-----BEGIN CERTIFICATE-----" in data:
                 loaded = x509.load_pem_x509_certificates(data)
                 certs.extend(loaded)
                 by_hash.setdefault(file.name.split(".")[0], []).extend(loaded)
                 sources.append(file.name)
-        for extra in crl_dirs:
-            if Path(extra).is_dir():
-                crls.extend(c for f in sorted(Path(extra).iterdir())
-                            if f.is_file() and CRL_FILE.search(f.name)
-                            for c in _crls_of(f.read_bytes()))
-        urls: dict[bytes, tuple[str, ...]] = {}
-        for cert in _unique(certs):
-            named = [u for h, us in url_files.items() if cert in by_hash.get(h, ()) for u in us]
-            found = tuple(dict.fromkeys(distribution_points(cert) + named))
-            if found:
-                urls[cert.subject.public_bytes()] = found
+        crls.extend(read_crl_dirs(crl_dirs))
+        urls = crl_locations(_unique(certs), url_files, by_hash)
         return cls(tuple(_unique(certs)), tuple(sources), tuple(crls), urls, crl_required)
 
     def verify_chain(
@@ -191,13 +183,6 @@ class TrustStore:
                 f"so {_describe(cert)} cannot be checked for revocation",
                 hint="let the server fetch it (every [marketplace] crl_refresh seconds), put it "
                      f"in [marketplace] ca_dir, {relax}")
-
-
-def _crls_of(data: bytes) -> list[CRL]:
-    try:
-        return [load_crl(data)]
-    except ValueError:
-        return []  # a broken file is no CRL (a CA that publishes one then fails closed)
 
 
 def _unique(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:

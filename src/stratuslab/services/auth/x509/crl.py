@@ -3,17 +3,21 @@ against it, and where a CA says its CRL is published.
 
 Shared by the two trust stores of the cloud — the authentication chain's CA directory
 (`x509/trust.py`) and the marketplace's endorser trust (`services/marketplace/trust.py`) — so a
-CRL is read and judged one way.  Each store turns a `Revocation` into its own error (an
-authentication failure, an invalid signature) with its own way out.
-Imports only `cryptography`.
+CRL is read (files of the CA directory and of the fetched-CRL directory), located
+(cRLDistributionPoints, `<hash>.crl_url` files) and judged one way.  Each store turns a
+`Revocation` into its own error (an authentication failure, an invalid signature) with its own
+way out.
+Imports only `cryptography` and the standard library.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 
 from cryptography import x509
 
@@ -70,3 +74,33 @@ def distribution_points(cert: x509.Certificate) -> list[str]:
                     name.value.lower().startswith(("http://", "https://")):
                 urls.append(name.value)
     return urls
+
+
+def crl_locations(cas: Iterable[x509.Certificate],
+                  url_files: Mapping[str, Sequence[str]],
+                  by_hash: Mapping[str, Sequence[x509.Certificate]]) -> dict[bytes, tuple[str, ...]]:
+    """CA subject (DER) -> where it publishes its CRL: its cRLDistributionPoints, then the URLs
+    of the `<hash>.crl_url` file beside its `<hash>.*` certificate file (`url_files` by hash)."""
+    found: dict[bytes, tuple[str, ...]] = {}
+    for ca in cas:
+        named = [u for h, urls in url_files.items() if ca in by_hash.get(h, ()) for u in urls]
+        urls = tuple(dict.fromkeys(distribution_points(ca) + named))
+        if urls:
+            found[ca.subject.public_bytes()] = urls
+    return found
+
+
+def read_crl_file(data: bytes) -> list[CRL]:
+    """The CRL of one file, or none when it is broken (a CA that publishes one then fails
+    closed; a broken file must not lock everyone out)."""
+    try:
+        return [load_crl(data)]
+    except ValueError:
+        return []
+
+
+def read_crl_dirs(dirs: Iterable[str | os.PathLike[str]]) -> list[CRL]:
+    """The CRLs of the CRL files of `dirs` (e.g. the ones the server fetched); absent ones
+    hold none."""
+    return [crl for d in dirs if Path(d).is_dir() for f in sorted(Path(d).iterdir())
+            if f.is_file() and CRL_FILE.search(f.name) for crl in read_crl_file(f.read_bytes())]

@@ -1,13 +1,15 @@
 """Trust anchors and CRLs from a CA directory, and end-entity chain validation against them.
 
 The directory follows `/etc/grid-security/certificates`: `<hash>.0` (PEM CA certificates),
-`<hash>.r0` (CRLs, kept fresh by fetch-crl), plus plain `*.pem`/`*.crt` and `*.crl` files, and
-`<hash>.signing_policy` (IGTF/Globus EACL: the subjects a CA may sign, `cond_subjects` globs);
-`.namespaces` and `.info` files are ignored.  Path validation enforces each CA's basic
-constraints (CA flag, pathLenConstraint), keyUsage (keyCertSign) and signing policy; a CA
-without a CRL fails closed when `require_crl` (the server's default; `[auth.x509]
-crl_required = false` relaxes it) and an expired CRL always does.  The directory is re-read
-when it changes.
+`<hash>.r0` (CRLs), plus plain `*.pem`/`*.crt` and `*.crl` files, `<hash>.crl_url` (where the CA
+publishes its CRL, beside its cRLDistributionPoints) and `<hash>.signing_policy` (IGTF/Globus
+EACL: the subjects a CA may sign, `cond_subjects` globs); `.namespaces` and `.info` files are
+ignored.  CRL files of further directories (`crl_dirs`: the ones the server fetches from the
+CAs' distribution points with `crlrefresh.CrlRefresher`) count as well.  Path validation
+enforces each CA's basic constraints (CA flag, pathLenConstraint), keyUsage (keyCertSign) and
+signing policy; a revoked certificate is always refused, and with `require_crl` (the server's
+default; `[auth.x509] crl_required = false` relaxes it) so is one whose CA has no CRL or an
+expired one.  The directories are re-read when they change.
 Imports only `cryptography` and core.
 """
 
@@ -26,7 +28,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from stratuslab.core.errors import AuthenticationFailed, InvalidInput, Unavailable
-from stratuslab.services.auth.x509.crl import CRL_FILE, Revocation, crl_for, load_crl, revocation
+from stratuslab.services.auth.x509.crl import (
+    CRL_FILE,
+    Revocation,
+    crl_for,
+    crl_locations,
+    read_crl_dirs,
+    read_crl_file,
+    revocation,
+)
 from stratuslab.services.auth.x509.dn import normalise_dn, slash_dn
 
 _CERT_FILE = re.compile(r"(^[0-9a-f]{8}\.\d+$)|(\.(pem|crt)$)")
@@ -62,6 +72,8 @@ class TrustStore:
     #: CA subject (slash DN) -> subject globs it may sign (from .signing_policy files)
     policies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     require_crl: bool = False
+    #: CA subject (DER) -> where it publishes its CRL (cRLDistributionPoints, `.crl_url` files)
+    crl_urls: Mapping[bytes, tuple[str, ...]] = field(default_factory=dict)
     _by_subject: dict[bytes, list[x509.Certificate]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -69,8 +81,8 @@ class TrustStore:
             self._by_subject.setdefault(ca.subject.public_bytes(), []).append(ca)
 
     @classmethod
-    def from_directory(cls, path: str | os.PathLike[str], *,
-                       require_crl: bool = False) -> TrustStore:
+    def from_directory(cls, path: str | os.PathLike[str], *, require_crl: bool = False,
+                       crl_dirs: Sequence[str | os.PathLike[str]] = ()) -> TrustStore:
         root = Path(path)
         if not root.is_dir():
             raise Unavailable(
@@ -80,19 +92,27 @@ class TrustStore:
         cas: list[x509.Certificate] = []
         crls: list[x509.CertificateRevocationList] = []
         policies: dict[str, tuple[str, ...]] = {}
+        url_files: dict[str, list[str]] = {}  # grid hash -> URLs of its .crl_url file
+        by_hash: dict[str, list[x509.Certificate]] = {}
         for entry in sorted(root.iterdir()):
             if not entry.is_file():
                 continue
             try:
                 if entry.name.endswith(".signing_policy"):
                     policies.update(parse_signing_policy(entry.read_text(errors="replace")))
+                elif entry.name.endswith(".crl_url"):
+                    url_files[entry.name.split(".")[0]] = entry.read_text(errors="replace").split()
                 elif _CERT_FILE.search(entry.name):
-                    cas.extend(load_certificates(entry.read_bytes()))
+                    loaded = load_certificates(entry.read_bytes())
+                    cas.extend(loaded)
+                    by_hash.setdefault(entry.name.split(".")[0], []).extend(loaded)
                 elif CRL_FILE.search(entry.name):
-                    crls.append(load_crl(entry.read_bytes()))
+                    crls.extend(read_crl_file(entry.read_bytes()))
             except ValueError:
                 continue  # a broken file must not lock everyone out; the CA is simply absent
-        return cls(tuple(cas), tuple(crls), policies, require_crl)
+        crls.extend(read_crl_dirs(crl_dirs))
+        return cls(tuple(cas), tuple(crls), policies, require_crl,
+                   crl_locations(cas, url_files, by_hash))
 
     def issuers_of(self, cert: x509.Certificate) -> list[x509.Certificate]:
         return list(self._by_subject.get(cert.issuer.public_bytes(), []))
@@ -102,23 +122,31 @@ class TrustStore:
 
 
 class CaDirectory:
-    """A TrustStore that re-reads its directory when the directory's mtime changes."""
+    """A TrustStore that re-reads its directories when the mtime of one of them changes (a file
+    added, removed or replaced, as fetch-crl and the CRL refresher do)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, require_crl: bool = False):
+    def __init__(self, path: str | os.PathLike[str], *, require_crl: bool = False,
+                 crl_dirs: Sequence[str | os.PathLike[str]] = ()):
         self.path = Path(path)
         self.require_crl = require_crl
-        self._stamp: int | None = None
+        self.crl_dirs = tuple(Path(d) for d in crl_dirs)
+        self._stamp: tuple[int, ...] | None = None
         self._store: TrustStore | None = None
 
     def __call__(self) -> TrustStore:
-        try:
-            stamp = self.path.stat().st_mtime_ns
-        except OSError:
-            stamp = -1
+        stamp = tuple(_mtime(d) for d in (self.path, *self.crl_dirs))
         if self._store is None or stamp != self._stamp:
-            self._store = TrustStore.from_directory(self.path, require_crl=self.require_crl)
+            self._store = TrustStore.from_directory(self.path, require_crl=self.require_crl,
+                                                    crl_dirs=self.crl_dirs)
             self._stamp = stamp
         return self._store
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
 
 
 def check_validity(cert: x509.Certificate, now: datetime) -> None:
@@ -154,22 +182,24 @@ def _is_ca(cert: x509.Certificate) -> bool:
 def _check_revocation(cert: x509.Certificate, ca: x509.Certificate, store: TrustStore,
                       now: datetime) -> None:
     verdict, crl = revocation(cert, ca, store.crls, now)
-    if verdict is Revocation.UNCHECKED and store.require_crl:
-        raise Unavailable(
-            f"CA {slash_dn(ca.subject)} has no CRL in the CA directory, so "
-            f"{slash_dn(cert.subject)} cannot be checked for revocation",
-            hint="install its CRL (fetch-crl), or accept the risk: [auth.x509] "
-                 "crl_required = false",
-        )
-    if verdict is Revocation.EXPIRED:
-        assert crl is not None and crl.next_update_utc is not None
-        raise Unavailable(
-            f"the CRL of CA {slash_dn(ca.subject)} expired at {crl.next_update_utc:%Y-%m-%d %H:%M}",
-            hint="refresh the CA directory's CRLs (fetch-crl)",
-        )
     if verdict is Revocation.REVOKED:
         raise cert_failure(cert, "has been revoked by its CA",
                            "ask your CA for a new certificate")
+    if verdict is Revocation.GOOD or not store.require_crl:
+        return
+    urls = store.crl_urls.get(ca.subject.public_bytes(), ())
+    where = (f"the server fetches it from {', '.join(urls)} every [auth.x509] crl_refresh "
+             "seconds" if urls else "install it in the CA directory (fetch-crl)")
+    relax = "or accept the risk: [auth.x509] crl_required = false"
+    if verdict is Revocation.EXPIRED:
+        assert crl is not None and crl.next_update_utc is not None
+        raise Unavailable(
+            f"the CRL of CA {slash_dn(ca.subject)} expired at "
+            f"{crl.next_update_utc:%Y-%m-%d %H:%M} UTC, so {slash_dn(cert.subject)} cannot be "
+            "checked for revocation", hint=f"refresh it ({where}), {relax}")
+    raise Unavailable(
+        f"CA {slash_dn(ca.subject)} has no CRL at hand, so {slash_dn(cert.subject)} cannot be "
+        "checked for revocation", hint=f"{where}, {relax}")
 
 
 def verify_end_entity(
