@@ -57,7 +57,7 @@ from stratuslab.bootstrap import Cloud, build_cloud
 AUTHN, AUTHZ, NO_EXISTS, ACTION, API = 0x0100, 0x0200, 0x0400, 0x0800, 0x1000
 OCCI_KINDS, OCCI_LINKS = ("compute", "network", "storage"), ("networkinterface", "storagelink")
 TEXT = {"Content-Type": "text/plain", "Accept": "text/plain"}
-OCCI_QUERY = {"GET": 200, "POST": 403, "DELETE": 403}  # no user-defined mixins
+OCCI_QUERY = {"GET": 200, "POST": 400, "DELETE": 400}  # user mixins: no Category given
 OCCI_SUSPEND = ('Category: suspend; scheme="http://schemas.ogf.org/occi/infrastructure/compute/'
                 'action#"; class="action"\n')
 OCCI_UP = ('Category: up; scheme="http://schemas.ogf.org/occi/infrastructure/network/action#"; '
@@ -303,8 +303,10 @@ def _occi_collection_rows() -> dict[str, Row]:
     for kind in OCCI_KINDS:
         rows.setdefault(f"POST /occi/{kind}/", user(400, headers=TEXT))
         rows.setdefault(f"DELETE /occi/{kind}/", user(405, headers=TEXT))
-        rows.setdefault(f"GET /occi/{kind}/{{term}}/", user(404, headers=TEXT,
-                                                           objects={"term": "const:nothing"}))
+        rows.setdefault(f"PUT /occi/{kind}/", user(405, headers=TEXT))
+        for method in ("GET", "POST", "PUT", "DELETE"):  # a template or a user's own mixin
+            rows.setdefault(f"{method} /occi/{kind}/{{term}}/",
+                            user(404, headers=TEXT, objects={"term": "const:nothing"}))
     for kind in OCCI_LINKS:
         rows.setdefault(f"POST /occi/link/{kind}/", user(400, headers=TEXT))
         rows.setdefault(f"DELETE /occi/link/{kind}/", user(405, headers=TEXT))

@@ -44,6 +44,7 @@ from stratuslab.core.errors import Unavailable
 from stratuslab.drivers.storage.tinyimage import TinyImageBuilder
 from stratuslab.persistence import db
 from stratuslab.persistence.locks import DbLock
+from stratuslab.persistence.occimixins import UserMixinRepo
 from stratuslab.persistence.templates import VmTemplateRepo
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
 from stratuslab.services.agent import AgentReports
@@ -57,6 +58,8 @@ from stratuslab.services.images import ImageService
 from stratuslab.services.jobs import JobRunner
 from stratuslab.services.leadership import Leadership
 from stratuslab.services.lifecycle import LifecycleExecutor
+from stratuslab.services.occimixins import REPO as OCCI_MIXINS_REPO
+from stratuslab.services.occimixins import OcciMixinService
 from stratuslab.services.periodic import PeriodicWorker
 from stratuslab.services.placement import Placement
 from stratuslab.services.quarantine import QuarantineService
@@ -245,6 +248,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
                        hosts=nodes)  # other front ends run the jobs of their nodes' VMs
     wake_jobs.bind(runner.wake)
     uow.register(TEMPLATES_REPO, VmTemplateRepo)
+    uow.register(OCCI_MIXINS_REPO, UserMixinRepo)
     compute_quotas = quotas.wire(settings, uow, nodes, placement)
     reconciler = Reconciler(uow, clock, nodes)
     services = CloudServices(
@@ -272,6 +276,7 @@ def build_cloud(settings: Settings, *, create_db: bool = True) -> Cloud:
         enrolment=features.hosts.enrolment,
         agents=AgentReports(uow, features.hosts.enrolment, features.hosts.service,
                             reconciler.observe),
+        occi_mixins=OcciMixinService(uow),
     )
     cloud = Cloud(settings, engine, uow, clock, services, features, runner,
                   reconciler, nodes, parts,

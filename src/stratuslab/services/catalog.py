@@ -24,6 +24,7 @@ from stratuslab.services.images import ImageService
 from stratuslab.services.marketplace.cloud import MarketplaceImages
 from stratuslab.services.network.nics import VmNics
 from stratuslab.services.network.service import NetworkService
+from stratuslab.services.occimixins import OcciMixinService
 from stratuslab.services.quarantine import QuarantineService
 from stratuslab.services.quotas import ComputeQuotas
 from stratuslab.services.storage.service import VolumeService
@@ -55,3 +56,4 @@ class CloudServices:
     hosts: HostService  # the compute nodes as data (state, capacity, heartbeat)
     enrolment: EnrolmentService  # host tokens, certificates and their revocation
     agents: AgentReports  # what enrolled hosts' agents report (heartbeat, VM states)
+    occi_mixins: OcciMixinService  # users' own OCCI mixins (tags)

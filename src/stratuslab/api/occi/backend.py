@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from stratuslab.core.auth import Credentials
 from stratuslab.core.commands import VmCommand
 from stratuslab.core.entities import Image, InstanceType, Principal, Vm
+from stratuslab.core.occimixins import UserMixin
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +148,11 @@ class OcciBackend(Protocol):
         self, principal: Principal, compute_id: int | None = None
     ) -> Sequence[LinkRecord]: ...
     def link_delete(self, principal: Principal, link_id: str) -> None: ...
+
+    # user-defined mixins (tags), each user's own
+    def user_mixins(self, principal: Principal) -> Sequence[UserMixin]: ...
+    def mixin_define(self, principal: Principal, mixin: UserMixin) -> UserMixin: ...
+    def mixin_remove(self, principal: Principal, type_id: str) -> None: ...
+    def mixin_tag(
+        self, principal: Principal, location: str, members: Sequence[str], mode: str
+    ) -> None: ...

@@ -22,6 +22,7 @@ from stratuslab.api.occi.backend import (
 from stratuslab.api.occi.textfmt import OcciError, bad
 from stratuslab.core.commands import PoweroffVm, RebootVm, StartVm, StopVm, SuspendVm, VmCommand
 from stratuslab.core.entities import Image, InstanceType, Vm
+from stratuslab.core.occimixins import UserMixin
 from stratuslab.core.states import VmState, next_state
 
 S = VmState
@@ -75,6 +76,13 @@ def os_tpl_term(image: Image) -> str:
 
 def resource_tpl_term(itype: InstanceType) -> str:
     return itype.name.replace(".", "-")
+
+
+def user_mixin(mixin: UserMixin) -> m.Category:
+    """A user's own mixin (a tag): no attributes, applies to every resource kind."""
+    kinds = tuple(k.type_id for k in (m.COMPUTE, m.NETWORK, m.STORAGE))
+    return m.Category(mixin.scheme, mixin.term, "mixin", mixin.title, applies=kinds,
+                      location=mixin.location)
 
 
 def template_mixins(images: Iterable[Image], types: Iterable[InstanceType]) -> list[m.Category]:

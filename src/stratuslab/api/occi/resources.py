@@ -17,6 +17,7 @@ from stratuslab.api.occi import model as m
 from stratuslab.api.occi.backend import OcciBackend
 from stratuslab.api.occi.textfmt import OcciError, bad
 from stratuslab.core.entities import Image, InstanceType, Principal
+from stratuslab.core.occimixins import UserMixin
 
 KIND_COLLECTIONS = ("compute", "network", "storage")
 LINK_COLLECTIONS = ("networkinterface", "storagelink")
@@ -36,8 +37,21 @@ class Call:
         return self.backend.resource_templates(self.principal)
 
     @cached_property
+    def user_mixins(self) -> Sequence[UserMixin]:
+        return self.backend.user_mixins(self.principal)
+
+    @cached_property
     def registry(self) -> m.Registry:
-        return m.Registry(convert.template_mixins(self.images, self.types))
+        """The server's categories and the caller's own mixins (never shadowing the former)."""
+        registry = m.Registry(convert.template_mixins(self.images, self.types))
+        for mixin in self.user_mixins:
+            registry.categories.setdefault(mixin.type_id, convert.user_mixin(mixin))
+        return registry
+
+    def tagged(self, entity: m.Entity) -> m.Entity:
+        """The entity with the caller's user mixins that tag it."""
+        entity.mixins += [u.type_id for u in self.user_mixins if entity.location in u.members]
+        return entity
 
 
 def _sid(ident: str) -> str:
@@ -57,6 +71,10 @@ def _id(ident: str, what: str) -> int:
 
 
 def list_kind(call: Call, collection: str) -> list[m.Entity]:
+    return [call.tagged(e) for e in _list_kind(call, collection)]
+
+
+def _list_kind(call: Call, collection: str) -> list[m.Entity]:
     b, p = call.backend, call.principal
     if collection == "compute":
         links = b.link_list(p)
@@ -74,6 +92,10 @@ def list_kind(call: Call, collection: str) -> list[m.Entity]:
 
 
 def get_one(call: Call, collection: str, ident: str) -> m.Entity:
+    return call.tagged(_get_one(call, collection, ident))
+
+
+def _get_one(call: Call, collection: str, ident: str) -> m.Entity:
     b, p = call.backend, call.principal
     if collection == "compute":
         vm_id = _id(ident, "compute")

@@ -3,7 +3,9 @@
 Routes: the query interface at `/-/` and `/.well-known/org/ogf/occi/-/`; kind collections
 `/compute/`, `/network/`, `/storage/` and their instances; link collections
 `/link/networkinterface/`, `/link/storagelink/`; template mixin collections
-`/os_tpl/<term>/`, `/resource_tpl/<term>/`.  Every response carries `Server: ... OCCI/1.2`.
+`/os_tpl/<term>/`, `/resource_tpl/<term>/`; each user's own mixins (tags) at the locations they
+chose (POST /-/ defines one, DELETE /-/ removes it; POST/PUT/DELETE on its location tags and
+untags resources, GET lists them).  Every response carries `Server: ... OCCI/1.2`.
 Imports only core, this package, FastAPI/Starlette and the standard library.
 """
 
@@ -16,8 +18,8 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from stratuslab.api.credentials import credentials_from_scope
+from stratuslab.api.occi import mixins, textfmt, wire
 from stratuslab.api.occi import resources as ops
-from stratuslab.api.occi import wire
 from stratuslab.api.occi.backend import OcciBackend
 from stratuslab.api.occi.textfmt import OcciError
 from stratuslab.core.auth import Credentials
@@ -25,6 +27,7 @@ from stratuslab.core.errors import CloudError, Unsupported
 
 log = logging.getLogger(__name__)
 Work = Callable[[ops.Call, wire.Body, str], Response]
+TAG_MODES = {"POST": "add", "PUT": "replace", "DELETE": "remove"}
 
 
 def request_credentials(request: Request) -> Credentials:
@@ -69,13 +72,18 @@ class _Occi:
             if request.method == "GET":
                 wanted, _ = wire.parse_filter(body, call.registry)
                 return wire.query_response(ops.query(call, wanted), media)
-            raise OcciError(403, "user-defined mixins are not supported by this server")
+            lines = _text_lines(body)
+            if request.method == "POST":
+                return wire.query_response(mixins.define(call, lines), media)
+            mixins.remove(call, lines)
+            return wire.query_response([], media)
 
         return await self.run(request, work)
 
     def _name(self, request: Request, *, links: bool) -> str:
         name = str(request.path_params["collection"])
-        if (name in ops.LINK_COLLECTIONS) != links:
+        known = ops.LINK_COLLECTIONS if links else ops.KIND_COLLECTIONS
+        if name not in known:
             where = f"/link/{name}/" if links else f"/{name}/"
             raise OcciError(404, f"{where} is not a collection of this server")
         return name
@@ -84,6 +92,9 @@ class _Occi:
         base = self.base(request)
 
         def work(call: ops.Call, body: wire.Body, media: str) -> Response:
+            user_location = f"/{request.path_params['collection']}/"
+            if not links and mixins.is_user_location(call, user_location):
+                return self._user_mixin(request, call, body, media, user_location)
             name = self._name(request, links=links)
             if request.method == "GET":
                 categories, attrs = wire.parse_filter(body, call.registry)
@@ -135,10 +146,30 @@ class _Occi:
         base = self.base(request)
 
         def work(call: ops.Call, body: wire.Body, media: str) -> Response:
+            if mixins.is_user_location(call, location):
+                return self._user_mixin(request, call, body, media, location)
+            if request.method != "GET" and call.registry.by_location(location) is not None:
+                raise OcciError(405, f"{request.method} on {location} is not supported; "
+                                "tag resources with your own mixins (POST /-/ defines one)")
             found = wire.page(ops.list_mixin(call, location), request)
             return wire.collection_response(found, media, base)
 
         return await self.run(request, work)
+
+    def _user_mixin(self, request: Request, call: ops.Call, body: wire.Body, media: str,
+                    location: str) -> Response:
+        if request.method in TAG_MODES:
+            mode = TAG_MODES[request.method]
+            mixins.tag(call, location, _text_lines(body), self.prefix, mode)
+            call = ops.Call(call.backend, call.principal)  # read the members as they are now
+        found = wire.page(mixins.members(call, location), request)
+        return wire.collection_response(found, media, self.base(request))
+
+
+def _text_lines(body: wire.Body) -> list[textfmt.Header]:
+    if body.json is not None:
+        raise OcciError(415, "user-defined mixins take the text/plain or text/occi rendering")
+    return list(body.lines)
 
 
 def _split(location: str) -> tuple[str, str]:
@@ -176,8 +207,8 @@ def create_router(
     add("/.well-known/org/ogf/occi/-/", api.query, "GET", "POST", "DELETE")
     add("/link/{collection}/", link_collection, "GET", "POST", "DELETE")
     add("/link/{collection}/{ident}", link_instance, "GET", "POST", "PUT", "DELETE")
-    add("/{collection}/", kind_collection, "GET", "POST", "DELETE")
-    add("/{collection}/{term}/", api.mixin_collection, "GET")
+    add("/{collection}/", kind_collection, "GET", "POST", "PUT", "DELETE")
+    add("/{collection}/{term}/", api.mixin_collection, "GET", "POST", "PUT", "DELETE")
     add("/{collection}/{ident}", kind_instance, "GET", "POST", "PUT", "DELETE")
     if not root_well_known:
         return router

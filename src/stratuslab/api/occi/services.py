@@ -21,6 +21,7 @@ from stratuslab.core.auth import Credentials
 from stratuslab.core.commands import KillVm, RunInstance, VmCommand
 from stratuslab.core.entities import Image, InstanceType, Principal, Vm
 from stratuslab.core.errors import InvalidInput, NotFound
+from stratuslab.core.occimixins import UserMixin
 from stratuslab.core.ports import Page
 from stratuslab.core.states import VmState
 from stratuslab.services.catalog import CloudServices
@@ -158,3 +159,18 @@ class ServicesBackend(NetworkCalls, StorageCalls):
             self.detach_nic(principal, vm, int(target))
             return
         self.detach_storage(principal, vm, target)
+
+    # ---- user-defined mixins ---------------------------------------------------------------
+    def user_mixins(self, principal: Principal) -> Sequence[UserMixin]:
+        return self.services.occi_mixins.list(principal)
+
+    def mixin_define(self, principal: Principal, mixin: UserMixin) -> UserMixin:
+        return self.services.occi_mixins.define(principal, mixin)
+
+    def mixin_remove(self, principal: Principal, type_id: str) -> None:
+        self.services.occi_mixins.remove(principal, type_id)
+
+    def mixin_tag(
+        self, principal: Principal, location: str, members: Sequence[str], mode: str
+    ) -> None:
+        self.services.occi_mixins.tag(principal, location, members, mode=mode)

@@ -24,6 +24,7 @@ from stratuslab.core.auth import Credentials
 from stratuslab.core.commands import VmCommand
 from stratuslab.core.entities import DEFAULT_INSTANCE_TYPES, Image, InstanceType, Principal, Vm
 from stratuslab.core.errors import AuthenticationFailed, InvalidState, NotFound
+from stratuslab.core.occimixins import UserMixin
 from stratuslab.core.states import VmState, allowed_from, next_state, step_done
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -60,6 +61,7 @@ class FakeOcciBackend:
         self.networks = {1: NetworkRecord(1, "public", address="10.1.0.0/24", gateway="10.1.0.1")}
         self.storage: dict[str, StorageRecord] = {}
         self.links: dict[str, LinkRecord] = {}
+        self.mixins: dict[str, UserMixin] = {}  # one user: no owner check here
 
     def authenticate(self, credentials: Credentials) -> Principal:
         if (credentials.username, credentials.password) != ("alice", "s3cr:t"):
@@ -231,6 +233,25 @@ class FakeOcciBackend:
 
     def link_delete(self, principal: Principal, link_id: str) -> None:
         del self.links[link_id]
+
+    def user_mixins(self, principal: Principal) -> Sequence[UserMixin]:
+        return list(self.mixins.values())
+
+    def mixin_define(self, principal: Principal, mixin: UserMixin) -> UserMixin:
+        self.mixins[mixin.type_id] = replace(mixin, owner=principal.user)
+        return self.mixins[mixin.type_id]
+
+    def mixin_remove(self, principal: Principal, type_id: str) -> None:
+        if self.mixins.pop(type_id, None) is None:
+            raise NotFound("user-defined mixin", type_id)
+
+    def mixin_tag(
+        self, principal: Principal, location: str, members: Sequence[str], mode: str
+    ) -> None:
+        mixin = next(u for u in self.mixins.values() if u.location == location)
+        old = [] if mode == "replace" else mixin.members
+        mixin.members = ([m for m in old if m not in members] if mode == "remove"
+                         else list(dict.fromkeys([*old, *members])))
 
 
 @pytest.fixture

@@ -72,12 +72,31 @@ def test_query_interface_filters_by_category_header(occi: TestClient) -> None:
     assert len(categories) == 1 and categories[0].startswith(COMPUTE_KIND)
 
 
-def test_user_mixins_are_refused(occi: TestClient) -> None:
-    body = (
-        'Category: my_stuff; scheme="http://example.com/occi/my_stuff#"; class="mixin"; '
-        'location="/my_stuff/"'
-    )
-    assert occi.post("/occi/-/", content=body, headers=TEXT).status_code == 403
+MY_STUFF = ('Category: my_stuff; scheme="http://example.com/occi/my_stuff#"; class="mixin"; '
+            'location="/my_stuff/"')
+
+
+def test_a_user_mixin_is_defined_listed_and_removed(occi: TestClient) -> None:
+    defined = occi.post("/occi/-/", content=MY_STUFF, headers=TEXT)
+    assert defined.status_code == 200 and 'location="/my_stuff/"' in defined.text
+    assert "my_stuff" in occi.get("/occi/-/", headers=TEXT).text
+    assert occi.get("/occi/my_stuff/", headers=TEXT).status_code == 200
+    assert occi.request("DELETE", "/occi/-/", content=MY_STUFF, headers=TEXT).status_code == 200
+    assert "my_stuff" not in occi.get("/occi/-/", headers=TEXT).text
+    assert occi.get("/occi/my_stuff/", headers=TEXT).status_code == 404
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    ("", 400),  # no Category at all
+    (MY_STUFF.replace('class="mixin"', 'class="kind"'), 400),
+    (MY_STUFF.replace('; location="/my_stuff/"', ""), 400),
+    (MY_STUFF.replace("/my_stuff/", "/compute/"), 409),  # the server's own collection
+    (MY_STUFF.replace("/my_stuff/", "/os_tpl/x/"), 409),
+    (f'Category: compute; scheme="{INFRA}"; class="mixin"; location="/c/"', 409),
+])
+def test_a_bad_mixin_definition_is_refused(occi: TestClient, body: str, status: int) -> None:
+    assert occi.post("/occi/-/", content=body, headers=TEXT).status_code == status
+    assert occi.get("/occi/compute/", headers=TEXT).status_code == 200  # nothing shadowed
 
 
 # ---- compute ------------------------------------------------------------------------------
