@@ -1,17 +1,20 @@
 """The job runner's rules (services/jobs.py) on the real SQL repository with an injected clock:
 the retry-delay table (written out here), outcomes of a run (done, the user's error, an internal
 error, no handler), giving up after the last attempt (hook by kind, default hook, a failing
-hook), a job taken over meanwhile keeping the other runner's outcome, and heartbeats."""
+hook), a job taken over meanwhile keeping the other runner's outcome, heartbeats, and a started
+runner's threads (the first round at once, the heartbeat thread beating for the job in hand)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from tests.helpers.cloud import migrated_engine
+from tests.helpers.waits import wait_until
 
 from stratuslab.core.entities import Job
 from stratuslab.core.errors import Conflict
@@ -233,3 +236,35 @@ def test_a_worker_round_drains_the_ready_jobs_unless_the_runner_stops(
     r.stop()  # the job in hand ends, no other is claimed (its workers never started here)
     r.drain()
     assert ran == [first, second] and stored(uow, third).state == "queued"
+
+
+def test_a_started_runner_takes_ready_jobs_at_once_and_beats_for_them_in_its_threads(
+    uow: SqlUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # an hour between polls and nobody wakes the runner: only the round run at start can take
+    # the job queued before it; the heartbeat thread beats often, so its beat comes soon
+    monkeypatch.setattr(JobRunner, "POLL", 3600.0)
+    monkeypatch.setattr(JobRunner, "HEARTBEAT", 0.01)
+    clock = ManualClock(T0)
+    in_hand: list[tuple[str, set[str]]] = []  # (the handler's thread, every thread's name)
+
+    def held(job: Job) -> None:
+        in_hand.append((threading.current_thread().name,
+                        {t.name for t in threading.enumerate()}))
+        clock.t = T0 + timedelta(seconds=7)  # the claim wrote T0; a beat writes the time now
+        wait_until(lambda: stored(uow, job.id or 0).heartbeat == clock.t, timeout=20,
+                   message=lambda: "the heartbeat thread never beat for the job in hand: "
+                                   f"{stored(uow, job.id or 0).heartbeat}")
+
+    r = runner(uow, clock, handlers={"noop": held})
+    job_id = queue(uow)
+    r.start()
+    try:
+        wait_until(lambda: stored(uow, job_id).state in ("done", "failed"), timeout=60,
+                   message=lambda: f"the job was not run at start: {stored(uow, job_id)}")
+    finally:
+        r.stop()
+    job = stored(uow, job_id)
+    assert (job.state, job.error, job.heartbeat) == ("done", None, T0 + timedelta(seconds=7))
+    [(thread, threads)] = in_hand
+    assert thread == "job-worker-0" and {"job-worker-0", "job-heartbeat"} <= threads
