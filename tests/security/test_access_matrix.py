@@ -463,6 +463,12 @@ XMLRPC: dict[str, Row] = {
                             body=lambda o: [_one(o["id"]), 'DESCRIPTION="x"', 0]),
     "one.image.clone": own(True, objects={"id": "image"},
                            body=lambda o: [_one(o["id"]), f"clone-{o['id']}-{next(_FRESH)}", -1]),
+    # lock levels: 1 USE, 2 MANAGE, 3 ADMIN, 4 ALL (MANAGE on the object locks and unlocks)
+    "one.vm.lock": own(True, objects={"id": "vm"}, body=lambda o: [_one(o["id"]), 2, False]),
+    "one.vm.unlock": own(True, objects={"id": "vm"}, body=lambda o: [_one(o["id"])]),
+    "one.image.lock": own(True, objects={"id": "image"},
+                          body=lambda o: [_one(o["id"]), 1, False]),
+    "one.image.unlock": own(True, objects={"id": "image"}, body=lambda o: [_one(o["id"])]),
     # a login token is the caller's own: nobody, not even the admin, gets one for another user
     "one.user.login": own(True, objects={"name": "self"}, denied=AUTHZ, admin=AUTHZ,
                           body=lambda o: [o["name"], "", 600, -1]),

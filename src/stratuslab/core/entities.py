@@ -111,6 +111,7 @@ class Image:
     created_at: datetime | None = None
     inbound_ports: list[int] = field(default_factory=list)  # TCP ports its firewall opens
     template: str | None = None  # free-form attributes (OpenNebula image TEMPLATE)
+    lock: int = 0  # OpenNebula lock level (services.policy.LOCK_LEVELS; 0 unlocked)
 
 
 @dataclass(slots=True)
@@ -138,6 +139,7 @@ class Vm:
     updated_at: datetime | None = None
     #: owner/group/other rights (services.policy.Permissions); group and other see nothing
     permissions: str = "um-------"
+    lock: int = 0  # OpenNebula lock level (services.policy.LOCK_LEVELS; 0 unlocked)
 
     @property
     def vm_state(self) -> VmState:

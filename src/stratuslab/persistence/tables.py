@@ -92,6 +92,7 @@ images = Table(
     Column("created_at", DateTime(timezone=True)),
     Column("inbound_ports", JSON, nullable=False, default=list, server_default="[]"),
     Column("template", Text),  # OpenNebula image TEMPLATE (one.image.update)
+    Column("lock", Integer, nullable=False, server_default="0"),  # one.image.lock level
     sqlite_autoincrement=True,  # ids are never reused (migration 0008)
 )
 
@@ -119,6 +120,7 @@ vms = Table(
     Column("created_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True)),
     Column("permissions", String(9), nullable=False, server_default="um-------"),
+    Column("lock", Integer, nullable=False, server_default="0"),  # one.vm.lock level
     Index("ix_vms_owner_state", "owner", "state"),
     Index("ix_vms_group_state", "group", "state"),
     sqlite_autoincrement=True,  # ids are never reused (migration 0008)

@@ -22,6 +22,7 @@ from stratuslab.services.policy import (
     authorize,
     check_chown,
     check_gate,
+    check_lock_level,
     checked_permissions,
 )
 
@@ -195,7 +196,8 @@ class ImageService:
             source = uow.images.get(vm.image_id) if vm is not None else None
         if vm is None:
             raise NotFound("VM", vm_id, "stratus describe-instance")
-        authorize(principal, "update", vm.owner, vm.group, PRIVATE, what="VM", ident=vm_id)
+        authorize(principal, "update", vm.owner, vm.group, PRIVATE, what="VM", ident=vm_id,
+                  lock=vm.lock)
         if vm.vm_state is not VmState.POWEROFF:
             raise InvalidState(what="VM", name=f"{vm_id} ({vm.name})", state=vm.state,
                                action="save its disk as an image",
@@ -231,13 +233,26 @@ class ImageService:
         with self.uow(readonly=True) as uow:
             return uow.images.list(None if principal.is_admin else principal.user)
 
-    def get(self, principal: Principal, image_id: int, *, action: str = "read") -> Image:
+    def get(self, principal: Principal, image_id: int, *, action: str = "read",
+            locked: bool = False) -> Image:
+        """The image if the caller may do `action` on it (`locked`: whatever its lock)."""
         with self.uow(readonly=True) as uow:
             image = uow.images.get(image_id)
         if image is None or image.state == ImageState.DELETED:
             raise NotFound("image", image_id, LISTING)
         authorize(principal, action, image.owner, image.group, image_permissions(image),
-                  what="image", ident=image_id, listing=LISTING)
+                  what="image", ident=image_id, listing=LISTING,
+                  lock=0 if locked else image.lock)
+        return image
+
+    def set_lock(self, principal: Principal, image_id: int, level: int) -> Image:
+        """Lock (a LOCK_LEVELS level) or unlock (0) an image: MANAGE on it, as OpenNebula."""
+        check_lock_level(level)
+        image = self.get(principal, image_id, action="manage", locked=True)
+        image.lock = level
+        with self.uow() as uow:
+            uow.images.update(image)
+            uow.commit()
         return image
 
     def set_enabled(self, principal: Principal, image_id: int, enabled: bool) -> Image:

@@ -39,6 +39,27 @@ ACTION_RIGHTS: Mapping[str, Right] = {
 }
 
 
+#: OpenNebula's lock levels (one.vm.lock, one.image.lock): which rights' actions a lock stops;
+#: reading the object is never stopped.  0 is unlocked.
+LOCK_LEVELS: Mapping[int, tuple[str, frozenset[Right]]] = {
+    1: ("USE", frozenset(Right)), 2: ("MANAGE", frozenset({Right.MANAGE, Right.ADMIN})),
+    3: ("ADMIN", frozenset({Right.ADMIN})), 4: ("ALL", frozenset(Right)),
+}
+
+
+def check_lock_level(level: int) -> None:
+    if level != 0 and level not in LOCK_LEVELS:
+        raise InvalidInput(f"lock level {level} is not 1 (USE), 2 (MANAGE), 3 (ADMIN) or 4 (ALL)")
+
+
+def check_lock(lock: int, action: str, *, what: str, ident: object) -> None:
+    """Forbidden when `lock` (a LOCK_LEVELS key, 0 none) stops `action` on the object."""
+    name, stopped = LOCK_LEVELS.get(lock, ("", frozenset()))
+    if action not in ("list", "read") and ACTION_RIGHTS.get(action) in stopped:
+        raise Forbidden(f"{what} {ident} is locked ({name}): it may not be changed or used "
+                        f"that way ({action})", hint=f"unlock it first (unlock {what} {ident})")
+
+
 @dataclass(frozen=True, slots=True)
 class Permissions:
     """Rights of the owner, the owner's group, and everyone else."""
@@ -166,9 +187,11 @@ def check_chown(principal: Principal, *, what: str, owner: str | None, group: st
 
 def authorize(principal: Principal, action: str, obj_owner: int | str, obj_group: str | None,
               perms: Permissions | str = PRIVATE, *, what: str = "object",
-              ident: object = "?", listing: str = "stratus describe-instance") -> None:
+              ident: object = "?", listing: str = "stratus describe-instance",
+              lock: int = 0) -> None:
     """Raise NotFound when the caller may not see the object, Forbidden when they may see it
-    but not do `action`; return None when allowed.  Admins may do everything."""
+    but not do `action` (or its `lock` stops the action: admins too); return None when
+    allowed.  Admins may do everything else."""
     check_gate(principal)
     if isinstance(perms, str):
         perms = Permissions.parse(perms)
@@ -183,3 +206,4 @@ def authorize(principal: Principal, action: str, obj_owner: int | str, obj_group
         raise Forbidden(f"user {principal.user} may not {action} {what} {ident} "
                         f"(permissions {perms})",
                         hint="ask its owner to share it or change its permissions")
+    check_lock(lock, action, what=what, ident=ident)

@@ -12,12 +12,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from stratuslab.core.entities import Image
 from stratuslab.core.errors import Conflict
 from stratuslab.core.vmspec import SPEC_SCHEMA, InstanceSpec
 from stratuslab.persistence import db
 from stratuslab.persistence import tables as t
-from stratuslab.persistence.repos import ImageRepo, VmRepo
+from stratuslab.persistence.repos import VmRepo
 
 BEFORE = "0017_host_enrolment"
 #: what a VM row of the sessions before the typed spec held (keys as their writers wrote them)
@@ -34,11 +33,19 @@ OLD_SHAPE: dict[str, Any] = {
 }
 
 
+#: the image columns of revision BEFORE (today's ImageRepo may write columns added since)
+_IMAGES = sa.table("images", sa.column("inbound_ports", sa.JSON), *(sa.column(name) for name in (
+    "id", "name", "owner", "group", "path", "format", "size_bytes", "sha1", "state", "public")))
+
+
 def insert_vm(engine: Engine, spec: Any) -> int:
     with engine.begin() as conn:
-        image = ImageRepo(conn).add(Image(None, "base", "alice", "users", "/i", "raw", 1, "0" * 40))
+        image_id = conn.execute(_IMAGES.insert().values(
+            name="base", owner="alice", group="users", path="/i", format="raw", size_bytes=1,
+            sha1="0" * 40, state="ready", public=False, inbound_ports=[],
+        ).returning(_IMAGES.c.id)).scalar_one()
         row = {"name": "old", "owner": "alice", "group": "users", "state": "running",
-               "image_id": image.id, "instance_type": "m1.small", "vcpu": 1, "memory_mib": 128,
+               "image_id": image_id, "instance_type": "m1.small", "vcpu": 1, "memory_mib": 128,
                "swap_mib": 0, "spec": spec}
         return int(conn.execute(t.vms.insert().values(**row)).inserted_primary_key[0])
 

@@ -111,17 +111,11 @@ ONE_7_4: frozenset[str] = frozenset({
 })
 
 #: Why some methods clients do call are not done here: the 0x800 answer says it.
-_LOCK = ("this cloud keeps no lock levels on {what}s (OpenNebula's USE/MANAGE/ADMIN/ALL locks); "
-         "use chmod to keep others from changing one")
 WHY_NOT: Mapping[str, str] = {
     "one.vm.snapshotcreate": "the storage layer keeps no VM snapshots; save the root disk as an "
                              "image instead (one.vm.disksaveas on a powered-off VM)",
     "one.vm.updateconf": "a VM's boot configuration (OS, FEATURES, GRAPHICS, RAW, CONTEXT) is "
                          "fixed at creation here; one.vm.update changes its user template",
-    "one.vm.lock": _LOCK.format(what="VM"),
-    "one.vm.unlock": _LOCK.format(what="VM"),
-    "one.image.lock": _LOCK.format(what="image"),
-    "one.image.unlock": _LOCK.format(what="image"),
     "one.vn.rename": "a network's name is what VMs' NICs and the node's bridge refer to; "
                      "create a network under the new name instead",
     "one.vn.free_ar": "a reservation is given back whole here: delete the reservation's "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from stratuslab.api.xmlrpc import requests, template
-from stratuslab.api.xmlrpc.backend import Rights
+from stratuslab.api.xmlrpc.backend import ImagePort, Rights, VmPort
 from stratuslab.api.xmlrpc.dispatch import Ctx, Method, Param
 from stratuslab.core.errors import InvalidInput, NotFound
 
@@ -120,6 +120,24 @@ def template_rename(ctx: Ctx, template_id: int, name: str) -> int:
     return template_id
 
 
+def _lock(port: Callable[[Ctx], VmPort | ImagePort]) -> tuple[Method, Method]:
+    """one.{vm,image}.lock (level 1 USE, 2 MANAGE, 3 ADMIN, 4 ALL) and .unlock."""
+    def lock(ctx: Ctx, obj_id: int, level: int, test: bool) -> int:
+        if level == 0:
+            raise InvalidInput("lock level 0 is not a lock", hint="use unlock to unlock")
+        port(ctx).lock(ctx.principal, obj_id, level, test=test)
+        return obj_id
+
+    def unlock(ctx: Ctx, obj_id: int) -> int:
+        port(ctx).lock(ctx.principal, obj_id, 0, test=False)
+        return obj_id
+
+    lock_params = (Param("id", int), Param("level", int, 4), Param("test", bool, False))
+    return Method(lock, lock_params), Method(unlock, (Param("id", int),))
+
+
+_VM_LOCK = _lock(lambda ctx: ctx.backend.vms)
+_IMAGE_LOCK = _lock(lambda ctx: ctx.backend.images)
 _I, _S = int, str
 _UPDATE = (Param("id", _I), Param("template", _S), Param("merge", _I, 0))
 _CHOWN = (Param("id", _I), Param("user", _I, -1), Param("group", _I, -1))
@@ -140,6 +158,10 @@ METHODS: Mapping[str, Method] = {
     "one.vn.update": Method(vn_update, _UPDATE),
     "one.vn.chown": Method(vn_chown, _CHOWN),
     "one.vn.chmod": _chmod(lambda c, i, r: c.backend.networks.chmod(c.principal, i, r)),
+    "one.vm.lock": _VM_LOCK[0],
+    "one.vm.unlock": _VM_LOCK[1],
+    "one.image.lock": _IMAGE_LOCK[0],
+    "one.image.unlock": _IMAGE_LOCK[1],
     "one.vm.chmod": _chmod(lambda c, i, r: c.backend.vms.chmod(c.principal, i, r)),
     "one.host.update": Method(host_update, _UPDATE),
     "one.template.chown": Method(template_chown, _CHOWN),

@@ -152,6 +152,7 @@ def image_xml(image: Image, ids: Ids, vm_ids: Sequence[int] = ()) -> str:
     return x.node(
         "IMAGE",
         owned(image.id, image.owner, image.group, image.name, ids),
+        x.lock(image.lock),
         x.permissions("110", "100" if image.public else "000", "100" if image.public else "000"),
         x.leaves(
             [

@@ -157,6 +157,7 @@ def vm_xml(vm: Vm, ids: Ids, image: Image | None = None) -> str:
             ("DEPLOY_ID", f"one-{vm.id}" if vm.host else ""),
         ]
     )
+    body += x.lock(vm.lock)
     return x.node(
         "VM",
         head,

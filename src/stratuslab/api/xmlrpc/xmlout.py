@@ -68,3 +68,8 @@ def rights(letters: str) -> str:
         raise ValueError(f"permissions {letters!r} are not nine letters")
     bits = "".join("0" if c == "-" else "1" for c in letters)
     return permissions(bits[0:3], bits[3:6], bits[6:9])
+
+
+def lock(level: int) -> str:
+    """7.x LOCK of a locked object (its level as LOCKED); nothing when unlocked."""
+    return node("LOCK", leaf("LOCKED", level)) if level else ""

@@ -57,13 +57,15 @@ class ComputeBase:
                                 what=what, size=size or (vm.vcpu, vm.memory_mib))
 
     # -- read -------------------------------------------------------------------------------
-    def get(self, principal: Principal, vm_id: int, *, action: str = "read") -> Vm:
+    def get(self, principal: Principal, vm_id: int, *, action: str = "read",
+            locked: bool = False) -> Vm:
+        """The VM if the caller may do `action` on it (`locked`: whatever its lock)."""
         with self.uow(readonly=True) as uow:
             vm = uow.vms.get(vm_id)
         if vm is None:
             raise NotFound("VM", vm_id, LISTING)
         authorize(principal, action, vm.owner, vm.group, vm.permissions, what="VM", ident=vm_id,
-                  listing=LISTING)
+                  listing=LISTING, lock=0 if locked else vm.lock)
         return vm
 
     # -- act --------------------------------------------------------------------------------
@@ -111,9 +113,9 @@ class ComputeBase:
 
     # -- manage -----------------------------------------------------------------------------
     def _change(self, principal: Principal, vm_id: int, action: str, what: str,
-                change: Callable[[UnitOfWork, Vm], None]) -> Vm:
+                change: Callable[[UnitOfWork, Vm], None], *, locked: bool = False) -> Vm:
         """Apply `change` to the VM in one transaction and record `what` as its event."""
-        self.get(principal, vm_id, action=action)
+        self.get(principal, vm_id, action=action, locked=locked)
         with self.uow() as uow:
             vm = uow.vms.get(vm_id)
             assert vm is not None

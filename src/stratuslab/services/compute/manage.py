@@ -15,7 +15,7 @@ from stratuslab.core.states import VmState
 from stratuslab.services.compute.base import ComputeBase
 from stratuslab.services.compute.rules import CONTEXT_KEY_RE, MAX_CPU, MAX_RAM_MIB, check_name
 from stratuslab.services.placement import HOST_LISTING
-from stratuslab.services.policy import checked_permissions
+from stratuslab.services.policy import check_lock_level, checked_permissions
 
 
 class ManageMixin(ComputeBase):
@@ -77,6 +77,15 @@ class ManageMixin(ComputeBase):
             vm.group = grp.name if grp is not None else vm.group
         after = f"{user.name if user else '-'}:{grp.name if grp else '-'}"
         return self._change(principal, vm_id, "chown", f"chown: {after}", change)
+
+    def set_lock(self, principal: Principal, vm_id: int, level: int) -> Vm:
+        """Lock (a LOCK_LEVELS level) or unlock (0) a VM: MANAGE on it, as OpenNebula."""
+        check_lock_level(level)
+
+        def change(_uow: UnitOfWork, vm: Vm) -> None:
+            vm.lock = level
+        return self._change(principal, vm_id, "manage", f"lock level {level}", change,
+                            locked=True)
 
     def chmod(self, principal: Principal, vm_id: int, permissions: str) -> Vm:
         """Share a VM with its group or everyone (owner/group/other rights, OpenNebula chmod):

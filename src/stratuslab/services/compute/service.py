@@ -57,7 +57,8 @@ class ComputeService(ManageMixin):
             if image is None or image.state != ImageState.READY.value:
                 raise NotFound("image", cmd.image_id, "stratus image list")
             authorize(principal, "use", image.owner, image.group, image_permissions(image),
-                      what="image", ident=cmd.image_id, listing="stratus image list")
+                      what="image", ident=cmd.image_id, listing="stratus image list",
+                      lock=image.lock)
             demand = run_demand(itype, image, cmd)
             per_vm = (cmd.cpu or itype.cpu, cmd.ram_mib or itype.ram_mib)
             self.reserve(uow, principal, self._draft(principal, cmd, itype), demand,

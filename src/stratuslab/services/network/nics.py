@@ -76,7 +76,7 @@ class VmNics:
         if found is None:
             raise NotFound("VM", vm_id, LISTING)
         authorize(principal, "action", found.owner, found.group, PRIVATE, what="VM",
-                  ident=vm_id, listing=LISTING)  # fmt: skip
+                  ident=vm_id, listing=LISTING, lock=found.lock)  # fmt: skip
         owner = Principal(found.owner, user.id or 0 if user else 0,
                           tuple(user.groups) if user else (found.group,),
                           frozenset(user.roles) if user else frozenset(), method="owner")

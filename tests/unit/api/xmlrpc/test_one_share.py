@@ -360,3 +360,50 @@ def test_image_clone_is_a_private_copy_of_an_image_the_caller_may_use(
     assert ok(one.image.info(ALICE, image))
     vm_id = alice_vm(one, image)
     assert ok(one.vm.info(ALICE, vm_id))
+
+
+# ---- locks ---------------------------------------------------------------------------------
+
+
+def test_a_locked_vm_refuses_what_its_lock_level_stops_until_unlocked(
+    lines: dict[str, Any], one: Any, cloud: Cloud, image: int
+) -> None:
+    vm_id = alice_vm(one, image)
+    ok(one.vm.chmod(ALICE, vm_id, *KEEP3, 1, 0, 0, *KEEP3))  # bob may use it, not manage it
+    assert code(one.vm.lock(BOB, vm_id, 1, False)) == AUTHORIZATION  # locking needs MANAGE
+    assert code(one.vm.lock(BOB, 4242, 1, False)) == NO_EXISTS
+    for level in (0, 5, -1):
+        assert code(one.vm.lock(ALICE, vm_id, level, False)) == ACTION, level
+    assert ok(one.vm.lock(ALICE, vm_id, 3, False)) == vm_id  # ADMIN: stops chown only
+    assert ok(one.vm.rename(ALICE, vm_id, "still")) == vm_id
+    assert code(one.vm.chown(ADMIN, vm_id, -1, my_ids(one, ALICE)[1])) == AUTHORIZATION
+    assert code(one.vm.lock(ALICE, vm_id, 2, True)) == ACTION  # test: already locked
+    assert ok(one.vm.lock(ALICE, vm_id, 2, False)) == vm_id  # MANAGE: changes stop
+    xml = valid_in_both_lines(lines, "vm", vm_id)  # info still works; 7.4 shows the LOCK
+    assert "<LOCK><LOCKED>2</LOCKED></LOCK>" in ok(one.vm.info(ALICE, vm_id))
+    refused = one.vm.rename(ALICE, vm_id, "other")
+    assert code(refused) == AUTHORIZATION and "locked" in refused[1] and "unlock" in refused[1]
+    assert code(one.vm.action(ALICE, "poweroff", vm_id)) == AUTHORIZATION
+    assert code(one.vm.chmod(ALICE, vm_id, *KEEP3, 0, 0, 0, *KEEP3)) == AUTHORIZATION
+    assert "<NAME>still</NAME>" in xml
+    assert code(one.vm.unlock(BOB, vm_id)) == AUTHORIZATION
+    assert ok(one.vm.unlock(ALICE, vm_id)) == vm_id
+    assert "<LOCK>" not in ok(one.vm.info(ALICE, vm_id))
+    assert ok(one.vm.rename(ALICE, vm_id, "other")) == vm_id
+
+
+def test_a_use_locked_image_starts_no_vm_and_cannot_be_deleted(
+    one: Any, cloud: Cloud, admin: Principal, image: int
+) -> None:
+    mine = int(ok(one.image.clone(ALICE, image, "locked", -1)))
+    assert code(one.image.lock(BOB, mine, 1, False)) == NO_EXISTS  # alice's, private
+    assert code(one.image.lock(BOB, image, 1, False)) == AUTHORIZATION  # public: bob uses it
+    assert ok(one.image.lock(ALICE, mine, 1, False)) == mine  # USE: even using stops
+    assert "<LOCK><LOCKED>1</LOCKED></LOCK>" in ok(one.image.info(ALICE, mine))
+    refused = one.vm.allocate(ALICE, f'NAME="w"\nMEMORY="128"\nDISK=[IMAGE_ID="{mine}"]', False)
+    assert code(refused) == AUTHORIZATION and "locked" in refused[1]
+    assert code(one.image.delete(ALICE, mine)) == AUTHORIZATION
+    assert code(one.image.rename(ALICE, mine, "x")) == AUTHORIZATION
+    assert ok(one.image.unlock(ALICE, mine)) == mine
+    alice_vm(one, mine)
+    assert ok(one.image.rename(ALICE, mine, "x")) == mine

@@ -82,6 +82,11 @@ class ImageCalls:
     def update(self, principal: Principal, image_id: int, text: str) -> None:
         self.deps.images.update_template(principal, image_id, text)
 
+    def lock(self, principal: Principal, image_id: int, level: int, *, test: bool) -> None:
+        if test and level and self.deps.images.get(principal, image_id).lock:
+            raise Conflict(f"image {image_id} is already locked", hint="unlock it first")
+        self.deps.images.set_lock(principal, image_id, level)
+
     def chtype(self, principal: Principal, image_id: int, image_type: str) -> None:
         self.deps.images.get(principal, image_id, action="manage")
         if image_type != "OS":  # every image here boots a VM: OS is the only type

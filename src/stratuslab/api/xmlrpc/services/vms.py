@@ -34,7 +34,7 @@ from stratuslab.api.xmlrpc.services.volumes import (
 )
 from stratuslab.core.commands import RunInstance, VmCommand
 from stratuslab.core.entities import Principal, Vm
-from stratuslab.core.errors import InvalidInput, NotFound
+from stratuslab.core.errors import Conflict, InvalidInput, NotFound
 from stratuslab.core.ports import Page
 from stratuslab.core.states import VmState
 
@@ -223,6 +223,11 @@ class VmCalls:
             self.deps.compute.get(principal, vm_id)  # -1/-1 changes nothing, but the VM must exist
             return
         self.deps.compute.chown(principal, vm_id, owner=owner, group=group)
+
+    def lock(self, principal: Principal, vm_id: int, level: int, *, test: bool) -> None:
+        if test and level and self.deps.compute.get(principal, vm_id).lock:
+            raise Conflict(f"VM {vm_id} is already locked", hint="unlock it first")
+        self.deps.compute.set_lock(principal, vm_id, level)
 
     def chmod(self, principal: Principal, vm_id: int, rights: Rights) -> None:
         vm = self.deps.compute.get(principal, vm_id)
