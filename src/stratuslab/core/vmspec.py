@@ -64,6 +64,14 @@ class InstanceSpec:
     disks: Sequence[Mapping[str, Any]] = ()
     prev_state: str | None = None
 
+    def __post_init__(self) -> None:
+        # one shape whatever the source (a command's tuples, a stored row's JSON lists), so a
+        # spec read back equals the spec that was written
+        for name in _SEQUENCES:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+
     def with_(self, **changes: Any) -> InstanceSpec:
         """A copy with `changes` (field names)."""
         return dataclasses.replace(self, **changes)
@@ -90,6 +98,8 @@ class InstanceSpec:
         return cls(**known, leftover=leftover)
 
 
+_SEQUENCES = ("ssh_keys", "volatile_gb", "networks", "nics", "inbound_ports",
+              "marketplace_disks", "disks")
 _NULLABLE = frozenset({"user_data", "requested_host", "batch", "prepared", "handle"})
 
 
