@@ -1,8 +1,9 @@
 """The job runner's rules (services/jobs.py) on the real SQL repository with an injected clock:
 the retry-delay table (written out here), outcomes of a run (done, the user's error, an internal
 error, no handler), giving up after the last attempt (hook by kind, default hook, a failing
-hook), a job taken over meanwhile keeping the other runner's outcome, heartbeats, and a started
-runner's threads (the first round at once, the heartbeat thread beating for the job in hand)."""
+hook), a job taken over meanwhile keeping the other runner's outcome, heartbeats (the claim's
+and the beats'), a runner for some hosts leaving other hosts' VM jobs, and a started runner's
+threads (the first round at once, the heartbeat thread beating for the job in hand)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from tests.helpers.cloud import migrated_engine
 from tests.helpers.waits import wait_until
 
-from stratuslab.core.entities import Job
+from stratuslab.core.entities import Image, Job, Vm
 from stratuslab.core.errors import Conflict
 from stratuslab.persistence.uow import SqlUnitOfWorkFactory
 from stratuslab.services.jobs import JobRunner, retry_delay
@@ -67,6 +68,7 @@ def test_defaults_of_a_runner(uow: SqlUnitOfWorkFactory) -> None:
     assert r.stale_after == timedelta(seconds=10)
     assert r.max_attempts == 5 and r.workers == 4 and r.hosts is None
     assert r.runner_id.startswith("front-1-") and len(r.runner_id) == len("front-1-") + 8
+    assert JobRunner(uow, ManualClock(T0), {}).runner_id.startswith("runner-")
     assert JobRunner(uow, ManualClock(T0), {}, hosts=["n1"]).hosts == frozenset({"n1"})
 
 
@@ -169,6 +171,7 @@ def test_heartbeats_touch_only_the_jobs_in_hand(uow: SqlUnitOfWorkFactory) -> No
     beats: list[datetime | None] = []
 
     def slow(job: Job) -> None:
+        beats.append(stored(uow, job.id or 0).heartbeat)  # the claim's, at the time of the claim
         clock.t = T0 + timedelta(seconds=7)
         r.beat()
         beats.append(stored(uow, job.id or 0).heartbeat)
@@ -177,7 +180,7 @@ def test_heartbeats_touch_only_the_jobs_in_hand(uow: SqlUnitOfWorkFactory) -> No
     r.beat()  # nothing in hand: nothing written
     job_id = queue(uow)
     assert r.run_once() is True
-    assert beats == [T0 + timedelta(seconds=7)]
+    assert beats == [T0, T0 + timedelta(seconds=7)]
     assert stored(uow, job_id).state == "done"
 
 
@@ -268,3 +271,22 @@ def test_a_started_runner_takes_ready_jobs_at_once_and_beats_for_them_in_its_thr
     assert (job.state, job.error, job.heartbeat) == ("done", None, T0 + timedelta(seconds=7))
     [(thread, threads)] = in_hand
     assert thread == "job-worker-0" and {"job-worker-0", "job-heartbeat"} <= threads
+
+
+def test_a_runner_for_some_hosts_leaves_the_jobs_of_vms_on_other_hosts(
+    uow: SqlUnitOfWorkFactory,
+) -> None:
+    with uow() as u:
+        image = u.images.add(Image(None, "ttylinux", "alice", "users", "/x.qcow2", "qcow2", 1,
+                                   "0" * 40))
+        vms = {h: u.vms.add(Vm(None, h, "alice", "users", "pending", image.id or 0, "m1.small",
+                               1, 64, host=h)).id for h in ("n1", "n2")}
+        jobs = {h: u.jobs.add(Job(None, "vm", "alice", vm_id=vms[h])).id for h in vms}
+        u.commit()
+    ran: list[int | None] = []
+    r = runner(uow, ManualClock(T0), handlers={"vm": lambda job: ran.append(job.vm_id)},
+               hosts={"n1"})
+    while r.run_once():
+        pass
+    assert ran == [vms["n1"]]
+    assert stored(uow, jobs["n2"] or 0).state == "queued"
