@@ -252,12 +252,13 @@ def test_a_started_runner_takes_ready_jobs_at_once_and_beats_for_them_in_its_thr
     in_hand: list[tuple[str, set[str]]] = []  # (the handler's thread, every thread's name)
 
     def held(job: Job) -> None:
-        in_hand.append((threading.current_thread().name,
-                        {t.name for t in threading.enumerate()}))
         clock.t = T0 + timedelta(seconds=7)  # the claim wrote T0; a beat writes the time now
         wait_until(lambda: stored(uow, job.id or 0).heartbeat == clock.t, timeout=20,
                    message=lambda: "the heartbeat thread never beat for the job in hand: "
                                    f"{stored(uow, job.id or 0).heartbeat}")
+        # read once the beat came: the heartbeat thread starts after the workers
+        in_hand.append((threading.current_thread().name,
+                        {t.name for t in threading.enumerate()}))
 
     r = runner(uow, clock, handlers={"noop": held})
     job_id = queue(uow)
