@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.helpers.clocks import ManualClock
 from tests.helpers.cloud import migrated_engine
 from tests.helpers.waits import wait_until
 
@@ -23,14 +24,6 @@ from stratuslab.persistence.uow import SqlUnitOfWorkFactory
 from stratuslab.services.jobs import JobRunner, retry_delay
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-class ManualClock:
-    def __init__(self, now: datetime) -> None:
-        self.t = now
-
-    def now(self) -> datetime:
-        return self.t
 
 
 @pytest.fixture

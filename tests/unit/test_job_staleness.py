@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.helpers.clocks import ManualClock
 from tests.helpers.cloud import migrated_engine, seed_data_dir
 
 from stratuslab.core.entities import Job
@@ -17,14 +18,6 @@ from stratuslab.services.jobs import JobRunner
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 FIRST_RETRY_DELAY = timedelta(seconds=5)  # documented: 5 s, doubling, at most 5 min
-
-
-class ManualClock:
-    def __init__(self, now: datetime) -> None:
-        self.t = now
-
-    def now(self) -> datetime:
-        return self.t
 
 
 @pytest.fixture
